@@ -1,0 +1,269 @@
+"""Duration and count distributions of the Orchestrated Workflow Graph.
+
+Durations are cycles of one TB execution on one TBU (fine-grained dynamicity, PAPER.md); counts
+are the fan-out of a ``map`` control block (coarse-grained dynamicity). The set of families is
+our design (DESIGN.md §2). Every distribution is a small immutable value object that
+
+* parses from / serialises to the file format's mapping (``{dist: lognormal, mean: .., cv: ..}``),
+* knows its exact mean (used by expected frequencies and the load calibration),
+* samples with a caller-supplied ``numpy.random.Generator`` (never a global RNG),
+* encodes itself as ``(code, p0, p1, p2, values)`` for the compiled kernel.
+
+Sampled durations are integer cycles, at least 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Kernel codes (one source of truth; the compiled kernel switches on these).
+DUR_FIXED, DUR_UNIFORM, DUR_LOGNORMAL, DUR_BIMODAL, DUR_EMPIRICAL = 0, 1, 2, 3, 4
+CNT_FIXED, CNT_POISSON, CNT_GEOMETRIC, CNT_EMPIRICAL = 0, 1, 2, 3
+
+DURATION_PARAMS: dict[str, tuple[str, ...]] = {
+    "fixed": ("value",),
+    "uniform": ("low", "high"),
+    "lognormal": ("mean", "cv"),
+    "bimodal": ("p", "a", "b"),
+    "empirical": ("values",),
+}
+COUNT_PARAMS: dict[str, tuple[str, ...]] = {
+    "fixed": ("value",),
+    "poisson": ("mean",),
+    "geometric": ("mean",),
+    "empirical": ("values",),
+}
+_DUR_CODE = {
+    "fixed": DUR_FIXED,
+    "uniform": DUR_UNIFORM,
+    "lognormal": DUR_LOGNORMAL,
+    "bimodal": DUR_BIMODAL,
+    "empirical": DUR_EMPIRICAL,
+}
+_CNT_CODE = {
+    "fixed": CNT_FIXED,
+    "poisson": CNT_POISSON,
+    "geometric": CNT_GEOMETRIC,
+    "empirical": CNT_EMPIRICAL,
+}
+
+
+class DistributionError(ValueError):
+    """A distribution mapping is malformed; the message says which parameter and why."""
+
+
+def _num(d: dict[str, Any], key: str, what: str) -> float:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise DistributionError(f"{what}: parameter '{key}' must be a number, got {v!r}")
+    if not math.isfinite(v):
+        raise DistributionError(f"{what}: parameter '{key}' must be finite, got {v!r}")
+    return v
+
+
+def _parse(d: Any, table: dict[str, tuple[str, ...]], what: str) -> tuple[str, dict[str, Any]]:
+    if not isinstance(d, dict):
+        raise DistributionError(f"{what} must be a mapping like {{dist: ..., ...}}, got {d!r}")
+    kind = d.get("dist")
+    if kind not in table:
+        raise DistributionError(f"{what}: unknown dist {kind!r}; expected one of {sorted(table)}")
+    want = set(table[kind])
+    got = set(d) - {"dist"}
+    if got != want:
+        missing, extra = sorted(want - got), sorted(got - want)
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise DistributionError(f"{what} '{kind}': " + ", ".join(parts))
+    return kind, d
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Cycles of one TB execution. ``params`` holds exactly the family's parameters."""
+
+    dist: str
+    params: tuple[tuple[str, Any], ...] = field(default=())
+
+    @staticmethod
+    def fixed(value: int) -> Duration:
+        return Duration.from_dict({"dist": "fixed", "value": value})
+
+    @staticmethod
+    def from_dict(d: Any, what: str = "duration") -> Duration:
+        kind, d = _parse(d, DURATION_PARAMS, what)
+        p: dict[str, Any] = {}
+        if kind == "empirical":
+            vals = d["values"]
+            if not isinstance(vals, list) or not vals:
+                raise DistributionError(f"{what} 'empirical': 'values' must be a non-empty list")
+            for v in vals:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                    raise DistributionError(
+                        f"{what} 'empirical': every value must be a positive number, got {v!r}"
+                    )
+            p["values"] = tuple(vals)
+        else:
+            for k in DURATION_PARAMS[kind]:
+                p[k] = _num(d, k, f"{what} '{kind}'")
+        if kind == "fixed" and not p["value"] > 0:
+            raise DistributionError(f"{what} 'fixed': value must be > 0, got {p['value']}")
+        if kind == "uniform" and not (0 < p["low"] <= p["high"]):
+            raise DistributionError(
+                f"{what} 'uniform': need 0 < low <= high, got low={p['low']} high={p['high']}"
+            )
+        if kind == "lognormal":
+            if not p["mean"] > 0:
+                raise DistributionError(f"{what} 'lognormal': mean must be > 0, got {p['mean']}")
+            if not p["cv"] >= 0:
+                raise DistributionError(f"{what} 'lognormal': cv must be >= 0, got {p['cv']}")
+        if kind == "bimodal":
+            if not 0 <= p["p"] <= 1:
+                raise DistributionError(f"{what} 'bimodal': p must be in [0, 1], got {p['p']}")
+            if not (p["a"] > 0 and p["b"] > 0):
+                raise DistributionError(
+                    f"{what} 'bimodal': a and b must be > 0, got a={p['a']} b={p['b']}"
+                )
+        return Duration(kind, tuple(p.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dist": self.dist}
+        for k, v in self.params:
+            out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return dict(self.params)[key]
+
+    def mean(self) -> float:
+        """Expected cycles (of the continuous law; sampling rounds to whole cycles >= 1)."""
+        p = dict(self.params)
+        if self.dist == "fixed":
+            return float(p["value"])
+        if self.dist == "uniform":
+            return (p["low"] + p["high"]) / 2.0
+        if self.dist == "lognormal":
+            return float(p["mean"])
+        if self.dist == "bimodal":
+            return p["p"] * p["a"] + (1 - p["p"]) * p["b"]
+        return float(np.mean(p["values"]))
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        """Draw integer cycles (>= 1) with ``rng``."""
+        p = dict(self.params)
+        n = 1 if size is None else size
+        if self.dist == "fixed":
+            x = np.full(n, float(p["value"]))
+        elif self.dist == "uniform":
+            x = rng.uniform(p["low"], p["high"], n)
+        elif self.dist == "lognormal":
+            s2 = math.log1p(p["cv"] ** 2)
+            x = rng.lognormal(math.log(p["mean"]) - s2 / 2, math.sqrt(s2), n)
+        elif self.dist == "bimodal":
+            x = np.where(rng.random(n) < p["p"], float(p["a"]), float(p["b"]))
+        else:
+            x = rng.choice(np.asarray(p["values"], dtype=float), n)
+        out = np.maximum(1, np.rint(x)).astype(np.int64)
+        return out[0] if size is None else out
+
+    def encode(self) -> tuple[int, float, float, float, tuple[float, ...]]:
+        """``(code, p0, p1, p2, values)`` for the compiled kernel.
+
+        lognormal is encoded as (mu, sigma) of the underlying normal.
+        """
+        p = dict(self.params)
+        code = _DUR_CODE[self.dist]
+        if self.dist == "fixed":
+            return code, float(p["value"]), 0.0, 0.0, ()
+        if self.dist == "uniform":
+            return code, float(p["low"]), float(p["high"]), 0.0, ()
+        if self.dist == "lognormal":
+            s2 = math.log1p(p["cv"] ** 2)
+            return code, math.log(p["mean"]) - s2 / 2, math.sqrt(s2), 0.0, ()
+        if self.dist == "bimodal":
+            return code, float(p["p"]), float(p["a"]), float(p["b"]), ()
+        return code, 0.0, 0.0, 0.0, tuple(float(v) for v in p["values"])
+
+
+@dataclass(frozen=True)
+class Count:
+    """Fan-out of a ``map``: how many parallel body copies one execution starts (>= 0)."""
+
+    dist: str
+    params: tuple[tuple[str, Any], ...] = field(default=())
+
+    @staticmethod
+    def fixed(value: int) -> Count:
+        return Count.from_dict({"dist": "fixed", "value": value})
+
+    @staticmethod
+    def from_dict(d: Any, what: str = "count") -> Count:
+        kind, d = _parse(d, COUNT_PARAMS, what)
+        p: dict[str, Any] = {}
+        if kind == "empirical":
+            vals = d["values"]
+            if not isinstance(vals, list) or not vals:
+                raise DistributionError(f"{what} 'empirical': 'values' must be a non-empty list")
+            for v in vals:
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    raise DistributionError(
+                        f"{what} 'empirical': every value must be an integer >= 0, got {v!r}"
+                    )
+            p["values"] = tuple(vals)
+        elif kind == "fixed":
+            v = d["value"]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise DistributionError(f"{what} 'fixed': value must be an integer >= 0, got {v!r}")
+            p["value"] = v
+        else:
+            p["mean"] = _num(d, "mean", f"{what} '{kind}'")
+            if not p["mean"] >= 0:
+                raise DistributionError(f"{what} '{kind}': mean must be >= 0, got {p['mean']}")
+        return Count(kind, tuple(p.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dist": self.dist}
+        for k, v in self.params:
+            out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return dict(self.params)[key]
+
+    def mean(self) -> float:
+        p = dict(self.params)
+        if self.dist == "fixed":
+            return float(p["value"])
+        if self.dist in ("poisson", "geometric"):
+            return float(p["mean"])
+        return float(np.mean(p["values"]))
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        """Draw counts with ``rng``. ``geometric`` counts failures before the first success
+        (support 0, 1, 2, ...) with success probability 1 / (1 + mean)."""
+        p = dict(self.params)
+        n = 1 if size is None else size
+        if self.dist == "fixed":
+            x = np.full(n, p["value"], dtype=np.int64)
+        elif self.dist == "poisson":
+            x = rng.poisson(p["mean"], n).astype(np.int64)
+        elif self.dist == "geometric":
+            x = rng.geometric(1.0 / (1.0 + p["mean"]), n).astype(np.int64) - 1
+        else:
+            x = rng.choice(np.asarray(p["values"], dtype=np.int64), n)
+        return x[0] if size is None else x
+
+    def encode(self) -> tuple[int, float, float, float, tuple[float, ...]]:
+        p = dict(self.params)
+        code = _CNT_CODE[self.dist]
+        if self.dist == "fixed":
+            return code, float(p["value"]), 0.0, 0.0, ()
+        if self.dist in ("poisson", "geometric"):
+            return code, float(p["mean"]), 0.0, 0.0, ()
+        return code, 0.0, 0.0, 0.0, tuple(float(v) for v in p["values"])

@@ -1,0 +1,57 @@
+"""Load and save workflows as YAML or JSON (safe loaders only). Round trips are exact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from octogym.workflows.model import Workflow, WorkflowError
+
+
+def _fmt(path: Path, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    suf = path.suffix.lower()
+    if suf in (".yaml", ".yml"):
+        return "yaml"
+    if suf == ".json":
+        return "json"
+    raise WorkflowError(str(path), None, "schema",
+                        f"unknown file type '{suf}'; use .yaml, .yml or .json")
+
+
+def loads_workflow(text: str, fmt: str = "yaml", source: str | None = None) -> Workflow:
+    """Parse a workflow from YAML or JSON text and validate it."""
+    try:
+        data: Any = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise WorkflowError(source, None, "syntax", f"not valid {fmt.upper()}: {e}") from None
+    return Workflow.from_dict(data, source=source)
+
+
+def load_workflow(path: str | Path, fmt: str | None = None) -> Workflow:
+    """Load and validate a workflow file (``.yaml``/``.yml``/``.json``)."""
+    path = Path(path)
+    kind = _fmt(path, fmt)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise WorkflowError(str(path), None, "file", f"cannot read: {e.strerror}") from None
+    return loads_workflow(text, kind, source=str(path))
+
+
+def dumps_workflow(wf: Workflow, fmt: str = "yaml") -> str:
+    d = wf.to_dict()
+    if fmt == "json":
+        return json.dumps(d, indent=2) + "\n"
+    return yaml.safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
+
+
+def save_workflow(wf: Workflow, path: str | Path, fmt: str | None = None) -> Path:
+    """Write ``wf`` as YAML or JSON (by suffix unless ``fmt``); returns the path."""
+    path = Path(path)
+    path.write_text(dumps_workflow(wf, _fmt(path, fmt)), encoding="utf-8")
+    return path
