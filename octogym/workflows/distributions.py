@@ -175,7 +175,7 @@ class Duration:
     def encode(self) -> tuple[int, float, float, float, tuple[float, ...]]:
         """``(code, p0, p1, p2, values)`` for the compiled kernel.
 
-        lognormal is encoded as (mu, sigma) of the underlying normal.
+        lognormal is encoded as (mu, sigma, cv): the underlying normal, and cv kept exact.
         """
         p = dict(self.params)
         code = _DUR_CODE[self.dist]
@@ -185,7 +185,7 @@ class Duration:
             return code, float(p["low"]), float(p["high"]), 0.0, ()
         if self.dist == "lognormal":
             s2 = math.log1p(p["cv"] ** 2)
-            return code, math.log(p["mean"]) - s2 / 2, math.sqrt(s2), 0.0, ()
+            return code, math.log(p["mean"]) - s2 / 2, math.sqrt(s2), float(p["cv"]), ()
         if self.dist == "bimodal":
             return code, float(p["p"]), float(p["a"]), float(p["b"]), ()
         return code, 0.0, 0.0, 0.0, tuple(float(v) for v in p["values"])
