@@ -16,6 +16,7 @@ from octogym.workflows.model import (
     Workflow,
     WorkflowError,
 )
+from octogym.workflows.suite import load_all, load_suite, suite_names
 
 __all__ = [
     "ControlBlock",
@@ -30,8 +31,11 @@ __all__ = [
     "WorkflowError",
     "dumps_workflow",
     "expected_frequencies",
+    "load_all",
+    "load_suite",
     "load_workflow",
     "loads_workflow",
     "mix_work_per_config",
     "save_workflow",
+    "suite_names",
 ]
