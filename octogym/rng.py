@@ -30,7 +30,7 @@ _K1 = uint64(0xD6E8FEB86659FD93)
 _K2 = uint64(0xCA5A826395121157)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mix64(z):
     z = uint64(z)
     z = (z ^ (z >> uint64(30))) * _M1
@@ -38,7 +38,7 @@ def mix64(z):
     return z ^ (z >> uint64(31))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def hash4(seed, a, b, stream):
     h = mix64(uint64(seed) ^ (uint64(stream) * _G))
     h = mix64(h ^ (uint64(a) * _K1))
@@ -46,13 +46,13 @@ def hash4(seed, a, b, stream):
     return h
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def u01(seed, a, b, stream):
     """Uniform in [0, 1) with 53 random bits."""
     return float(hash4(seed, a, b, stream) >> uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def lin_next(lin, salt):
     """Lineage of a token that leaves along flow/copy ``salt`` (any int >= 0)."""
     return mix64(uint64(lin) ^ ((uint64(salt) + uint64(1)) * _K1))

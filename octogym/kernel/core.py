@@ -20,13 +20,13 @@ from octogym.kernel.layout import (
 # ---- event heap: ordered by (time, kind, sequence) ----------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _less(S, b, i, j):
     ti, tj = S.hp_t[b, i], S.hp_t[b, j]
     return ti < tj or (ti == tj and S.hp_k[b, i] < S.hp_k[b, j])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _swap(S, b, i, j):
     S.hp_t[b, i], S.hp_t[b, j] = S.hp_t[b, j], S.hp_t[b, i]
     S.hp_k[b, i], S.hp_k[b, j] = S.hp_k[b, j], S.hp_k[b, i]
@@ -82,7 +82,7 @@ def heap_pop(S, b):
 # ---- pools ----------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def alloc_job(S, b):
     S.jb_nfree[b] -= 1
     j = S.jb_free[b, S.jb_nfree[b]]
@@ -91,7 +91,7 @@ def alloc_job(S, b):
     return j
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def free_job(S, b, j):
     S.jb_free[b, S.jb_nfree[b]] = j
     S.jb_nfree[b] += 1
@@ -114,7 +114,7 @@ def alloc_frame(S, b, kind, parent, req, live):
     return f
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def free_frame(S, b, f):
     S.fr_free[b, S.fr_nfree[b]] = f
     S.fr_nfree[b] += 1
@@ -153,7 +153,9 @@ def _idle_close_cluster(M, S, b, c):
 
 @njit(cache=True)
 def idle_close(S, b, u, c):
-    if S.tb_state[b, u] == TBU_IDLE and S.tb_ql[b, u] == 0:
+    """Account the open idle segment of TBU ``u`` up to now (starved, or blocked while its
+    cluster has a backlog) and restart it at now. Idle = not running or reconfiguring."""
+    if S.tb_state[b, u] == TBU_IDLE:
         dt = S.now[b] - S.tb_idle[b, u]
         if S.bl_len[b, c] > 0:
             S.acc_blocked[b, u] += dt
@@ -194,7 +196,7 @@ def bl_release(M, S, b, c):
 # ---- transfers --------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def transfer(M, src, dst, nbytes):
     """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
     if src == dst:
@@ -207,7 +209,7 @@ def transfer(M, src, dst, nbytes):
 # ---- TBU queues -------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def has_space(M, S, b, u):
     return S.tb_ql[b, u] < M.qcap
 

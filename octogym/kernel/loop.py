@@ -39,7 +39,6 @@ from octogym.kernel.core import (
 from octogym.kernel.layout import (
     ARR_CLOSED,
     ARR_POISSON,
-    BRANCH,
     DEC_CLUSTER,
     DEC_NONE,
     DEC_TBU,
@@ -48,20 +47,17 @@ from octogym.kernel.layout import (
     EV_EPOCH,
     EV_TB_DONE,
     EV_TBU_FREE,
-    FORK,
     FR_COPY,
     FR_GROUP,
     FR_ROOT,
-    JOIN,
-    MAP,
     ST_DECISION,
     ST_DONE,
     ST_GROW,
     ST_STALLED,
     ST_TIME,
-    TASK,
     TBU_IDLE,
 )
+from octogym.workflows.compiled import BRANCH, FORK, JOIN, MAP, TASK
 from octogym.kernel.policies import decide_cluster, decide_tbu, least_loaded_tbu, on_epoch, on_idle
 from octogym.rng import (
     S_ARRIVAL,
@@ -277,8 +273,7 @@ def on_tb_done(M, S, b, WL, j, pol):
     S.tb_state[b, u] = TBU_IDLE
     S.tb_runs[b, u] += 1
     S.n_tb_done[b] += 1
-    if S.tb_ql[b, u] == 0:
-        S.tb_idle[b, u] = S.now[b]
+    S.tb_idle[b, u] = S.now[b]
     x = S.jb_block[b, j]
     f = S.jb_frame[b, j]
     lin = S.jb_lin[b, j]
@@ -297,10 +292,10 @@ def on_tb_done(M, S, b, WL, j, pol):
 @njit(cache=True)
 def on_tbu_free(M, S, b, u, pol):
     S.tb_state[b, u] = TBU_IDLE
+    S.tb_idle[b, u] = S.now[b]
     if S.tb_ql[b, u] > 0:
         start_next(M, S, b, u)
     else:
-        S.tb_idle[b, u] = S.now[b]
         on_idle(M, S, b, u, pol)
 
 

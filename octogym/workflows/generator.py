@@ -336,6 +336,7 @@ class _Builder:
         ``single``: exactly one exit (a fork arm, feeding its join).
         ``in_fork``: inside a fork arm (up to the nearest map body), so nothing may end early.
         """
+        assert not (closed and single), "a sequence with one exit has a successor"
         entry: str | None = None
         exits: list[Exit] = []
         r = budget

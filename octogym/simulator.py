@@ -1,0 +1,194 @@
+"""The user-facing simulation API over the batched kernel.
+
+>>> from octogym.simulator import Simulation
+>>> sim = Simulation("recognition", "chip", load=0.6, n_requests=200, seed=1)
+>>> res = sim.run()[0]
+>>> res.n_requests
+200
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from octogym.hardware import HardwareConfig, get_hardware
+from octogym.kernel.build import (
+    build_model,
+    grow_state,
+    mix_work,
+    new_state,
+    profile_configs,
+    reset_member,
+    seeds_for,
+)
+from octogym.kernel.layout import (
+    ARRIVAL_MODES,
+    ST_DECISION,
+    ST_DONE,
+    ST_GROW,
+    ST_STALLED,
+    ST_TIME,
+    State,
+)
+from octogym.kernel.loop import run_batch
+from octogym.kernel.policies import KERNEL_POLICIES
+from octogym.metrics import SimResult, collect
+from octogym.workflows import Workflow, load_workflow
+from octogym.workflows.compiled import CompiledMix, compile_mix
+
+WorkflowSpec = str | Path | Workflow
+
+
+def resolve_workflows(spec: WorkflowSpec | Sequence[WorkflowSpec] | dict[Any, float] | None
+                      ) -> tuple[list[Workflow], list[float]]:
+    """Suite names, file paths, ``Workflow`` objects, a list of them, or a ``{spec: weight}``
+    mix. ``None`` or ``"mix"`` means the whole built-in suite, equally weighted."""
+    from octogym.workflows.suite import load_suite, suite_names
+
+    def one(s: WorkflowSpec) -> Workflow:
+        if isinstance(s, Workflow):
+            return s
+        s = str(s)
+        if s in suite_names():
+            return load_suite(s)
+        if Path(s).suffix.lower() in (".yaml", ".yml", ".json"):
+            return load_workflow(s)
+        raise ValueError(f"workflow {s!r} is neither a suite name {suite_names()} nor a "
+                         ".yaml/.yml/.json file")
+
+    if spec is None or (isinstance(spec, str) and spec == "mix"):
+        names = suite_names()
+        return [load_suite(n) for n in names], [1.0] * len(names)
+    if isinstance(spec, dict):
+        items = list(spec.items())
+        return [one(k) for k, _ in items], [float(v) for _, v in items]
+    if isinstance(spec, (str, Path, Workflow)):
+        return [one(spec)], [1.0]
+    wfs = [one(s) for s in spec]
+    return wfs, [1.0] * len(wfs)
+
+
+class Simulation:
+    """A batch of ``batch`` independent runs of one scenario under a compiled policy.
+
+    Member ``b`` is seeded from ``(seed, b)``; it equals a ``batch=1`` run with
+    ``member_offset=b``. ``load`` is offered load as a fraction of the capacity estimate
+    (``HardwareConfig.capacity_requests_per_cycle``); ``arrival`` is ``poisson``, ``closed``
+    (all requests at t=0: makespan) or ``trace`` (``trace=(times, workflow_indices)``).
+    """
+
+    def __init__(
+        self,
+        workflows: WorkflowSpec | Sequence[WorkflowSpec] | dict | None = None,
+        hardware: str | HardwareConfig | dict = "chip",
+        *,
+        load: float = 0.7,
+        n_requests: int = 1000,
+        arrival: str = "poisson",
+        trace: tuple[Sequence[int], Sequence[int]] | None = None,
+        batch: int = 1,
+        seed: int = 0,
+        member_offset: int = 0,
+        policy: str = "least_loaded",
+        epoch: int = 0,
+        trace_cap: int = 0,
+        tbu_init: str | np.ndarray = "profile",
+        policy_params: Sequence[float] = (),
+    ) -> None:
+        self.hw = get_hardware(hardware)
+        wfs, weights = resolve_workflows(workflows)
+        self.workflows = wfs
+        self.mix: CompiledMix = compile_mix(wfs, weights)
+        if arrival not in ARRIVAL_MODES:
+            raise ValueError(f"arrival must be one of {sorted(ARRIVAL_MODES)}, got {arrival!r}")
+        if policy not in KERNEL_POLICIES:
+            raise ValueError(f"policy must be one of {sorted(KERNEL_POLICIES)}, got {policy!r}")
+        if not isinstance(n_requests, (int, np.integer)) or n_requests < 1:
+            raise ValueError(f"n_requests must be a positive integer, got {n_requests!r}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.work_per_request, self.share = mix_work(self.mix)
+        rate = self.hw.arrival_rate(load, self.work_per_request) if arrival == "poisson" else 1.0
+        tt = tw = None
+        if arrival == "trace":
+            if trace is None:
+                raise ValueError("arrival='trace' needs trace=(times, workflow_indices)")
+            tt, tw = (np.asarray(x, dtype=np.int64) for x in trace)
+            if tt.shape != tw.shape or tt.ndim != 1 or len(tt) != n_requests:
+                raise ValueError(f"trace must hold n_requests={n_requests} times and workflow "
+                                 "indices of equal length")
+            if np.any(np.diff(tt) < 0) or np.any(tt < 0):
+                raise ValueError("trace times must be non-negative and non-decreasing")
+            if np.any((tw < 0) | (tw >= len(wfs))):
+                raise ValueError(f"trace workflow indices must be in [0, {len(wfs)})")
+        self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
+                                 arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,
+                                 trace_w=tw, epoch=epoch, trace_cap=trace_cap,
+                                 pol_f=policy_params)
+        if isinstance(tbu_init, str):
+            if tbu_init == "profile":
+                self.tbu_cfg = profile_configs(self.hw, self.share)
+            elif tbu_init == "none":
+                self.tbu_cfg = np.full(self.hw.n_tbus, -1, dtype=np.int64)
+            else:
+                raise ValueError(f"tbu_init must be 'profile', 'none' or an array, got "
+                                 f"{tbu_init!r}")
+        else:
+            self.tbu_cfg = np.asarray(tbu_init, dtype=np.int64)
+            if self.tbu_cfg.shape != (self.hw.n_tbus,):
+                raise ValueError(f"tbu_init must have shape ({self.hw.n_tbus},)")
+        self.policy = KERNEL_POLICIES[policy]
+        self.policy_name = policy
+        self.batch = batch
+        self.seeds = seeds_for(seed, batch + member_offset)[member_offset:]
+        self.state: State = new_state(self.model, self.mix, batch, self.seeds, self.tbu_cfg)
+
+    def reset_member(self, b: int, seed: int) -> None:
+        reset_member(self.model, self.state, b, seed, self.tbu_cfg)
+
+    def advance(self, until: int = 2**62, actions: np.ndarray | None = None,
+                active: np.ndarray | None = None, ext_cluster: bool = False,
+                ext_tbu: bool = False) -> np.ndarray:
+        """Advance active members to their next external decision, ``until``, or done.
+        Grows pools as needed. Returns the members' statuses."""
+        B = self.batch
+        acts = np.full(B, -1, np.int64) if actions is None else np.asarray(actions, np.int64)
+        act = np.ones(B, np.bool_) if active is None else np.asarray(active, np.bool_)
+        while True:
+            run_batch(self.model, self.state, self.policy, ext_cluster, ext_tbu, int(until),
+                      acts, act)
+            st = self.state.status
+            grow = act & (st == ST_GROW)
+            if not grow.any():
+                break
+            S = self.state
+            if (S.fr_nfree[grow] < self.model.margin).any():
+                S = grow_state(S, "F")
+            if (S.jb_nfree[grow] < self.model.margin).any() or \
+                    (S.hp_n[grow] + self.model.margin > S.hp_t.shape[1]).any():
+                S = grow_state(S, "J")
+            if (S.rq_nfree[grow] < 1).any():
+                S = grow_state(S, "R")
+            self.state = S
+            acts = np.where(grow, acts, -1)
+            act = grow
+        return self.state.status.copy()
+
+    def run(self, until: int = 2**62) -> list[SimResult]:
+        """Run every member to completion (or ``until``); returns one result per member."""
+        st = self.advance(until)
+        if (st == ST_STALLED).any():
+            raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == 4)}: "
+                               "work is waiting but no event is pending (a policy deferred "
+                               "work that no TBU will ever take)")
+        if (st == ST_DECISION).any():
+            raise RuntimeError("an external decision is pending; use advance() with actions")
+        assert ((st == ST_DONE) | (st == ST_TIME)).all()
+        return [self.result(b) for b in range(self.batch)]
+
+    def result(self, b: int = 0) -> SimResult:
+        return collect(self.model, self.state, b, self.hw.clock_ghz)
