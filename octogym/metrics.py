@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from octogym.kernel.build import model_int
 from octogym.kernel.layout import TBU_IDLE
+from octogym.kernel.layout import field as sfield
 
 
 @dataclass
@@ -54,32 +56,39 @@ class SimResult:
 def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray]:
     """Per-TBU busy / starved / waiting-for-data / reconfiguring / blocked cycles up to ``end``
     (default: the member's current time). Open idle segments are closed at ``end``."""
-    end = int(S.now[b]) if end is None else int(end)
-    starved = S.acc_starved[b].astype(np.int64).copy()
-    blocked = S.acc_blocked[b].astype(np.int64).copy()
-    idle = (S.tb_state[b] == TBU_IDLE) & (S.tb_ql[b] == 0)
-    open_seg = np.where(idle, end - S.tb_idle[b], 0)
-    backlog = S.bl_len[b][M.tbu_cluster] > 0
+    def f(name: str) -> np.ndarray:
+        return sfield(S, name)[b]
+
+    end = int(f("now")) if end is None else int(end)
+    starved = f("acc_starved").copy()
+    blocked = f("acc_blocked").copy()
+    idle = f("tb_state") == TBU_IDLE
+    open_seg = np.where(idle, end - f("tb_idle"), 0)
+    backlog = f("bl_len")[M.tbu_cluster] > 0
     blocked += np.where(backlog, open_seg, 0)
     starved += np.where(backlog, 0, open_seg)
     return {
-        "busy": S.acc_busy[b].copy(),
+        "busy": f("acc_busy").copy(),
         "starved": starved,
-        "waiting_data": S.acc_wait[b].copy(),
-        "reconfiguring": S.acc_reconf[b].copy(),
+        "waiting_data": f("acc_wait").copy(),
+        "reconfiguring": f("acc_reconf").copy(),
         "blocked": blocked,
     }
 
 
 def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
     """Metrics of member ``b`` (normally after it reached ST_DONE)."""
-    done = S.res_done[b] >= 0
-    lat = (S.res_done[b][done] - S.res_arr[b][done]).astype(np.float64)
-    end = int(S.t_end[b]) if int(S.nd[b]) >= M.n_requests else int(S.now[b])
+    def f(name: str):
+        return sfield(S, name)[b]
+
+    n_req = model_int(M, "n_requests")
+    done = f("res_done") >= 0
+    lat = (f("res_done")[done] - f("res_arr")[done]).astype(np.float64)
+    end = int(f("t_end")) if int(f("nd")) >= n_req else int(f("now"))
     split = tbu_time_split(M, S, b, end)
     elapsed = max(end, 1)
     util = split["busy"] / elapsed
-    tot = float(elapsed) * M.T
+    tot = float(elapsed) * model_int(M, "T")
 
     def frac(k: str) -> float:
         return float(split[k].sum()) / tot
@@ -100,14 +109,14 @@ def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
         idle_waiting_data=frac("waiting_data"),
         idle_reconfiguring=frac("reconfiguring"),
         idle_blocked=frac("blocked"),
-        reconfigurations=int(S.n_reconf[b]),
-        noc_byte_hops=float(S.byte_hops[b]),
-        tb_executions=int(S.n_tb_done[b]),
-        cb_executions=int(S.n_cb_done[b]),
-        events=int(S.n_events[b]),
-        invalid_actions=int(S.n_invalid[b]),
-        migrations=int(S.n_migrations[b]),
-        steals=int(S.n_steals[b]),
+        reconfigurations=int(f("n_reconf")),
+        noc_byte_hops=float(f("byte_hops")),
+        tb_executions=int(f("n_tb_done")),
+        cb_executions=int(f("n_cb_done")),
+        events=int(f("n_events")),
+        invalid_actions=int(f("n_invalid")),
+        migrations=int(f("n_migrations")),
+        steals=int(f("n_steals")),
         clock_ghz=clock_ghz,
         latencies=lat,
         tbu_utilisation=util,

@@ -18,6 +18,7 @@ import numpy as np
 from octogym.hardware import HardwareConfig, get_hardware
 from octogym.kernel.build import (
     build_model,
+    model_int,
     grow_state,
     mix_work,
     new_state,
@@ -33,6 +34,7 @@ from octogym.kernel.layout import (
     ST_STALLED,
     ST_TIME,
     State,
+    field,
 )
 from octogym.kernel.loop import run_batch
 from octogym.kernel.policies import KERNEL_POLICIES
@@ -161,22 +163,23 @@ class Simulation:
         while True:
             run_batch(self.model, self.state, self.policy, ext_cluster, ext_tbu, int(until),
                       acts, act)
-            st = self.state.status
+            st = field(self.state, "status")
             grow = act & (st == ST_GROW)
             if not grow.any():
                 break
             S = self.state
-            if (S.fr_nfree[grow] < self.model.margin).any():
+            margin = model_int(self.model, "margin")
+            if (field(S, "fr_nfree")[grow] < margin).any():
                 S = grow_state(S, "F")
-            if (S.jb_nfree[grow] < self.model.margin).any() or \
-                    (S.hp_n[grow] + self.model.margin > S.hp_t.shape[1]).any():
+            if (field(S, "jb_nfree")[grow] < margin).any() or \
+                    (field(S, "hp_n")[grow] + margin > S.HP.shape[2]).any():
                 S = grow_state(S, "J")
-            if (S.rq_nfree[grow] < 1).any():
+            if (field(S, "rq_nfree")[grow] < 1).any():
                 S = grow_state(S, "R")
             self.state = S
             acts = np.where(grow, acts, -1)
             act = grow
-        return self.state.status.copy()
+        return field(self.state, "status").copy()
 
     def run(self, until: int = 2**62) -> list[SimResult]:
         """Run every member to completion (or ``until``); returns one result per member."""

@@ -7,10 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from octogym.hardware import HardwareConfig
+from octogym.kernel import layout as L
 from octogym.kernel.layout import (
     MAX_MAP_COUNT,
+    MF_POLICY,
     MODEL_FIELDS,
-    STATE_SPEC,
+    MODEL_GROUPS,
+    MODEL_SINGLE,
+    STATE_GROUPS,
+    STATE_SINGLE,
     Model,
     State,
 )
@@ -66,32 +71,48 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
             cfg_mean[c] += mix.dur_mean[b]
             cnt[c] += 1
     cfg_mean = cfg_mean / np.maximum(cnt, 1)
-    pf = np.zeros(N_POLICY_PARAMS)
-    pf[: len(pol_f)] = pol_f
-    vals = dict(
+    hwv = dict(
         C=hw.n_clusters, K=hw.tbus_per_cluster, T=hw.n_tbus, qcap=hw.queue_capacity,
         reconf=hw.reconfig_cycles, link_bw=hw.link_bytes_per_cycle,
-        local_bw=hw.local_bytes_per_cycle,
-        latency=np.ascontiguousarray(hw.latency_matrix(), dtype=np.int64),
-        hops=np.ascontiguousarray(hw.hop_matrix(), dtype=np.int64),
-        neigh=np.ascontiguousarray(hw.neighbours(), dtype=np.int64),
-        tbu_cluster=np.ascontiguousarray(hw.tbu_cluster(), dtype=np.int64),
-        n_requests=int(n_requests), arr_mode=int(arrival), rate=float(rate),
-        trace_t=np.zeros(1, np.int64) if trace_t is None else np.asarray(trace_t, np.int64),
-        trace_w=np.zeros(1, np.int64) if trace_w is None else np.asarray(trace_w, np.int64),
+        local_bw=hw.local_bytes_per_cycle, n_requests=int(n_requests), arr_mode=int(arrival),
         epoch=int(epoch), maxmap=int(max_map_count), trace_cap=int(trace_cap),
-        pol_f=pf, cfg_mean=cfg_mean, cfg_share=share,
         margin=2 * (int(max_map_count) + mix.max_outdeg) + 16,
     )
-    for k in MODEL_FIELDS:
-        if k not in vals:
-            vals[k] = np.ascontiguousarray(arrs[k])
+    n = int(n_requests)
+    tt = np.zeros(n, np.int64) if trace_t is None else np.asarray(trace_t, np.int64)
+    tw = np.zeros(n, np.int64) if trace_w is None else np.asarray(trace_w, np.int64)
+    src = {**arrs, "latency": hw.latency_matrix(), "hops": hw.hop_matrix(),
+           "trace_t": tt, "trace_w": tw, "cfg_mean": cfg_mean, "cfg_share": share,
+           "neigh": hw.neighbours(), "tbu_cluster": hw.tbu_cluster()}
+    vals: dict[str, np.ndarray] = {}
+    for g, names in MODEL_GROUPS.items():
+        if g == "MI":
+            vals[g] = np.array([hwv[k] for k in names], dtype=np.int64)
+        elif g == "MF":
+            pf = np.zeros(len(names) + N_POLICY_PARAMS)
+            pf[0] = float(rate)
+            pf[MF_POLICY: MF_POLICY + len(pol_f)] = pol_f
+            vals[g] = pf
+        else:
+            dt = np.float64 if g == "CFGF" else np.int64
+            vals[g] = np.ascontiguousarray(np.stack([np.asarray(src[k], dtype=dt)
+                                                     for k in names]))
+    for k in MODEL_SINGLE:
+        vals[k] = np.ascontiguousarray(src[k])
     return Model(**{k: vals[k] for k in MODEL_FIELDS})
 
 
-def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L: int) -> dict[str, int]:
-    return dict(B=B, H=J + M.T + M.margin + 8, R=R, F=F, J=J, T=M.T, C=M.C, Q=M.qcap,
-                N=M.n_requests, L=max(L, 1), NB=mix.n_blocks, NF=max(mix.n_flows, 1),
+def model_int(M: Model, name: str) -> int:
+    """A scalar of the model's MI group by name (e.g. 'T', 'margin')."""
+    return int(M.MI[MODEL_GROUPS["MI"].index(name)])
+
+
+def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L_: int
+           ) -> dict[str, int]:
+    T = model_int(M, "T")
+    return dict(B=B, H=J + T + model_int(M, "margin") + 8, R=R, F=F, J=J, T=T,
+                C=model_int(M, "C"), Q=model_int(M, "qcap"), N=model_int(M, "n_requests"),
+                L=max(L_, 1), NB=mix.n_blocks, NF=max(mix.n_flows, 1),
                 NCFG=max(mix.n_configs, 1), JJ=max(mix.max_joins, 1), PS=N_POLICY_SCRATCH)
 
 
@@ -102,13 +123,16 @@ def new_state(M: Model, mix: CompiledMix, B: int, seeds: Sequence[int],
               tbu_cfg: np.ndarray, R: int = 64, F: int = 256, J: int = 512) -> State:
     """A fresh State for ``B`` members, member ``b`` seeded with ``seeds[b]`` (already derived),
     TBUs holding ``tbu_cfg`` (global config ids, -1 = unconfigured)."""
-    margin = M.margin
+    margin = model_int(M, "margin")
     F = max(F, 4 * margin)
     J = max(J, 4 * margin)
-    sz = _sizes(M, mix, B, R, F, J, M.trace_cap)
+    sz = _sizes(M, mix, B, R, F, J, model_int(M, "trace_cap"))
     arrays = {}
-    for name, dt, shape in STATE_SPEC:
-        arrays[name] = np.zeros((B, *[sz[s] for s in shape]), dtype=_NP[dt])
+    for g, dt, shape, names in STATE_GROUPS:
+        sz["X"] = len(names)
+        arrays[g] = np.zeros((B, *[sz[d] for d in shape]), dtype=_NP[dt])
+    for g, dt, shape in STATE_SINGLE:
+        arrays[g] = np.zeros((B, *[sz[d] for d in shape]), dtype=_NP[dt])
     S = State(**arrays)
     for b in range(B):
         reset_member(M, S, b, seeds[b], tbu_cfg)
@@ -117,53 +141,53 @@ def new_state(M: Model, mix: CompiledMix, B: int, seeds: Sequence[int],
 
 def reset_member(M: Model, S: State, b: int, seed: int, tbu_cfg: np.ndarray) -> None:
     """Lay member ``b`` out anew and schedule its first arrival."""
-    for name, _, _ in STATE_SPEC:
-        getattr(S, name)[b] = 0
-    R, F, J = S.rq_uid.shape[1], S.fr_live.shape[1], S.jb_req.shape[1]
-    S.rq_free[b] = np.arange(R)[::-1]
-    S.rq_nfree[b] = R
-    S.fr_free[b] = np.arange(F)[::-1]
-    S.fr_nfree[b] = F
-    S.jb_free[b] = np.arange(J)[::-1]
-    S.jb_nfree[b] = J
-    S.seed[b] = np.uint64(seed)
-    S.dq_head[b] = S.dq_tail[b] = -1
-    S.bl_head[b] = -1
-    S.bl_tail[b] = -1
-    S.res_done[b] = -1
-    S.res_arr[b] = -1
-    S.res_home[b] = -1
-    S.res_wf[b] = -1
-    S.tb_cfg[b] = tbu_cfg
-    S.dec_job[b] = -1
+    for arr in S:
+        arr[b] = 0
+    R, F, J = S.RQ.shape[2], S.FR.shape[2], S.JB.shape[2]
+    S.RQ[b, L.RQ_FREE] = np.arange(R)[::-1]
+    S.SC[b, L.SC_RQ_NFREE] = R
+    S.FR[b, L.FR_FREE] = np.arange(F)[::-1]
+    S.SC[b, L.SC_FR_NFREE] = F
+    S.JB[b, L.JB_FREE] = np.arange(J)[::-1]
+    S.SC[b, L.SC_JB_NFREE] = J
+    S.SEED[b] = np.uint64(seed)
+    S.SC[b, L.SC_DQ_HEAD] = S.SC[b, L.SC_DQ_TAIL] = -1
+    S.CL[b, L.CL_BL_HEAD] = -1
+    S.CL[b, L.CL_BL_TAIL] = -1
+    S.RES[b] = -1
+    S.TB[b, L.TB_CFG] = tbu_cfg
+    S.SC[b, L.SC_DEC_JOB] = -1
     init_member(M, S, b)
+
+
+_POOL = {"R": ("RQ", "RQ_FREE", "SC_RQ_NFREE"), "F": ("FR", "FR_FREE", "SC_FR_NFREE"),
+         "J": ("JB", "JB_FREE", "SC_JB_NFREE")}
+_POOL_EXTRA = {"R": (), "F": ("FRU", "FJC", "FJX"), "J": ("JBU", "HP")}
 
 
 def grow_state(S: State, what: str) -> State:
     """Double pool ``what`` ('R', 'F' or 'J'; 'J' also grows the heap) for every member."""
-    arrays = {name: getattr(S, name) for name in S._fields}
-    B = S.now.shape[0]
-    axis_of = {"R": ("rq_",), "F": ("fr_",), "J": ("jb_",)}[what]
-    old = {"R": S.rq_uid.shape[1], "F": S.fr_live.shape[1], "J": S.jb_req.shape[1]}[what]
+    grp, free_row, nfree_col = _POOL[what]
+    arrays = dict(S._asdict())
+    old = arrays[grp].shape[2]
     new = 2 * old
-    for name, arr in arrays.items():
-        if name.startswith(axis_of) and arr.ndim >= 2 and arr.shape[1] == old:
-            pad = [(0, 0)] * arr.ndim
-            pad[1] = (0, new - old)
-            arrays[name] = np.pad(arr, pad)
-    # new slots go under the free stacks' current contents (popped after the old ones)
-    free = {"R": ("rq_free", "rq_nfree"), "F": ("fr_free", "fr_nfree"),
-            "J": ("jb_free", "jb_nfree")}[what]
-    fa, nf = arrays[free[0]], arrays[free[1]]
-    for b in range(B):
+
+    def pad(name: str, axis: int, n: int) -> None:
+        a = arrays[name]
+        w = [(0, 0)] * a.ndim
+        w[axis] = (0, n)
+        arrays[name] = np.pad(a, w)
+
+    pad(grp, 2, new - old)
+    for name in _POOL_EXTRA[what]:
+        pad(name, 2 if name == "HP" else 1, new - old)
+    fa = arrays[grp][:, getattr(L, free_row)]
+    nf = arrays["SC"][:, getattr(L, nfree_col)]
+    for b in range(fa.shape[0]):
         n = nf[b]
+        # new slots are pushed on the free stack (which ids are used never changes results)
         fa[b, n: n + (new - old)] = np.arange(old, new)[::-1]
         nf[b] = n + (new - old)
-    if what == "J":
-        H = S.hp_t.shape[1]
-        for name in ("hp_t", "hp_k", "hp_d"):
-            arrays[name] = np.pad(arrays[name], [(0, 0), (0, new - old)])
-        assert arrays["hp_t"].shape[1] == H + new - old
     return State(**arrays)
 
 

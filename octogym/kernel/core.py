@@ -6,6 +6,7 @@ Every function works on one batch member ``b`` of ``S`` (State) under ``M`` (Mod
 
 from __future__ import annotations
 
+from octogym.kernel import layout as L
 from numba import njit, uint64
 
 from octogym.kernel.layout import (
@@ -22,25 +23,25 @@ from octogym.kernel.layout import (
 
 @njit(cache=True)
 def _less(S, b, i, j):
-    ti, tj = S.hp_t[b, i], S.hp_t[b, j]
-    return ti < tj or (ti == tj and S.hp_k[b, i] < S.hp_k[b, j])
+    ti, tj = S.HP[b, L.HP_T, i], S.HP[b, L.HP_T, j]
+    return ti < tj or (ti == tj and S.HP[b, L.HP_K, i] < S.HP[b, L.HP_K, j])
 
 
 @njit(cache=True)
 def _swap(S, b, i, j):
-    S.hp_t[b, i], S.hp_t[b, j] = S.hp_t[b, j], S.hp_t[b, i]
-    S.hp_k[b, i], S.hp_k[b, j] = S.hp_k[b, j], S.hp_k[b, i]
-    S.hp_d[b, i], S.hp_d[b, j] = S.hp_d[b, j], S.hp_d[b, i]
+    S.HP[b, L.HP_T, i], S.HP[b, L.HP_T, j] = S.HP[b, L.HP_T, j], S.HP[b, L.HP_T, i]
+    S.HP[b, L.HP_K, i], S.HP[b, L.HP_K, j] = S.HP[b, L.HP_K, j], S.HP[b, L.HP_K, i]
+    S.HP[b, L.HP_D, i], S.HP[b, L.HP_D, j] = S.HP[b, L.HP_D, j], S.HP[b, L.HP_D, i]
 
 
 @njit(cache=True)
 def heap_push(S, b, t, kind, data):
-    i = S.hp_n[b]
-    S.hp_t[b, i] = t
-    S.hp_k[b, i] = (kind << KIND_SHIFT) | S.seq[b]
-    S.hp_d[b, i] = data
-    S.seq[b] += 1
-    S.hp_n[b] = i + 1
+    i = S.SC[b, L.SC_HP_N]
+    S.HP[b, L.HP_T, i] = t
+    S.HP[b, L.HP_K, i] = (kind << KIND_SHIFT) | S.SC[b, L.SC_SEQ]
+    S.HP[b, L.HP_D, i] = data
+    S.SC[b, L.SC_SEQ] += 1
+    S.SC[b, L.SC_HP_N] = i + 1
     while i > 0:
         p = (i - 1) >> 1
         if _less(S, b, i, p):
@@ -53,15 +54,15 @@ def heap_push(S, b, t, kind, data):
 @njit(cache=True)
 def heap_pop(S, b):
     """Remove the earliest event; returns (time, kind, data)."""
-    t = S.hp_t[b, 0]
-    kind = S.hp_k[b, 0] >> KIND_SHIFT
-    data = S.hp_d[b, 0]
-    n = S.hp_n[b] - 1
-    S.hp_n[b] = n
+    t = S.HP[b, L.HP_T, 0]
+    kind = S.HP[b, L.HP_K, 0] >> KIND_SHIFT
+    data = S.HP[b, L.HP_D, 0]
+    n = S.SC[b, L.SC_HP_N] - 1
+    S.SC[b, L.SC_HP_N] = n
     if n > 0:
-        S.hp_t[b, 0] = S.hp_t[b, n]
-        S.hp_k[b, 0] = S.hp_k[b, n]
-        S.hp_d[b, 0] = S.hp_d[b, n]
+        S.HP[b, L.HP_T, 0] = S.HP[b, L.HP_T, n]
+        S.HP[b, L.HP_K, 0] = S.HP[b, L.HP_K, n]
+        S.HP[b, L.HP_D, 0] = S.HP[b, L.HP_D, n]
         i = 0
         while True:
             l = 2 * i + 1
@@ -84,40 +85,40 @@ def heap_pop(S, b):
 
 @njit(cache=True)
 def alloc_job(S, b):
-    S.jb_nfree[b] -= 1
-    j = S.jb_free[b, S.jb_nfree[b]]
-    S.jb_next[b, j] = -1
-    S.jb_tbu[b, j] = -1
+    S.SC[b, L.SC_JB_NFREE] -= 1
+    j = S.JB[b, L.JB_FREE, S.SC[b, L.SC_JB_NFREE]]
+    S.JB[b, L.JB_NEXT, j] = -1
+    S.JB[b, L.JB_TBU, j] = -1
     return j
 
 
 @njit(cache=True)
 def free_job(S, b, j):
-    S.jb_free[b, S.jb_nfree[b]] = j
-    S.jb_nfree[b] += 1
+    S.JB[b, L.JB_FREE, S.SC[b, L.SC_JB_NFREE]] = j
+    S.SC[b, L.SC_JB_NFREE] += 1
 
 
 @njit(cache=True)
 def alloc_frame(S, b, kind, parent, req, live):
-    S.fr_nfree[b] -= 1
-    f = S.fr_free[b, S.fr_nfree[b]]
-    S.fr_kind[b, f] = kind
-    S.fr_parent[b, f] = parent
-    S.fr_req[b, f] = req
-    S.fr_live[b, f] = live
-    S.fr_map[b, f] = -1
-    S.fr_org[b, f] = -1
-    S.fr_lin[b, f] = uint64(0)
-    for k in range(S.fr_jc.shape[2]):
-        S.fr_jc[b, f, k] = 0
-        S.fr_jx[b, f, k] = uint64(0)
+    S.SC[b, L.SC_FR_NFREE] -= 1
+    f = S.FR[b, L.FR_FREE, S.SC[b, L.SC_FR_NFREE]]
+    S.FR[b, L.FR_KIND, f] = kind
+    S.FR[b, L.FR_PARENT, f] = parent
+    S.FR[b, L.FR_REQ, f] = req
+    S.FR[b, L.FR_LIVE, f] = live
+    S.FR[b, L.FR_MAP, f] = -1
+    S.FR[b, L.FR_ORG, f] = -1
+    S.FRU[b, f] = uint64(0)
+    for k in range(S.FJC.shape[2]):
+        S.FJC[b, f, k] = 0
+        S.FJX[b, f, k] = uint64(0)
     return f
 
 
 @njit(cache=True)
 def free_frame(S, b, f):
-    S.fr_free[b, S.fr_nfree[b]] = f
-    S.fr_nfree[b] += 1
+    S.FR[b, L.FR_FREE, S.SC[b, L.SC_FR_NFREE]] = f
+    S.SC[b, L.SC_FR_NFREE] += 1
 
 
 # ---- decision queue and per-cluster backlog (linked lists through jb_next) -----------------
@@ -125,21 +126,21 @@ def free_frame(S, b, f):
 
 @njit(cache=True)
 def dq_push(S, b, j):
-    S.jb_next[b, j] = -1
-    if S.dq_len[b] == 0:
-        S.dq_head[b] = j
+    S.JB[b, L.JB_NEXT, j] = -1
+    if S.SC[b, L.SC_DQ_LEN] == 0:
+        S.SC[b, L.SC_DQ_HEAD] = j
     else:
-        S.jb_next[b, S.dq_tail[b]] = j
-    S.dq_tail[b] = j
-    S.dq_len[b] += 1
+        S.JB[b, L.JB_NEXT, S.SC[b, L.SC_DQ_TAIL]] = j
+    S.SC[b, L.SC_DQ_TAIL] = j
+    S.SC[b, L.SC_DQ_LEN] += 1
 
 
 @njit(cache=True)
 def dq_pop(S, b):
-    j = S.dq_head[b]
-    S.dq_head[b] = S.jb_next[b, j]
-    S.dq_len[b] -= 1
-    S.jb_next[b, j] = -1
+    j = S.SC[b, L.SC_DQ_HEAD]
+    S.SC[b, L.SC_DQ_HEAD] = S.JB[b, L.JB_NEXT, j]
+    S.SC[b, L.SC_DQ_LEN] -= 1
+    S.JB[b, L.JB_NEXT, j] = -1
     return j
 
 
@@ -147,7 +148,7 @@ def dq_pop(S, b):
 def _idle_close_cluster(M, S, b, c):
     """Close the open idle segment of every idle TBU of cluster ``c`` (before the backlog
     changes between empty and non-empty, which changes starved <-> blocked)."""
-    for u in range(c * M.K, (c + 1) * M.K):
+    for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
         idle_close(S, b, u, c)
 
 
@@ -155,42 +156,42 @@ def _idle_close_cluster(M, S, b, c):
 def idle_close(S, b, u, c):
     """Account the open idle segment of TBU ``u`` up to now (starved, or blocked while its
     cluster has a backlog) and restart it at now. Idle = not running or reconfiguring."""
-    if S.tb_state[b, u] == TBU_IDLE:
-        dt = S.now[b] - S.tb_idle[b, u]
-        if S.bl_len[b, c] > 0:
-            S.acc_blocked[b, u] += dt
+    if S.TB[b, L.TB_STATE, u] == TBU_IDLE:
+        dt = S.SC[b, L.SC_NOW] - S.TB[b, L.TB_IDLE, u]
+        if S.CL[b, L.CL_BL_LEN, c] > 0:
+            S.TB[b, L.TB_ACC_BLOCKED, u] += dt
         else:
-            S.acc_starved[b, u] += dt
-        S.tb_idle[b, u] = S.now[b]
+            S.TB[b, L.TB_ACC_STARVED, u] += dt
+        S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
 
 
 @njit(cache=True)
 def bl_push(M, S, b, c, j):
     """Park job ``j`` in cluster ``c``'s backlog (no TBU can or may take it now)."""
-    if S.bl_len[b, c] == 0:
+    if S.CL[b, L.CL_BL_LEN, c] == 0:
         _idle_close_cluster(M, S, b, c)
-        S.bl_head[b, c] = j
+        S.CL[b, L.CL_BL_HEAD, c] = j
     else:
-        S.jb_next[b, S.bl_tail[b, c]] = j
-    S.jb_next[b, j] = -1
-    S.bl_tail[b, c] = j
-    S.bl_len[b, c] += 1
+        S.JB[b, L.JB_NEXT, S.CL[b, L.CL_BL_TAIL, c]] = j
+    S.JB[b, L.JB_NEXT, j] = -1
+    S.CL[b, L.CL_BL_TAIL, c] = j
+    S.CL[b, L.CL_BL_LEN, c] += 1
 
 
 @njit(cache=True)
 def bl_release(M, S, b, c):
     """A queue slot freed in cluster ``c``: offer its whole backlog again, in order."""
-    if S.bl_len[b, c] == 0:
+    if S.CL[b, L.CL_BL_LEN, c] == 0:
         return
     _idle_close_cluster(M, S, b, c)
-    j = S.bl_head[b, c]
+    j = S.CL[b, L.CL_BL_HEAD, c]
     while j != -1:
-        nxt = S.jb_next[b, j]
+        nxt = S.JB[b, L.JB_NEXT, j]
         dq_push(S, b, j)
         j = nxt
-    S.bl_len[b, c] = 0
-    S.bl_head[b, c] = -1
-    S.bl_tail[b, c] = -1
+    S.CL[b, L.CL_BL_LEN, c] = 0
+    S.CL[b, L.CL_BL_HEAD, c] = -1
+    S.CL[b, L.CL_BL_TAIL, c] = -1
 
 
 # ---- transfers --------------------------------------------------------------------------------
@@ -200,10 +201,10 @@ def bl_release(M, S, b, c):
 def transfer(M, src, dst, nbytes):
     """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
     if src == dst:
-        if M.local_bw <= 0:
+        if M.MI[L.MI_LOCAL_BW] <= 0:
             return 0
-        return (nbytes + M.local_bw - 1) // M.local_bw
-    return M.latency[src, dst] + (nbytes + M.link_bw - 1) // M.link_bw
+        return (nbytes + M.MI[L.MI_LOCAL_BW] - 1) // M.MI[L.MI_LOCAL_BW]
+    return M.HW2[L.HW2_LATENCY, src, dst] + (nbytes + M.MI[L.MI_LINK_BW] - 1) // M.MI[L.MI_LINK_BW]
 
 
 # ---- TBU queues -------------------------------------------------------------------------------
@@ -211,13 +212,13 @@ def transfer(M, src, dst, nbytes):
 
 @njit(cache=True)
 def has_space(M, S, b, u):
-    return S.tb_ql[b, u] < M.qcap
+    return S.TB[b, L.TB_QL, u] < M.MI[L.MI_QCAP]
 
 
 @njit(cache=True)
 def cluster_has_space(M, S, b, c):
-    for u in range(c * M.K, (c + 1) * M.K):
-        if S.tb_ql[b, u] < M.qcap:
+    for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
+        if S.TB[b, L.TB_QL, u] < M.MI[L.MI_QCAP]:
             return True
     return False
 
@@ -228,71 +229,71 @@ def start_next(M, S, b, u):
     the input data, run. The whole span is known now, so it is accounted now."""
     c = M.tbu_cluster[u]
     idle_close(S, b, u, c)
-    j = S.tb_q[b, u, S.tb_qh[b, u]]
-    blk = S.jb_block[b, j]
-    cfg = M.blk_cfg[blk]
-    now = S.now[b]
+    j = S.TBQ[b, u, S.TB[b, L.TB_QH, u]]
+    blk = S.JB[b, L.JB_BLOCK, j]
+    cfg = M.MB[L.MB_BLK_CFG, blk]
+    now = S.SC[b, L.SC_NOW]
     r = 0
-    if S.tb_cfg[b, u] != cfg:
-        r = M.reconf
-        S.tb_cfg[b, u] = cfg
-        S.n_reconf[b] += 1
+    if S.TB[b, L.TB_CFG, u] != cfg:
+        r = M.MI[L.MI_RECONF]
+        S.TB[b, L.TB_CFG, u] = cfg
+        S.SC[b, L.SC_N_RECONF] += 1
     s0 = now + r
-    begin = s0 if s0 > S.jb_data[b, j] else S.jb_data[b, j]
-    end = begin + S.jb_dur[b, j]
-    S.acc_reconf[b, u] += r
-    S.acc_wait[b, u] += begin - s0
-    S.acc_busy[b, u] += S.jb_dur[b, j]
-    S.tb_state[b, u] = TBU_RUN
-    S.tb_end[b, u] = end
+    begin = s0 if s0 > S.JB[b, L.JB_DATA, j] else S.JB[b, L.JB_DATA, j]
+    end = begin + S.JB[b, L.JB_DUR, j]
+    S.TB[b, L.TB_ACC_RECONF, u] += r
+    S.TB[b, L.TB_ACC_WAIT, u] += begin - s0
+    S.TB[b, L.TB_ACC_BUSY, u] += S.JB[b, L.JB_DUR, j]
+    S.TB[b, L.TB_STATE, u] = TBU_RUN
+    S.TB[b, L.TB_END, u] = end
     heap_push(S, b, end, EV_TB_DONE, j)
-    k = S.tr_n[b]
-    if k < M.trace_cap:
-        S.tr_uid[b, k] = S.rq_uid[b, S.jb_req[b, j]]
-        S.tr_blk[b, k] = blk
-        S.tr_tbu[b, k] = u
-        S.tr_ready[b, k] = S.jb_t[b, j]
-        S.tr_start[b, k] = begin
-        S.tr_end[b, k] = end
-        S.tr_n[b] = k + 1
+    k = S.SC[b, L.SC_TR_N]
+    if k < M.MI[L.MI_TRACE_CAP]:
+        S.TR[b, L.TR_UID, k] = S.RQ[b, L.RQ_UID, S.JB[b, L.JB_REQ, j]]
+        S.TR[b, L.TR_BLK, k] = blk
+        S.TR[b, L.TR_TBU, k] = u
+        S.TR[b, L.TR_READY, k] = S.JB[b, L.JB_T, j]
+        S.TR[b, L.TR_START, k] = begin
+        S.TR[b, L.TR_END, k] = end
+        S.SC[b, L.SC_TR_N] = k + 1
 
 
 @njit(cache=True)
 def enqueue(M, S, b, j, u):
     """Put job ``j`` at the tail of TBU ``u``'s queue; its input data starts moving now."""
     c = M.tbu_cluster[u]
-    blk = S.jb_block[b, j]
-    S.jb_tbu[b, j] = u
-    nbytes = S.jb_bytes[b, j]
-    org = S.jb_org[b, j]
-    S.jb_data[b, j] = S.now[b] + transfer(M, org, c, nbytes)
-    S.byte_hops[b] += nbytes * M.hops[org, c]
-    q = M.qcap
-    S.tb_q[b, u, (S.tb_qh[b, u] + S.tb_ql[b, u]) % q] = j
-    S.tb_ql[b, u] += 1
-    S.cl_q[b, c] += 1
-    S.tb_est[b, u] += M.dur_mean[blk]
-    if S.tb_state[b, u] == TBU_IDLE:
+    blk = S.JB[b, L.JB_BLOCK, j]
+    S.JB[b, L.JB_TBU, j] = u
+    nbytes = S.JB[b, L.JB_BYTES, j]
+    org = S.JB[b, L.JB_ORG, j]
+    S.JB[b, L.JB_DATA, j] = S.SC[b, L.SC_NOW] + transfer(M, org, c, nbytes)
+    S.SF[b, L.SF_BYTE_HOPS] += nbytes * M.HW2[L.HW2_HOPS, org, c]
+    q = M.MI[L.MI_QCAP]
+    S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + S.TB[b, L.TB_QL, u]) % q] = j
+    S.TB[b, L.TB_QL, u] += 1
+    S.CL[b, L.CL_Q, c] += 1
+    S.TBF[b, u] += M.dur_mean[blk]
+    if S.TB[b, L.TB_STATE, u] == TBU_IDLE:
         start_next(M, S, b, u)
 
 
 @njit(cache=True)
 def dequeue_head(M, S, b, u):
-    j = S.tb_q[b, u, S.tb_qh[b, u]]
-    S.tb_qh[b, u] = (S.tb_qh[b, u] + 1) % M.qcap
-    S.tb_ql[b, u] -= 1
-    S.cl_q[b, M.tbu_cluster[u]] -= 1
-    S.tb_est[b, u] -= M.dur_mean[S.jb_block[b, j]]
-    if S.tb_ql[b, u] == 0:
-        S.tb_est[b, u] = 0.0  # clear round-off
+    j = S.TBQ[b, u, S.TB[b, L.TB_QH, u]]
+    S.TB[b, L.TB_QH, u] = (S.TB[b, L.TB_QH, u] + 1) % M.MI[L.MI_QCAP]
+    S.TB[b, L.TB_QL, u] -= 1
+    S.CL[b, L.CL_Q, M.tbu_cluster[u]] -= 1
+    S.TBF[b, u] -= M.dur_mean[S.JB[b, L.JB_BLOCK, j]]
+    if S.TB[b, L.TB_QL, u] == 0:
+        S.TBF[b, u] = 0.0  # clear round-off
     return j
 
 
 @njit(cache=True)
 def queued_movable(S, b, u):
     """Number of queued jobs of TBU ``u`` that have not started (movable by migrate/steal)."""
-    n = S.tb_ql[b, u]
-    if S.tb_state[b, u] == TBU_RUN:
+    n = S.TB[b, L.TB_QL, u]
+    if S.TB[b, L.TB_STATE, u] == TBU_RUN:
         n -= 1
     return n
 
@@ -302,23 +303,23 @@ def migrate(M, S, b, u, pos, v):
     """Move the not-yet-started job at queue position ``pos`` of TBU ``u`` to the tail of TBU
     ``v`` (which must have space); its data moves again from its origin, paying the transfer.
     Returns True if done. Position 0 is the head; it is movable only if ``u`` is not running."""
-    n = S.tb_ql[b, u]
-    first = 1 if S.tb_state[b, u] == TBU_RUN else 0
+    n = S.TB[b, L.TB_QL, u]
+    first = 1 if S.TB[b, L.TB_STATE, u] == TBU_RUN else 0
     if pos < first or pos >= n or u == v or not has_space(M, S, b, v):
         return False
-    q = M.qcap
-    h = S.tb_qh[b, u]
-    j = S.tb_q[b, u, (h + pos) % q]
+    q = M.MI[L.MI_QCAP]
+    h = S.TB[b, L.TB_QH, u]
+    j = S.TBQ[b, u, (h + pos) % q]
     for k in range(pos, n - 1):
-        S.tb_q[b, u, (h + k) % q] = S.tb_q[b, u, (h + k + 1) % q]
-    S.tb_ql[b, u] = n - 1
-    S.cl_q[b, M.tbu_cluster[u]] -= 1
-    S.tb_est[b, u] -= M.dur_mean[S.jb_block[b, j]]
-    if S.tb_ql[b, u] == 0:
-        S.tb_est[b, u] = 0.0
-        if S.tb_state[b, u] == TBU_IDLE:
-            S.tb_idle[b, u] = S.now[b]
-    S.n_migrations[b] += 1
+        S.TBQ[b, u, (h + k) % q] = S.TBQ[b, u, (h + k + 1) % q]
+    S.TB[b, L.TB_QL, u] = n - 1
+    S.CL[b, L.CL_Q, M.tbu_cluster[u]] -= 1
+    S.TBF[b, u] -= M.dur_mean[S.JB[b, L.JB_BLOCK, j]]
+    if S.TB[b, L.TB_QL, u] == 0:
+        S.TBF[b, u] = 0.0
+        if S.TB[b, L.TB_STATE, u] == TBU_IDLE:
+            S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
+    S.SC[b, L.SC_N_MIGRATIONS] += 1
     enqueue(M, S, b, j, v)
     return True
 
@@ -328,10 +329,10 @@ def steal(M, S, b, thief, victim):
     """Idle TBU ``thief`` takes the last not-yet-started job of ``victim``."""
     if queued_movable(S, b, victim) <= 0:
         return False
-    ok = migrate(M, S, b, victim, S.tb_ql[b, victim] - 1, thief)
+    ok = migrate(M, S, b, victim, S.TB[b, L.TB_QL, victim] - 1, thief)
     if ok:
-        S.n_steals[b] += 1
-        S.n_migrations[b] -= 1
+        S.SC[b, L.SC_N_STEALS] += 1
+        S.SC[b, L.SC_N_MIGRATIONS] -= 1
     return ok
 
 
@@ -339,15 +340,15 @@ def steal(M, S, b, thief, victim):
 def reconfigure(M, S, b, u, cfg):
     """Command: reconfigure an idle, empty TBU to ``cfg`` ahead of need (costs reconf cycles).
     Returns True if started; a busy TBU or one already holding ``cfg`` is left alone."""
-    if S.tb_state[b, u] != TBU_IDLE or S.tb_ql[b, u] != 0 or S.tb_cfg[b, u] == cfg:
+    if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0 or S.TB[b, L.TB_CFG, u] == cfg:
         return False
     idle_close(S, b, u, M.tbu_cluster[u])
-    S.tb_state[b, u] = TBU_RECONF
-    S.tb_cfg[b, u] = cfg
-    S.n_reconf[b] += 1
-    S.acc_reconf[b, u] += M.reconf
-    S.tb_end[b, u] = S.now[b] + M.reconf
-    heap_push(S, b, S.now[b] + M.reconf, EV_TBU_FREE, u)
+    S.TB[b, L.TB_STATE, u] = TBU_RECONF
+    S.TB[b, L.TB_CFG, u] = cfg
+    S.SC[b, L.SC_N_RECONF] += 1
+    S.TB[b, L.TB_ACC_RECONF, u] += M.MI[L.MI_RECONF]
+    S.TB[b, L.TB_END, u] = S.SC[b, L.SC_NOW] + M.MI[L.MI_RECONF]
+    heap_push(S, b, S.SC[b, L.SC_NOW] + M.MI[L.MI_RECONF], EV_TBU_FREE, u)
     return True
 
 
@@ -356,12 +357,12 @@ def est_finish(M, S, b, u, blk):
     """Estimated cycles from now until TBU ``u`` would finish a new job of block ``blk``:
     queued expected work + reconfiguration if its config differs + transfer is added by the
     caller. Uses expected durations only (a scheduler does not know the drawn ones)."""
-    w = S.tb_est[b, u]
-    last_cfg = S.tb_cfg[b, u]
-    if S.tb_ql[b, u] > 0:
-        q = M.qcap
-        lj = S.tb_q[b, u, (S.tb_qh[b, u] + S.tb_ql[b, u] - 1) % q]
-        last_cfg = M.blk_cfg[S.jb_block[b, lj]]
-    if last_cfg != M.blk_cfg[blk]:
-        w += M.reconf
+    w = S.TBF[b, u]
+    last_cfg = S.TB[b, L.TB_CFG, u]
+    if S.TB[b, L.TB_QL, u] > 0:
+        q = M.MI[L.MI_QCAP]
+        lj = S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + S.TB[b, L.TB_QL, u] - 1) % q]
+        last_cfg = M.MB[L.MB_BLK_CFG, S.JB[b, L.JB_BLOCK, lj]]
+    if last_cfg != M.MB[L.MB_BLK_CFG, blk]:
+        w += M.MI[L.MI_RECONF]
     return w + M.dur_mean[blk]

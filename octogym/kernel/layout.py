@@ -35,79 +35,114 @@ ARRIVAL_MODES = {"poisson": ARR_POISSON, "closed": ARR_CLOSED, "trace": ARR_TRAC
 # Our model limit: a map never starts more than this many copies (the draw is clamped).
 MAX_MAP_COUNT = 64
 
-MODEL_FIELDS = (
-    # compiled workflows (see octogym.workflows.compiled.CompiledMix for shapes)
-    "wf_cdf", "wf_entry", "wf_phase_off", "blk_wf", "blk_type", "blk_cfg", "blk_cost",
-    "blk_body", "blk_indeg", "blk_join_slot", "dur_code", "dur_p", "dur_emp_off",
-    "dur_emp_len", "dur_mean", "succ_ptr", "succ_dst", "succ_bytes", "phase_after_req",
-    "phase_after_cyc", "flow_prob", "cnt_code", "cnt_p", "cnt_emp_off", "cnt_emp_len", "emp",
-    # hardware
-    "C", "K", "T", "qcap", "reconf", "link_bw", "local_bw",
-    "latency",  # (C, C) int64 fixed transfer latency
-    "hops",  # (C, C) int64 mesh hops (byte-hop metric)
-    "neigh",  # (C, 4) int64 mesh neighbours, -1 where absent
+# ---- Model: what does not change during a run ------------------------------------------------
+# Arrays are grouped (a field = one row of a group) because the compiled kernel passes these
+# tuples to every function, and numba's compile time grows with the number of tuple fields.
+# Shapes: NB blocks, NF flows, NPH phase rows, W workflows, C clusters, T TBUs, N requests.
+MODEL_GROUPS: dict[str, tuple[str, ...]] = {
+    # int64 scalars: M.MI[L.MI_<NAME>]
+    "MI": ("C", "K", "T", "qcap", "reconf", "link_bw", "local_bw", "n_requests", "arr_mode",
+           "epoch", "maxmap", "trace_cap", "margin"),
+    # int64 per block (.., NB)
+    "MB": ("blk_wf", "blk_type", "blk_cfg", "blk_cost", "blk_body", "blk_indeg",
+           "blk_join_slot", "dur_code", "dur_emp_off", "dur_emp_len"),
+    # int64 per map block and phase row (.., NPH, NB)
+    "MC": ("cnt_code", "cnt_emp_off", "cnt_emp_len"),
+    # int64 per phase row (.., NPH)
+    "PHA": ("phase_after_req", "phase_after_cyc"),
+    # int64 per flow (.., NF), CSR order
+    "FL": ("succ_dst", "succ_bytes"),
+    # int64 (.., C, C): fixed transfer latency and mesh hops
+    "HW2": ("latency", "hops"),
+    # int64 per request (.., N): trace arrival times and workflow indices
+    "TRC": ("trace_t", "trace_w"),
+    # float64 per config (.., NCFG): mean TB duration, expected share of work (static profile)
+    "CFGF": ("cfg_mean", "cfg_share"),
+    # float64 scalars: arrival rate (requests per cycle), then policy tunables
+    "MF": ("rate",),
+}
+MODEL_SINGLE = (
+    "wf_cdf",  # (W,) float64
+    "wf_entry",  # (W,) int64
+    "wf_phase_off",  # (W+1,) int64
+    "succ_ptr",  # (NB+1,) int64
+    "flow_prob",  # (NPH, NF) float64
+    "cnt_p",  # (NPH, NB) float64
+    "emp",  # (E,) float64
+    "dur_p",  # (NB, 3) float64
+    "dur_mean",  # (NB,) float64
+    "neigh",  # (C, 4) int64
     "tbu_cluster",  # (T,) int64
-    # run
-    "n_requests", "arr_mode", "rate", "trace_t", "trace_w", "epoch", "maxmap", "trace_cap",
-    "pol_f",  # (P,) float64 policy tunables (meaning per policy, see policies.py)
-    "cfg_mean",  # (NCFG,) float64 mean TB duration per config over the mix (policies' estimates)
-    "cfg_share",  # (NCFG,) float64 expected share of work per config (static profile)
-    "margin",  # free pool slots one event may need at most (map fan-out, fork degree)
 )
+MF_POLICY = 1  # policy tunables start at M.MF[MF_POLICY]
+MODEL_FIELDS = tuple(MODEL_GROUPS) + MODEL_SINGLE
 Model = namedtuple("Model", MODEL_FIELDS)
 
-# (name, dtype, shape-in-terms-of-symbols). Leading B is implied.
-STATE_SPEC: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    # per member scalars
-    ("now", "i8", ()), ("seq", "i8", ()), ("nd", "i8", ()), ("na", "i8", ()),
-    ("arr_clock", "f8", ()), ("seed", "u8", ()), ("dec_kind", "i8", ()), ("dec_job", "i8", ()),
-    ("n_tb_created", "i8", ()), ("n_tb_done", "i8", ()), ("n_cb_done", "i8", ()),
-    ("n_reconf", "i8", ()), ("byte_hops", "f8", ()), ("n_events", "i8", ()),
-    ("n_invalid", "i8", ()), ("n_migrations", "i8", ()), ("n_steals", "i8", ()),
-    ("dq_head", "i8", ()), ("dq_tail", "i8", ()), ("dq_len", "i8", ()),
-    ("hp_n", "i8", ()), ("rr_c", "i8", ()), ("fr_nfree", "i8", ()), ("jb_nfree", "i8", ()),
-    ("rq_nfree", "i8", ()), ("tr_n", "i8", ()), ("t_end", "i8", ()), ("status", "i8", ()),
-    ("n_policy_draws", "i8", ()),
-    # event heap
-    ("hp_t", "i8", ("H",)), ("hp_k", "i8", ("H",)), ("hp_d", "i8", ("H",)),
-    # requests
-    ("rq_uid", "i8", ("R",)), ("rq_wf", "i8", ("R",)), ("rq_home", "i8", ("R",)),
-    ("rq_row", "i8", ("R",)), ("rq_free", "i8", ("R",)),
-    # frames (scopes for join counting and map copies)
-    ("fr_parent", "i8", ("F",)), ("fr_kind", "i8", ("F",)), ("fr_live", "i8", ("F",)),
-    ("fr_req", "i8", ("F",)), ("fr_map", "i8", ("F",)), ("fr_org", "i8", ("F",)),
-    ("fr_lin", "u8", ("F",)), ("fr_free", "i8", ("F",)),
-    ("fr_jc", "i8", ("F", "JJ")), ("fr_jx", "u8", ("F", "JJ")),
+# ---- State: every member's dynamic state, leading axis B -------------------------------------
+# (group, dtype, shape after B with "X" = the field axis, fields)
+STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("SC", "i8", ("X",), (
+        "now", "seq", "nd", "na", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
+        "n_cb_done", "n_reconf", "n_events", "n_invalid", "n_migrations", "n_steals",
+        "dq_head", "dq_tail", "dq_len", "hp_n", "rr_c", "fr_nfree", "jb_nfree", "rq_nfree",
+        "tr_n", "t_end", "status", "n_policy_draws")),
+    ("SF", "f8", ("X",), ("arr_clock", "byte_hops")),
+    ("HP", "i8", ("X", "H"), ("hp_t", "hp_k", "hp_d")),  # event heap
+    ("RQ", "i8", ("X", "R"), ("rq_uid", "rq_wf", "rq_home", "rq_row", "rq_free")),
+    # frames: scopes for join counting and map copies
+    ("FR", "i8", ("X", "F"), ("fr_parent", "fr_kind", "fr_live", "fr_req", "fr_map", "fr_org",
+                              "fr_free")),
     # jobs: TB instances, CB executions, and arrival (cluster) decisions
-    ("jb_req", "i8", ("J",)), ("jb_frame", "i8", ("J",)), ("jb_block", "i8", ("J",)),
-    ("jb_lin", "u8", ("J",)), ("jb_org", "i8", ("J",)), ("jb_bytes", "i8", ("J",)),
-    ("jb_t", "i8", ("J",)), ("jb_dur", "i8", ("J",)), ("jb_data", "i8", ("J",)),
-    ("jb_tbu", "i8", ("J",)), ("jb_next", "i8", ("J",)), ("jb_free", "i8", ("J",)),
-    # TBUs
-    ("tb_cfg", "i8", ("T",)), ("tb_state", "i8", ("T",)), ("tb_q", "i8", ("T", "Q")),
-    ("tb_qh", "i8", ("T",)), ("tb_ql", "i8", ("T",)), ("tb_idle", "i8", ("T",)),
-    ("tb_est", "f8", ("T",)), ("tb_end", "i8", ("T",)), ("tb_runs", "i8", ("T",)),
-    ("acc_busy", "i8", ("T",)), ("acc_reconf", "i8", ("T",)), ("acc_wait", "i8", ("T",)),
-    ("acc_starved", "i8", ("T",)), ("acc_blocked", "i8", ("T",)),
-    # clusters
-    ("cbu_free", "i8", ("C",)), ("acc_cbu", "i8", ("C",)), ("bl_head", "i8", ("C",)),
-    ("bl_tail", "i8", ("C",)), ("bl_len", "i8", ("C",)), ("cl_q", "i8", ("C",)),
-    ("rr_t", "i8", ("C",)),
-    # per-cluster statistics (what proactive prediction reads)
-    ("st_dem", "i4", ("C", "NCFG")),  # TB instances created per home cluster and config
-    ("st_flow", "i4", ("C", "NF")),  # branch outcomes taken, per flow
-    ("st_exec", "i4", ("C", "NB")),  # CB executions per block
-    ("st_sum", "i4", ("C", "NB")),  # map: sum of drawn counts
-    # policy scratch (meaning per policy)
-    ("ps_f", "f8", ("C", "PS")),
-    # results by request id
-    ("res_arr", "i8", ("N",)), ("res_done", "i8", ("N",)), ("res_wf", "i8", ("N",)),
-    ("res_home", "i8", ("N",)),
-    # optional schedule trace (L rows; L = 1 when off)
-    ("tr_uid", "i8", ("L",)), ("tr_blk", "i8", ("L",)), ("tr_tbu", "i8", ("L",)),
-    ("tr_ready", "i8", ("L",)), ("tr_start", "i8", ("L",)), ("tr_end", "i8", ("L",)),
+    ("JB", "i8", ("X", "J"), ("jb_req", "jb_frame", "jb_block", "jb_org", "jb_bytes", "jb_t",
+                              "jb_dur", "jb_data", "jb_tbu", "jb_next", "jb_free")),
+    ("TB", "i8", ("X", "T"), ("tb_cfg", "tb_state", "tb_qh", "tb_ql", "tb_idle", "tb_end",
+                              "tb_runs", "acc_busy", "acc_reconf", "acc_wait", "acc_starved",
+                              "acc_blocked")),
+    ("CL", "i8", ("X", "C"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_q",
+                              "rr_t")),
+    ("RES", "i8", ("X", "N"), ("res_arr", "res_done", "res_wf", "res_home")),
+    ("TR", "i8", ("X", "L"), ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")),
 )
-STATE_FIELDS = tuple(s[0] for s in STATE_SPEC)
+# single arrays: (name, dtype, shape after B)
+STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("SEED", "u8", ()),
+    ("FRU", "u8", ("F",)),  # frame lineage (map groups)
+    ("FJC", "i8", ("F", "JJ")),  # join token counts per frame
+    ("FJX", "u8", ("F", "JJ")),  # join lineage xor per frame
+    ("JBU", "u8", ("J",)),  # job lineage
+    ("TBQ", "i8", ("T", "Q")),  # TBU queue ring buffers (job ids)
+    ("TBF", "f8", ("T",)),  # TBU expected queued work (mean durations)
+    ("ST_DEM", "i4", ("C", "NCFG")),  # TB instances created per home cluster and config
+    ("ST_FLOW", "i4", ("C", "NF")),  # branch outcomes taken per flow
+    ("ST_EXEC", "i4", ("C", "NB")),  # CB executions per block
+    ("ST_SUM", "i4", ("C", "NB")),  # map: sum of drawn counts
+    ("PS", "f8", ("C", "PS")),  # policy scratch
+)
+STATE_FIELDS = tuple(g[0] for g in STATE_GROUPS) + tuple(s[0] for s in STATE_SINGLE)
 State = namedtuple("State", STATE_FIELDS)
-# Pools that grow on demand (the kernel returns ST_GROW before it would run out).
-GROWABLE = ("R", "F", "J", "H")
+
+# Compile-time row constants: L.SC_NOW, L.TB_ACC_BUSY, L.MI_C, L.MB_BLK_TYPE, ...
+FIELD_INDEX: dict[str, tuple[str, int]] = {}
+for _g, _dt, _shape, _names in STATE_GROUPS:
+    for _i, _n in enumerate(_names):
+        FIELD_INDEX[_n] = (_g, _i)
+for _g, _names in MODEL_GROUPS.items():
+    for _i, _n in enumerate(_names):
+        FIELD_INDEX[_n] = (_g, _i)
+
+
+def _const(group: str, name: str) -> str:
+    base = name.upper()
+    return base if base.startswith(group + "_") else f"{group}_{base}"
+
+
+for _n, (_g, _i) in FIELD_INDEX.items():
+    globals()[_const(_g, _n)] = _i
+
+
+def field(S, name: str):
+    """The (B, ...) view of state field ``name`` (readable access for Python code/tests)."""
+    if name in FIELD_INDEX:
+        g, i = FIELD_INDEX[name]
+        return getattr(S, g)[:, i]
+    return getattr(S, name)

@@ -14,6 +14,7 @@ registry (``octogym.schedulers``), which is the single source of truth users see
 
 from __future__ import annotations
 
+from octogym.kernel import layout as L
 from numba import njit
 
 from octogym.kernel.core import has_space
@@ -27,9 +28,9 @@ KERNEL_POLICIES = {"round_robin": P_ROUND_ROBIN, "least_loaded": P_LEAST_LOADED,
 @njit(cache=True)
 def policy_draw(S, b):
     """A uniform draw for a randomised policy, from the member's seed and a counter."""
-    k = S.n_policy_draws[b]
-    S.n_policy_draws[b] = k + 1
-    return u01(S.seed[b], k, 0, S_POLICY)
+    k = S.SC[b, L.SC_N_POLICY_DRAWS]
+    S.SC[b, L.SC_N_POLICY_DRAWS] = k + 1
+    return u01(S.SEED[b], k, 0, S_POLICY)
 
 
 @njit(cache=True)
@@ -37,9 +38,9 @@ def least_loaded_tbu(M, S, b, c):
     """TBU of cluster ``c`` with space and the fewest queued jobs (lowest id on ties)."""
     best = -1
     bl = 1 << 62
-    for u in range(c * M.K, (c + 1) * M.K):
-        if S.tb_ql[b, u] < M.qcap and S.tb_ql[b, u] < bl:
-            bl = S.tb_ql[b, u]
+    for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
+        if S.TB[b, L.TB_QL, u] < M.MI[L.MI_QCAP] and S.TB[b, L.TB_QL, u] < bl:
+            bl = S.TB[b, L.TB_QL, u]
             best = u
     return best
 
@@ -48,8 +49,8 @@ def least_loaded_tbu(M, S, b, c):
 def least_loaded_cluster(M, S, b):
     best = 0
     bl = 1 << 62
-    for c in range(M.C):
-        load = S.cl_q[b, c] + S.bl_len[b, c]
+    for c in range(M.MI[L.MI_C]):
+        load = S.CL[b, L.CL_Q, c] + S.CL[b, L.CL_BL_LEN, c]
         if load < bl:
             bl = load
             best = c
@@ -59,33 +60,33 @@ def least_loaded_cluster(M, S, b):
 @njit(cache=True)
 def decide_cluster(M, S, b, j, pol):
     if pol == P_ROUND_ROBIN:
-        c = S.rr_c[b] % M.C
-        S.rr_c[b] = c + 1
+        c = S.SC[b, L.SC_RR_C] % M.MI[L.MI_C]
+        S.SC[b, L.SC_RR_C] = c + 1
         return c
     if pol == P_LEAST_LOADED:
         return least_loaded_cluster(M, S, b)
     if pol == P_RANDOM:
-        return min(int(policy_draw(S, b) * M.C), M.C - 1)
+        return min(int(policy_draw(S, b) * M.MI[L.MI_C]), M.MI[L.MI_C] - 1)
     return 0
 
 
 @njit(cache=True)
 def decide_tbu(M, S, b, j, pol):
-    c = S.rq_home[b, S.jb_req[b, j]]
+    c = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
     if pol == P_ROUND_ROBIN:
-        for k in range(M.K):
-            u = c * M.K + (S.rr_t[b, c] + k) % M.K
+        for k in range(M.MI[L.MI_K]):
+            u = c * M.MI[L.MI_K] + (S.CL[b, L.CL_RR_T, c] + k) % M.MI[L.MI_K]
             if has_space(M, S, b, u):
-                S.rr_t[b, c] = (u - c * M.K + 1) % M.K
+                S.CL[b, L.CL_RR_T, c] = (u - c * M.MI[L.MI_K] + 1) % M.MI[L.MI_K]
                 return u
         return -1
     if pol == P_RANDOM:
         n = 0
-        for u in range(c * M.K, (c + 1) * M.K):
+        for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
             if has_space(M, S, b, u):
                 n += 1
         k = min(int(policy_draw(S, b) * n), n - 1)
-        for u in range(c * M.K, (c + 1) * M.K):
+        for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
             if has_space(M, S, b, u):
                 if k == 0:
                     return u
