@@ -85,7 +85,8 @@ NO_ACTION = -1
 
 @njit(cache=True)
 def make_worklist(M):
-    n = 4 * M.MI[L.MI_MARGIN] + 64
+    MI = M.MI
+    n = 4 * MI[L.MI_MARGIN] + 64
     return (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
             np.empty(n, np.int64), np.empty(n, np.uint64), np.zeros(2, np.int64))
 
@@ -107,8 +108,10 @@ def wl_push(WL, f, x, org, nbytes, lin):
 @njit(cache=True)
 def emit_flow(M, S, b, WL, f, fi, org, lin):
     """A token leaves along flow ``fi`` (CSR index) in frame ``f``."""
-    S.FR[b, L.FR_LIVE, f] += 1
-    wl_push(WL, f, M.FL[L.FL_SUCC_DST, fi], org, M.FL[L.FL_SUCC_BYTES, fi], lin_next(lin, fi))
+    FR = S.FR
+    FL = M.FL
+    FR[b, L.FR_LIVE, f] += 1
+    wl_push(WL, f, FL[L.FL_SUCC_DST, fi], org, FL[L.FL_SUCC_BYTES, fi], lin_next(lin, fi))
 
 
 @njit(cache=True)
@@ -116,82 +119,107 @@ def consume(M, S, b, WL, f, org):
     """A token of frame ``f`` ends (its data last seen at cluster ``org``); finish frames
     whose last token this was: a copy reports to its group, a finished group sends the map's
     continuation token, a finished root completes the request."""
-    S.FR[b, L.FR_ORG, f] = org
-    S.FR[b, L.FR_LIVE, f] -= 1
-    while S.FR[b, L.FR_LIVE, f] == 0:
-        kind = S.FR[b, L.FR_KIND, f]
+    FR = S.FR
+    RQ = S.RQ
+    RES = S.RES
+    SC = S.SC
+    FRU = S.FRU
+    m_succ_ptr = M.succ_ptr
+    FR[b, L.FR_ORG, f] = org
+    FR[b, L.FR_LIVE, f] -= 1
+    while FR[b, L.FR_LIVE, f] == 0:
+        kind = FR[b, L.FR_KIND, f]
         if kind == FR_ROOT:
-            r = S.FR[b, L.FR_REQ, f]
-            uid = S.RQ[b, L.RQ_UID, r]
-            S.RES[b, L.RES_DONE, uid] = S.SC[b, L.SC_NOW]
-            S.SC[b, L.SC_ND] += 1
-            S.SC[b, L.SC_T_END] = S.SC[b, L.SC_NOW]
-            S.RQ[b, L.RQ_FREE, S.SC[b, L.SC_RQ_NFREE]] = r
-            S.SC[b, L.SC_RQ_NFREE] += 1
+            r = FR[b, L.FR_REQ, f]
+            uid = RQ[b, L.RQ_UID, r]
+            RES[b, L.RES_DONE, uid] = SC[b, L.SC_NOW]
+            SC[b, L.SC_ND] += 1
+            SC[b, L.SC_T_END] = SC[b, L.SC_NOW]
+            RQ[b, L.RQ_FREE, SC[b, L.SC_RQ_NFREE]] = r
+            SC[b, L.SC_RQ_NFREE] += 1
             free_frame(S, b, f)
             return
-        p = S.FR[b, L.FR_PARENT, f]
-        o = S.FR[b, L.FR_ORG, f]
+        p = FR[b, L.FR_PARENT, f]
+        o = FR[b, L.FR_ORG, f]
         if kind == FR_GROUP:
-            m = S.FR[b, L.FR_MAP, f]
-            lin = S.FRU[b, f]
-            for fi in range(M.succ_ptr[m], M.succ_ptr[m + 1]):
+            m = FR[b, L.FR_MAP, f]
+            lin = FRU[b, f]
+            for fi in range(m_succ_ptr[m], m_succ_ptr[m + 1]):
                 emit_flow(M, S, b, WL, p, fi, o, lin)
         free_frame(S, b, f)
-        S.FR[b, L.FR_ORG, p] = o
-        S.FR[b, L.FR_LIVE, p] -= 1
+        FR[b, L.FR_ORG, p] = o
+        FR[b, L.FR_LIVE, p] -= 1
         f = p
 
 
 @njit(cache=True)
 def cb_job(M, S, b, f, x, org, nbytes, lin):
-    r = S.FR[b, L.FR_REQ, f]
+    FR = S.FR
+    JB = S.JB
+    JBU = S.JBU
+    SC = S.SC
+    RQ = S.RQ
+    CL = S.CL
+    MB = M.MB
+    r = FR[b, L.FR_REQ, f]
     j = alloc_job(S, b)
-    S.JB[b, L.JB_REQ, j] = r
-    S.JB[b, L.JB_FRAME, j] = f
-    S.JB[b, L.JB_BLOCK, j] = x
-    S.JBU[b, j] = lin
-    S.JB[b, L.JB_ORG, j] = org
-    S.JB[b, L.JB_BYTES, j] = nbytes
-    S.JB[b, L.JB_T, j] = S.SC[b, L.SC_NOW]
-    h = S.RQ[b, L.RQ_HOME, r]
-    start = S.SC[b, L.SC_NOW] if S.SC[b, L.SC_NOW] > S.CL[b, L.CL_CBU_FREE, h] else S.CL[b, L.CL_CBU_FREE, h]
-    end = start + M.MB[L.MB_BLK_COST, x]
-    S.CL[b, L.CL_CBU_FREE, h] = end
-    S.CL[b, L.CL_ACC_CBU, h] += M.MB[L.MB_BLK_COST, x]
+    JB[b, L.JB_REQ, j] = r
+    JB[b, L.JB_FRAME, j] = f
+    JB[b, L.JB_BLOCK, j] = x
+    JBU[b, j] = lin
+    JB[b, L.JB_ORG, j] = org
+    JB[b, L.JB_BYTES, j] = nbytes
+    JB[b, L.JB_T, j] = SC[b, L.SC_NOW]
+    h = RQ[b, L.RQ_HOME, r]
+    start = SC[b, L.SC_NOW] if SC[b, L.SC_NOW] > CL[b, L.CL_CBU_FREE, h] else CL[b, L.CL_CBU_FREE, h]
+    end = start + MB[L.MB_BLK_COST, x]
+    CL[b, L.CL_CBU_FREE, h] = end
+    CL[b, L.CL_ACC_CBU, h] += MB[L.MB_BLK_COST, x]
     heap_push(S, b, end, EV_CB_DONE, j)
 
 
 @njit(cache=True)
 def deliver(M, S, b, WL, f, x, org, nbytes, lin):
-    t = M.MB[L.MB_BLK_TYPE, x]
+    MB = M.MB
+    FR = S.FR
+    JB = S.JB
+    JBU = S.JBU
+    SC = S.SC
+    RQ = S.RQ
+    SEED = S.SEED
+    m_dur_p = M.dur_p
+    m_emp = M.emp
+    ST_DEM = S.ST_DEM
+    FJC = S.FJC
+    FJX = S.FJX
+    t = MB[L.MB_BLK_TYPE, x]
     if t == TASK:
-        r = S.FR[b, L.FR_REQ, f]
+        r = FR[b, L.FR_REQ, f]
         j = alloc_job(S, b)
-        S.JB[b, L.JB_REQ, j] = r
-        S.JB[b, L.JB_FRAME, j] = f
-        S.JB[b, L.JB_BLOCK, j] = x
-        S.JBU[b, j] = lin
-        S.JB[b, L.JB_ORG, j] = org
-        S.JB[b, L.JB_BYTES, j] = nbytes
-        S.JB[b, L.JB_T, j] = S.SC[b, L.SC_NOW]
-        uid = S.RQ[b, L.RQ_UID, r]
-        u1 = u01(S.SEED[b], uid, lin, S_DURATION)
-        u2 = u01(S.SEED[b], uid, lin, S_DURATION2)
-        S.JB[b, L.JB_DUR, j] = sample_duration(M.MB[L.MB_DUR_CODE, x], M.dur_p[x, 0], M.dur_p[x, 1],
-                                         M.dur_p[x, 2], M.emp, M.MB[L.MB_DUR_EMP_OFF, x],
-                                         M.MB[L.MB_DUR_EMP_LEN, x], u1, u2)
-        S.SC[b, L.SC_N_TB_CREATED] += 1
-        S.ST_DEM[b, S.RQ[b, L.RQ_HOME, r], M.MB[L.MB_BLK_CFG, x]] += 1
+        JB[b, L.JB_REQ, j] = r
+        JB[b, L.JB_FRAME, j] = f
+        JB[b, L.JB_BLOCK, j] = x
+        JBU[b, j] = lin
+        JB[b, L.JB_ORG, j] = org
+        JB[b, L.JB_BYTES, j] = nbytes
+        JB[b, L.JB_T, j] = SC[b, L.SC_NOW]
+        uid = RQ[b, L.RQ_UID, r]
+        u1 = u01(SEED[b], uid, lin, S_DURATION)
+        u2 = u01(SEED[b], uid, lin, S_DURATION2)
+        JB[b, L.JB_DUR, j] = sample_duration(MB[L.MB_DUR_CODE, x], m_dur_p[x, 0], m_dur_p[x, 1],
+                                         m_dur_p[x, 2], m_emp, MB[L.MB_DUR_EMP_OFF, x],
+                                         MB[L.MB_DUR_EMP_LEN, x], u1, u2)
+        SC[b, L.SC_N_TB_CREATED] += 1
+        ST_DEM[b, RQ[b, L.RQ_HOME, r], MB[L.MB_BLK_CFG, x]] += 1
         dq_push(S, b, j)
     elif t == JOIN:
-        s = M.MB[L.MB_BLK_JOIN_SLOT, x]
-        S.FJC[b, f, s] += 1
-        S.FJX[b, f, s] ^= uint64(lin)
-        if S.FJC[b, f, s] == M.MB[L.MB_BLK_INDEG, x]:
-            nl = mix64(S.FJX[b, f, s] ^ uint64(JOIN_SALT))
-            S.FJC[b, f, s] = 0
-            S.FJX[b, f, s] = uint64(0)
+        s = MB[L.MB_BLK_JOIN_SLOT, x]
+        FJC[b, f, s] += 1
+        FJX[b, f, s] ^= uint64(lin)
+        if FJC[b, f, s] == MB[L.MB_BLK_INDEG, x]:
+            nl = mix64(FJX[b, f, s] ^ uint64(JOIN_SALT))
+            FJC[b, f, s] = 0
+            FJX[b, f, s] = uint64(0)
             cb_job(M, S, b, f, x, org, nbytes, nl)
         else:
             consume(M, S, b, WL, f, org)
@@ -215,46 +243,63 @@ def flush(M, S, b, WL):
 
 @njit(cache=True)
 def on_cb_done(M, S, b, WL, j):
-    x = S.JB[b, L.JB_BLOCK, j]
-    f = S.JB[b, L.JB_FRAME, j]
-    r = S.JB[b, L.JB_REQ, j]
-    org = S.JB[b, L.JB_ORG, j]
-    lin = S.JBU[b, j]
-    nbytes = S.JB[b, L.JB_BYTES, j]
-    uid = S.RQ[b, L.RQ_UID, r]
-    home = S.RQ[b, L.RQ_HOME, r]
-    row = S.RQ[b, L.RQ_ROW, r]
-    t = M.MB[L.MB_BLK_TYPE, x]
-    S.ST_EXEC[b, home, x] += 1
-    S.SC[b, L.SC_N_CB_DONE] += 1
-    lo, hi = M.succ_ptr[x], M.succ_ptr[x + 1]
+    JB = S.JB
+    JBU = S.JBU
+    RQ = S.RQ
+    MB = M.MB
+    ST_EXEC = S.ST_EXEC
+    SC = S.SC
+    m_succ_ptr = M.succ_ptr
+    SEED = S.SEED
+    m_flow_prob = M.flow_prob
+    ST_FLOW = S.ST_FLOW
+    MC = M.MC
+    m_cnt_p = M.cnt_p
+    m_emp = M.emp
+    MI = M.MI
+    ST_SUM = S.ST_SUM
+    FR = S.FR
+    FRU = S.FRU
+    x = JB[b, L.JB_BLOCK, j]
+    f = JB[b, L.JB_FRAME, j]
+    r = JB[b, L.JB_REQ, j]
+    org = JB[b, L.JB_ORG, j]
+    lin = JBU[b, j]
+    nbytes = JB[b, L.JB_BYTES, j]
+    uid = RQ[b, L.RQ_UID, r]
+    home = RQ[b, L.RQ_HOME, r]
+    row = RQ[b, L.RQ_ROW, r]
+    t = MB[L.MB_BLK_TYPE, x]
+    ST_EXEC[b, home, x] += 1
+    SC[b, L.SC_N_CB_DONE] += 1
+    lo, hi = m_succ_ptr[x], m_succ_ptr[x + 1]
     if t == BRANCH:
-        u = u01(S.SEED[b], uid, lin, S_BRANCH)
+        u = u01(SEED[b], uid, lin, S_BRANCH)
         acc = 0.0
         chosen = -1
         for fi in range(lo, hi):
-            p = M.flow_prob[row, fi]
+            p = m_flow_prob[row, fi]
             if p > 0.0:
                 chosen = fi
                 acc += p
                 if u < acc:
                     break
-        S.ST_FLOW[b, home, chosen] += 1
+        ST_FLOW[b, home, chosen] += 1
         emit_flow(M, S, b, WL, f, chosen, org, lin)
     elif t == MAP:
-        n = sample_count(M.MC[L.MC_CNT_CODE, row, x], M.cnt_p[row, x], M.emp, M.MC[L.MC_CNT_EMP_OFF, row, x],
-                         M.MC[L.MC_CNT_EMP_LEN, row, x], u01(S.SEED[b], uid, lin, S_COUNT), M.MI[L.MI_MAXMAP])
-        S.ST_SUM[b, home, x] += n
+        n = sample_count(MC[L.MC_CNT_CODE, row, x], m_cnt_p[row, x], m_emp, MC[L.MC_CNT_EMP_OFF, row, x],
+                         MC[L.MC_CNT_EMP_LEN, row, x], u01(SEED[b], uid, lin, S_COUNT), MI[L.MI_MAXMAP])
+        ST_SUM[b, home, x] += n
         if n == 0:
             for fi in range(lo, hi):
                 emit_flow(M, S, b, WL, f, fi, org, lin)
         else:
             g = alloc_frame(S, b, FR_GROUP, f, r, n)
-            S.FR[b, L.FR_MAP, g] = x
-            S.FR[b, L.FR_ORG, g] = org
-            S.FRU[b, g] = lin
-            S.FR[b, L.FR_LIVE, f] += 1
-            body = M.MB[L.MB_BLK_BODY, x]
+            FR[b, L.FR_MAP, g] = x
+            FR[b, L.FR_ORG, g] = org
+            FRU[b, g] = lin
+            FR[b, L.FR_LIVE, f] += 1
+            body = MB[L.MB_BLK_BODY, x]
             for i in range(n):
                 c = alloc_frame(S, b, FR_COPY, g, r, 1)
                 wl_push(WL, c, body, org, nbytes, lin_next(lin, COPY_SALT + i))
@@ -268,23 +313,29 @@ def on_cb_done(M, S, b, WL, j):
 
 @njit(cache=True)
 def on_tb_done(M, S, b, WL, j, pol):
-    u = S.JB[b, L.JB_TBU, j]
-    c = M.tbu_cluster[u]
+    JB = S.JB
+    m_tbu_cluster = M.tbu_cluster
+    TB = S.TB
+    SC = S.SC
+    JBU = S.JBU
+    m_succ_ptr = M.succ_ptr
+    u = JB[b, L.JB_TBU, j]
+    c = m_tbu_cluster[u]
     dequeue_head(M, S, b, u)
-    S.TB[b, L.TB_STATE, u] = TBU_IDLE
-    S.TB[b, L.TB_RUNS, u] += 1
-    S.SC[b, L.SC_N_TB_DONE] += 1
-    S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
-    x = S.JB[b, L.JB_BLOCK, j]
-    f = S.JB[b, L.JB_FRAME, j]
-    lin = S.JBU[b, j]
-    for fi in range(M.succ_ptr[x], M.succ_ptr[x + 1]):
+    TB[b, L.TB_STATE, u] = TBU_IDLE
+    TB[b, L.TB_RUNS, u] += 1
+    SC[b, L.SC_N_TB_DONE] += 1
+    TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+    x = JB[b, L.JB_BLOCK, j]
+    f = JB[b, L.JB_FRAME, j]
+    lin = JBU[b, j]
+    for fi in range(m_succ_ptr[x], m_succ_ptr[x + 1]):
         emit_flow(M, S, b, WL, f, fi, c, lin)
     free_job(S, b, j)
     consume(M, S, b, WL, f, c)
     flush(M, S, b, WL)
     bl_release(M, S, b, c)
-    if S.TB[b, L.TB_QL, u] > 0:
+    if TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
@@ -292,9 +343,11 @@ def on_tb_done(M, S, b, WL, j, pol):
 
 @njit(cache=True)
 def on_tbu_free(M, S, b, u, pol):
-    S.TB[b, L.TB_STATE, u] = TBU_IDLE
-    S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
-    if S.TB[b, L.TB_QL, u] > 0:
+    TB = S.TB
+    SC = S.SC
+    TB[b, L.TB_STATE, u] = TBU_IDLE
+    TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+    if TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
@@ -302,144 +355,173 @@ def on_tbu_free(M, S, b, u, pol):
 
 @njit(cache=True)
 def next_arrival_time(M, S, b, n):
-    if M.MI[L.MI_ARR_MODE] == ARR_POISSON:
-        u = u01(S.SEED[b], n, 0, S_ARRIVAL)
-        S.SF[b, L.SF_ARR_CLOCK] += -math.log(1.0 - u) / M.MF[L.MF_RATE]
-        return int(math.floor(S.SF[b, L.SF_ARR_CLOCK]))
-    if M.MI[L.MI_ARR_MODE] == ARR_CLOSED:
+    MI = M.MI
+    SEED = S.SEED
+    SF = S.SF
+    MF = M.MF
+    TRC = M.TRC
+    if MI[L.MI_ARR_MODE] == ARR_POISSON:
+        u = u01(SEED[b], n, 0, S_ARRIVAL)
+        SF[b, L.SF_ARR_CLOCK] += -math.log(1.0 - u) / MF[L.MF_RATE]
+        return int(math.floor(SF[b, L.SF_ARR_CLOCK]))
+    if MI[L.MI_ARR_MODE] == ARR_CLOSED:
         return 0
-    return M.TRC[L.TRC_TRACE_T, n]
+    return TRC[L.TRC_TRACE_T, n]
 
 
 @njit(cache=True)
 def on_arrival(M, S, b, n):
-    now = S.SC[b, L.SC_NOW]
-    if n + 1 < M.MI[L.MI_N_REQUESTS]:
+    SC = S.SC
+    MI = M.MI
+    RQ = S.RQ
+    TRC = M.TRC
+    SEED = S.SEED
+    m_wf_cdf = M.wf_cdf
+    m_wf_phase_off = M.wf_phase_off
+    PHA = M.PHA
+    RES = S.RES
+    JB = S.JB
+    now = SC[b, L.SC_NOW]
+    if n + 1 < MI[L.MI_N_REQUESTS]:
         t = next_arrival_time(M, S, b, n + 1)
         heap_push(S, b, t if t > now else now, EV_ARRIVAL, n + 1)
-    S.SC[b, L.SC_RQ_NFREE] -= 1
-    r = S.RQ[b, L.RQ_FREE, S.SC[b, L.SC_RQ_NFREE]]
-    S.RQ[b, L.RQ_UID, r] = n
-    if M.MI[L.MI_ARR_MODE] == 2:
-        w = M.TRC[L.TRC_TRACE_W, n]
+    SC[b, L.SC_RQ_NFREE] -= 1
+    r = RQ[b, L.RQ_FREE, SC[b, L.SC_RQ_NFREE]]
+    RQ[b, L.RQ_UID, r] = n
+    if MI[L.MI_ARR_MODE] == 2:
+        w = TRC[L.TRC_TRACE_W, n]
     else:
-        u = u01(S.SEED[b], n, 0, S_WORKFLOW)
+        u = u01(SEED[b], n, 0, S_WORKFLOW)
         w = 0
-        while w < M.wf_cdf.shape[0] - 1 and u >= M.wf_cdf[w]:
+        while w < m_wf_cdf.shape[0] - 1 and u >= m_wf_cdf[w]:
             w += 1
-    S.RQ[b, L.RQ_WF, r] = w
-    S.RQ[b, L.RQ_HOME, r] = -1
-    row = M.wf_phase_off[w]
-    for k in range(M.wf_phase_off[w] + 1, M.wf_phase_off[w + 1]):
-        ar = M.PHA[L.PHA_PHASE_AFTER_REQ, k]
-        ac = M.PHA[L.PHA_PHASE_AFTER_CYC, k]
+    RQ[b, L.RQ_WF, r] = w
+    RQ[b, L.RQ_HOME, r] = -1
+    row = m_wf_phase_off[w]
+    for k in range(m_wf_phase_off[w] + 1, m_wf_phase_off[w + 1]):
+        ar = PHA[L.PHA_PHASE_AFTER_REQ, k]
+        ac = PHA[L.PHA_PHASE_AFTER_CYC, k]
         if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
             row = k
-    S.RQ[b, L.RQ_ROW, r] = row
-    S.RES[b, L.RES_ARR, n] = now
-    S.RES[b, L.RES_WF, n] = w
-    S.SC[b, L.SC_NA] += 1
+    RQ[b, L.RQ_ROW, r] = row
+    RES[b, L.RES_ARR, n] = now
+    RES[b, L.RES_WF, n] = w
+    SC[b, L.SC_NA] += 1
     j = alloc_job(S, b)
-    S.JB[b, L.JB_BLOCK, j] = -1
-    S.JB[b, L.JB_REQ, j] = r
-    S.JB[b, L.JB_T, j] = now
+    JB[b, L.JB_BLOCK, j] = -1
+    JB[b, L.JB_REQ, j] = r
+    JB[b, L.JB_T, j] = now
     dq_push(S, b, j)
 
 
 @njit(cache=True)
 def apply_cluster(M, S, b, WL, j, h):
-    r = S.JB[b, L.JB_REQ, j]
-    S.RQ[b, L.RQ_HOME, r] = h
-    S.RES[b, L.RES_HOME, S.RQ[b, L.RQ_UID, r]] = h
+    JB = S.JB
+    RQ = S.RQ
+    RES = S.RES
+    m_wf_entry = M.wf_entry
+    r = JB[b, L.JB_REQ, j]
+    RQ[b, L.RQ_HOME, r] = h
+    RES[b, L.RES_HOME, RQ[b, L.RQ_UID, r]] = h
     f = alloc_frame(S, b, FR_ROOT, -1, r, 1)
     free_job(S, b, j)
-    w = S.RQ[b, L.RQ_WF, r]
-    wl_push(WL, f, M.wf_entry[w], h, 0, uint64(ROOT_LIN))
+    w = RQ[b, L.RQ_WF, r]
+    wl_push(WL, f, m_wf_entry[w], h, 0, uint64(ROOT_LIN))
     flush(M, S, b, WL)
 
 
 @njit(cache=True)
 def init_member(M, S, b):
     """Schedule the first arrival (and epoch) of a freshly laid-out member."""
+    MI = M.MI
     t = next_arrival_time(M, S, b, 0)
     heap_push(S, b, t, EV_ARRIVAL, 0)
-    if M.MI[L.MI_EPOCH] > 0:
-        heap_push(S, b, M.MI[L.MI_EPOCH], EV_EPOCH, 0)
+    if MI[L.MI_EPOCH] > 0:
+        heap_push(S, b, MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
 @njit(cache=True)
 def _capacity_ok(M, S, b):
-    return (S.SC[b, L.SC_FR_NFREE] >= M.MI[L.MI_MARGIN] and S.SC[b, L.SC_JB_NFREE] >= M.MI[L.MI_MARGIN] and S.SC[b, L.SC_RQ_NFREE] >= 1
-            and S.SC[b, L.SC_HP_N] + M.MI[L.MI_MARGIN] <= S.HP.shape[2])
+    SC = S.SC
+    MI = M.MI
+    HP = S.HP
+    return (SC[b, L.SC_FR_NFREE] >= MI[L.MI_MARGIN] and SC[b, L.SC_JB_NFREE] >= MI[L.MI_MARGIN] and SC[b, L.SC_RQ_NFREE] >= 1
+            and SC[b, L.SC_HP_N] + MI[L.MI_MARGIN] <= HP.shape[2])
 
 
 @njit(cache=True)
 def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
+    SC = S.SC
+    MI = M.MI
+    RQ = S.RQ
+    JB = S.JB
+    TB = S.TB
+    HP = S.HP
     WL = make_worklist(M)
-    if S.SC[b, L.SC_DEC_KIND] != DEC_NONE:
+    if SC[b, L.SC_DEC_KIND] != DEC_NONE:
         if action == NO_ACTION:
             return ST_DECISION
-        j = S.SC[b, L.SC_DQ_HEAD]
-        if S.SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
+        j = SC[b, L.SC_DQ_HEAD]
+        if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
-            if h < 0 or h >= M.MI[L.MI_C]:
-                S.SC[b, L.SC_N_INVALID] += 1
+            if h < 0 or h >= MI[L.MI_C]:
+                SC[b, L.SC_N_INVALID] += 1
                 h = decide_cluster(M, S, b, j, pol)
             dq_pop(S, b)
             apply_cluster(M, S, b, WL, j, h)
         else:
-            c = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
+            c = RQ[b, L.RQ_HOME, JB[b, L.JB_REQ, j]]
             u = action
-            if u < 0 or u >= M.MI[L.MI_T] or S.TB[b, L.TB_QL, u] >= M.MI[L.MI_QCAP]:
-                S.SC[b, L.SC_N_INVALID] += 1
+            if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
+                SC[b, L.SC_N_INVALID] += 1
                 u = least_loaded_tbu(M, S, b, c)
             dq_pop(S, b)
             enqueue(M, S, b, j, u)
-        S.SC[b, L.SC_DEC_KIND] = DEC_NONE
-        S.SC[b, L.SC_DEC_JOB] = -1
+        SC[b, L.SC_DEC_KIND] = DEC_NONE
+        SC[b, L.SC_DEC_JOB] = -1
     while True:
-        while S.SC[b, L.SC_DQ_LEN] > 0:
+        while SC[b, L.SC_DQ_LEN] > 0:
             if not _capacity_ok(M, S, b):
                 return ST_GROW
-            j = S.SC[b, L.SC_DQ_HEAD]
-            if S.JB[b, L.JB_BLOCK, j] < 0:
+            j = SC[b, L.SC_DQ_HEAD]
+            if JB[b, L.JB_BLOCK, j] < 0:
                 if ext_cluster:
-                    S.SC[b, L.SC_DEC_KIND] = DEC_CLUSTER
-                    S.SC[b, L.SC_DEC_JOB] = j
+                    SC[b, L.SC_DEC_KIND] = DEC_CLUSTER
+                    SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
                 h = decide_cluster(M, S, b, j, pol)
                 dq_pop(S, b)
                 apply_cluster(M, S, b, WL, j, h)
             else:
-                c = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
+                c = RQ[b, L.RQ_HOME, JB[b, L.JB_REQ, j]]
                 if not cluster_has_space(M, S, b, c):
                     dq_pop(S, b)
                     bl_push(M, S, b, c, j)
                     continue
                 if ext_tbu:
-                    S.SC[b, L.SC_DEC_KIND] = DEC_TBU
-                    S.SC[b, L.SC_DEC_JOB] = j
+                    SC[b, L.SC_DEC_KIND] = DEC_TBU
+                    SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
                 u = decide_tbu(M, S, b, j, pol)
                 dq_pop(S, b)
                 if u < 0:
                     bl_push(M, S, b, c, j)
                 else:
-                    if u >= M.MI[L.MI_T] or S.TB[b, L.TB_QL, u] >= M.MI[L.MI_QCAP]:
-                        S.SC[b, L.SC_N_INVALID] += 1
+                    if u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
+                        SC[b, L.SC_N_INVALID] += 1
                         u = least_loaded_tbu(M, S, b, c)
                     enqueue(M, S, b, j, u)
-        if S.SC[b, L.SC_ND] >= M.MI[L.MI_N_REQUESTS]:
+        if SC[b, L.SC_ND] >= MI[L.MI_N_REQUESTS]:
             return ST_DONE
-        if S.SC[b, L.SC_HP_N] == 0:
+        if SC[b, L.SC_HP_N] == 0:
             return ST_STALLED
-        if S.HP[b, L.HP_T, 0] > until:
+        if HP[b, L.HP_T, 0] > until:
             return ST_TIME
         if not _capacity_ok(M, S, b):
             return ST_GROW
         t, kind, data = heap_pop(S, b)
-        S.SC[b, L.SC_NOW] = t
-        S.SC[b, L.SC_N_EVENTS] += 1
+        SC[b, L.SC_NOW] = t
+        SC[b, L.SC_N_EVENTS] += 1
         if kind == EV_TB_DONE:
             on_tb_done(M, S, b, WL, data, pol)
         elif kind == EV_CB_DONE:
@@ -450,16 +532,17 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
             on_arrival(M, S, b, data)
         else:
             on_epoch(M, S, b, pol)
-            if S.SC[b, L.SC_ND] < M.MI[L.MI_N_REQUESTS]:
-                heap_push(S, b, t + M.MI[L.MI_EPOCH], EV_EPOCH, 0)
+            if SC[b, L.SC_ND] < MI[L.MI_N_REQUESTS]:
+                heap_push(S, b, t + MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
 @njit(cache=True)
 def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
     """Advance every active member; returns nothing (statuses are written to ``S.status``)."""
-    for b in range(S.SC.shape[0]):
+    SC = S.SC
+    for b in range(SC.shape[0]):
         if active[b]:
-            S.SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext_cluster, ext_tbu, until, actions[b])
+            SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext_cluster, ext_tbu, until, actions[b])
 
 
 __all__ = ["FORK", "NO_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member", "run_batch",

@@ -28,29 +28,35 @@ KERNEL_POLICIES = {"round_robin": P_ROUND_ROBIN, "least_loaded": P_LEAST_LOADED,
 @njit(cache=True)
 def policy_draw(S, b):
     """A uniform draw for a randomised policy, from the member's seed and a counter."""
-    k = S.SC[b, L.SC_N_POLICY_DRAWS]
-    S.SC[b, L.SC_N_POLICY_DRAWS] = k + 1
-    return u01(S.SEED[b], k, 0, S_POLICY)
+    SC = S.SC
+    SEED = S.SEED
+    k = SC[b, L.SC_N_POLICY_DRAWS]
+    SC[b, L.SC_N_POLICY_DRAWS] = k + 1
+    return u01(SEED[b], k, 0, S_POLICY)
 
 
 @njit(cache=True)
 def least_loaded_tbu(M, S, b, c):
     """TBU of cluster ``c`` with space and the fewest queued jobs (lowest id on ties)."""
+    MI = M.MI
+    TB = S.TB
     best = -1
     bl = 1 << 62
-    for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
-        if S.TB[b, L.TB_QL, u] < M.MI[L.MI_QCAP] and S.TB[b, L.TB_QL, u] < bl:
-            bl = S.TB[b, L.TB_QL, u]
+    for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
+        if TB[b, L.TB_QL, u] < MI[L.MI_QCAP] and TB[b, L.TB_QL, u] < bl:
+            bl = TB[b, L.TB_QL, u]
             best = u
     return best
 
 
 @njit(cache=True)
 def least_loaded_cluster(M, S, b):
+    MI = M.MI
+    CL = S.CL
     best = 0
     bl = 1 << 62
-    for c in range(M.MI[L.MI_C]):
-        load = S.CL[b, L.CL_Q, c] + S.CL[b, L.CL_BL_LEN, c]
+    for c in range(MI[L.MI_C]):
+        load = CL[b, L.CL_Q, c] + CL[b, L.CL_BL_LEN, c]
         if load < bl:
             bl = load
             best = c
@@ -59,34 +65,40 @@ def least_loaded_cluster(M, S, b):
 
 @njit(cache=True)
 def decide_cluster(M, S, b, j, pol):
+    SC = S.SC
+    MI = M.MI
     if pol == P_ROUND_ROBIN:
-        c = S.SC[b, L.SC_RR_C] % M.MI[L.MI_C]
-        S.SC[b, L.SC_RR_C] = c + 1
+        c = SC[b, L.SC_RR_C] % MI[L.MI_C]
+        SC[b, L.SC_RR_C] = c + 1
         return c
     if pol == P_LEAST_LOADED:
         return least_loaded_cluster(M, S, b)
     if pol == P_RANDOM:
-        return min(int(policy_draw(S, b) * M.MI[L.MI_C]), M.MI[L.MI_C] - 1)
+        return min(int(policy_draw(S, b) * MI[L.MI_C]), MI[L.MI_C] - 1)
     return 0
 
 
 @njit(cache=True)
 def decide_tbu(M, S, b, j, pol):
-    c = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
+    RQ = S.RQ
+    JB = S.JB
+    MI = M.MI
+    CL = S.CL
+    c = RQ[b, L.RQ_HOME, JB[b, L.JB_REQ, j]]
     if pol == P_ROUND_ROBIN:
-        for k in range(M.MI[L.MI_K]):
-            u = c * M.MI[L.MI_K] + (S.CL[b, L.CL_RR_T, c] + k) % M.MI[L.MI_K]
+        for k in range(MI[L.MI_K]):
+            u = c * MI[L.MI_K] + (CL[b, L.CL_RR_T, c] + k) % MI[L.MI_K]
             if has_space(M, S, b, u):
-                S.CL[b, L.CL_RR_T, c] = (u - c * M.MI[L.MI_K] + 1) % M.MI[L.MI_K]
+                CL[b, L.CL_RR_T, c] = (u - c * MI[L.MI_K] + 1) % MI[L.MI_K]
                 return u
         return -1
     if pol == P_RANDOM:
         n = 0
-        for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
+        for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
             if has_space(M, S, b, u):
                 n += 1
         k = min(int(policy_draw(S, b) * n), n - 1)
-        for u in range(c * M.MI[L.MI_K], (c + 1) * M.MI[L.MI_K]):
+        for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
             if has_space(M, S, b, u):
                 if k == 0:
                     return u
