@@ -107,6 +107,10 @@ REFERENCE_POLICIES = ("round_robin", "least_loaded")
 
 ROOT, COPY, GROUP = "root", "copy", "group"  # frame kinds
 
+# Lineages and seeds are uint64 (as in the kernel), so they go to the numba draws as np.uint64.
+_U64 = np.uint64
+_ROOT_LIN, _JOIN_SALT = _U64(ROOT_LIN), _U64(JOIN_SALT)
+
 
 # ---- the objects ---------------------------------------------------------------------------
 
@@ -136,9 +140,9 @@ class Frame:
         self.request = request
         self.live = live  # tokens (and child groups) still alive in this frame
         self.org = -1  # cluster of the data of the frame's last ended token
-        self.lineage = 0  # group only: lineage of the map's CB job
+        self.lineage = _U64(0)  # group only: lineage of the map's CB job
         self.map_block = -1  # group only: the map block
-        self.joins: dict[int, list[int]] = {}  # join block -> [tokens seen, lineage xor]
+        self.joins: dict[int, list] = {}  # join block -> [tokens seen, lineage xor]
 
 
 class Token:
@@ -147,7 +151,8 @@ class Token:
 
     __slots__ = ("frame", "block", "org", "nbytes", "lineage")
 
-    def __init__(self, frame: Frame, block: int, org: int, nbytes: int, lineage: int) -> None:
+    def __init__(self, frame: Frame, block: int, org: int, nbytes: int,
+                 lineage: np.uint64) -> None:
         self.frame = frame
         self.block = block
         self.org = org
@@ -325,7 +330,7 @@ class ReferenceSimulation:
             self.tbu_cfg = np.asarray(tbu_init, dtype=np.int64)
             if self.tbu_cfg.shape != (self.hw.n_tbus,):
                 raise ValueError(f"tbu_init must have shape ({self.hw.n_tbus},)")
-        self.seed = seeds_for(seed, member_offset + 1)[member_offset]
+        self.seed = _U64(seeds_for(seed, member_offset + 1)[member_offset])
         self._compile_tables()
 
     def _compile_tables(self) -> None:
@@ -450,7 +455,7 @@ class ReferenceSimulation:
         """The request got its home cluster: its root frame starts with the entry token."""
         req.home = home
         root = Frame(ROOT, None, req, 1)
-        self.tokens.append(Token(root, self.wf_entry[req.workflow], home, 0, ROOT_LIN))
+        self.tokens.append(Token(root, self.wf_entry[req.workflow], home, 0, _ROOT_LIN))
         self.flush()
 
     # ---- tokens --------------------------------------------------------------------------
@@ -461,11 +466,11 @@ class ReferenceSimulation:
         while tokens:
             self.deliver(tokens.popleft())
 
-    def emit(self, frame: Frame, flow: int, org: int, lineage: int) -> None:
+    def emit(self, frame: Frame, flow: int, org: int, lineage: np.uint64) -> None:
         """A token leaves along ``flow`` (a CSR flow id) inside ``frame``."""
         frame.live += 1
         self.tokens.append(Token(frame, self.flow_dst[flow], org, self.flow_bytes[flow],
-                                 int(lin_next(lineage, flow))))
+                                 _U64(lin_next(lineage, flow))))
 
     def deliver(self, tok: Token) -> None:
         """A token arrives at its block."""
@@ -480,12 +485,12 @@ class ReferenceSimulation:
             self.n_tb_created += 1
             self.decisions.append(TBInstance(tok, self.now, dur))
         elif t == JOIN:
-            seen = tok.frame.joins.setdefault(x, [0, 0])
+            seen = tok.frame.joins.setdefault(x, [0, _U64(0)])
             seen[0] += 1
             seen[1] ^= tok.lineage
             if seen[0] == self.blk_indeg[x]:
                 del tok.frame.joins[x]
-                lineage = int(mix64(seen[1] ^ JOIN_SALT))
+                lineage = _U64(mix64(seen[1] ^ _JOIN_SALT))
                 self.start_cb(Token(tok.frame, x, tok.org, tok.nbytes, lineage))
             else:
                 self.consume(tok.frame, tok.org)
@@ -557,7 +562,7 @@ class ReferenceSimulation:
                 for i in range(n):
                     copy = Frame(COPY, group, req, 1)
                     self.tokens.append(Token(copy, body, org, tok.nbytes,
-                                             int(lin_next(lineage, COPY_SALT + i))))
+                                             _U64(lin_next(lineage, COPY_SALT + i))))
         else:  # fork, join
             for fi in self.flows_of[x]:
                 self.emit(frame, fi, org, lineage)

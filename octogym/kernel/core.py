@@ -21,13 +21,13 @@ from octogym.kernel.layout import (
 # ---- event heap: ordered by (time, kind, sequence) ----------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _less(HP, b, i, j):
     ti, tj = HP[b, 0, i], HP[b, 0, j]
     return ti < tj or (ti == tj and HP[b, 1, i] < HP[b, 1, j])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _swap(HP, b, i, j):
     for k in range(3):
         HP[b, k, i], HP[b, k, j] = HP[b, k, j], HP[b, k, i]
@@ -77,13 +77,13 @@ def _pop(HP, SC, b):
     return t, kind, data
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def heap_push(S, b, t, kind, data):
     """Schedule an event; ties at equal time break by kind, then by push order."""
     _push(S.HP, S.SC, b, t, kind, data)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def heap_pop(S, b):
     """Remove the earliest event; returns (time, kind, data)."""
     return _pop(S.HP, S.SC, b)
@@ -92,7 +92,7 @@ def heap_pop(S, b):
 # ---- pools ----------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def alloc_job(S, b):
     SC = S.SC
     JB = S.JB
@@ -103,7 +103,7 @@ def alloc_job(S, b):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def free_job(S, b, j):
     JB = S.JB
     SC = S.SC
@@ -133,7 +133,7 @@ def alloc_frame(S, b, kind, parent, req, live):
     return f
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def free_frame(S, b, f):
     FR = S.FR
     SC = S.SC
@@ -144,7 +144,7 @@ def free_frame(S, b, f):
 # ---- decision queue and per-cluster backlog (linked lists through jb_next) -----------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dq_push(S, b, j):
     JB = S.JB
     SC = S.SC
@@ -157,7 +157,7 @@ def dq_push(S, b, j):
     SC[b, L.SC_DQ_LEN] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dq_pop(S, b):
     SC = S.SC
     JB = S.JB
@@ -177,7 +177,7 @@ def _idle_close_cluster(M, S, b, c):
         idle_close(S, b, u, c)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def idle_close(S, b, u, c):
     """Account the open idle segment of TBU ``u`` up to now (starved, or blocked while its
     cluster has a backlog) and restart it at now. Idle = not running or reconfiguring."""
@@ -229,7 +229,7 @@ def bl_release(M, S, b, c):
 # ---- transfers --------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def transfer(M, src, dst, nbytes):
     """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
     MI = M.MI
@@ -244,7 +244,7 @@ def transfer(M, src, dst, nbytes):
 # ---- TBU queues -------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def has_space(M, S, b, u):
     TB = S.TB
     MI = M.MI
@@ -355,7 +355,7 @@ def dequeue_head(M, S, b, u):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def queued_movable(S, b, u):
     """Number of queued jobs of TBU ``u`` that have not started (movable by migrate/steal)."""
     TB = S.TB

@@ -91,7 +91,7 @@ def make_worklist(M):
             np.empty(n, np.int64), np.empty(n, np.uint64), np.zeros(2, np.int64))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def wl_push(WL, f, x, org, nbytes, lin):
     ctr = WL[5]
     t = ctr[1]
@@ -105,7 +105,7 @@ def wl_push(WL, f, x, org, nbytes, lin):
     ctr[1] = t + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def emit_flow(M, S, b, WL, f, fi, org, lin):
     """A token leaves along flow ``fi`` (CSR index) in frame ``f``."""
     FR = S.FR
