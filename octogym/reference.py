@@ -211,7 +211,8 @@ class TBU:
 class Cluster:
     """TBUs, one CBU (serial: ``cbu_free`` is when it next is free) and a TB-job backlog."""
 
-    __slots__ = ("id", "tbus", "cbu_free", "cbu_busy", "backlog", "queued", "rr_next", "qcap")
+    __slots__ = ("id", "tbus", "cbu_free", "cbu_busy", "backlog", "queued", "free_slots",
+                 "rr_next", "qcap")
 
     def __init__(self, cluster_id: int, qcap: int) -> None:
         self.id = cluster_id
@@ -220,11 +221,13 @@ class Cluster:
         self.cbu_busy = 0
         self.backlog: deque[TBInstance] = deque()
         self.queued = 0  # jobs in this cluster's TBU queues (running heads included)
+        self.free_slots = 0  # free queue places over its TBUs (set once its TBUs are added)
         self.rr_next = 0  # round-robin pointer over its TBUs
         self.qcap = qcap
 
     def has_space(self) -> bool:
-        return any(len(u.queue) < self.qcap for u in self.tbus)
+        """Some TBU of the cluster has queue space."""
+        return self.free_slots > 0
 
     def close_idle(self, now: int) -> None:
         for u in self.tbus:
@@ -387,6 +390,7 @@ class ReferenceSimulation:
             cl = self.clusters[u // hw.tbus_per_cluster]
             tbu = TBU(u, cl, cfg)
             cl.tbus.append(tbu)
+            cl.free_slots += hw.queue_capacity
             self.tbus.append(tbu)
         self.requests: list[Request | None] = [None] * self.n_requests
         self.decisions: deque[Request | TBInstance] = deque()  # the decision FIFO
@@ -397,6 +401,7 @@ class ReferenceSimulation:
         self.n_done = self.n_arrived = self.t_end = 0
         self.n_events = self.n_tb_created = self.n_tb_done = self.n_cb_done = 0
         self.n_reconf = 0
+        self.n_backlogged = 0  # TB jobs parked in a backlog (counting re-parks)
         self.byte_hops = 0.0
         self._handlers = {EV_TB_DONE: self.on_tb_done, EV_CB_DONE: self.on_cb_done,
                           EV_ARRIVAL: self.on_arrival}
@@ -411,10 +416,6 @@ class ReferenceSimulation:
         self.n_events += 1
         self._handlers[event.kind](event.value)
         self.drain_decisions()
-
-    @property
-    def now(self) -> int:
-        return self.env.now
 
     # ---- arrivals ------------------------------------------------------------------------
 
@@ -431,7 +432,7 @@ class ReferenceSimulation:
     def on_arrival(self, n: int) -> None:
         """Request ``n`` arrives: schedule the next arrival, draw its workflow, pick its drift
         phase row, and queue its cluster decision."""
-        now = self.now
+        now = self.env.now
         if n + 1 < self.n_requests:
             self.at(max(self.next_arrival_time(n + 1), now), EV_ARRIVAL, n + 1)
         if self.trace_w is not None:
@@ -483,7 +484,7 @@ class ReferenceSimulation:
             u2 = u01(self.seed, uid, tok.lineage, S_DURATION2)
             dur = int(sample_duration(code, p0, p1, p2, self.emp, off, n, u1, u2))
             self.n_tb_created += 1
-            self.decisions.append(TBInstance(tok, self.now, dur))
+            self.decisions.append(TBInstance(tok, self.env.now, dur))
         elif t == JOIN:
             seen = tok.frame.joins.setdefault(x, [0, _U64(0)])
             seen[0] += 1
@@ -506,9 +507,9 @@ class ReferenceSimulation:
         while frame.live == 0:
             if frame.kind == ROOT:
                 req = frame.request
-                req.done = self.now
+                req.done = self.env.now
                 self.n_done += 1
-                self.t_end = self.now
+                self.t_end = self.env.now
                 return
             parent = frame.parent
             if frame.kind == GROUP:
@@ -524,7 +525,7 @@ class ReferenceSimulation:
         """A CB job on the home cluster's CBU (serial server, one CB_DONE event per job)."""
         cl = self.clusters[tok.frame.request.home]
         cost = self.blk_cost[tok.block]
-        end = max(self.now, cl.cbu_free) + cost
+        end = max(self.env.now, cl.cbu_free) + cost
         cl.cbu_free = end
         cl.cbu_busy += cost
         self.at(end, EV_CB_DONE, tok)
@@ -607,13 +608,14 @@ class ReferenceSimulation:
     def park(self, cl: Cluster, job: TBInstance) -> None:
         """No TBU of the cluster has queue space: the job waits in its backlog."""
         if not cl.backlog:
-            cl.close_idle(self.now)  # its idle TBUs turn from starved to blocked
+            cl.close_idle(self.env.now)  # its idle TBUs turn from starved to blocked
         cl.backlog.append(job)
+        self.n_backlogged += 1
 
     def release_backlog(self, cl: Cluster) -> None:
         """A queue slot freed in ``cl``: its whole backlog goes back to the decision FIFO."""
         if cl.backlog:
-            cl.close_idle(self.now)
+            cl.close_idle(self.env.now)
             self.decisions.extend(cl.backlog)
             cl.backlog.clear()
 
@@ -631,17 +633,18 @@ class ReferenceSimulation:
         """Job joins the tail of ``tbu``'s queue; its input data starts moving now."""
         c = tbu.cluster
         job.tbu = tbu
-        job.data_ready = self.now + self.transfer(job.org, c.id, job.nbytes)
+        job.data_ready = self.env.now + self.transfer(job.org, c.id, job.nbytes)
         self.byte_hops += job.nbytes * self.hops[job.org][c.id]
         tbu.queue.append(job)
         c.queued += 1
+        c.free_slots -= 1
         if not tbu.running:
             self.start_next(tbu)
 
     def start_next(self, tbu: TBU) -> None:
         """An idle TBU starts its queue head: reconfigure if needed, wait for the input data,
         run. The whole span is known now, so it is accounted now."""
-        now = self.now
+        now = self.env.now
         tbu.close_idle(now)
         job = tbu.queue[0]
         cfg = self.blk_cfg[job.block]
@@ -665,9 +668,10 @@ class ReferenceSimulation:
         cl = tbu.cluster
         tbu.queue.popleft()
         cl.queued -= 1
+        cl.free_slots += 1
         tbu.running = False
         tbu.runs += 1
-        tbu.idle_since = self.now
+        tbu.idle_since = self.env.now
         self.n_tb_done += 1
         for fi in self.flows_of[job.block]:
             self.emit(job.frame, fi, cl.id, job.lineage)  # its output lies at this cluster
@@ -683,7 +687,7 @@ class ReferenceSimulation:
         """Metrics with the definitions of :func:`octogym.metrics.collect`."""
         done = self.completion >= 0
         lat = (self.completion[done] - self.arrival[done]).astype(np.float64)
-        end = self.t_end if self.n_done >= self.n_requests else self.now
+        end = self.t_end if self.n_done >= self.n_requests else self.env.now
         split: dict[str, np.ndarray] = {k: np.zeros(len(self.tbus), np.int64) for k in
                                         ("busy", "starved", "waiting_data", "reconfiguring",
                                          "blocked")}
