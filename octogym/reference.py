@@ -277,7 +277,13 @@ class ReferenceSimulation:
     ``seed`` and ``member_offset`` select the same member seed as a kernel ``Simulation`` member
     ``member_offset``. After :meth:`run`: ``schedule`` (one ``(uid, block, tbu, ready, start,
     end)`` per TB execution, in the order they were started, like the kernel's trace),
-    ``arrival``, ``completion``, ``home``, ``workflow`` (per request id, ``-1`` if none).
+    ``arrival``, ``completion``, ``home``, ``workflow`` (per request id, ``-1`` if none), and
+    counters ``n_events``, ``n_tb_done``, ``n_cb_done``, ``n_reconf``, ``byte_hops``,
+    ``n_backlogged`` (TB jobs parked in a cluster backlog, re-parks counted).
+
+    >>> ref = ReferenceSimulation("recognition", "chip", load=0.6, n_requests=50, seed=1)
+    >>> ref.run().n_requests
+    50
     """
 
     def __init__(

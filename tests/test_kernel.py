@@ -69,7 +69,8 @@ def chain_dict(n: int, d: int, flow_bytes: int, config: str = "toy", name: str =
         "name": name, "entry": ids[0],
         "blocks": [{"id": i, "type": "task", "config": config, "kind": "ai",
                     "duration": {"dist": "fixed", "value": d}} for i in ids],
-        "flows": [{"src": a, "dst": b, "bytes": flow_bytes} for a, b in zip(ids, ids[1:])],
+        "flows": [{"src": a, "dst": b, "bytes": flow_bytes}
+                  for a, b in zip(ids, ids[1:], strict=False)],
     })
 
 
@@ -139,7 +140,8 @@ def check_paused(sim: Simulation, until: int, b: int = 0) -> None:
     used = sim.state.JB.shape[2] - int(f(sim, "jb_nfree", b))
     assert used == int(ql.sum()) + int(f(sim, "bl_len", b).sum()) + n_cb
     # request pool: in-flight requests
-    assert sim.state.RQ.shape[2] - int(f(sim, "rq_nfree", b)) == int(f(sim, "na", b) - f(sim, "nd", b))
+    in_flight = int(f(sim, "na", b) - f(sim, "nd", b))
+    assert sim.state.RQ.shape[2] - int(f(sim, "rq_nfree", b)) == in_flight
     # a backlog exists only while every TBU of its cluster is full
     full = (ql == qcap).reshape(-1, K).all(axis=1)
     assert (full | (f(sim, "bl_len", b) == 0)).all()

@@ -1,0 +1,158 @@
+"""Differential tests: the compiled kernel against the SimPy reference simulator.
+
+On the same scenario and seed both must produce the same trajectory (DESIGN §5): the same TB
+schedule (every execution's request, block, TBU, ready, start and end, in the same start order),
+the same per-request arrival / completion / home / workflow, and the same metrics (all scalar
+fields of ``SimResult``, per-TBU utilisation and idle split).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from octogym.kernel.layout import field
+from octogym.reference import ReferenceSimulation
+from octogym.simulator import Simulation
+from octogym.workflows.generator import GeneratorConfig, generate_workflow
+from octogym.workflows.suite import suite_names
+
+POLICIES = ("round_robin", "least_loaded")
+TRACE_COLS = ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")
+TRACE_CAP = 200_000
+QCAP1 = {"preset": "chip", "queue_capacity": 1}
+
+
+def kernel_run(workflows, hardware, member: int = 0, **kw):
+    """Run the kernel (batch ``member + 1``); return member ``member``'s result, schedule and
+    per-request arrays."""
+    sim = Simulation(workflows, hardware, trace_cap=TRACE_CAP, batch=member + 1, **kw)
+    res = sim.run()[member]
+    S = sim.state
+    n = int(field(S, "tr_n")[member])
+    assert n < TRACE_CAP, "trace truncated: raise TRACE_CAP"
+    sched = list(zip(*[field(S, c)[member][:n].tolist() for c in TRACE_COLS], strict=True))
+    per_req = {k: field(S, f"res_{k}")[member].copy() for k in ("arr", "done", "home", "wf")}
+    return res, sched, per_req
+
+
+def ref_run(workflows, hardware, **kw):
+    ref = ReferenceSimulation(workflows, hardware, **kw)
+    res = ref.run()
+    per_req = {"arr": ref.arrival, "done": ref.completion, "home": ref.home,
+               "wf": ref.workflow}
+    return ref, res, per_req
+
+
+def assert_same(workflows, hardware, member: int = 0, **kw) -> ReferenceSimulation:
+    kres, ksched, kreq = kernel_run(workflows, hardware, member=member, **kw)
+    ref, rres, rreq = ref_run(workflows, hardware, member_offset=member, **kw)
+    # schedule: same executions in the same start order; report the first difference
+    for i, (a, b) in enumerate(zip(ksched, ref.schedule, strict=False)):
+        assert a == b, (f"TB execution #{i} differs (uid, block, tbu, ready, start, end): "
+                        f"kernel {a} vs reference {b}")
+    assert len(ksched) == len(ref.schedule)
+    for k in kreq:
+        np.testing.assert_array_equal(kreq[k], rreq[k], err_msg=f"per-request {k}")
+    kd, rd = kres.to_dict(), rres.to_dict()
+    for k, v in kd.items():
+        if isinstance(v, float) and math.isnan(v):
+            assert math.isnan(rd[k]), k
+        else:
+            assert v == rd[k], f"metric {k}: kernel {v} vs reference {rd[k]}"
+    np.testing.assert_array_equal(kres.latencies, rres.latencies)
+    np.testing.assert_array_equal(kres.tbu_utilisation, rres.tbu_utilisation)
+    for k, v in kres.tbu_idle.items():
+        np.testing.assert_array_equal(v, rres.tbu_idle[k], err_msg=f"tbu_idle[{k}]")
+    assert rres.n_requests == kw["n_requests"]
+    return ref
+
+
+# ---- the suite and the mix on both presets, both policies ---------------------------------
+
+SUITE_CASES = [(wf, hw, n, pol) for wf in [*suite_names(), "mix"]
+               for hw, n in (("chip", 150), ("wafer", 60)) for pol in POLICIES]
+
+
+@pytest.mark.parametrize(("wf", "hw", "n", "policy"), SUITE_CASES,
+                         ids=[f"{w}-{h}-{p}" for w, h, _, p in SUITE_CASES])
+def test_suite_matches_kernel(wf, hw, n, policy):
+    assert_same(wf, hw, load=0.8, n_requests=n, seed=11, policy=policy)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_closed_batch_matches_kernel(policy):
+    ref = assert_same("mix", "chip", arrival="closed", n_requests=200, seed=5, policy=policy)
+    assert (ref.arrival == 0).all()
+    assert ref.n_backlogged > 0  # a closed batch overfills the queues
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize(("arrival", "load"), [("poisson", 0.8), ("poisson", 1.5),
+                                               ("closed", 0.8)])
+def test_queue_capacity_one_backpressure(policy, arrival, load):
+    """One queue place per TBU: TB jobs wait in cluster backlogs and are re-offered in order."""
+    ref = assert_same("mix", QCAP1, arrival=arrival, load=load, n_requests=200, seed=2,
+                      policy=policy)
+    assert ref.n_backlogged > 0
+
+
+def test_trace_arrivals_with_ties():
+    """Trace arrivals, several requests at the same cycle (ARRIVAL ties with other kinds)."""
+    n = 120
+    times = np.repeat(np.arange(0, n // 4) * 150_000, 4)
+    wfs = np.arange(n) % 6
+    assert_same("mix", "chip", arrival="trace", trace=(times, wfs), n_requests=n, seed=4,
+                policy="least_loaded")
+
+
+def test_unconfigured_tbus_and_member_offset():
+    """TBUs that start unconfigured (every first run reconfigures) and a batch member != 0."""
+    ref = assert_same("mix", "chip", load=0.9, n_requests=150, seed=8, policy="round_robin",
+                      tbu_init="none", member=2)
+    assert ref.n_reconf >= ref.hw.n_tbus // 2
+
+
+# ---- random workflows: nested maps, forks/joins in map bodies, loops, drift phases --------
+
+GEN = GeneratorConfig(n_tasks=(3, 10), map_density=0.25, fork_density=0.25, branch_density=0.3,
+                      max_depth=3, n_phases=(0, 2), phase_length=(5, 40), cb_cost=(0, 50),
+                      max_continue=0.5, duration_spread=0.8, bytes=(0, 1 << 16))
+HWS = [QCAP1, "chip", {"preset": "wafer", "rows": 4, "cols": 8, "queue_capacity": 2}]
+
+
+@pytest.mark.parametrize("i", range(12))
+def test_random_workflows_match_kernel(i):
+    rng = np.random.default_rng(1000 + i)
+    cfg = GEN if i % 3 else GeneratorConfig(**{**GEN.to_dict(), "duration_spread": 0.0})
+    wfs = [generate_workflow(rng, cfg, name=f"r{i}_{k}") for k in range(1 + i % 3)]
+    assert_same(wfs, HWS[i % 3], load=1.2, n_requests=60, seed=i,
+                arrival=("poisson", "closed")[(i // 2) % 2], policy=POLICIES[i % 2])
+
+
+# ---- the reference on its own ----------------------------------------------------------------
+
+
+def test_reference_schedule_is_consistent():
+    ref = ReferenceSimulation("mix", "chip", load=0.9, n_requests=200, seed=3)
+    res = ref.run()
+    assert len(ref.schedule) == res.tb_executions
+    by_tbu: dict[int, list[tuple[int, int]]] = {}
+    for _uid, _blk, tbu, ready, start, end in ref.schedule:
+        assert ready <= start < end
+        by_tbu.setdefault(tbu, []).append((start, end))
+    for spans in by_tbu.values():  # a TBU runs one TB at a time, in start order
+        for (_, e0), (s1, _) in zip(spans, spans[1:], strict=False):
+            assert e0 <= s1
+    assert (ref.completion >= ref.arrival).all()
+    busy = sum(e - s for *_, s, e in ref.schedule)
+    assert busy == pytest.approx(res.utilisation * res.makespan * ref.hw.n_tbus)
+
+
+def test_reference_rejects_other_policies():
+    with pytest.raises(ValueError, match="round_robin"):
+        ReferenceSimulation("mix", "chip", policy="random")
+    with pytest.raises(ValueError, match="arrival"):
+        ReferenceSimulation("mix", "chip", arrival="uniform")
