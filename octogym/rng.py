@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+import octogym._numba_cache  # noqa: F401  (sets the cache folder before @njit runs)
 from numba import njit, uint64
 
 MASK = (1 << 64) - 1

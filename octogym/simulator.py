@@ -37,8 +37,8 @@ from octogym.kernel.layout import (
     field,
 )
 from octogym.kernel.loop import run_batch
-from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.metrics import SimResult, collect
+from octogym.schedulers import get_scheduler, param_vector
 from octogym.workflows import Workflow, load_workflow
 from octogym.workflows.compiled import CompiledMix, compile_mix
 
@@ -75,7 +75,11 @@ def resolve_workflows(spec: WorkflowSpec | Sequence[WorkflowSpec] | dict[Any, fl
 
 
 class Simulation:
-    """A batch of ``batch`` independent runs of one scenario under a compiled policy.
+    """A batch of ``batch`` independent runs of one scenario under a compiled scheduler.
+
+    ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS`; its epoch length,
+    initial TBU configurations and tunables default to the registry's (override with
+    ``epoch``, ``tbu_init`` and ``policy_params={name: value}``).
 
     Member ``b`` is seeded from ``(seed, b)``; it equals a ``batch=1`` run with
     ``member_offset=b``. ``load`` is offered load as a fraction of the capacity estimate
@@ -96,10 +100,10 @@ class Simulation:
         seed: int = 0,
         member_offset: int = 0,
         policy: str = "least_loaded",
-        epoch: int = 0,
+        epoch: int | None = None,
         trace_cap: int = 0,
-        tbu_init: str | np.ndarray = "profile",
-        policy_params: Sequence[float] = (),
+        tbu_init: str | np.ndarray | None = None,
+        policy_params: dict[str, float] | None = None,
     ) -> None:
         self.hw = get_hardware(hardware)
         wfs, weights = resolve_workflows(workflows)
@@ -107,8 +111,11 @@ class Simulation:
         self.mix: CompiledMix = compile_mix(wfs, weights)
         if arrival not in ARRIVAL_MODES:
             raise ValueError(f"arrival must be one of {sorted(ARRIVAL_MODES)}, got {arrival!r}")
-        if policy not in KERNEL_POLICIES:
-            raise ValueError(f"policy must be one of {sorted(KERNEL_POLICIES)}, got {policy!r}")
+        sched = get_scheduler(policy)
+        if epoch is None:
+            epoch = sched.epoch
+        if tbu_init is None:
+            tbu_init = sched.tbu_init
         if not isinstance(n_requests, (int, np.integer)) or n_requests < 1:
             raise ValueError(f"n_requests must be a positive integer, got {n_requests!r}")
         if batch < 1:
@@ -127,10 +134,6 @@ class Simulation:
                 raise ValueError("trace times must be non-negative and non-decreasing")
             if np.any((tw < 0) | (tw >= len(wfs))):
                 raise ValueError(f"trace workflow indices must be in [0, {len(wfs)})")
-        self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
-                                 arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,
-                                 trace_w=tw, epoch=epoch, trace_cap=trace_cap,
-                                 pol_f=policy_params)
         if isinstance(tbu_init, str):
             if tbu_init == "profile":
                 self.tbu_cfg = profile_configs(self.hw, self.share)
@@ -143,7 +146,11 @@ class Simulation:
             self.tbu_cfg = np.asarray(tbu_init, dtype=np.int64)
             if self.tbu_cfg.shape != (self.hw.n_tbus,):
                 raise ValueError(f"tbu_init must have shape ({self.hw.n_tbus},)")
-        self.policy = KERNEL_POLICIES[policy]
+        self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
+                                 arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,
+                                 trace_w=tw, epoch=epoch, trace_cap=trace_cap,
+                                 pol_f=param_vector(policy, policy_params))
+        self.policy = sched.code
         self.policy_name = policy
         self.batch = batch
         self.seeds = seeds_for(seed, batch + member_offset)[member_offset:]

@@ -41,7 +41,8 @@ def mix_work(mix: CompiledMix) -> tuple[float, np.ndarray]:
 
 def profile_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
     """Initial TBU configurations proportional to each config's expected share of work
-    (largest remainder over all TBUs), dealt across clusters so every config is spread out.
+    (largest remainder over all TBUs, at least one TBU per configuration with work), dealt
+    across clusters so every config is spread out.
     Our design: the paper's traditional baseline profiles at compile time (DESIGN §6)."""
     T, C = hw.n_tbus, hw.n_clusters
     raw = share * T
@@ -49,12 +50,28 @@ def profile_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
     order = np.argsort(-(raw - cnt), kind="stable")
     for k in order[: T - int(cnt.sum())]:
         cnt[k] += 1
+    # every configuration with work gets at least one TBU somewhere (else static could never
+    # run it): take it from the configuration with the most TBUs
+    for k in np.flatnonzero((share > 0) & (cnt == 0)):
+        if cnt.max() > 1:
+            cnt[int(np.argmax(cnt))] -= 1
+            cnt[k] += 1
     seq = np.repeat(np.arange(len(share)), cnt)
     out = np.empty(T, dtype=np.int64)
     K = hw.tbus_per_cluster
     for i, cfg in enumerate(seq):
         out[(i % C) * K + i // C] = cfg
     return out
+
+
+def nearest_clusters(hw: HardwareConfig) -> np.ndarray:
+    """(C, C): for each cluster, every cluster ordered by fixed transfer latency, then hops,
+    then id (itself first). ``static`` routes a TB to the nearest cluster holding its config."""
+    C = hw.n_clusters
+    lat = hw.latency_matrix()
+    hops = hw.hop_matrix()
+    ids = np.arange(C)
+    return np.stack([np.lexsort((ids, hops[c], lat[c])) for c in range(C)]).astype(np.int64)
 
 
 def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arrival: int,
@@ -83,7 +100,8 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
     tw = np.zeros(n, np.int64) if trace_w is None else np.asarray(trace_w, np.int64)
     src = {**arrs, "latency": hw.latency_matrix(), "hops": hw.hop_matrix(),
            "trace_t": tt, "trace_w": tw, "cfg_mean": cfg_mean, "cfg_share": share,
-           "neigh": hw.neighbours(), "tbu_cluster": hw.tbu_cluster()}
+           "neigh": hw.neighbours(), "tbu_cluster": hw.tbu_cluster(),
+           "near": nearest_clusters(hw)}
     vals: dict[str, np.ndarray] = {}
     for g, names in MODEL_GROUPS.items():
         if g == "MI":

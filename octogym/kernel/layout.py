@@ -73,6 +73,7 @@ MODEL_SINGLE = (
     "dur_mean",  # (NB,) float64
     "neigh",  # (C, 4) int64
     "tbu_cluster",  # (T,) int64
+    "near",  # (C, C) int64 clusters in order of distance from each cluster (itself first)
 )
 MF_POLICY = 1  # policy tunables start at M.MF[MF_POLICY]
 MODEL_FIELDS = tuple(MODEL_GROUPS) + MODEL_SINGLE
@@ -85,7 +86,7 @@ STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
         "now", "seq", "nd", "na", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
         "n_cb_done", "n_reconf", "n_events", "n_invalid", "n_migrations", "n_steals",
         "dq_head", "dq_tail", "dq_len", "hp_n", "rr_c", "fr_nfree", "jb_nfree", "rq_nfree",
-        "tr_n", "t_end", "status", "n_policy_draws")),
+        "tr_n", "t_end", "status", "n_policy_draws", "idle_epochs")),
     ("SF", "f8", ("X",), ("arr_clock", "byte_hops")),
     ("HP", "i8", ("X", "H"), ("hp_t", "hp_k", "hp_d")),  # event heap
     ("RQ", "i8", ("X", "R"), ("rq_uid", "rq_wf", "rq_home", "rq_row", "rq_free")),
@@ -117,6 +118,8 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ST_EXEC", "i4", ("C", "NB")),  # CB executions per block
     ("ST_SUM", "i4", ("C", "NB")),  # map: sum of drawn counts
     ("PS", "f8", ("C", "PS")),  # policy scratch
+    ("PEMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
+    ("PPREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
 )
 STATE_FIELDS = tuple(g[0] for g in STATE_GROUPS) + tuple(s[0] for s in STATE_SINGLE)
 State = namedtuple("State", STATE_FIELDS)

@@ -78,6 +78,7 @@ ROOT_LIN = 0x5EED
 JOIN_SALT = 0xC0FFEE
 COPY_SALT = 1 << 20
 NO_ACTION = -1
+MAX_IDLE_EPOCHS = 1000
 
 
 # ---- token worklist (local to one call; emptied within every event) -------------------------
@@ -347,6 +348,8 @@ def on_tbu_free(M, S, b, u, pol):
     SC = S.SC
     TB[b, L.TB_STATE, u] = TBU_IDLE
     TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+    # reconfigured: work parked for its new configuration may now be placed
+    bl_release(M, S, b, M.tbu_cluster[u])
     if TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:
@@ -494,23 +497,25 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                 apply_cluster(M, S, b, WL, j, h)
             else:
                 c = RQ[b, L.RQ_HOME, JB[b, L.JB_REQ, j]]
-                if not cluster_has_space(M, S, b, c):
-                    dq_pop(S, b)
-                    bl_push(M, S, b, c, j)
-                    continue
                 if ext_tbu:
+                    if not cluster_has_space(M, S, b, c):
+                        dq_pop(S, b)
+                        bl_push(M, S, b, c, j)
+                        continue
                     SC[b, L.SC_DEC_KIND] = DEC_TBU
                     SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
                 u = decide_tbu(M, S, b, j, pol)
                 dq_pop(S, b)
-                if u < 0:
+                if u >= 0 and (u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]):
+                    SC[b, L.SC_N_INVALID] += 1
+                    u = least_loaded_tbu(M, S, b, c)
+                if u >= 0:
+                    enqueue(M, S, b, j, u)
+                elif u == -1:
                     bl_push(M, S, b, c, j)
                 else:
-                    if u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
-                        SC[b, L.SC_N_INVALID] += 1
-                        u = least_loaded_tbu(M, S, b, c)
-                    enqueue(M, S, b, j, u)
+                    bl_push(M, S, b, -u - 2, j)
         if SC[b, L.SC_ND] >= MI[L.MI_N_REQUESTS]:
             return ST_DONE
         if SC[b, L.SC_HP_N] == 0:
@@ -531,6 +536,14 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
         elif kind == EV_ARRIVAL:
             on_arrival(M, S, b, data)
         else:
+            # an epoch with nothing else pending and no decision to make: count it, so a
+            # member whose work can never be placed ends as stalled instead of looping
+            if SC[b, L.SC_HP_N] == 0 and SC[b, L.SC_DQ_LEN] == 0:
+                SC[b, L.SC_IDLE_EPOCHS] += 1
+                if SC[b, L.SC_IDLE_EPOCHS] > MAX_IDLE_EPOCHS:
+                    return ST_STALLED
+            else:
+                SC[b, L.SC_IDLE_EPOCHS] = 0
             on_epoch(M, S, b, pol)
             if SC[b, L.SC_ND] < MI[L.MI_N_REQUESTS]:
                 heap_push(S, b, t + MI[L.MI_EPOCH], EV_EPOCH, 0)

@@ -2,37 +2,65 @@
 
 A policy answers four hooks; each may use the mechanisms of :mod:`octogym.kernel.core`:
 
-* ``decide_cluster(M, S, b, j)``: home cluster of the request of arrival job ``j``;
-* ``decide_tbu(M, S, b, j)``: TBU for TB instance ``j`` (a global TBU id with queue space),
-  or -1 to defer it to its home cluster's backlog until a queue slot frees there;
-* ``on_idle(M, S, b, u)``: TBU ``u`` just ran out of work (may steal);
-* ``on_epoch(M, S, b)``: the periodic epoch event (may reconfigure / migrate).
+* ``decide_cluster(M, S, b, j, pol)``: home cluster of the request of arrival job ``j``;
+* ``decide_tbu(M, S, b, j, pol)``: a TBU with queue space for TB instance ``j``; or -1 to
+  park it in its home cluster's backlog, or ``-(c + 2)`` to park it in cluster ``c``'s
+  backlog, until a queue slot frees there;
+* ``on_idle(M, S, b, u, pol)``: TBU ``u`` just ran out of work (may steal);
+* ``on_epoch(M, S, b, pol)``: the periodic epoch event (may reconfigure / migrate).
 
-The codes here are the kernel-level ones; names and documentation live in the scheduler
-registry (``octogym.schedulers``), which is the single source of truth users see.
+Codes are kernel-level; names, parameters and documentation live in the scheduler registry
+(:mod:`octogym.schedulers`), the single source of truth users see. Tunables are read from
+``M.MF[MF_POLICY + k]`` with the ``PARAM_*`` indices below. All algorithms are ours, after the
+paper's strategy names (DESIGN.md §6, docs/model.md §6).
 """
 
 from __future__ import annotations
 
-from octogym.kernel import layout as L
+import numpy as np
 from numba import njit
 
-from octogym.kernel.core import has_space
+from octogym.kernel import layout as L
+from octogym.kernel.core import (
+    est_finish,
+    has_space,
+    migrate,
+    queued_movable,
+    reconfigure,
+    steal,
+    transfer,
+)
+from octogym.kernel.layout import MF_POLICY, TBU_IDLE
 from octogym.rng import S_POLICY, u01
 
 P_ROUND_ROBIN, P_LEAST_LOADED, P_RANDOM = 0, 1, 2
-KERNEL_POLICIES = {"round_robin": P_ROUND_ROBIN, "least_loaded": P_LEAST_LOADED,
-                   "random": P_RANDOM}
+P_STATIC, P_REACTIVE, P_ADAPTIVE, P_PROACTIVE, P_OCTOPUS, P_EFT = 3, 4, 5, 6, 7, 8
+KERNEL_POLICIES = {
+    "round_robin": P_ROUND_ROBIN, "least_loaded": P_LEAST_LOADED, "random": P_RANDOM,
+    "static": P_STATIC, "reactive": P_REACTIVE, "adaptive": P_ADAPTIVE,
+    "proactive": P_PROACTIVE, "octopus": P_OCTOPUS, "eft": P_EFT,
+}
+# Tunables: M.MF[MF_POLICY + PARAM_*] (defaults and reasons in octogym.schedulers).
+PARAM_EMA, PARAM_REACTIVE_THRESHOLD, PARAM_DIFFUSION, PARAM_DIFFUSION_THRESHOLD = 0, 1, 2, 3
+PARAM_STRUCTURAL_IDLE, PARAM_STEAL = 4, 5
+N_PARAMS = 6
+
+
+@njit(cache=True)
+def param(M, k):
+    return M.MF[MF_POLICY + k]
 
 
 @njit(cache=True)
 def policy_draw(S, b):
     """A uniform draw for a randomised policy, from the member's seed and a counter."""
     SC = S.SC
-    SEED = S.SEED
     k = SC[b, L.SC_N_POLICY_DRAWS]
     SC[b, L.SC_N_POLICY_DRAWS] = k + 1
-    return u01(SEED[b], k, 0, S_POLICY)
+    return u01(S.SEED[b], k, 0, S_POLICY)
+
+
+# ---- building blocks ------------------------------------------------------------------------
 
 
 @njit(cache=True)
@@ -51,6 +79,7 @@ def least_loaded_tbu(M, S, b, c):
 
 @njit(cache=True)
 def least_loaded_cluster(M, S, b):
+    """Cluster with the fewest queued plus backlogged TB instances (lowest id on ties)."""
     MI = M.MI
     CL = S.CL
     best = 0
@@ -64,54 +93,307 @@ def least_loaded_cluster(M, S, b):
 
 
 @njit(cache=True)
+def cluster_work(M, S, b, c):
+    """Expected TBU-cycles waiting in cluster ``c`` (queued work + backlog at the mean TB
+    duration), per TBU: the predicted time until a new job there could start."""
+    MI = M.MI
+    K = MI[L.MI_K]
+    w = 0.0
+    for u in range(c * K, (c + 1) * K):
+        w += S.TBF[b, u]
+    mean = 0.0
+    n = M.CFGF.shape[1]
+    for k in range(n):
+        mean += M.CFGF[L.CFGF_CFG_MEAN, k] * M.CFGF[L.CFGF_CFG_SHARE, k]
+    w += S.CL[b, L.CL_BL_LEN, c] * mean
+    return w / K
+
+
+@njit(cache=True)
+def lowest_finish_cluster(M, S, b):
+    """Cluster with the lowest predicted finish time (``cluster_work``; lowest id on ties)."""
+    best = 0
+    bw = np.inf
+    for c in range(M.MI[L.MI_C]):
+        w = cluster_work(M, S, b, c)
+        if w < bw:
+            bw = w
+            best = c
+    return best
+
+
+@njit(cache=True)
+def eft_tbu(M, S, b, j, lo, hi):
+    """TBU in ``[lo, hi)`` with space and the earliest estimated finish of job ``j``: data
+    arrival (transfer from its origin) overlapped with queued expected work and any
+    reconfiguration, plus its mean duration. Lowest id on ties; -1 if none has space."""
+    JB = S.JB
+    blk = JB[b, L.JB_BLOCK, j]
+    org = JB[b, L.JB_ORG, j]
+    nbytes = JB[b, L.JB_BYTES, j]
+    best = -1
+    bf = np.inf
+    for u in range(lo, hi):
+        if not has_space(M, S, b, u):
+            continue
+        tr = transfer(M, org, M.tbu_cluster[u], nbytes)
+        q = est_finish(M, S, b, u, blk) - M.dur_mean[blk]
+        f = (tr if tr > q else q) + M.dur_mean[blk]
+        if f < bf:
+            bf = f
+            best = u
+    return best
+
+
+@njit(cache=True)
+def static_tbu(M, S, b, j):
+    """``static``: a TBU that holds the job's configuration, in its home cluster or else in the
+    nearest cluster that has one; fewest queued jobs first. If all of them are full, park the
+    job in that cluster's backlog (it is re-offered when a slot frees there)."""
+    MI = M.MI
+    K = MI[L.MI_K]
+    cfg = M.MB[L.MB_BLK_CFG, S.JB[b, L.JB_BLOCK, j]]
+    home = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
+    for i in range(MI[L.MI_C]):
+        d = M.near[home, i]
+        best = -1
+        bl = 1 << 62
+        held = False
+        for u in range(d * K, (d + 1) * K):
+            if S.TB[b, L.TB_CFG, u] == cfg:
+                held = True
+                ql = S.TB[b, L.TB_QL, u]
+                if ql < MI[L.MI_QCAP] and ql < bl:
+                    bl = ql
+                    best = u
+        if held:
+            return best if best >= 0 else -(d + 2)
+    return -1
+
+
+# ---- hooks ---------------------------------------------------------------------------------
+
+
+@njit(cache=True)
 def decide_cluster(M, S, b, j, pol):
     SC = S.SC
     MI = M.MI
-    if pol == P_ROUND_ROBIN:
-        c = SC[b, L.SC_RR_C] % MI[L.MI_C]
-        SC[b, L.SC_RR_C] = c + 1
-        return c
-    if pol == P_LEAST_LOADED:
+    if pol == P_LEAST_LOADED or pol == P_EFT:
         return least_loaded_cluster(M, S, b)
     if pol == P_RANDOM:
         return min(int(policy_draw(S, b) * MI[L.MI_C]), MI[L.MI_C] - 1)
-    return 0
+    if pol == P_PROACTIVE or pol == P_OCTOPUS:
+        return lowest_finish_cluster(M, S, b)
+    # round_robin, static, reactive, adaptive: requests go to clusters in turn
+    c = SC[b, L.SC_RR_C] % MI[L.MI_C]
+    SC[b, L.SC_RR_C] = c + 1
+    return c
 
 
 @njit(cache=True)
 def decide_tbu(M, S, b, j, pol):
-    RQ = S.RQ
-    JB = S.JB
     MI = M.MI
-    CL = S.CL
-    c = RQ[b, L.RQ_HOME, JB[b, L.JB_REQ, j]]
+    K = MI[L.MI_K]
+    c = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
     if pol == P_ROUND_ROBIN:
-        for k in range(MI[L.MI_K]):
-            u = c * MI[L.MI_K] + (CL[b, L.CL_RR_T, c] + k) % MI[L.MI_K]
+        CL = S.CL
+        for k in range(K):
+            u = c * K + (CL[b, L.CL_RR_T, c] + k) % K
             if has_space(M, S, b, u):
-                CL[b, L.CL_RR_T, c] = (u - c * MI[L.MI_K] + 1) % MI[L.MI_K]
+                CL[b, L.CL_RR_T, c] = (u - c * K + 1) % K
                 return u
         return -1
     if pol == P_RANDOM:
         n = 0
-        for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
+        for u in range(c * K, (c + 1) * K):
             if has_space(M, S, b, u):
                 n += 1
+        if n == 0:
+            return -1
         k = min(int(policy_draw(S, b) * n), n - 1)
-        for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
+        for u in range(c * K, (c + 1) * K):
             if has_space(M, S, b, u):
                 if k == 0:
                     return u
                 k -= 1
         return -1
-    return least_loaded_tbu(M, S, b, c)
+    if pol == P_STATIC or pol == P_REACTIVE:
+        return static_tbu(M, S, b, j)
+    if pol == P_ADAPTIVE or pol == P_OCTOPUS:
+        return eft_tbu(M, S, b, j, c * K, (c + 1) * K)
+    if pol == P_EFT:
+        return eft_tbu(M, S, b, j, 0, MI[L.MI_T])
+    return least_loaded_tbu(M, S, b, c)  # least_loaded, proactive
+
+
+@njit(cache=True)
+def adaptive_steal(M, S, b, u):
+    """An idle TBU takes the last waiting job of the sibling with the most waiting jobs, when
+    that job would otherwise wait longer than the thief's reconfiguration would take."""
+    MI = M.MI
+    K = MI[L.MI_K]
+    c = M.tbu_cluster[u]
+    victim = -1
+    most = 0
+    for v in range(c * K, (c + 1) * K):
+        n = queued_movable(S, b, v)
+        if v != u and n > most:
+            most = n
+            victim = v
+    if victim < 0:
+        return False
+    q = MI[L.MI_QCAP]
+    tail = S.TBQ[b, victim, (S.TB[b, L.TB_QH, victim] + S.TB[b, L.TB_QL, victim] - 1) % q]
+    blk = S.JB[b, L.JB_BLOCK, tail]
+    wait = S.TBF[b, victim] - M.dur_mean[blk]
+    cost = 0.0 if S.TB[b, L.TB_CFG, u] == M.MB[L.MB_BLK_CFG, blk] else float(MI[L.MI_RECONF])
+    if wait > cost:
+        return steal(M, S, b, u, victim)
+    return False
 
 
 @njit(cache=True)
 def on_idle(M, S, b, u, pol):
-    return
+    if (pol == P_ADAPTIVE or pol == P_OCTOPUS) and param(M, PARAM_STEAL) > 0:
+        adaptive_steal(M, S, b, u)
+
+
+@njit(cache=True)
+def reactive_epoch(M, S, b):
+    """``reactive``: per cluster, if the most pressed configuration has at least
+    ``reactive_threshold`` waiting jobs per TBU holding it (a config no TBU of the cluster
+    holds counts as one TBU), reconfigure one idle, empty TBU of a lightly pressed
+    configuration (pressure < 1; never the machine's last TBU of a configuration)."""
+    MI = M.MI
+    K = MI[L.MI_K]
+    ncfg = M.CFGF.shape[1]
+    thr = param(M, PARAM_REACTIVE_THRESHOLD)
+    waiting = np.zeros(ncfg)
+    ntbu = np.zeros(ncfg)
+    total = np.zeros(ncfg, np.int64)  # TBUs holding each config, machine-wide
+    for u in range(MI[L.MI_T]):
+        if S.TB[b, L.TB_CFG, u] >= 0:
+            total[S.TB[b, L.TB_CFG, u]] += 1
+    for c in range(MI[L.MI_C]):
+        waiting[:] = 0.0
+        ntbu[:] = 0.0
+        for u in range(c * K, (c + 1) * K):
+            cf = S.TB[b, L.TB_CFG, u]
+            if cf >= 0:
+                ntbu[cf] += 1.0
+                waiting[cf] += S.TB[b, L.TB_QL, u]
+        j = S.CL[b, L.CL_BL_HEAD, c]
+        while j != -1:
+            waiting[M.MB[L.MB_BLK_CFG, S.JB[b, L.JB_BLOCK, j]]] += 1.0
+            j = S.JB[b, L.JB_NEXT, j]
+        hi = -1
+        hp = 0.0
+        for k in range(ncfg):
+            p = waiting[k] / (ntbu[k] if ntbu[k] > 0 else 1.0)
+            if p > hp:
+                hp = p
+                hi = k
+        if hi < 0 or hp < thr:
+            continue
+        for u in range(c * K, (c + 1) * K):
+            cf = S.TB[b, L.TB_CFG, u]
+            if cf == hi or cf < 0 or total[cf] < 2:
+                continue  # never remove a configuration's last TBU on the machine
+            if waiting[cf] / ntbu[cf] < 1.0 and reconfigure(M, S, b, u, hi):
+                total[cf] -= 1
+                total[hi] += 1
+                break
+
+
+@njit(cache=True)
+def proactive_epoch(M, S, b, structural_only):
+    """``proactive``: update each cluster's moving average of per-config TB demand, then
+    re-provision idle, empty TBUs towards the predicted work mix, before the work queues up.
+    With ``structural_only`` (``octopus``), only TBUs idle for at least ``structural_idle``
+    cycles are re-provisioned: a briefly idle TBU is transient idleness, left to stealing."""
+    MI = M.MI
+    K = MI[L.MI_K]
+    ncfg = M.CFGF.shape[1]
+    a = param(M, PARAM_EMA)
+    now = S.SC[b, L.SC_NOW]
+    idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
+    want = np.zeros(ncfg)
+    have = np.zeros(ncfg, np.int64)
+    for c in range(MI[L.MI_C]):
+        tot = 0.0
+        for k in range(ncfg):
+            d = S.ST_DEM[b, c, k] - S.PPREV[b, c, k]
+            S.PPREV[b, c, k] = S.ST_DEM[b, c, k]
+            S.PEMA[b, c, k] = (1.0 - a) * S.PEMA[b, c, k] + a * d
+            want[k] = S.PEMA[b, c, k] * M.CFGF[L.CFGF_CFG_MEAN, k]
+            tot += want[k]
+        if tot <= 0.0:
+            continue
+        have[:] = 0
+        for u in range(c * K, (c + 1) * K):
+            if S.TB[b, L.TB_CFG, u] >= 0:
+                have[S.TB[b, L.TB_CFG, u]] += 1
+        for k in range(ncfg):
+            want[k] = want[k] / tot * K  # target TBUs of config k in this cluster
+        for u in range(c * K, (c + 1) * K):
+            cf = S.TB[b, L.TB_CFG, u]
+            if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0:
+                continue
+            if structural_only and now - S.TB[b, L.TB_IDLE, u] < idle_thr:
+                continue
+            if cf >= 0 and have[cf] - 1 < want[cf] - 0.5:
+                continue  # its own config would fall below target: keep it
+            best = -1
+            deficit = 0.5
+            for k in range(ncfg):
+                dk = want[k] - have[k]
+                if dk > deficit:
+                    deficit = dk
+                    best = k
+            if best >= 0 and reconfigure(M, S, b, u, best):
+                if cf >= 0:
+                    have[cf] -= 1
+                have[best] += 1
+
+
+@njit(cache=True)
+def diffusion_epoch(M, S, b):
+    """Diffusion-based load balancing between mesh neighbours (the paper's wafer-scale
+    mechanism; details ours): a cluster whose predicted wait exceeds a neighbour's by more than
+    ``diffusion_threshold`` (relative) and one mean TB moves one waiting job to that neighbour."""
+    MI = M.MI
+    K = MI[L.MI_K]
+    thr = param(M, PARAM_DIFFUSION_THRESHOLD)
+    q = MI[L.MI_QCAP]
+    for c in range(MI[L.MI_C]):
+        wc = cluster_work(M, S, b, c)
+        for d in range(4):
+            n = M.neigh[c, d]
+            if n < 0:
+                continue
+            wn = cluster_work(M, S, b, n)
+            src = -1
+            most = 0
+            for u in range(c * K, (c + 1) * K):
+                mv = queued_movable(S, b, u)
+                if mv > most:
+                    most = mv
+                    src = u
+            if src < 0:
+                break
+            tail = S.TBQ[b, src, (S.TB[b, L.TB_QH, src] + S.TB[b, L.TB_QL, src] - 1) % q]
+            mean = M.dur_mean[S.JB[b, L.JB_BLOCK, tail]]
+            if wc > (1.0 + thr) * wn + mean:
+                v = eft_tbu(M, S, b, tail, n * K, (n + 1) * K)
+                if v >= 0 and migrate(M, S, b, src, S.TB[b, L.TB_QL, src] - 1, v):
+                    break
 
 
 @njit(cache=True)
 def on_epoch(M, S, b, pol):
-    return
+    if pol == P_REACTIVE:
+        reactive_epoch(M, S, b)
+    elif pol == P_PROACTIVE or pol == P_OCTOPUS:
+        proactive_epoch(M, S, b, pol == P_OCTOPUS)
+        if param(M, PARAM_DIFFUSION) > 0 and M.MI[L.MI_C] > 1:
+            diffusion_epoch(M, S, b)

@@ -1,0 +1,218 @@
+"""The dynamics every environment shares: a batch of kernel members, each paused at a decision
+of one kind, stepped together.
+
+The single env (B = 1), the native vector env and the SB3 adapter all drive one
+:class:`KernelBatch`; they differ only in how they present its arrays.
+
+Episodes and seeds (ours): member ``b`` plays episodes ``k = 0, 1, ...`` from a *root* seed.
+Episode 0 runs with the root itself, episode ``k > 0`` with ``member_seed(root, k)``. A single
+env reset with ``seed=s`` (and member ``i`` of a vector env reset with the list
+``seed=[s_0, s_1, ...]``) has root ``member_seed(s, 0)`` (resp. ``member_seed(s_i, 0)``), which
+is exactly the seed of ``Simulation(..., seed=s)``; a vector env reset with the int ``seed=s``
+gives member ``i`` root ``member_seed(s, i)``, as ``Simulation(..., seed=s, batch=N)`` does. A
+reset without a seed continues each member's chain with its next episode.
+
+Invalid actions (ours): an action outside the action space or masked out is replaced by the
+nearest valid action (smallest ``|a - a'|``, the lower on a tie) and counted per episode in
+``info["invalid_actions"]``. The kernel never sees it, so it cannot corrupt the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from octogym.envs.decisions import Decision
+from octogym.envs.layout import layout, obs_size
+from octogym.envs.reward import RewardAccount
+from octogym.kernel import layout as L
+from octogym.kernel.layout import ST_DECISION, ST_DONE, STATUS_NAMES
+from octogym.kernel.policies import KERNEL_POLICIES
+from octogym.rng import member_seed
+from octogym.simulator import Simulation
+from octogym.workflows import expected_frequencies
+from octogym.workflows.model import TaskBlock
+
+MASK64 = (1 << 64) - 1
+
+
+def mix_scales(sim: Simulation) -> tuple[float, float, np.ndarray]:
+    """``(tau, work, wf_work)``: expected cycles of one TB execution of the mix, expected
+    TBU-cycles of one request of the mix, and of one request of each workflow (initial phase)."""
+    weights = np.asarray(sim.mix.wf_weight, np.float64)
+    works, tbs = [], []
+    for wf in sim.workflows:
+        fr = expected_frequencies(wf)
+        works.append(fr.work)
+        tbs.append(sum(fr.of(b.id) for b in wf.blocks if isinstance(b, TaskBlock)))
+    wf_work = np.asarray(works, np.float64)
+    work = float(weights @ wf_work)
+    tau = work / max(float(weights @ np.asarray(tbs)), 1e-12)
+    return tau, work, wf_work
+
+
+def root_seed(seed: int, member: int = 0) -> int:
+    """Root seed of member ``member`` reset with ``seed`` (module docstring)."""
+    return member_seed(int(seed) & MASK64, member)
+
+
+def nearest_valid(actions: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For each row, the valid index closest to ``actions[row]`` (lower on ties)."""
+    A = mask.shape[1]
+    d = np.abs(np.arange(A)[None, :] - actions[:, None]).astype(np.float64)
+    d[~mask] = np.inf
+    return np.argmin(d, axis=1)
+
+
+class KernelBatch:
+    """``batch`` members of one scenario under the kernel, each waiting at a ``decision``."""
+
+    def __init__(self, decision: Decision, batch: int, *, hardware: Any = "chip",
+                 workflows: Any = None, load: float = 0.8, requests_per_episode: int = 200,
+                 reward: str = "latency", reward_scale: float | None = None,
+                 controller: str | None = None, max_steps: int | None = None,
+                 arrival: str = "poisson", sim_options: dict[str, Any] | None = None) -> None:
+        controller = decision.default_controller if controller is None else controller
+        if controller not in KERNEL_POLICIES:
+            raise ValueError(f"controller must be one of {sorted(KERNEL_POLICIES)}, got "
+                             f"{controller!r}")
+        if max_steps is not None and (not isinstance(max_steps, (int, np.integer))
+                                      or max_steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+        self.decision = decision
+        self.controller = controller
+        self.sim = Simulation(workflows, hardware, load=load, n_requests=requests_per_episode,
+                              arrival=arrival, batch=batch, seed=0, policy=controller,
+                              **(sim_options or {}))
+        hw = self.sim.hw
+        self.hw = hw
+        self.B = batch
+        self.K, self.C, self.T = hw.tbus_per_cluster, hw.n_clusters, hw.n_tbus
+        self.Q = hw.queue_capacity
+        self.N = int(requests_per_episode)
+        self.max_steps = None if max_steps is None else int(max_steps)
+        self.tau, self.work, self.wf_work = mix_scales(self.sim)
+        self.n_actions = decision.n_actions(hw)
+        self.slices = layout(decision.features, self.K, self.C)
+        self.obs_dim = obs_size(decision.features, self.K, self.C)
+        scale = 1.0 / self.tau if reward_scale is None else float(reward_scale)
+        self.rewards = RewardAccount(batch, reward, scale, self.C * self.K)
+        self.rows = np.arange(batch)
+        self.steps = np.zeros(batch, np.int64)
+        self.invalid = np.zeros(batch, np.int64)
+        self.root = [0] * batch
+        self.episode = np.zeros(batch, np.int64)
+        self.obs = np.zeros((batch, self.obs_dim), np.float32)
+        self.mask = np.ones((batch, self.n_actions), np.bool_)
+        self.home = np.zeros(batch, np.int64)
+
+    # ---- episodes -------------------------------------------------------------------------
+    def seed(self, rows: Sequence[int], roots: Sequence[int]) -> None:
+        """Give members ``rows`` new root seeds; their next start plays episode 0."""
+        for b, r in zip(rows, roots, strict=True):
+            self.root[int(b)] = int(r) & MASK64
+            self.episode[int(b)] = 0
+
+    def episode_seed(self, b: int) -> int:
+        k = int(self.episode[b])
+        return self.root[b] if k == 0 else member_seed(self.root[b], k)
+
+    def start(self, rows: np.ndarray) -> None:
+        """Lay members ``rows`` out for their current episode and run them to their first
+        decision (the caller advances ``episode`` between episodes)."""
+        rows = np.asarray(rows, np.int64)
+        for b in rows:
+            self.sim.reset_member(int(b), self.episode_seed(int(b)))
+        self.rewards.clear(rows)
+        self.steps[rows] = 0
+        self.invalid[rows] = 0
+        active = np.zeros(self.B, np.bool_)
+        active[rows] = True
+        st = self.sim.advance(active=active, **self.decision.ext)
+        bad = rows[st[rows] != ST_DECISION]
+        if bad.size:
+            b = int(bad[0])
+            raise RuntimeError(
+                f"member {b} (seed {self.episode_seed(b)}) reached status "
+                f"{STATUS_NAMES[int(st[b])]!r} before its first {self.decision.name} decision: "
+                "the scenario must need at least one such decision per episode")
+        self.observe(rows)
+
+    def next_episode(self, rows: np.ndarray) -> None:
+        self.episode[rows] += 1
+        self.start(rows)
+
+    # ---- stepping -------------------------------------------------------------------------
+    def observe(self, rows: np.ndarray) -> None:
+        obs, mask, home = self.decision.observe(self, rows)
+        self.obs[rows] = obs
+        self.mask[rows] = mask
+        self.home[rows] = home
+
+    def step(self, actions: Any, active: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Apply one action per member (``active`` members only) and run each to its next
+        decision or the end of its episode. Returns ``(reward, terminated, truncated)`` for all
+        members (zeros / False for inactive ones); ``obs``/``mask`` are refreshed."""
+        a = np.asarray(actions)
+        if a.size != self.B:
+            raise ValueError(f"expected {self.B} actions, got shape {a.shape}")
+        a = a.reshape(self.B).astype(np.int64)
+        rows = self.rows if active is None else self.rows[active]
+        A = self.n_actions
+        ok = (a >= 0) & (a < A)
+        ok &= self.mask[self.rows, np.clip(a, 0, A - 1)]
+        if active is not None:
+            ok |= ~active
+        if not ok.all():
+            bad = ~ok
+            a[bad] = nearest_valid(a[bad], self.mask[bad])
+            self.invalid += bad
+        kact = self.decision.kernel_action(self, a)
+        if active is not None:
+            kact = np.where(active, kact, -1)
+        st = self.sim.advance(actions=kact, active=active, **self.decision.ext)
+        sr = st[rows]
+        if not ((sr == ST_DECISION) | (sr == ST_DONE)).all():
+            b = int(rows[(sr != ST_DECISION) & (sr != ST_DONE)][0])
+            raise RuntimeError(f"member {b} reached status {STATUS_NAMES[int(st[b])]!r} "
+                               "(the kernel stalled or was asked to stop early)")
+        reward = np.zeros(self.B)
+        reward[rows] = self.rewards.update(self.sim.state, rows)
+        self.steps[rows] += 1
+        term = np.zeros(self.B, np.bool_)
+        term[rows] = sr == ST_DONE
+        trunc = np.zeros(self.B, np.bool_)
+        if self.max_steps is not None:
+            trunc[rows] = (sr != ST_DONE) & (self.steps[rows] >= self.max_steps)
+        self.observe(rows)
+        return reward, term, trunc
+
+    # ---- read-outs ------------------------------------------------------------------------
+    def now(self) -> np.ndarray:
+        return self.sim.state.SC[:, L.SC_NOW].copy()
+
+    def info(self, b: int) -> dict[str, Any]:
+        """The per-step info of member ``b`` (the single env's ``info``)."""
+        return {"action_mask": self.mask[b].copy(), "invalid_actions": int(self.invalid[b]),
+                "time": int(self.sim.state.SC[b, L.SC_NOW])}
+
+    def infos(self) -> dict[str, Any]:
+        """The batched per-step info, laid out as gymnasium's vector envs lay out ``info``."""
+        one = np.ones(self.B, np.bool_)
+        return {"action_mask": self.mask.copy(), "_action_mask": one,
+                "invalid_actions": self.invalid.copy(), "_invalid_actions": one.copy(),
+                "time": self.now(), "_time": one.copy()}
+
+    def metrics(self, b: int) -> dict[str, Any]:
+        """Episode metrics of member ``b`` (``SimResult.to_dict()`` plus env counters)."""
+        d = self.sim.result(b).to_dict()
+        d["episode_steps"] = int(self.steps[b])
+        d["env_invalid_actions"] = int(self.invalid[b])
+        return d
+
+    def final_info(self, b: int) -> dict[str, Any]:
+        """Info of member ``b``'s last step: the step info plus ``metrics``."""
+        return {**self.info(b), "metrics": self.metrics(b)}

@@ -1,0 +1,191 @@
+"""The single Gymnasium environments: TBU assignment and cluster assignment.
+
+:class:`OctoEnv` owns everything (a one-member :class:`~octogym.envs.core.KernelBatch`); the
+two public classes only name their :class:`~octogym.envs.decisions.Decision`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from octogym.envs.core import KernelBatch, root_seed
+from octogym.envs.decisions import ClusterDecision, Decision, TBUDecision
+from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, markdown_table
+from octogym.envs.reward import REWARDS
+from octogym.envs.viewer import GridViewer
+
+RENDER_MODES = ["ansi", "rgb_array"]
+
+
+class OctoEnv(gym.Env[np.ndarray, np.int64]):
+    """Base class of the Octopus environments (see the subclasses for the documentation)."""
+
+    metadata: dict[str, Any] = {"render_modes": RENDER_MODES, "render_fps": 4}
+    decision: Decision
+
+    def __init__(self, hardware: Any = "chip", workflows: Any = None, load: float = 0.8,
+                 requests_per_episode: int = 200, reward: str = "latency",
+                 controller: str | None = None, render_mode: str | None = None, *,
+                 max_steps: int | None = None, reward_scale: float | None = None,
+                 arrival: str = "poisson", sim_options: dict[str, Any] | None = None,
+                 viewer: GridViewer | None = None) -> None:
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got "
+                             f"{render_mode!r}")
+        self.core = KernelBatch(self.decision, 1, hardware=hardware, workflows=workflows,
+                                load=load, requests_per_episode=requests_per_episode,
+                                reward=reward, reward_scale=reward_scale,
+                                controller=controller, max_steps=max_steps, arrival=arrival,
+                                sim_options=sim_options)
+        self.render_mode = render_mode
+        self.viewer = viewer or GridViewer()
+        self.observation_space = spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
+        self.action_space = spaces.Discrete(self.core.n_actions)
+        self._started = False
+        self._over = False
+
+    @property
+    def sim(self):
+        """The underlying :class:`~octogym.simulator.Simulation` (batch of one)."""
+        return self.core.sim
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        core = self.core
+        if seed is not None:
+            core.seed([0], [root_seed(seed)])
+        elif not self._started:
+            core.seed([0], [int(self.np_random.integers(0, 2**63))])
+        else:
+            core.episode[0] += 1
+        core.start(np.zeros(1, np.int64))
+        self._started = True
+        self._over = False
+        return core.obs[0].copy(), core.info(0)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if not self._started or self._over:
+            raise RuntimeError("the episode is over (or never started): call reset()")
+        core = self.core
+        r, term, trunc = core.step(np.asarray([action]))
+        terminated, truncated = bool(term[0]), bool(trunc[0])
+        if terminated or truncated:
+            self._over = True
+            info = core.final_info(0)
+        else:
+            info = core.info(0)
+        return core.obs[0].copy(), float(r[0]), terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions of the pending decision (bool, ``(n_actions,)``); all ones when no
+        decision is pending (before reset, after the episode ended)."""
+        return self.core.mask[0].copy()
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "ansi":
+            return self.viewer.ansi(self.core, 0)
+        if self.render_mode == "rgb_array":
+            return self.viewer.rgb(self.core, 0)
+        return None
+
+
+_DOC = """{title}
+
+## Description
+
+{description}
+
+The model, the workflows and the kernel: ``docs/model.md``. One env is one member of the
+batched kernel; :class:`{vector}` runs many in one kernel call.
+
+## Action Space
+
+{action}
+
+Masks: ``env.action_masks()`` (for sb3-contrib ``MaskablePPO``) and ``info["action_mask"]``.
+An invalid action (outside the space or masked out) is replaced by the nearest valid action
+(smallest ``|a - a'|``, the lower on a tie) and counted in ``info["invalid_actions"]``; it never
+reaches the kernel.
+
+## Observation Space
+
+``Box(0, 1, (D,), float32)``: scalars first, then per-entity features, feature-major.
+``squash(x, s) = x / (x + s)``; ``tau`` = expected cycles of one TB execution of the workflow
+mix, ``work`` = expected TBU-cycles of one request (``octogym.envs.layout``).
+
+{table}
+
+## Rewards
+
+``reward=`` one of {rewards}. Default ``latency``: minus the time-integral of the requests in
+the system between consecutive decisions, times ``reward_scale`` (default ``1 / tau``); the
+episode's rewards sum to minus the total latency of its requests (times the scale). The others
+are documented in ``octogym.envs.reward``.
+
+## Episode End
+
+``terminated`` when all ``requests_per_episode`` requests have finished; ``truncated`` after
+``max_steps`` decisions (default ``None``: no limit). The last step's ``info["metrics"]`` holds
+the episode's metrics (``SimResult.to_dict()``: latency mean/p50/p95/p99, makespan, throughput,
+utilisation and idle split, reconfigurations, NoC byte-hops, ...) plus ``episode_steps`` and
+``env_invalid_actions``.
+
+## Arguments
+
+* ``hardware``: preset name (``"chip"``, ``"wafer"``), ``HardwareConfig`` or dict.
+* ``workflows``: suite name(s), file path(s), ``Workflow`` objects, a ``{{spec: weight}}`` mix;
+  ``None`` = the whole built-in suite, equally weighted.
+* ``load``: offered load as a fraction of the hardware's estimated capacity.
+* ``requests_per_episode``: requests per episode.
+* ``reward``, ``reward_scale``: see Rewards.
+* ``controller``: the kernel heuristic for the level the agent does not control, one of
+  ``octogym.kernel.policies.KERNEL_POLICIES`` (default ``{controller}``).
+* ``render_mode``: ``"ansi"`` (text grid of clusters) or ``"rgb_array"`` (utilisation heatmap).
+* ``max_steps``, ``arrival`` (``poisson``/``closed``/``trace``), ``sim_options`` (more
+  ``Simulation`` keywords, e.g. ``epoch``), ``viewer`` (a ``GridViewer``).
+
+```python
+import gymnasium as gym, octogym
+env = gym.make("{env_id}", requests_per_episode=50)
+obs, info = env.reset(seed=0)
+obs, reward, terminated, truncated, info = env.step(int(info["action_mask"].argmax()))
+```
+
+## Version History
+
+* v0: initial version.
+"""
+
+
+class TBUAssignEnv(OctoEnv):
+    decision = TBUDecision()
+
+
+class ClusterAssignEnv(OctoEnv):
+    decision = ClusterDecision()
+
+
+TBUAssignEnv.__doc__ = _DOC.format(
+    title="TBU assignment: choose the TBU that runs each ready TB instance.",
+    description="One step = one ready TB instance (a task block execution) whose home cluster "
+    "has a TBU with queue space. Requests arrive open-loop; the controller gives each its home "
+    "cluster; the agent places the request's TB instances on TBUs of that cluster.",
+    vector="TBUAssignVectorEnv",
+    action="``Discrete(K)``, ``K = tbus_per_cluster``: TBU ``k`` of the TB's home cluster. "
+    "Valid: TBUs whose queue has space.",
+    table=markdown_table(TBU_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
+    controller=TBUDecision.default_controller, env_id="octogym/TBUAssign-v0")
+ClusterAssignEnv.__doc__ = _DOC.format(
+    title="Cluster assignment: choose the home cluster of each arriving request.",
+    description="One step = one arriving request. Its control blocks run on the home "
+    "cluster's CBU and its TB instances are placed on that cluster's TBUs by the controller.",
+    vector="ClusterAssignVectorEnv",
+    action="``Discrete(C)``, ``C`` = clusters: the request's home cluster. Every cluster is "
+    "valid (a full cluster queues work in its backlog), so the mask is all ones.",
+    table=markdown_table(CLUSTER_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
+    controller=ClusterDecision.default_controller, env_id="octogym/ClusterAssign-v0")

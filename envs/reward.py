@@ -1,0 +1,106 @@
+"""Rewards: exact, incremental time integrals of the requests in the system.
+
+Let ``N(t)`` be the number of requests arrived and not finished at cycle ``t``. Its integral
+
+    I(t) = sum over finished requests of (done - arr) + sum over open requests of (t - arr)
+         = D + (na - nd) * t - A
+
+where ``A`` sums the arrival times of all arrived requests and ``D`` the completion times of
+all finished ones. Over a whole episode ``I(end)`` is the total latency. Requests arrive in id
+order, so ``A`` grows by the new arrivals' times; ``D`` is refreshed only when requests finished
+since the last call, from a window that starts at the oldest unfinished request. A call is
+O(new arrivals) when nothing finished, O(window) otherwise: O(requests in the system), never
+O(requests per episode).
+
+Reward kinds (``reward=`` on every environment), per step from decision t0 to decision t1:
+
+* ``latency`` (default): ``-(I(t1) - I(t0)) * scale``; its episode sum is minus the total
+  latency of the episode's requests (times ``scale``). The first step also covers the cycles
+  before the first decision, so nothing is lost.
+* ``completion``: ``-(latencies of the requests that finished in (t0, t1]) * scale``; the same
+  episode sum, paid when requests finish (sparser, but no credit for time not yet spent).
+* ``in_system``: ``-N(t1) / (C * K)``: the requests in the system at the new decision, per TBU
+  (a snapshot, not time-weighted; dimensionless, ``scale`` unused).
+
+``scale`` defaults to ``1 / tau`` (tau: expected cycles of one TB execution of the mix, see
+:mod:`octogym.envs.layout`), so one unit of reward is one request waiting one mean TB duration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from octogym.kernel import layout as L
+
+REWARDS: dict[str, str] = {
+    "latency": "minus the time-integral of requests in the system between decisions (default)",
+    "completion": "minus the latencies of the requests that finished since the last decision",
+    "in_system": "minus the requests in the system at the new decision, per TBU",
+}
+
+# Columns of the accounting array (one row per batch member).
+(AC_LO, AC_NA_SEEN, AC_ND_SEEN, AC_SUM_ARR, AC_P_DONE, AC_P_ARR, AC_D, AC_D_ARR, AC_I,
+ AC_LAT) = range(10)
+N_ACCOUNT = 10
+
+
+@njit(cache=True)
+def account(SC, RES, rows, acc):
+    """Bring ``acc[b]`` up to date for every member ``b`` in ``rows``; afterwards
+    ``acc[b, AC_I]`` is I(now) and ``acc[b, AC_LAT]`` the summed latency of finished requests."""
+    for i in range(rows.shape[0]):
+        b = rows[i]
+        na = SC[b, L.SC_NA]
+        nd = SC[b, L.SC_ND]
+        now = SC[b, L.SC_NOW]
+        a = acc[b]
+        for u in range(a[AC_NA_SEEN], na):
+            a[AC_SUM_ARR] += RES[b, L.RES_ARR, u]
+        a[AC_NA_SEEN] = na
+        if nd != a[AC_ND_SEEN]:
+            lo = a[AC_LO]
+            while lo < na and RES[b, L.RES_DONE, lo] >= 0:
+                a[AC_P_DONE] += RES[b, L.RES_DONE, lo]
+                a[AC_P_ARR] += RES[b, L.RES_ARR, lo]
+                lo += 1
+            a[AC_LO] = lo
+            d = a[AC_P_DONE]
+            da = a[AC_P_ARR]
+            for u in range(lo, na):
+                if RES[b, L.RES_DONE, u] >= 0:
+                    d += RES[b, L.RES_DONE, u]
+                    da += RES[b, L.RES_ARR, u]
+            a[AC_D] = d
+            a[AC_D_ARR] = da
+            a[AC_ND_SEEN] = nd
+        a[AC_I] = a[AC_D] + (na - nd) * now - a[AC_SUM_ARR]
+        a[AC_LAT] = a[AC_D] - a[AC_D_ARR]
+
+
+class RewardAccount:
+    """Per-member accounting (int64, exact) and the reward of the selected kind."""
+
+    def __init__(self, batch: int, kind: str, scale: float, per_tbu: float) -> None:
+        if kind not in REWARDS:
+            raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {kind!r}")
+        self.kind = kind
+        self.scale = float(scale)
+        self.per_tbu = float(per_tbu)
+        self.acc = np.zeros((batch, N_ACCOUNT), np.int64)
+
+    def clear(self, rows: np.ndarray) -> None:
+        """Members ``rows`` start a new episode (the integral restarts at cycle 0)."""
+        self.acc[rows] = 0
+
+    def update(self, S, rows: np.ndarray) -> np.ndarray:
+        """Rewards (float64, one per row) since the last update of these rows."""
+        prev_i = self.acc[rows, AC_I]
+        prev_lat = self.acc[rows, AC_LAT]
+        account(S.SC, S.RES, rows, self.acc)
+        if self.kind == "latency":
+            return -(self.acc[rows, AC_I] - prev_i) * self.scale
+        if self.kind == "completion":
+            return -(self.acc[rows, AC_LAT] - prev_lat) * self.scale
+        n = S.SC[rows, L.SC_NA] - S.SC[rows, L.SC_ND]
+        return -n / self.per_tbu

@@ -1,0 +1,190 @@
+"""Native vector environments: ``num_envs`` members of one batched kernel, stepped by one kernel
+call; observations, masks and rewards are built with numpy over all members at once.
+
+Reach them with ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
+
+* ``autoreset_mode`` (keyword; default ``SAME_STEP``, declared in ``metadata``): with
+  ``SAME_STEP`` a member that ends is reset inside the same ``step``; its last observation and
+  info are in ``info["final_obs"]`` / ``info["final_info"]`` (with ``"_final_obs"`` masks, as
+  gymnasium's ``SyncVectorEnv`` lays them out). ``NEXT_STEP`` (gymnasium's default) returns the
+  last observation and resets on the next ``step``, ignoring that member's action.
+  ``DISABLED`` leaves ended members to ``reset(options={"reset_mask": mask})``.
+* Seeding: ``reset(seed=s)`` gives member ``i`` the root ``member_seed(s, i)``;
+  ``reset(seed=[s_0, ..., s_{N-1}])`` gives member ``i`` what a single env reset with ``s_i``
+  gets, so it agrees step for step with ``SyncVectorEnv`` reset with the same list. Later
+  episodes continue each member's own seed chain (:mod:`octogym.envs.core`).
+* ``info`` per step: ``action_mask`` ``(N, A)``, ``invalid_actions`` and ``time`` ``(N,)``,
+  each with its ``_key`` mask; ``final_info["metrics"]`` carries the episode metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from octogym.envs.core import KernelBatch, root_seed
+from octogym.envs.decisions import ClusterDecision, Decision, TBUDecision
+from octogym.envs.env import RENDER_MODES
+from octogym.envs.viewer import GridViewer
+
+
+class OctoVectorEnv(VectorEnv):
+    """Base class of the native vector environments (module docstring)."""
+
+    metadata: dict[str, Any] = {"render_modes": RENDER_MODES, "render_fps": 4,
+                                "autoreset_mode": AutoresetMode.SAME_STEP}
+    decision: Decision
+
+    def __init__(self, num_envs: int = 1, hardware: Any = "chip", workflows: Any = None,
+                 load: float = 0.8, requests_per_episode: int = 200, reward: str = "latency",
+                 controller: str | None = None, render_mode: str | None = None, *,
+                 max_steps: int | None = None, reward_scale: float | None = None,
+                 arrival: str = "poisson", sim_options: dict[str, Any] | None = None,
+                 viewer: GridViewer | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP) -> None:
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got "
+                             f"{render_mode!r}")
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.core = KernelBatch(self.decision, int(num_envs), hardware=hardware,
+                                workflows=workflows, load=load,
+                                requests_per_episode=requests_per_episode, reward=reward,
+                                reward_scale=reward_scale, controller=controller,
+                                max_steps=max_steps, arrival=arrival, sim_options=sim_options)
+        self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self.viewer = viewer or GridViewer()
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+        self.single_observation_space = spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
+        self.single_action_space = spaces.Discrete(self.core.n_actions)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._started = np.zeros(self.num_envs, np.bool_)
+        self._ended = np.zeros(self.num_envs, np.bool_)  # ended, not yet reset
+
+    @property
+    def sim(self):
+        """The underlying :class:`~octogym.simulator.Simulation` (batch of ``num_envs``)."""
+        return self.core.sim
+
+    # ---- reset ----------------------------------------------------------------------------
+    def reset(self, *, seed: int | list[int | None] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        N = self.num_envs
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            mask = np.ones(N, np.bool_)
+        mask = np.asarray(mask, np.bool_)
+        if mask.shape != (N,) or not mask.any():
+            raise ValueError(f"reset_mask must be a bool array of shape ({N},) with a True")
+        if isinstance(seed, (int, np.integer)):
+            super().reset(seed=int(seed))
+            seeds: list[Any] = [("member", int(seed), i) for i in range(N)]
+        elif seed is None:
+            seeds = [None] * N
+        else:
+            if len(seed) != N:
+                raise ValueError(f"a list of seeds must have num_envs={N} entries, got "
+                                 f"{len(seed)}")
+            seeds = [None if s is None else ("single", int(s), 0) for s in seed]
+        rows = np.flatnonzero(mask)
+        cont = []
+        for b in rows:
+            s = seeds[b]
+            if s is not None:
+                self.core.seed([b], [root_seed(s[1], int(b) if s[0] == "member" else 0)])
+            elif not self._started[b]:
+                self.core.seed([b], [int(self.np_random.integers(0, 2**63))])
+            else:
+                cont.append(b)
+        self.core.episode[cont] += 1
+        self.core.start(rows)
+        self._started[rows] = True
+        self._ended[rows] = False
+        return self.core.obs.copy(), self.core.infos()
+
+    # ---- step -----------------------------------------------------------------------------
+    def step_same(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                               dict[int, tuple[np.ndarray, dict[str, Any]]]]:
+        """One step with same-step autoreset, for adapters: ``(reward, terminated, truncated,
+        {member: (last obs, last info)} of the members that ended and were reset)``."""
+        core = self.core
+        r, term, trunc = core.step(actions)
+        done = term | trunc
+        finals = {}
+        if done.any():
+            rows = np.flatnonzero(done)
+            finals = {int(b): (core.obs[b].copy(), core.final_info(int(b))) for b in rows}
+            core.next_episode(rows)
+        return r, term, trunc, finals
+
+    def step(self, actions: Any
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        core = self.core
+        mode = self.autoreset_mode
+        if not self._started.all():
+            raise RuntimeError("call reset() before step()")
+        if mode == AutoresetMode.SAME_STEP:
+            r, term, trunc, finals = self.step_same(actions)
+            infos = core.infos()
+            if finals:
+                done = term | trunc
+                fobs = np.full(self.num_envs, None, dtype=object)
+                finfo: dict[str, Any] = {}
+                for b, (o, i) in finals.items():
+                    fobs[b] = o
+                    finfo = self._add_info(finfo, i, b)
+                infos.update(final_obs=fobs, _final_obs=done.copy(), final_info=finfo,
+                             _final_info=done.copy())
+            return core.obs.copy(), r, term, trunc, infos
+        pending = self._ended.copy()
+        if pending.any() and mode == AutoresetMode.DISABLED:
+            raise RuntimeError(f"members {np.flatnonzero(pending).tolist()} ended; reset them "
+                               "with reset(options={'reset_mask': mask}) (autoreset disabled)")
+        if pending.any():
+            active = ~pending
+            if active.any():
+                r, term, trunc = core.step(actions, active=active)
+            else:
+                r = np.zeros(self.num_envs)
+                term = np.zeros(self.num_envs, np.bool_)
+                trunc = term.copy()
+            core.next_episode(np.flatnonzero(pending))
+        else:
+            r, term, trunc = core.step(actions)
+        done = term | trunc
+        infos = core.infos()
+        for b in np.flatnonzero(done):
+            infos = self._add_info(infos, {"metrics": core.metrics(int(b))}, int(b))
+        self._ended = done
+        return core.obs.copy(), r, term, trunc, infos
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions of every member's pending decision, ``(num_envs, n_actions)`` bool."""
+        return self.core.mask.copy()
+
+    def render(self) -> tuple[Any, ...] | None:
+        if self.render_mode == "ansi":
+            return tuple(self.viewer.ansi(self.core, b) for b in range(self.num_envs))
+        if self.render_mode == "rgb_array":
+            return tuple(self.viewer.rgb(self.core, b) for b in range(self.num_envs))
+        return None
+
+
+class TBUAssignVectorEnv(OctoVectorEnv):
+    """Native vector env of :class:`~octogym.envs.env.TBUAssignEnv` (module docstring)."""
+
+    decision = TBUDecision()
+
+
+class ClusterAssignVectorEnv(OctoVectorEnv):
+    """Native vector env of :class:`~octogym.envs.env.ClusterAssignEnv` (module docstring)."""
+
+    decision = ClusterDecision()

@@ -1,0 +1,48 @@
+"""Where numba caches the compiled kernel.
+
+numba's ``cache=True`` checks only the timestamp of the file that defines a function, not of
+the modules it calls, so after an upgrade (or an edit of a helper) a stale cached kernel could
+be loaded. We therefore key the cache directory by a hash of every file whose functions are
+compiled (``octogym/rng.py`` and ``octogym/kernel/*.py``). Imported before any ``@njit``
+decorator runs (numba reads the directory when a function is decorated).
+
+Set ``OCTOGYM_CACHE_DIR`` to choose the parent folder (default ``~/.cache/octogym``; a
+temporary folder if that is not writable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numba
+
+_ROOT = Path(__file__).resolve().parent
+
+
+def _source_hash() -> str:
+    h = hashlib.sha1(numba.__version__.encode())
+    for p in sorted([_ROOT / "rng.py", *(_ROOT / "kernel").glob("*.py")]):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    base = Path(os.environ.get("OCTOGYM_CACHE_DIR", Path.home() / ".cache" / "octogym"))
+    d = base / "numba" / _source_hash()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        d = Path(tempfile.gettempdir()) / "octogym-numba" / _source_hash()
+        d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+CACHE_DIR = _cache_dir()
+numba.config.CACHE_DIR = str(CACHE_DIR)

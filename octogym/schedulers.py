@@ -1,0 +1,124 @@
+"""The scheduler registry: the single source of truth for scheduler names (stable API), what
+each does, and its tunables with defaults and reasons.
+
+The algorithms are compiled into the kernel (:mod:`octogym.kernel.policies`); every one of them
+is ours, named after the paper's strategies (DESIGN.md §6; docs/model.md §6 says what is the
+paper's and what is ours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from octogym.kernel import policies as P
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    index: int  # position in the kernel's tunables vector (P.PARAM_*)
+    default: float
+    reason: str
+
+
+# Every tunable, defined once. Values are ours.
+PARAMS: dict[str, Param] = {p.name: p for p in (
+    Param("ema", P.PARAM_EMA, 0.3,
+          "weight of the newest epoch in the moving average of per-config demand: follows a "
+          "drift within ~3 epochs while smoothing one epoch's noise"),
+    Param("reactive_threshold", P.PARAM_REACTIVE_THRESHOLD, 3.0,
+          "waiting jobs per TBU of a configuration before reactive rebalances: a queue of 3 "
+          "(of capacity 4) is clearly overloaded, not a transient burst"),
+    Param("diffusion", P.PARAM_DIFFUSION, 1.0,
+          "1 = diffusion load balancing between mesh neighbours on (the paper's wafer-scale "
+          "mechanism), 0 = off"),
+    Param("diffusion_threshold", P.PARAM_DIFFUSION_THRESHOLD, 0.5,
+          "relative excess of predicted wait over a neighbour's (plus one mean TB) before a job "
+          "moves: moving pays a transfer, so only clear imbalances are worth it"),
+    Param("structural_idle", P.PARAM_STRUCTURAL_IDLE, 200_000.0,
+          "cycles a TBU must have been idle before octopus calls its idleness structural and "
+          "re-provisions it: one epoch, several mean TB durations"),
+    Param("steal", P.PARAM_STEAL, 1.0, "1 = an idle TBU steals waiting work from a sibling"),
+)}
+DEFAULT_EPOCH = 200_000  # cycles (ours): a few mean TB durations, ~0.2 ms at 1 GHz
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    name: str
+    code: int
+    origin: str  # "paper" (named after one of the paper's strategies) or "reference"
+    summary: str
+    params: tuple[str, ...] = ()
+    epoch: int = 0  # default epoch length in cycles (0: the scheduler has no epoch)
+    tbu_init: str = "profile"  # initial TBU configurations
+    extra: dict = field(default_factory=dict)
+
+
+SCHEDULERS: dict[str, Scheduler] = {s.name: s for s in (
+    Scheduler("static", P.P_STATIC, "paper",
+              "traditional spatial baseline: TBUs provisioned once in proportion to profiled "
+              "load; requests to clusters round-robin; a TB runs only on a TBU of its own "
+              "configuration (home cluster, else the nearest provisioned one); never "
+              "reconfigures"),
+    Scheduler("reactive", P.P_REACTIVE, "paper",
+              "static plus threshold-triggered rebalancing: each epoch, a configuration whose "
+              "waiting jobs per TBU pass the threshold takes over an idle TBU of a lightly "
+              "loaded one", ("reactive_threshold",), DEFAULT_EPOCH),
+    Scheduler("adaptive", P.P_ADAPTIVE, "paper",
+              "Adaptive TBU Scheduling (fine-grained): a ready TB goes to the TBU of its home "
+              "cluster with the earliest estimated finish (queued work, reconfiguration, data "
+              "arrival); an idle TBU steals waiting work from a sibling when that is sooner; "
+              "requests to clusters round-robin", ("steal",)),
+    Scheduler("proactive", P.P_PROACTIVE, "paper",
+              "Proactive Cluster Scheduling (coarse-grained): moving averages of per-config "
+              "demand per cluster; each epoch re-provision idle TBUs towards the predicted "
+              "mix before work queues up; requests to the cluster with the lowest predicted "
+              "finish; diffusion between mesh neighbours; least-loaded TBU choice",
+              ("ema", "diffusion", "diffusion_threshold"), DEFAULT_EPOCH),
+    Scheduler("octopus", P.P_OCTOPUS, "paper",
+              "Discriminate Dual-Scheduling: transient idleness (a TBU briefly idle) handled by "
+              "adaptive's earliest-finish placement and stealing; structural idleness (idle "
+              "longer than structural_idle) by proactive re-provisioning, with proactive "
+              "cluster choice and diffusion",
+              ("ema", "diffusion", "diffusion_threshold", "structural_idle", "steal"),
+              DEFAULT_EPOCH),
+    Scheduler("random", P.P_RANDOM, "reference",
+              "uniformly random cluster, random TBU with space in it (seeded)"),
+    Scheduler("round_robin", P.P_ROUND_ROBIN, "reference",
+              "clusters in turn; TBUs with space in turn within the cluster"),
+    Scheduler("least_loaded", P.P_LEAST_LOADED, "reference",
+              "cluster with the fewest queued+backlogged TBs; TBU with the shortest queue"),
+    Scheduler("eft", P.P_EFT, "reference",
+              "greedy earliest finish time (HEFT-style) over every TBU of the machine, transfer "
+              "included; least-loaded cluster"),
+)}
+PAPER_SCHEDULERS = tuple(n for n, s in SCHEDULERS.items() if s.origin == "paper")
+assert set(SCHEDULERS) == set(P.KERNEL_POLICIES), "registry and kernel policy codes disagree"
+
+
+def get_scheduler(name: str) -> Scheduler:
+    try:
+        return SCHEDULERS[name]
+    except KeyError:
+        raise ValueError(f"unknown scheduler {name!r}; choose one of {sorted(SCHEDULERS)}"
+                         ) from None
+
+
+def param_vector(name: str, overrides: Mapping[str, float] | None = None) -> np.ndarray:
+    """The kernel's tunables vector for scheduler ``name`` with ``overrides`` applied."""
+    sched = get_scheduler(name)
+    vec = np.zeros(P.N_PARAMS)
+    for p in PARAMS.values():
+        vec[p.index] = p.default
+    for k, v in (overrides or {}).items():
+        if k not in PARAMS:
+            raise ValueError(f"unknown scheduler parameter {k!r}; known: {sorted(PARAMS)}")
+        if k not in sched.params:
+            raise ValueError(f"scheduler {name!r} does not use parameter {k!r} "
+                             f"(it uses {list(sched.params) or 'none'})")
+        vec[PARAMS[k].index] = float(v)
+    return vec
