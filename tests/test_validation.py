@@ -150,7 +150,7 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("cycle-without-branch-through-fork",
      doc([task("a"), "{id: f, type: fork}", task("b"), task("c")],
          [("a", "f"), ("f", "b"), ("f", "c"), ("b", "a")]), "cycle-without-branch", "*afb"),
-    # ---- loop-cannot-exit (the code names no block; see the xfail test below)
+    # ---- loop-cannot-exit (the block named is checked in test_loop_cannot_exit_names_a_block)
     ("loop-cannot-exit-certain-loop",
      doc([task("a"), "{id: br, type: branch, probs: {a: 1.0, b: 0.0}}", task("b")],
          [("a", "br"), ("br", "a"), ("br", "b")]), "loop-cannot-exit", "*"),
@@ -371,9 +371,6 @@ def test_unknown_suffix(tmp_path, name):
     assert load_workflow(path, fmt="yaml").name == "w"  # an explicit format still works
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="io.load_workflow catches only OSError: a file that is "
-                          "not UTF-8 escapes as a raw UnicodeDecodeError")
 def test_not_utf8(tmp_path):
     path = tmp_path / "wf.yaml"
     path.write_bytes(b"name: \xff\xfe\x00w\n")
@@ -393,8 +390,6 @@ def test_error_is_a_value_error_with_fields():
 
 # ---- rules the code does not (fully) enforce: kept strict so a fix shows up ------------------
 
-@pytest.mark.xfail(strict=True, reason="loop-cannot-exit errors name no block (block=None); "
-                                       "DESIGN §2 wants the block named (e.g. the loop's branch)")
 def test_loop_cannot_exit_names_a_block(tmp_path):
     path = _write(tmp_path, CASES[[c[0] for c in CASES].index("loop-cannot-exit-certain-loop")][1])
     with pytest.raises(WorkflowError) as ei:
@@ -403,8 +398,6 @@ def test_loop_cannot_exit_names_a_block(tmp_path):
     assert ei.value.block in {"a", "br"}
 
 
-@pytest.mark.xfail(strict=True, reason="phases are not checked to be in increasing order; "
-                                       "with_phase(k) applies phases[:k] in list order")
 def test_phases_out_of_order(tmp_path):
     text = LOOP + ("phases:\n"
                    "  - {after_requests: 500, set: {br: {probs: {a: 0.2, b: 0.8}}}}\n"

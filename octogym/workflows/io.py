@@ -40,6 +40,9 @@ def load_workflow(path: str | Path, fmt: str | None = None) -> Workflow:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise WorkflowError(str(path), None, "file", f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise WorkflowError(str(path), None, "file",
+                            f"not UTF-8 text (byte {e.start}): {e.reason}") from None
     return loads_workflow(text, kind, source=str(path))
 
 

@@ -95,6 +95,15 @@ def validate(wf: Workflow) -> None:
     for i, ph in enumerate(wf.phases):
         for bid, pr in ph.probs:
             check_probs(bid, pr, f"phases[{i}]: ")
+    # phases apply in list order, so each trigger must come later than the one before it
+    last = {"after_requests": 0, "after_cycles": 0}
+    for i, ph in enumerate(wf.phases):
+        for key, val in (("after_requests", ph.after_requests), ("after_cycles", ph.after_cycles)):
+            if val is not None:
+                if val <= last[key]:
+                    raise err(None, "phase", f"phases[{i}].{key}={val} must be greater than the "
+                                             f"previous phase's {last[key]}")
+                last[key] = val
 
     # Reachability through flows and map bodies.
     edges = {b: list(succ[b]) for b in blocks}
@@ -123,10 +132,21 @@ def validate(wf: Workflow) -> None:
         rho = spectral_radius(w)
         if rho >= 1.0 - 1e-9:
             where = "" if k == 0 else f" after phases[{k - 1}]"
-            raise err(None, "loop-cannot-exit",
+            raise err(_loop_block(w, edges), "loop-cannot-exit",
                       f"expected executions are infinite{where}: a loop (or fan-out inside a "
                       f"loop) does not exit with enough probability (spectral radius {rho:.4f})")
         _check_joins(w, succ, indeg, err)
+
+
+def _loop_block(wf: Workflow, edges: dict[str, list[str]]) -> str | None:
+    """A block to name for a loop that cannot exit: the first branch (in file order) that lies
+    on a cycle, else the first block on a cycle."""
+    on_cycle = [b.id for b in wf.blocks
+                if any(b.id in _reachable(s, edges) for s in edges[b.id])]
+    for bid in on_cycle:
+        if wf.block(bid).type == "branch":
+            return bid
+    return on_cycle[0] if on_cycle else None
 
 
 def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
