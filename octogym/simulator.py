@@ -79,7 +79,9 @@ class Simulation:
 
     ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS`; its epoch length,
     initial TBU configurations and tunables default to the registry's (override with
-    ``epoch``, ``tbu_init`` and ``policy_params={name: value}``).
+    ``epoch``, ``tbu_init`` and ``policy_params={name: value}``). ``slowdown={cluster:
+    factor}`` makes the TBUs of those clusters run TBs ``factor`` times slower (a what-if for
+    studying how idleness spreads).
 
     Member ``b`` is seeded from ``(seed, b)``; it equals a ``batch=1`` run with
     ``member_offset=b``. ``load`` is offered load as a fraction of the capacity estimate
@@ -104,6 +106,7 @@ class Simulation:
         trace_cap: int = 0,
         tbu_init: str | np.ndarray | None = None,
         policy_params: dict[str, float] | None = None,
+        slowdown: dict[int, float] | None = None,
     ) -> None:
         self.hw = get_hardware(hardware)
         wfs, weights = resolve_workflows(workflows)
@@ -149,12 +152,25 @@ class Simulation:
         self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
                                  arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,
                                  trace_w=tw, epoch=epoch, trace_cap=trace_cap,
-                                 pol_f=param_vector(policy, policy_params))
+                                 pol_f=param_vector(policy, policy_params),
+                                 tbu_slow=self._slowdown(slowdown))
         self.policy = sched.code
         self.policy_name = policy
         self.batch = batch
         self.seeds = seeds_for(seed, batch + member_offset)[member_offset:]
         self.state: State = new_state(self.model, self.mix, batch, self.seeds, self.tbu_cfg)
+
+    def _slowdown(self, slowdown: dict[int, float] | None) -> np.ndarray:
+        """Per-TBU run-time factors from ``{cluster: factor}`` (what-if: a slowed cluster)."""
+        f = np.ones(self.hw.n_tbus)
+        for c, x in (slowdown or {}).items():
+            if not 0 <= int(c) < self.hw.n_clusters:
+                raise ValueError(f"slowdown: cluster {c} is not in [0, {self.hw.n_clusters})")
+            if not float(x) >= 1.0:
+                raise ValueError(f"slowdown: factor for cluster {c} must be >= 1, got {x}")
+            K = self.hw.tbus_per_cluster
+            f[int(c) * K:(int(c) + 1) * K] = float(x)
+        return f
 
     def reset_member(self, b: int, seed: int) -> None:
         reset_member(self.model, self.state, b, seed, self.tbu_cfg)

@@ -77,7 +77,8 @@ def nearest_clusters(hw: HardwareConfig) -> np.ndarray:
 def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arrival: int,
                 rate: float, trace_t: np.ndarray | None = None,
                 trace_w: np.ndarray | None = None, epoch: int = 0, trace_cap: int = 0,
-                pol_f: Sequence[float] = (), max_map_count: int = MAX_MAP_COUNT) -> Model:
+                pol_f: Sequence[float] = (), max_map_count: int = MAX_MAP_COUNT,
+                tbu_slow: np.ndarray | None = None) -> Model:
     arrs = mix.arrays()
     _, share = mix_work(mix)
     cfg_mean = np.zeros(mix.n_configs)
@@ -101,7 +102,8 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
     src = {**arrs, "latency": hw.latency_matrix(), "hops": hw.hop_matrix(),
            "trace_t": tt, "trace_w": tw, "cfg_mean": cfg_mean, "cfg_share": share,
            "neigh": hw.neighbours(), "tbu_cluster": hw.tbu_cluster(),
-           "near": nearest_clusters(hw)}
+           "near": nearest_clusters(hw),
+           "tbu_slow": np.ones(hw.n_tbus) if tbu_slow is None else np.asarray(tbu_slow, float)}
     vals: dict[str, np.ndarray] = {}
     for g, names in MODEL_GROUPS.items():
         if g == "MI":

@@ -7,6 +7,8 @@ Every function works on one batch member ``b`` of ``S`` (State) under ``M`` (Mod
 from __future__ import annotations
 
 from octogym.kernel import layout as L
+import math
+
 from numba import njit, uint64
 
 from octogym.kernel.layout import (
@@ -287,10 +289,14 @@ def start_next(M, S, b, u):
         SC[b, L.SC_N_RECONF] += 1
     s0 = now + r
     begin = s0 if s0 > JB[b, L.JB_DATA, j] else JB[b, L.JB_DATA, j]
-    end = begin + JB[b, L.JB_DUR, j]
+    run = JB[b, L.JB_DUR, j]
+    slow = M.tbu_slow[u]
+    if slow != 1.0:  # a slowed TBU (what-if scenarios) takes proportionally longer
+        run = int(math.ceil(run * slow))
+    end = begin + run
     TB[b, L.TB_ACC_RECONF, u] += r
     TB[b, L.TB_ACC_WAIT, u] += begin - s0
-    TB[b, L.TB_ACC_BUSY, u] += JB[b, L.JB_DUR, j]
+    TB[b, L.TB_ACC_BUSY, u] += run
     TB[b, L.TB_STATE, u] = TBU_RUN
     TB[b, L.TB_END, u] = end
     heap_push(S, b, end, EV_TB_DONE, j)

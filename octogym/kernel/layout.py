@@ -73,6 +73,7 @@ MODEL_SINGLE = (
     "dur_mean",  # (NB,) float64
     "neigh",  # (C, 4) int64
     "tbu_cluster",  # (T,) int64
+    "tbu_slow",  # (T,) float64 run-time factor per TBU (1 = nominal; what-if slowdowns)
     "near",  # (C, C) int64 clusters in order of distance from each cluster (itself first)
 )
 MF_POLICY = 1  # policy tunables start at M.MF[MF_POLICY]
