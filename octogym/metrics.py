@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from octogym.kernel.build import model_int
-from octogym.kernel.layout import TBU_IDLE
+from octogym.kernel import layout as L
+from octogym.kernel.layout import TBU_IDLE, TBU_RECONF, TBU_RUN
 from octogym.kernel.layout import field as sfield
 
 
@@ -67,11 +68,28 @@ def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray
     backlog = f("bl_len")[M.tbu_cluster] > 0
     blocked += np.where(backlog, open_seg, 0)
     starved += np.where(backlog, 0, open_seg)
+    busy = f("acc_busy").copy()
+    wait = f("acc_wait").copy()
+    reconf = f("acc_reconf").copy()
+    # The kernel accounts a TBU's activity when it starts it (a reconfiguration command; or
+    # reconfigure, wait for data, run, in that order); remove what lies after ``end``.
+    state = f("tb_state")
+    over = np.maximum(f("tb_end") - end, 0)
+    rc = state == TBU_RECONF
+    reconf -= np.where(rc, over, 0)
+    for u in np.flatnonzero((state == TBU_RUN) & (over > 0)):
+        j = S.TBQ[b, u, S.TB[b, L.TB_QH, u]]
+        run = int(np.ceil(S.JB[b, L.JB_DUR, j] * M.tbu_slow[u]))
+        left = int(over[u])
+        for acc, cap in ((busy, run), (wait, None), (reconf, None)):
+            cut = min(left, cap if cap is not None else left, int(acc[u]))
+            acc[u] -= cut
+            left -= cut
     return {
-        "busy": f("acc_busy").copy(),
+        "busy": busy,
         "starved": starved,
-        "waiting_data": f("acc_wait").copy(),
-        "reconfiguring": f("acc_reconf").copy(),
+        "waiting_data": wait,
+        "reconfiguring": reconf,
         "blocked": blocked,
     }
 

@@ -30,6 +30,7 @@ from octogym.kernel.layout import (
     TBU_RUN,
     field,
 )
+from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
 from octogym.workflows import Workflow
 from octogym.workflows.generator import GeneratorConfig, generate_workflow, toy_chain
@@ -321,6 +322,24 @@ def test_invariants_suite_mix_on_chip(policy):
     res = sim.run()[0]
     check_final(sim, res)
     assert res.tb_executions > 300 and res.reconfigurations > 0
+
+
+@pytest.mark.parametrize("epoch", [0, 50_000])
+@pytest.mark.parametrize("policy", sorted(KERNEL_POLICIES))
+def test_invariants_every_kernel_policy(policy, epoch):
+    """Every compiled policy (also those that reconfigure, migrate or steal at epochs / when
+    idle) keeps the kernel's invariants; pausing does not change the trajectory."""
+    kw = dict(hardware="chip", load=0.9, n_requests=300, seed=3, policy=policy, epoch=epoch,
+              trace_cap=TRACE_CAP)
+    sim = Simulation(None, **kw)
+    res = sim.run()[0]
+    check_final(sim, res, commanded_reconf=True)
+    sim2 = Simulation(None, **kw)
+    for k in range(1, 4):
+        until = res.makespan * k // 4
+        assert sim2.advance(until=until)[0] == ST_TIME
+        check_paused(sim2, until, strict_backlog=False)
+    assert sim2.run()[0].to_dict() == res.to_dict()
 
 
 # ---- 2. known answers ---------------------------------------------------------------------------

@@ -54,3 +54,11 @@ def test_yaml_loaded_safely():
         if ".venv" in path.parts or path.name == "test_packaging.py":
             continue
         assert not bad.search(path.read_text()), f"{path}: use yaml.safe_load"
+
+
+def test_docs_name_every_scheduler_and_parameter():
+    from octogym.schedulers import PARAMS, SCHEDULERS
+
+    text = (ROOT / "docs" / "model.md").read_text()
+    for name in [*SCHEDULERS, *PARAMS]:
+        assert f"`{name}`" in text, f"docs/model.md does not document {name!r}"

@@ -403,6 +403,8 @@ def migrate(M, S, b, u, pos, v):
             TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
     SC[b, L.SC_N_MIGRATIONS] += 1
     enqueue(M, S, b, j, v)
+    # a queue slot freed in the source cluster: offer its backlog again
+    bl_release(M, S, b, m_tbu_cluster[u])
     return True
 
 
