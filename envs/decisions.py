@@ -3,9 +3,16 @@ differently is here: which kernel decision pauses the member, the action space, 
 observation builder and how an action becomes a kernel action. The dynamics live in
 :class:`octogym.envs.core.KernelBatch`.
 
-Builders work on many members at once (``rows``), with numpy gathers over the kernel's state;
-rows whose member has no pending decision (a terminal observation) get zeros in every feature
-that describes the decision and an all-ones mask.
+Each decision has two observation builders that must agree exactly (a test checks it):
+
+* ``observe_reference``: numpy gathers over all requested members at once, feature by feature
+  by name: the readable definition of every feature;
+* ``observe``: the same, compiled (numba), one flat loop writing straight into the batch's
+  buffers. It is what runs: numpy's per-call overhead made the reference cost ~300 us per step
+  for one env (the kernel's own step is ~25 us) and a third of the step at N = 1024.
+
+Rows whose member has no pending decision (a terminal observation) get zeros in every feature
+that describes the decision, and an all-ones mask.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, Feature
 from octogym.hardware import HardwareConfig
@@ -43,9 +51,14 @@ class Decision:
     def n_actions(self, hw: HardwareConfig) -> int:
         raise NotImplementedError
 
-    def observe(self, core: KernelBatch, rows: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(obs (n, D) float32, mask (n, A) bool, home (n,) int64)`` for members ``rows``."""
+    def observe(self, core: KernelBatch, rows: np.ndarray) -> None:
+        """Write ``core.obs``, ``core.mask`` and ``core.home`` of members ``rows`` (compiled)."""
+        raise NotImplementedError
+
+    def observe_reference(self, core: KernelBatch, rows: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(obs (n, D) float32, mask (n, A) bool, home (n,) int64)`` for members ``rows``,
+        with numpy: the definition ``observe`` must match."""
         raise NotImplementedError
 
     def kernel_action(self, core: KernelBatch, actions: np.ndarray) -> np.ndarray:
@@ -74,7 +87,7 @@ class TBUDecision(Decision):
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.tbus_per_cluster
 
-    def observe(self, core, rows):
+    def observe_reference(self, core, rows):
         S, M = core.sim.state, core.sim.model
         K, Q = core.K, core.Q
         SC = S.SC[rows]
@@ -133,7 +146,7 @@ class ClusterDecision(Decision):
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.n_clusters
 
-    def observe(self, core, rows):
+    def observe_reference(self, core, rows):
         S = core.sim.state
         K, C, Q = core.K, core.C, core.Q
         n = len(rows)

@@ -101,6 +101,11 @@ def markdown_table(features: tuple[Feature, ...], presets: tuple[str, ...] = ("c
     order = sorted(features, key=lambda f: lays[0][f.name].start)
     rows = [f"| `{f.name}` | {f.per or '-'} | " + " | ".join(_span(lay[f.name]) for lay in lays)
             + f" | {f.description} |" for f in order]
-    sizes = " ".join(f"{p}: {obs_size(features, get_hardware(p).tbus_per_cluster, get_hardware(p).n_clusters)}"
-                     for p in presets)
+    sizes = ", ".join(f"{p}: {obs_size(features, h.tbus_per_cluster, h.n_clusters)}"
+                      for p, h in ((p, get_hardware(p)) for p in presets))
     return "\n".join([head, sep, *rows, "", f"Observation size: {sizes}."])
+
+
+if __name__ == "__main__":  # print the tables for docs/envs.md
+    for title, feats in (("TBUAssign", TBU_FEATURES), ("ClusterAssign", CLUSTER_FEATURES)):
+        print(f"### {title}\n\n{markdown_table(feats)}\n")

@@ -619,11 +619,15 @@ class ReferenceSimulation:
         self.n_backlogged += 1
 
     def release_backlog(self, cl: Cluster) -> None:
-        """A queue slot freed in ``cl``: its whole backlog goes back to the decision FIFO."""
-        if cl.backlog:
-            cl.close_idle(self.env.now)
-            self.decisions.extend(cl.backlog)
-            cl.backlog.clear()
+        """Queue space freed in ``cl``: as many backlog jobs as it has free slots go, in order,
+        to the *front* of the decision FIFO (ahead of newer work)."""
+        k = min(len(cl.backlog), cl.free_slots)
+        if k == 0:
+            return
+        if k == len(cl.backlog):
+            cl.close_idle(self.env.now)  # the backlog empties: idle TBUs turn starved
+        released = [cl.backlog.popleft() for _ in range(k)]
+        self.decisions.extendleft(reversed(released))
 
     # ---- TBUs --------------------------------------------------------------------------------
 

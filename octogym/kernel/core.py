@@ -23,19 +23,19 @@ from octogym.kernel.layout import (
 # ---- event heap: ordered by (time, kind, sequence) ----------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _less(HP, b, i, j):
     ti, tj = HP[b, 0, i], HP[b, 0, j]
     return ti < tj or (ti == tj and HP[b, 1, i] < HP[b, 1, j])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _swap(HP, b, i, j):
     for k in range(3):
         HP[b, k, i], HP[b, k, j] = HP[b, k, j], HP[b, k, i]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _push(HP, SC, b, t, kind, data):
     i = SC[b, L.SC_HP_N]
     HP[b, L.HP_T, i] = t
@@ -52,7 +52,7 @@ def _push(HP, SC, b, t, kind, data):
             break
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pop(HP, SC, b):
     t = HP[b, L.HP_T, 0]
     kind = HP[b, L.HP_K, 0] >> KIND_SHIFT
@@ -79,13 +79,13 @@ def _pop(HP, SC, b):
     return t, kind, data
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def heap_push(S, b, t, kind, data):
     """Schedule an event; ties at equal time break by kind, then by push order."""
     _push(S.HP, S.SC, b, t, kind, data)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def heap_pop(S, b):
     """Remove the earliest event; returns (time, kind, data)."""
     return _pop(S.HP, S.SC, b)
@@ -94,7 +94,7 @@ def heap_pop(S, b):
 # ---- pools ----------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def alloc_job(S, b):
     SC = S.SC
     JB = S.JB
@@ -105,7 +105,7 @@ def alloc_job(S, b):
     return j
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def free_job(S, b, j):
     JB = S.JB
     SC = S.SC
@@ -113,7 +113,7 @@ def free_job(S, b, j):
     SC[b, L.SC_JB_NFREE] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def alloc_frame(S, b, kind, parent, req, live):
     SC = S.SC
     FR = S.FR
@@ -135,7 +135,7 @@ def alloc_frame(S, b, kind, parent, req, live):
     return f
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def free_frame(S, b, f):
     FR = S.FR
     SC = S.SC
@@ -146,7 +146,7 @@ def free_frame(S, b, f):
 # ---- decision queue and per-cluster backlog (linked lists through jb_next) -----------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def dq_push(S, b, j):
     JB = S.JB
     SC = S.SC
@@ -159,7 +159,7 @@ def dq_push(S, b, j):
     SC[b, L.SC_DQ_LEN] += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def dq_pop(S, b):
     SC = S.SC
     JB = S.JB
@@ -170,7 +170,7 @@ def dq_pop(S, b):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _idle_close_cluster(M, S, b, c):
     """Close the open idle segment of every idle TBU of cluster ``c`` (before the backlog
     changes between empty and non-empty, which changes starved <-> blocked)."""
@@ -179,7 +179,7 @@ def _idle_close_cluster(M, S, b, c):
         idle_close(S, b, u, c)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def idle_close(S, b, u, c):
     """Account the open idle segment of TBU ``u`` up to now (starved, or blocked while its
     cluster has a backlog) and restart it at now. Idle = not running or reconfiguring."""
@@ -195,7 +195,7 @@ def idle_close(S, b, u, c):
         TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def bl_push(M, S, b, c, j):
     """Park job ``j`` in cluster ``c``'s backlog (no TBU can or may take it now)."""
     CL = S.CL
@@ -210,28 +210,52 @@ def bl_push(M, S, b, c, j):
     CL[b, L.CL_BL_LEN, c] += 1
 
 
-@njit(cache=True)
-def bl_release(M, S, b, c):
-    """A queue slot freed in cluster ``c``: offer its whole backlog again, in order."""
+@njit(cache=True, _nrt=False)
+def bl_release(M, S, b, c, release_all):
+    """Queue space freed in cluster ``c``: the head of its backlog goes to the *front* of the
+    decision queue (before newer work), in order: as many jobs as the cluster has free queue
+    slots, or the whole backlog if ``release_all`` (a policy that may defer work to wait for a
+    particular TBU, like ``static``, must see every parked job again)."""
     CL = S.CL
     JB = S.JB
-    if CL[b, L.CL_BL_LEN, c] == 0:
+    SC = S.SC
+    MI = M.MI
+    n = CL[b, L.CL_BL_LEN, c]
+    if n == 0:
         return
-    _idle_close_cluster(M, S, b, c)
-    j = CL[b, L.CL_BL_HEAD, c]
-    while j != -1:
-        nxt = JB[b, L.JB_NEXT, j]
-        dq_push(S, b, j)
-        j = nxt
-    CL[b, L.CL_BL_LEN, c] = 0
-    CL[b, L.CL_BL_HEAD, c] = -1
-    CL[b, L.CL_BL_TAIL, c] = -1
+    k = n
+    if not release_all:
+        free = 0
+        for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
+            free += MI[L.MI_QCAP] - S.TB[b, L.TB_QL, u]
+        k = free if free < n else n
+        if k == 0:
+            return
+    if k == n:
+        _idle_close_cluster(M, S, b, c)  # the backlog empties: idle TBUs turn starved
+    first = CL[b, L.CL_BL_HEAD, c]
+    last = first
+    for _ in range(k - 1):
+        last = JB[b, L.JB_NEXT, last]
+    rest = JB[b, L.JB_NEXT, last]
+    # splice first..last in front of the decision queue
+    if SC[b, L.SC_DQ_LEN] == 0:
+        JB[b, L.JB_NEXT, last] = -1
+        SC[b, L.SC_DQ_TAIL] = last
+    else:
+        JB[b, L.JB_NEXT, last] = SC[b, L.SC_DQ_HEAD]
+    SC[b, L.SC_DQ_HEAD] = first
+    SC[b, L.SC_DQ_LEN] += k
+    CL[b, L.CL_BL_LEN, c] = n - k
+    CL[b, L.CL_BL_HEAD, c] = rest
+    if rest == -1:
+        CL[b, L.CL_BL_TAIL, c] = -1
 
 
 # ---- transfers --------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def transfer(M, src, dst, nbytes):
     """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
     MI = M.MI
@@ -246,14 +270,14 @@ def transfer(M, src, dst, nbytes):
 # ---- TBU queues -------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def has_space(M, S, b, u):
     TB = S.TB
     MI = M.MI
     return TB[b, L.TB_QL, u] < MI[L.MI_QCAP]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cluster_has_space(M, S, b, c):
     MI = M.MI
     TB = S.TB
@@ -263,7 +287,7 @@ def cluster_has_space(M, S, b, c):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def start_next(M, S, b, u):
     """An idle TBU with a non-empty queue starts its head job: reconfigure if needed, wait for
     the input data, run. The whole span is known now, so it is accounted now."""
@@ -311,7 +335,7 @@ def start_next(M, S, b, u):
         SC[b, L.SC_TR_N] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def enqueue(M, S, b, j, u):
     """Put job ``j`` at the tail of TBU ``u``'s queue; its input data starts moving now."""
     m_tbu_cluster = M.tbu_cluster
@@ -341,7 +365,7 @@ def enqueue(M, S, b, j, u):
         start_next(M, S, b, u)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def dequeue_head(M, S, b, u):
     TBQ = S.TBQ
     TB = S.TB
@@ -361,7 +385,7 @@ def dequeue_head(M, S, b, u):
     return j
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def queued_movable(S, b, u):
     """Number of queued jobs of TBU ``u`` that have not started (movable by migrate/steal)."""
     TB = S.TB
@@ -371,7 +395,7 @@ def queued_movable(S, b, u):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def migrate(M, S, b, u, pos, v):
     """Move the not-yet-started job at queue position ``pos`` of TBU ``u`` to the tail of TBU
     ``v`` (which must have space); its data moves again from its origin, paying the transfer.
@@ -404,11 +428,11 @@ def migrate(M, S, b, u, pos, v):
     SC[b, L.SC_N_MIGRATIONS] += 1
     enqueue(M, S, b, j, v)
     # a queue slot freed in the source cluster: offer its backlog again
-    bl_release(M, S, b, m_tbu_cluster[u])
+    bl_release(M, S, b, m_tbu_cluster[u], False)
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def steal(M, S, b, thief, victim):
     """Idle TBU ``thief`` takes the last not-yet-started job of ``victim``."""
     TB = S.TB
@@ -422,7 +446,7 @@ def steal(M, S, b, thief, victim):
     return ok
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def reconfigure(M, S, b, u, cfg):
     """Command: reconfigure an idle, empty TBU to ``cfg`` ahead of need (costs reconf cycles).
     Returns True if started; a busy TBU or one already holding ``cfg`` is left alone."""
@@ -442,7 +466,7 @@ def reconfigure(M, S, b, u, cfg):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def est_finish(M, S, b, u, blk):
     """Estimated cycles from now until TBU ``u`` would finish a new job of block ``blk``:
     queued expected work + reconfiguration if its config differs + transfer is added by the

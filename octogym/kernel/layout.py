@@ -119,6 +119,10 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ST_EXEC", "i4", ("C", "NB")),  # CB executions per block
     ("ST_SUM", "i4", ("C", "NB")),  # map: sum of drawn counts
     ("PS", "f8", ("C", "PS")),  # policy scratch
+    ("WLI", "i8", ("WX", "W")),  # token worklist of the current event: frame, block, origin,
+    ("WLU", "u8", ("W",)),  #      bytes (WLI rows) and lineage (WLU); counters in WLC
+    ("WLC", "i8", ("WX",)),  # worklist head, tail
+    ("PW", "f8", ("WX", "NCFG")),  # policy scratch vectors per config
     ("PEMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
     ("PPREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
 )

@@ -9,7 +9,10 @@ Semantics (DESIGN §4, with our choices documented in docs/model.md "Execution")
   branch / map / fork: a CB job on the home cluster's CBU (serial, ``cost`` cycles);
   join: counts tokens per frame and fires a CB job once it holds ``indegree`` of them.
 * A TB instance needs a TBU with queue space in its home cluster; if none has space (or the
-  policy defers it) it waits in that cluster's backlog until a queue slot frees there.
+  policy defers it) it waits in that cluster's backlog until a queue slot frees there, then
+  goes back to the front of the decision queue (``core.bl_release``).
+* Every function is compiled with ``_nrt=False``: the kernel never allocates (all scratch
+  space lives in the State), which removes numba's atomic reference counting from every call.
 * TBU: FIFO queue; head job = reconfigure if needed, wait for input data, run.
 """
 
@@ -59,7 +62,14 @@ from octogym.kernel.layout import (
     TBU_IDLE,
 )
 from octogym.workflows.compiled import BRANCH, FORK, JOIN, MAP, TASK
-from octogym.kernel.policies import decide_cluster, decide_tbu, least_loaded_tbu, on_epoch, on_idle
+from octogym.kernel.policies import (
+    decide_cluster,
+    decide_tbu,
+    least_loaded_tbu,
+    on_epoch,
+    on_idle,
+    policy_defers,
+)
 from octogym.rng import (
     S_ARRIVAL,
     S_BRANCH,
@@ -84,15 +94,15 @@ MAX_IDLE_EPOCHS = 1000
 # ---- token worklist (local to one call; emptied within every event) -------------------------
 
 
-@njit(cache=True)
-def make_worklist(M):
-    MI = M.MI
-    n = 4 * MI[L.MI_MARGIN] + 64
-    return (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
-            np.empty(n, np.int64), np.empty(n, np.uint64), np.zeros(2, np.int64))
+@njit(cache=True, _nrt=False)
+def make_worklist(S, b):
+    """Views of member ``b``'s preallocated token worklist (the kernel never allocates)."""
+    S.WLC[b, 0] = 0
+    S.WLC[b, 1] = 0
+    return (S.WLI[b, 0], S.WLI[b, 1], S.WLI[b, 2], S.WLI[b, 3], S.WLU[b], S.WLC[b])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def wl_push(WL, f, x, org, nbytes, lin):
     ctr = WL[5]
     t = ctr[1]
@@ -106,7 +116,7 @@ def wl_push(WL, f, x, org, nbytes, lin):
     ctr[1] = t + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def emit_flow(M, S, b, WL, f, fi, org, lin):
     """A token leaves along flow ``fi`` (CSR index) in frame ``f``."""
     FR = S.FR
@@ -115,7 +125,7 @@ def emit_flow(M, S, b, WL, f, fi, org, lin):
     wl_push(WL, f, FL[L.FL_SUCC_DST, fi], org, FL[L.FL_SUCC_BYTES, fi], lin_next(lin, fi))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def consume(M, S, b, WL, f, org):
     """A token of frame ``f`` ends (its data last seen at cluster ``org``); finish frames
     whose last token this was: a copy reports to its group, a finished group sends the map's
@@ -153,7 +163,7 @@ def consume(M, S, b, WL, f, org):
         f = p
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cb_job(M, S, b, f, x, org, nbytes, lin):
     FR = S.FR
     JB = S.JB
@@ -179,7 +189,7 @@ def cb_job(M, S, b, f, x, org, nbytes, lin):
     heap_push(S, b, end, EV_CB_DONE, j)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def deliver(M, S, b, WL, f, x, org, nbytes, lin):
     MB = M.MB
     FR = S.FR
@@ -228,7 +238,7 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
         cb_job(M, S, b, f, x, org, nbytes, lin)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def flush(M, S, b, WL):
     ctr = WL[5]
     while ctr[0] < ctr[1]:
@@ -242,7 +252,7 @@ def flush(M, S, b, WL):
 # ---- events ------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_cb_done(M, S, b, WL, j):
     JB = S.JB
     JBU = S.JBU
@@ -312,7 +322,7 @@ def on_cb_done(M, S, b, WL, j):
     flush(M, S, b, WL)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_tb_done(M, S, b, WL, j, pol):
     JB = S.JB
     m_tbu_cluster = M.tbu_cluster
@@ -335,28 +345,28 @@ def on_tb_done(M, S, b, WL, j, pol):
     free_job(S, b, j)
     consume(M, S, b, WL, f, c)
     flush(M, S, b, WL)
-    bl_release(M, S, b, c)
+    bl_release(M, S, b, c, policy_defers(pol))
     if TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_tbu_free(M, S, b, u, pol):
     TB = S.TB
     SC = S.SC
     TB[b, L.TB_STATE, u] = TBU_IDLE
     TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
     # reconfigured: work parked for its new configuration may now be placed
-    bl_release(M, S, b, M.tbu_cluster[u])
+    bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
     if TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def next_arrival_time(M, S, b, n):
     MI = M.MI
     SEED = S.SEED
@@ -372,7 +382,7 @@ def next_arrival_time(M, S, b, n):
     return TRC[L.TRC_TRACE_T, n]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_arrival(M, S, b, n):
     SC = S.SC
     MI = M.MI
@@ -417,7 +427,7 @@ def on_arrival(M, S, b, n):
     dq_push(S, b, j)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_cluster(M, S, b, WL, j, h):
     JB = S.JB
     RQ = S.RQ
@@ -433,7 +443,7 @@ def apply_cluster(M, S, b, WL, j, h):
     flush(M, S, b, WL)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def init_member(M, S, b):
     """Schedule the first arrival (and epoch) of a freshly laid-out member."""
     MI = M.MI
@@ -443,7 +453,7 @@ def init_member(M, S, b):
         heap_push(S, b, MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _capacity_ok(M, S, b):
     SC = S.SC
     MI = M.MI
@@ -452,7 +462,7 @@ def _capacity_ok(M, S, b):
             and SC[b, L.SC_HP_N] + MI[L.MI_MARGIN] <= HP.shape[2])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
     SC = S.SC
     MI = M.MI
@@ -460,7 +470,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
     JB = S.JB
     TB = S.TB
     HP = S.HP
-    WL = make_worklist(M)
+    WL = make_worklist(S, b)
     if SC[b, L.SC_DEC_KIND] != DEC_NONE:
         if action == NO_ACTION:
             return ST_DECISION
@@ -549,7 +559,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                 heap_push(S, b, t + MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
     """Advance every active member; returns nothing (statuses are written to ``S.status``)."""
     SC = S.SC

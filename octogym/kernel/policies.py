@@ -46,12 +46,18 @@ PARAM_STRUCTURAL_IDLE, PARAM_STEAL = 4, 5
 N_PARAMS = 6
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
+def policy_defers(pol):
+    """True for policies that may park a job although its cluster has queue space."""
+    return pol == P_STATIC or pol == P_REACTIVE
+
+
+@njit(cache=True, _nrt=False)
 def param(M, k):
     return M.MF[MF_POLICY + k]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def policy_draw(S, b):
     """A uniform draw for a randomised policy, from the member's seed and a counter."""
     SC = S.SC
@@ -63,7 +69,7 @@ def policy_draw(S, b):
 # ---- building blocks ------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def least_loaded_tbu(M, S, b, c):
     """TBU of cluster ``c`` with space and the fewest queued jobs (lowest id on ties)."""
     MI = M.MI
@@ -77,7 +83,7 @@ def least_loaded_tbu(M, S, b, c):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def least_loaded_cluster(M, S, b):
     """Cluster with the fewest queued plus backlogged TB instances (lowest id on ties)."""
     MI = M.MI
@@ -92,7 +98,7 @@ def least_loaded_cluster(M, S, b):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cluster_work(M, S, b, c):
     """Expected TBU-cycles waiting in cluster ``c`` (queued work + backlog at the mean TB
     duration), per TBU: the predicted time until a new job there could start."""
@@ -109,7 +115,7 @@ def cluster_work(M, S, b, c):
     return w / K
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def lowest_finish_cluster(M, S, b):
     """Cluster with the lowest predicted finish time (``cluster_work``; lowest id on ties)."""
     best = 0
@@ -122,7 +128,7 @@ def lowest_finish_cluster(M, S, b):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def eft_tbu(M, S, b, j, lo, hi):
     """TBU in ``[lo, hi)`` with space and the earliest estimated finish of job ``j``: data
     arrival (transfer from its origin) overlapped with queued expected work and any
@@ -145,7 +151,7 @@ def eft_tbu(M, S, b, j, lo, hi):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def static_tbu(M, S, b, j):
     """``static``: a TBU that holds the job's configuration, in its home cluster or else in the
     nearest cluster that has one; fewest queued jobs first. If all of them are full, park the
@@ -174,7 +180,7 @@ def static_tbu(M, S, b, j):
 # ---- hooks ---------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def decide_cluster(M, S, b, j, pol):
     SC = S.SC
     MI = M.MI
@@ -190,7 +196,7 @@ def decide_cluster(M, S, b, j, pol):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def decide_tbu(M, S, b, j, pol):
     MI = M.MI
     K = MI[L.MI_K]
@@ -226,7 +232,7 @@ def decide_tbu(M, S, b, j, pol):
     return least_loaded_tbu(M, S, b, c)  # least_loaded, proactive
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def adaptive_steal(M, S, b, u):
     """An idle TBU takes the last waiting job of the sibling with the most waiting jobs, when
     that job would otherwise wait longer than the thief's reconfiguration would take."""
@@ -252,13 +258,13 @@ def adaptive_steal(M, S, b, u):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_idle(M, S, b, u, pol):
     if (pol == P_ADAPTIVE or pol == P_OCTOPUS) and param(M, PARAM_STEAL) > 0:
         adaptive_steal(M, S, b, u)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def reactive_epoch(M, S, b):
     """``reactive``: per cluster, if the most pressed configuration has at least
     ``reactive_threshold`` waiting jobs per TBU holding it (a config no TBU of the cluster
@@ -268,12 +274,13 @@ def reactive_epoch(M, S, b):
     K = MI[L.MI_K]
     ncfg = M.CFGF.shape[1]
     thr = param(M, PARAM_REACTIVE_THRESHOLD)
-    waiting = np.zeros(ncfg)
-    ntbu = np.zeros(ncfg)
-    total = np.zeros(ncfg, np.int64)  # TBUs holding each config, machine-wide
+    waiting = S.PW[b, 0]
+    ntbu = S.PW[b, 1]
+    total = S.PW[b, 2]  # TBUs holding each config, machine-wide
+    total[:] = 0.0
     for u in range(MI[L.MI_T]):
         if S.TB[b, L.TB_CFG, u] >= 0:
-            total[S.TB[b, L.TB_CFG, u]] += 1
+            total[S.TB[b, L.TB_CFG, u]] += 1.0
     for c in range(MI[L.MI_C]):
         waiting[:] = 0.0
         ntbu[:] = 0.0
@@ -300,12 +307,12 @@ def reactive_epoch(M, S, b):
             if cf == hi or cf < 0 or total[cf] < 2:
                 continue  # never remove a configuration's last TBU on the machine
             if waiting[cf] / ntbu[cf] < 1.0 and reconfigure(M, S, b, u, hi):
-                total[cf] -= 1
-                total[hi] += 1
+                total[cf] -= 1.0
+                total[hi] += 1.0
                 break
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def proactive_epoch(M, S, b, structural_only):
     """``proactive``: update each cluster's moving average of per-config TB demand, then
     re-provision idle, empty TBUs towards the predicted work mix, before the work queues up.
@@ -317,8 +324,9 @@ def proactive_epoch(M, S, b, structural_only):
     a = param(M, PARAM_EMA)
     now = S.SC[b, L.SC_NOW]
     idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
-    want = np.zeros(ncfg)
-    have = np.zeros(ncfg, np.int64)
+    want = S.PW[b, 0]
+    have = S.PW[b, 1]
+    want[:] = 0.0
     for c in range(MI[L.MI_C]):
         tot = 0.0
         for k in range(ncfg):
@@ -329,10 +337,10 @@ def proactive_epoch(M, S, b, structural_only):
             tot += want[k]
         if tot <= 0.0:
             continue
-        have[:] = 0
+        have[:] = 0.0
         for u in range(c * K, (c + 1) * K):
             if S.TB[b, L.TB_CFG, u] >= 0:
-                have[S.TB[b, L.TB_CFG, u]] += 1
+                have[S.TB[b, L.TB_CFG, u]] += 1.0
         for k in range(ncfg):
             want[k] = want[k] / tot * K  # target TBUs of config k in this cluster
         for u in range(c * K, (c + 1) * K):
@@ -352,11 +360,11 @@ def proactive_epoch(M, S, b, structural_only):
                     best = k
             if best >= 0 and reconfigure(M, S, b, u, best):
                 if cf >= 0:
-                    have[cf] -= 1
-                have[best] += 1
+                    have[cf] -= 1.0
+                have[best] += 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def diffusion_epoch(M, S, b):
     """Diffusion-based load balancing between mesh neighbours (the paper's wafer-scale
     mechanism; details ours): a cluster whose predicted wait exceeds a neighbour's by more than
@@ -389,7 +397,7 @@ def diffusion_epoch(M, S, b):
                     break
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_epoch(M, S, b, pol):
     if pol == P_REACTIVE:
         reactive_epoch(M, S, b)

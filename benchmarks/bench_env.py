@@ -1,0 +1,158 @@
+"""Environment throughput, side by side: env steps (= scheduling decisions) per second of
+
+* one env via ``gym.make``;
+* ``SyncVectorEnv`` of it (``gym.make_vec(..., vectorization_mode="sync")``, N = 64);
+* the native vector env (``vectorization_mode="vector_entry_point"``, N = 64, 256, 1024);
+* the SB3 adapter (``make_sb3_vec_env``, N = the largest native N);
+* the raw kernel's decision rate with the same heuristic compiled in (``Simulation.run()``
+  with ``policy="least_loaded"``: TB instances placed per second for TBU assignment, requests
+  placed per second for cluster assignment), at the same N: the limit.
+
+Every env variant plays the same heuristic from its observations (least-loaded TBU / cluster,
+lowest id on ties), so the kernel does the same work as in the raw run.
+
+    python benchmarks/bench_env.py                       # TBUAssign-v0, ~1 minute
+    python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+import octogym  # noqa: F401  (registers the ids)
+from octogym.envs import make_sb3_vec_env
+from octogym.simulator import Simulation
+
+
+def heuristic(env_id: str, slices: dict[str, slice], K: int, Q: int
+              ) -> Callable[[np.ndarray], np.ndarray]:
+    """Least-loaded choice from a batch of observations (B, D) -> actions (B,)."""
+    if "TBUAssign" in env_id:
+        free, queue = slices["tbu_free_slot"], slices["tbu_queue"]
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            return np.argmin(np.where(obs[:, free] > 0.5, obs[:, queue], np.inf), axis=1)
+    else:
+        cq, cb = slices["cluster_queue"], slices["cluster_backlog"]
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            s = obs[:, cb].astype(np.float64)
+            return np.argmin(np.rint(obs[:, cq] * (K * Q)) + np.rint(K * s / (1 - s)), axis=1)
+    return act
+
+
+def timed(step: Callable[[], int], seconds: float, warmup: int = 20) -> float:
+    """Steps per second of ``step`` (which returns the env steps it took)."""
+    for _ in range(warmup):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        n += step()
+    return n / (time.perf_counter() - t0)
+
+
+def bench_single(env_id: str, kw: dict, seconds: float) -> float:
+    env = gym.make(env_id, **kw)
+    core = env.unwrapped.core
+    act = heuristic(env_id, core.slices, core.K, core.Q)
+    state = {"obs": env.reset(seed=0)[0]}
+
+    def step() -> int:
+        obs, _, term, trunc, _ = env.step(int(act(state["obs"][None])[0]))
+        state["obs"] = env.reset()[0] if term or trunc else obs
+        return 1
+    return timed(step, seconds)
+
+
+def bench_vector(venv: gym.vector.VectorEnv, env_id: str, core, seconds: float) -> float:
+    act = heuristic(env_id, core.slices, core.K, core.Q)
+    state = {"obs": venv.reset(seed=0)[0]}
+    n = venv.num_envs
+
+    def step() -> int:
+        state["obs"] = venv.step(act(state["obs"]))[0]
+        return n
+    return timed(step, seconds, warmup=5)
+
+
+def bench_sb3(env_id: str, n: int, kw: dict, seconds: float) -> float:
+    venv = make_sb3_vec_env(env_id, n_envs=n, seed=0, **kw)
+    core = venv.venv.core
+    act = heuristic(env_id, core.slices, core.K, core.Q)
+    state = {"obs": venv.reset()}
+
+    def step() -> int:
+        state["obs"] = venv.step(act(state["obs"]))[0]
+        return n
+    return timed(step, seconds, warmup=5)
+
+
+def bench_kernel(env_id: str, n: int, kw: dict, seconds: float) -> float:
+    """Decisions per second of whole kernel runs (construction and reset excluded)."""
+    spec = gym.spec(env_id)
+    hw = kw.get("hardware", spec.kwargs["hardware"])
+    tbu = "TBUAssign" in env_id
+    done, busy = 0, 0.0
+    while busy < seconds:
+        sim = Simulation(kw.get("workflows"), hw, load=kw["load"],
+                         n_requests=kw["requests_per_episode"], batch=n, seed=done,
+                         policy="least_loaded")
+        t0 = time.perf_counter()
+        res = sim.run()
+        busy += time.perf_counter() - t0
+        done += sum(r.tb_executions if tbu else r.n_requests for r in res)
+    return done / busy
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--env", default="octogym/TBUAssign-v0")
+    ap.add_argument("--seconds", type=float, default=3.0, help="measuring time per variant")
+    ap.add_argument("--sizes", default="64,256,1024", help="native vector env sizes")
+    ap.add_argument("--sync-n", type=int, default=64)
+    ap.add_argument("--load", type=float, default=0.8)
+    ap.add_argument("--requests", type=int, default=200, help="requests per episode")
+    a = ap.parse_args()
+    kw = {"load": a.load, "requests_per_episode": a.requests}
+    sizes = [int(s) for s in a.sizes.split(",")]
+    sec = a.seconds
+
+    Simulation(None, "chip", n_requests=2).run()  # compile / load the kernel first
+    rows: list[tuple[str, int, float, float | None]] = []
+
+    def add(name: str, n: int, sps: float, kernel: float | None = None) -> None:
+        rows.append((name, n, sps, kernel))
+        ratio = f"{sps / kernel:6.2f}" if kernel else "     -"
+        print(f"{name:<34} N={n:<5d} {sps:>12,.0f} steps/s   kernel ratio {ratio}", flush=True)
+
+    print(f"{a.env}  load={a.load}  requests/episode={a.requests}  {sec:.0f}s per variant")
+    kernel = {n: bench_kernel(a.env, n, kw, sec) for n in sorted({1, a.sync_n, *sizes})}
+    add("gym.make (single env)", 1, bench_single(a.env, kw, sec), kernel[1])
+    sync = gym.make_vec(a.env, num_envs=a.sync_n, vectorization_mode="sync", **kw)
+    sync_sps = bench_vector(sync, a.env, sync.envs[0].unwrapped.core, sec)
+    add("SyncVectorEnv", a.sync_n, sync_sps, kernel[a.sync_n])
+    sync.close()
+    native = {}
+    for n in sizes:
+        venv = gym.make_vec(a.env, num_envs=n, vectorization_mode="vector_entry_point", **kw)
+        native[n] = bench_vector(venv, a.env, venv.unwrapped.core, sec)
+        add("native vector env", n, native[n], kernel[n])
+    add("SB3 adapter", sizes[-1], bench_sb3(a.env, sizes[-1], kw, sec), kernel[sizes[-1]])
+    for n in sorted(kernel):
+        add("raw kernel (Simulation.run)", n, kernel[n])
+
+    big = sizes[-1]
+    print(f"\nnative N={big}: {native[big]:,.0f} steps/s = {native[big] / sync_sps:.1f}x "
+          f"SyncVectorEnv (N={a.sync_n}), {native[big] / kernel[big]:.2f}x the raw kernel "
+          f"at N={big} ({kernel[big]:,.0f} decisions/s)")
+    print(f"targets (issue 5): >= 500,000 steps/s: {native[big] >= 5e5}; >= 20x sync: "
+          f"{native[big] >= 20 * sync_sps}; >= 0.5x raw kernel: {native[big] >= 0.5 * kernel[big]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,704 @@
+"""Seeded evaluation scenarios and the scheduler comparison behind ``evaluate.py``.
+
+Everything the comparison needs lives here, so ``evaluate.py`` stays a thin command line and
+the learned-agent evaluation can reuse it:
+
+* :data:`SCENARIOS`: named, fixed test scenarios (each suite workflow and the mix on ``chip``
+  and ``wafer``, a load sweep, a what-if with one slowed cluster), and :data:`GROUPS` of them;
+* :func:`compare`: run scenarios x schedulers x seeds (progress bar, optional worker
+  processes) into tidy rows, one per (scenario, scheduler, seed);
+* :func:`aggregate`: mean / std / min / max over seeds and the speedup over ``static``;
+* writers for Markdown and CSV tables, and the plots (matplotlib, Agg canvas).
+
+**Seeds.** Evaluation seed ``i`` is batch member ``i`` of base seed :data:`EVAL_SEED`
+(``Simulation(..., seed=EVAL_SEED, batch=n)``; ``member_offset=i`` reproduces one alone).
+Training must never use ``EVAL_SEED`` as its base seed, so test runs stay disjoint from
+training runs. Every scheduler sees the same seeds, hence the same request arrivals, durations
+and branch outcomes (common random numbers), which makes per-seed speedups paired comparisons.
+
+**Load.** A scenario's ``load`` is the offered load as a fraction of the capacity estimate in
+the *heaviest drift phase the run reaches* (our choice). The suite's drift phases raise the
+work per request by up to 3.3x (``video_analytics``), so a load defined on the initial phase
+(the simulator's ``load``) would leave every scheduler permanently overloaded after a drift,
+and mean latency would only measure run length. :meth:`Scenario.sim_load` converts.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from octogym.hardware import PRESETS, get_hardware
+from octogym.kernel.build import model_int
+from octogym.kernel.layout import field
+from octogym.metrics import tbu_time_split
+from octogym.schedulers import SCHEDULERS
+from octogym.simulator import Simulation, resolve_workflows
+from octogym.workflows.frequencies import expected_frequencies
+from octogym.workflows.suite import suite_names
+
+__all__ = [
+    "EVAL_SEED", "GROUPS", "SCENARIOS", "Scenario", "aggregate", "compare", "contagion_rings",
+    "csv_table", "markdown_report", "peak_work", "plot_contagion", "plot_heatmap",
+    "plot_latency_vs_load", "plot_speedup", "plot_timeline", "resolve_scenarios",
+    "resolve_schedulers", "speedup_summary",
+]
+
+EVAL_SEED = 10_000  # base seed of every evaluation run (ours); training must not use it
+BASELINE = "static"  # speedups are over the paper's traditional baseline
+SPLIT_KEYS = ("busy", "starved", "waiting_data", "reconfiguring", "blocked")
+
+
+# ---- scenarios ---------------------------------------------------------------------------
+
+
+def peak_work(workflows: str | None, n_requests: int) -> tuple[float, float]:
+    """Expected TBU-cycles per request of a workload (a suite name, or ``"mix"``/``None`` for
+    the equally weighted suite): in its initial phase, and in the heaviest combination of
+    drift phases that requests ``0 .. n_requests - 1`` reach. A phase triggered by cycles
+    (none in the suite) is counted as reachable anywhere, which can only raise the peak."""
+    wfs, weights = resolve_workflows(workflows)
+    total = sum(weights)
+    works = [[expected_frequencies(wf, k).work for k in range(len(wf.phases) + 1)]
+             for wf in wfs]
+    starts = {0} | {p.after_requests for wf in wfs for p in wf.phases
+                    if p.after_requests is not None and p.after_requests < n_requests}
+
+    def at(s: int) -> float:
+        w = 0.0
+        for wf, ws, x in zip(wfs, works, weights, strict=True):
+            k = sum(1 for p in wf.phases if p.after_requests is not None and p.after_requests <= s)
+            cands = [ws[k]] + [ws[i + 1] for i, p in enumerate(wf.phases)
+                               if p.after_requests is None]
+            w += x * max(cands)
+        return w / total
+
+    initial = sum(ws[0] * x for ws, x in zip(works, weights, strict=True)) / total
+    return initial, max(at(s) for s in starts)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One fixed test scenario. All its numbers are ours."""
+
+    name: str
+    workflows: str  # a suite workflow name, or "mix" (the whole suite, equally weighted)
+    hardware: str  # a preset of octogym.hardware.PRESETS
+    load: float  # offered load in the heaviest drift phase reached (see the module docstring)
+    n_requests: int
+    slowdown: tuple[tuple[int, float], ...] = ()  # (cluster, factor): a what-if straggler
+    baseline: str | None = None  # for a what-if: the scenario it modifies (same run otherwise)
+    note: str = ""
+
+    def sim_load(self, n_requests: int | None = None) -> float:
+        """The simulator's ``load`` (a fraction of initial-phase capacity) for this scenario."""
+        w0, wpeak = peak_work(self.workflows, n_requests or self.n_requests)
+        return self.load * w0 / wpeak
+
+    def simulation(self, scheduler: str, seeds: int, *, n_requests: int | None = None,
+                   trace_cap: int = 0) -> Simulation:
+        """The batched simulation of this scenario: member ``i`` is evaluation seed ``i``."""
+        n = n_requests or self.n_requests
+        return Simulation(self.workflows, self.hardware, load=self.sim_load(n), n_requests=n,
+                          batch=seeds, seed=EVAL_SEED, policy=scheduler, trace_cap=trace_cap,
+                          slowdown=dict(self.slowdown) or None)
+
+    def arrival_horizon(self, sim: Simulation) -> int:
+        """Expected cycle of the last arrival: the window in which per-cluster time is split
+        (after it, the run only drains, and idleness there says nothing about scheduling)."""
+        n = model_int(sim.model, "n_requests")
+        rate = sim.hw.arrival_rate(self.sim_load(n), sim.work_per_request)
+        return max(int(n / rate), 1)
+
+
+def _cluster(hw: str, row: int, col: int) -> int:
+    return row * PRESETS[hw].cols + col
+
+
+def _build_scenarios() -> dict[str, Scenario]:
+    # Requests (ours): chip 4000 reaches every drift phase of the suite (the last starts at
+    # request 3000); wafer 16000 keeps the wafer's 16x higher arrival rate busy for a run of
+    # comparable length in request latencies. Load 0.7 of peak-phase capacity: busy but stable
+    # for a scheduler that provisions well.
+    n = {"chip": 4000, "wafer": 16000}
+    out: dict[str, Scenario] = {}
+    for hw in ("chip", "wafer"):
+        for wf in [*suite_names(), "mix"]:
+            out[f"{wf}-{hw}"] = Scenario(f"{wf}-{hw}", wf, hw, 0.7, n[hw],
+                                         note=f"{wf} on {hw}")
+    for load in (0.3, 0.5, 0.7, 0.9, 1.1):
+        name = f"sweep-chip-{load:.1f}"
+        out[name] = Scenario(name, "mix", "chip", load, n["chip"], note="load sweep, mix, chip")
+    # Contagious PEA Idleness what-if (ours): one cluster's TBUs run 4x slower (a throttled or
+    # degraded cluster); an interior cluster, so it has four mesh neighbours (on the wafer
+    # also inside one die).
+    for hw, (r, c) in (("chip", (1, 1)), ("wafer", (5, 5))):
+        name = f"contagion-{hw}"
+        out[name] = Scenario(name, "mix", hw, 0.7, n[hw],
+                             slowdown=((_cluster(hw, r, c), 4.0),), baseline=f"mix-{hw}",
+                             note=f"mix on {hw}, cluster ({r},{c}) 4x slower")
+    return out
+
+
+SCENARIOS: dict[str, Scenario] = _build_scenarios()
+_WORKFLOWS = [*suite_names(), "mix"]
+GROUPS: dict[str, tuple[str, ...]] = {
+    # `python evaluate.py`: every plot, a few minutes on 2 cores
+    "default": (*(f"{w}-chip" for w in _WORKFLOWS), *(n for n in SCENARIOS if "sweep" in n),
+                "mix-wafer", "contagion-wafer"),
+    # docs/results.md: everything
+    "study": tuple(SCENARIOS),
+    "chip": tuple(f"{w}-chip" for w in _WORKFLOWS),
+    "wafer": tuple(f"{w}-wafer" for w in _WORKFLOWS),
+    "sweep": tuple(n for n in SCENARIOS if n.startswith("sweep")),
+    "contagion": tuple(n for n in SCENARIOS if n.startswith("contagion")),
+}
+
+
+def resolve_scenarios(names: Iterable[str]) -> list[Scenario]:
+    """Scenario and group names to scenarios (order kept, duplicates dropped); a what-if's
+    baseline is added when missing. Unknown names raise ``ValueError`` listing valid ones."""
+    out: dict[str, Scenario] = {}
+    for name in names:
+        if name in GROUPS:
+            picked = GROUPS[name]
+        elif name in SCENARIOS:
+            picked = (name,)
+        else:
+            raise ValueError(f"unknown scenario {name!r}; groups: {', '.join(GROUPS)}; "
+                             f"scenarios: {', '.join(SCENARIOS)}")
+        for p in picked:
+            out.setdefault(p, SCENARIOS[p])
+    for s in list(out.values()):
+        if s.baseline and s.baseline not in out:
+            out[s.baseline] = SCENARIOS[s.baseline]
+    return list(out.values())
+
+
+def resolve_schedulers(names: Iterable[str] | None) -> list[str]:
+    """Scheduler names (``None``: the whole registry, in registry order)."""
+    if names is None:
+        return list(SCHEDULERS)
+    names = list(dict.fromkeys(names))
+    bad = [n for n in names if n not in SCHEDULERS]
+    if bad:
+        raise ValueError(f"unknown scheduler(s) {', '.join(map(repr, bad))}; valid: "
+                         f"{', '.join(SCHEDULERS)}")
+    return names
+
+
+# ---- running -----------------------------------------------------------------------------
+
+
+def run_one(scenario: Scenario, scheduler: str, seeds: int,
+            n_requests: int | None = None) -> list[dict[str, Any]]:
+    """Run one scenario under one scheduler for ``seeds`` evaluation seeds: one row each.
+
+    A row holds the scenario's description, the scheduler, the seed index, every scalar of
+    :meth:`SimResult.to_dict` (whole run), ``wall_s`` (wall time per seed), ``tail`` (cycles
+    from the last arrival to the last completion, relative to the last arrival's cycle: near 0
+    when the scheduler keeps up with the arrivals, of order 1 when its backlog grew all run
+    long, so that its latency grows with the run's length), and per-cluster
+    arrays ``cl_<split>`` (C,) = fraction of the cluster's TBU-time in each state of the idle
+    split, measured from 0 to the arrival horizon (:meth:`Scenario.arrival_horizon`)."""
+    sim = scenario.simulation(scheduler, seeds, n_requests=n_requests)
+    horizon = scenario.arrival_horizon(sim)
+    K = sim.hw.tbus_per_cluster
+    t0 = time.perf_counter()
+    sim.advance(until=horizon)
+    window = [tbu_time_split(sim.model, sim.state, b, horizon) for b in range(seeds)]
+    results = sim.run()
+    wall = time.perf_counter() - t0
+    rows = []
+    for b, (res, split) in enumerate(zip(results, window, strict=True)):
+        last = int(field(sim.state, "res_arr")[b].max())
+        row: dict[str, Any] = {
+            "scenario": scenario.name, "workflows": scenario.workflows,
+            "hardware": scenario.hardware, "load": scenario.load, "scheduler": scheduler,
+            "seed": b, **res.to_dict(), "wall_s": wall / seeds, "horizon": horizon,
+            "tail": max(res.makespan - last, 0) / max(last, 1),
+        }
+        for k in SPLIT_KEYS:
+            row[f"cl_{k}"] = split[k].reshape(-1, K).sum(axis=1) / (K * horizon)
+        rows.append(row)
+    return rows
+
+
+def _warm_up() -> None:
+    """Compile (or load) the kernel once in this process before workers start, so that
+    workers read the cache instead of compiling concurrently."""
+    Simulation("recognition", "chip", n_requests=2, policy=BASELINE).run()
+
+
+def compare(scenarios: Sequence[Scenario], schedulers: Sequence[str], seeds: int, *,
+            n_requests: int | None = None, progress: bool = True, jobs: int = 1
+            ) -> list[dict[str, Any]]:
+    """Run every scenario under every scheduler for ``seeds`` evaluation seeds.
+
+    Returns tidy rows (see :func:`run_one`), ordered by scenario, scheduler (as given) and
+    seed. ``n_requests`` overrides every scenario's; ``jobs > 1`` runs (scenario, scheduler)
+    pairs in that many worker processes (results are identical, only faster)."""
+    from tqdm.auto import tqdm
+
+    tasks = [(s, p) for s in scenarios for p in schedulers]
+    # longest first, so that parallel workers finish together (wafer, then eft, are slowest)
+    cost = {p: (3.0 if p == "eft" else 1.0) for p in schedulers}
+    order = sorted(tasks, key=lambda t: -PRESETS[t[0].hardware].tbus_per_cluster
+                   * PRESETS[t[0].hardware].rows * PRESETS[t[0].hardware].cols
+                   * (n_requests or t[0].n_requests) * cost[t[1]])
+    bar = tqdm(total=len(tasks), disable=not progress, unit="run", desc="compare")
+    done: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    try:
+        if jobs <= 1:
+            for s, p in order:
+                bar.set_postfix_str(f"{s.name} / {p}")
+                done[(s.name, p)] = run_one(s, p, seeds, n_requests)
+                bar.update()
+        else:
+            _warm_up()
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futs = {pool.submit(run_one, s, p, seeds, n_requests): (s.name, p)
+                        for s, p in order}
+                for fut in as_completed(futs):
+                    done[futs[fut]] = fut.result()
+                    bar.set_postfix_str(" / ".join(futs[fut]))
+                    bar.update()
+    finally:
+        bar.close()
+    return [r for s, p in tasks for r in done[(s.name, p)]]
+
+
+# ---- aggregation -------------------------------------------------------------------------
+
+#: Metrics aggregated over seeds (each gets _mean, _std, _min, _max columns).
+METRICS = ("latency_mean", "latency_p50", "latency_p99", "throughput_per_mcycle",
+           "utilisation", "idle_starved", "idle_waiting_data", "idle_reconfiguring",
+           "idle_blocked", "reconfigurations", "migrations", "steals", "noc_byte_hops",
+           "makespan", "n_requests", "tail", "wall_s")
+
+
+def _stats(x: Sequence[float]) -> tuple[float, float, float, float]:
+    """mean, sample standard deviation (0 for one seed), min, max."""
+    a = np.asarray(x, dtype=float)
+    std = float(a.std(ddof=1)) if a.size > 1 else 0.0
+    return float(a.mean()), std, float(a.min()), float(a.max())
+
+
+def aggregate(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS
+              ) -> list[dict[str, Any]]:
+    """One row per (scenario, scheduler), in first-seen order: ``seeds``, and for each metric
+    its mean, sample std, min and max over seeds. When the scenario has ``static`` rows:
+    ``speedup`` = static's mean latency (mean over seeds) / this scheduler's, and
+    ``speedup_min`` / ``speedup_max`` over the per-seed ratios (paired by seed)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["scenario"], r["scheduler"]), []).append(r)
+    out = []
+    for (scen, sched), rs in groups.items():
+        a: dict[str, Any] = {k: rs[0][k] for k in ("scenario", "workflows", "hardware", "load")
+                             if k in rs[0]}
+        a["scheduler"] = sched
+        a["seeds"] = len(rs)
+        for m in metrics:
+            if m in rs[0]:
+                a[f"{m}_mean"], a[f"{m}_std"], a[f"{m}_min"], a[f"{m}_max"] = \
+                    _stats([r[m] for r in rs])
+        base = groups.get((scen, BASELINE))
+        if base:
+            lat = {r["seed"]: r["latency_mean"] for r in rs}
+            blat = {r["seed"]: r["latency_mean"] for r in base}
+            a["speedup"] = float(np.mean(list(blat.values())) / np.mean(list(lat.values())))
+            per_seed = [blat[s] / lat[s] for s in lat if s in blat]
+            a["speedup_min"] = float(min(per_seed)) if per_seed else math.nan
+            a["speedup_max"] = float(max(per_seed)) if per_seed else math.nan
+        out.append(a)
+    return out
+
+
+def speedup_summary(agg: Sequence[dict[str, Any]], scenarios: Sequence[str]
+                    ) -> dict[str, dict[str, float]]:
+    """Per scheduler, over the given scenarios (those present): arithmetic mean, geometric
+    mean, min and max of the speedup over ``static``, and the scenario of the maximum."""
+    out: dict[str, dict[str, Any]] = {}
+    by: dict[str, list[tuple[str, float]]] = {}
+    for a in agg:
+        if a["scenario"] in scenarios and "speedup" in a:
+            by.setdefault(a["scheduler"], []).append((a["scenario"], a["speedup"]))
+    for sched, xs in by.items():
+        v = np.array([x for _, x in xs])
+        out[sched] = {"n": len(v), "mean": float(v.mean()),
+                      "geomean": float(np.exp(np.log(v).mean())),
+                      "min": float(v.min()), "max": float(v.max()),
+                      "argmax": xs[int(v.argmax())][0]}
+    return out
+
+
+def contagion_rings(rows: Sequence[dict[str, Any]], scenario: Scenario, max_dist: int = 4
+                    ) -> list[dict[str, Any]]:
+    """Per scheduler and Manhattan distance ``d`` from the slowed cluster (``d = max_dist``
+    collects everything farther): mean over clusters and seeds of each idle-split fraction in
+    the what-if and in its baseline, and the change. Rows of both scenarios must be present."""
+    hw = get_hardware(scenario.hardware)
+    slow = scenario.slowdown[0][0]
+    xy = hw.cluster_coords()
+    dist = np.minimum(np.abs(xy - xy[slow]).sum(axis=1), max_dist)
+    out = []
+    scheds = list(dict.fromkeys(r["scheduler"] for r in rows if r["scenario"] == scenario.name))
+    for sched in scheds:
+        what = [r for r in rows if r["scenario"] == scenario.name and r["scheduler"] == sched]
+        base = [r for r in rows if r["scenario"] == scenario.baseline and r["scheduler"] == sched]
+        if not base:
+            continue
+        for d in range(max_dist + 1):
+            m = dist == d
+            if not m.any():
+                continue
+            e: dict[str, Any] = {"scheduler": sched, "distance": d, "clusters": int(m.sum())}
+            for k in SPLIT_KEYS:
+                w = float(np.mean([r[f"cl_{k}"][m].mean() for r in what]))
+                b = float(np.mean([r[f"cl_{k}"][m].mean() for r in base]))
+                e[k], e[f"{k}_base"] = w, b
+            e["idle"] = 1.0 - e["busy"]
+            e["idle_base"] = 1.0 - e["busy_base"]
+            e["idle_change"] = e["idle"] - e["idle_base"]
+            out.append(e)
+    return out
+
+
+# ---- tables ------------------------------------------------------------------------------
+
+
+def _us(cycles: float, clock_ghz: float = 1.0) -> float:
+    return cycles / (clock_ghz * 1e3)
+
+
+def _scalar_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
+    keys: list[str] = []
+    for r in rows:
+        for k, v in r.items():
+            if k not in keys and not isinstance(v, (np.ndarray, list, dict)):
+                keys.append(k)
+    return keys
+
+
+def csv_table(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write the scalar columns of ``rows`` (per-seed or aggregated) as CSV."""
+    path = Path(path)
+    keys = _scalar_keys(rows)
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in keys})
+    return path
+
+
+def _md(header: Sequence[str], body: Iterable[Sequence[str]], align: str | None = None) -> str:
+    align = align or "l" + "r" * (len(header) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _speedup_cell(a: dict[str, Any]) -> str:
+    if "speedup" not in a:
+        return "-"
+    if a["seeds"] > 1:
+        return f"{a['speedup']:.2f}x ({a['speedup_min']:.2f}-{a['speedup_max']:.2f})"
+    return f"{a['speedup']:.2f}x"
+
+
+def speedup_matrix_md(agg: Sequence[dict[str, Any]]) -> str:
+    """Scenarios x schedulers: speedup over ``static`` (per-seed min-max in brackets)."""
+    scheds = list(dict.fromkeys(a["scheduler"] for a in agg))
+    scens = list(dict.fromkeys(a["scenario"] for a in agg))
+    cell = {(a["scenario"], a["scheduler"]): a for a in agg}
+    body = [[s, *(_speedup_cell(cell[(s, p)]) if (s, p) in cell else "" for p in scheds)]
+            for s in scens]
+    return _md(["scenario", *scheds], body)
+
+
+def full_table_md(agg: Sequence[dict[str, Any]]) -> str:
+    """Every (scenario, scheduler): latency (mean, p99, in us), throughput, utilisation,
+    reconfigurations and speedup, as mean +- sample std over seeds."""
+    def pm(a: dict[str, Any], m: str, f: Callable[[float], str]) -> str:
+        s = f(a[f"{m}_mean"])
+        return s + (f" ± {f(a[f'{m}_std'])}" if a["seeds"] > 1 else "")
+
+    body = []
+    for a in agg:
+        body.append([a["scenario"], a["scheduler"],
+                     pm(a, "latency_mean", lambda x: f"{_us(x):,.0f}"),
+                     pm(a, "latency_p99", lambda x: f"{_us(x):,.0f}"),
+                     pm(a, "throughput_per_mcycle", lambda x: f"{x:.1f}"),
+                     pm(a, "utilisation", lambda x: f"{x:.2f}"),
+                     pm(a, "reconfigurations", lambda x: f"{x:,.0f}"),
+                     _speedup_cell(a)])
+    return _md(["scenario", "scheduler", "mean latency (us)", "p99 latency (us)",
+                "throughput (req/ms)", "utilisation", "reconfigurations", "speedup vs static"],
+               body, "llrrrrrr")
+
+
+def summary_md(agg: Sequence[dict[str, Any]]) -> str:
+    """Average and maximum speedup over ``static`` across the suite workflows, per hardware."""
+    parts = []
+    for hw in PRESETS:
+        scen = [f"{w}-{hw}" for w in suite_names()]
+        summ = speedup_summary(agg, scen)
+        if not summ:
+            continue
+        body = [[p, str(s["n"]), f"{s['mean']:.2f}x", f"{s['geomean']:.2f}x",
+                 f"{s['min']:.2f}x", f"{s['max']:.2f}x ({s['argmax']})"]
+                for p, s in summ.items()]
+        parts.append(f"**{hw}** (suite workflows, not the mix):\n\n" + _md(
+            ["scheduler", "workflows", "mean", "geomean", "min", "max"], body))
+    return "\n\n".join(parts)
+
+
+def contagion_md(rings: Sequence[dict[str, Any]]) -> str:
+    """Idle fraction (1 - busy) by distance from the slowed cluster: baseline -> what-if
+    (change), and the what-if's starved / blocked / waiting-for-data split."""
+    body = [[e["scheduler"], str(e["distance"]), str(e["clusters"]),
+             f"{e['idle_base']:.3f} -> {e['idle']:.3f} ({e['idle_change']:+.3f})",
+             f"{e['starved']:.3f}", f"{e['blocked']:.3f}", f"{e['waiting_data']:.3f}",
+             f"{e['reconfiguring']:.3f}"] for e in rings]
+    return _md(["scheduler", "distance", "clusters", "idle: baseline -> slowed (change)",
+                "starved", "blocked", "waiting data", "reconfiguring"], body, "lrrrrrrr")
+
+
+def markdown_report(rows: Sequence[dict[str, Any]], agg: Sequence[dict[str, Any]],
+                    scenarios: Sequence[Scenario], seeds: int) -> str:
+    """The whole Markdown report ``evaluate.py`` prints and writes to ``table.md``."""
+    parts = [f"Seeds: {seeds} (evaluation seeds 0..{seeds - 1}: members of base seed "
+             f"{EVAL_SEED}). Latency in us at 1 GHz; ± is the sample std over seeds; brackets "
+             "give the per-seed range of the speedup (paired seeds).",
+             "### Speedup over static (mean latency of static / mean latency)",
+             speedup_matrix_md(agg)]
+    summ = summary_md(agg)
+    if summ:
+        parts += ["### Speedup summary", summ]
+    parts += ["### All metrics", full_table_md(agg)]
+    for s in scenarios:
+        if s.slowdown and any(r["scenario"] == s.baseline for r in rows):
+            parts += [f"### Contagion: {s.note} vs {s.baseline} (window: arrivals)",
+                      contagion_md(contagion_rings(rows, s))]
+    parts.append("### Scenarios\n\n" + _md(
+        ["scenario", "workload", "hardware", "peak load", "sim load", "requests", "what-if"],
+        [[s.name, s.workflows, s.hardware, f"{s.load:.2f}", f"{s.sim_load():.3f}",
+          str(s.n_requests), ", ".join(f"cluster {c} x{f:g}" for c, f in s.slowdown) or "-"]
+         for s in scenarios], "lllrrrl"))
+    return "\n\n".join(parts) + "\n"
+
+
+# ---- plots (an Agg canvas per figure: no pyplot, no global backend change) ----------------
+
+
+def _figure(w: float, h: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _colours(names: Sequence[str]) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
+
+
+def plot_speedup(agg: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
+    """Bars per scheduler of the speedup over ``static`` for each workflow scenario, one panel
+    per hardware; whiskers give the per-seed range."""
+    hws = [hw for hw in PRESETS
+           if any(a["scenario"] == f"{w}-{hw}" and "speedup" in a for w in _WORKFLOWS
+                  for a in agg)]
+    if not hws:
+        return None
+    scheds = [p for p in dict.fromkeys(a["scheduler"] for a in agg) if p != BASELINE]
+    col = _colours(list(SCHEDULERS))
+    fig = _figure(11, 3.4 * len(hws))
+    axes = fig.subplots(len(hws), 1, squeeze=False)[:, 0]
+    cell = {(a["scenario"], a["scheduler"]): a for a in agg}
+    for ax, hw in zip(axes, hws, strict=True):
+        wfs = [w for w in _WORKFLOWS if (f"{w}-{hw}", BASELINE) in cell]
+        width = 0.8 / max(len(scheds), 1)
+        for i, p in enumerate(scheds):
+            xs, ys, lo, hi = [], [], [], []
+            for k, w in enumerate(wfs):
+                a = cell.get((f"{w}-{hw}", p))
+                if a and "speedup" in a:
+                    xs.append(k + (i - (len(scheds) - 1) / 2) * width)
+                    ys.append(a["speedup"])
+                    lo.append(max(a["speedup"] - a["speedup_min"], 0))
+                    hi.append(max(a["speedup_max"] - a["speedup"], 0))
+            ax.bar(xs, ys, width, yerr=[lo, hi], color=col[p], label=p, capsize=1.5,
+                   error_kw={"elinewidth": 0.6})
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_xticks(range(len(wfs)), wfs)
+        ax.set_yscale("log")
+        ax.set_ylabel("speedup over static")
+        ax.set_title(f"{hw}: mean latency of static / mean latency")
+        ax.legend(ncol=min(len(scheds), 8), fontsize=7, loc="upper left")
+    fig.savefig(path)
+    return Path(path)
+
+
+def plot_latency_vs_load(agg: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
+    """Mean latency (log scale) against peak offered load for the sweep scenarios."""
+    sweep = [a for a in agg if a["scenario"].startswith("sweep")]
+    if not sweep:
+        return None
+    col = _colours(list(SCHEDULERS))
+    fig = _figure(7, 4.2)
+    ax = fig.subplots()
+    for p in dict.fromkeys(a["scheduler"] for a in sweep):
+        pts = sorted((a["load"], _us(a["latency_mean_mean"]), _us(a["latency_mean_min"]),
+                      _us(a["latency_mean_max"])) for a in sweep if a["scheduler"] == p)
+        x, y, lo, hi = map(np.array, zip(*pts, strict=True))
+        ax.plot(x, y, "o-", color=col[p], label=p, ms=3)
+        ax.fill_between(x, lo, hi, color=col[p], alpha=0.15, lw=0)
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (fraction of capacity in the heaviest drift phase)")
+    ax.set_ylabel("mean request latency (us)")
+    ax.set_title(f"Latency vs load: {sweep[0]['workflows']} on {sweep[0]['hardware']} "
+                 "(band: min-max over seeds)")
+    ax.legend(fontsize=7, ncol=3)
+    fig.savefig(path)
+    return Path(path)
+
+
+def plot_heatmap(rows: Sequence[dict[str, Any]], scenario: Scenario, path: str | Path,
+                 schedulers: Sequence[str] = (BASELINE, "octopus"), what: str = "busy"
+                 ) -> Path | None:
+    """Per-cluster mean TBU time fraction ``what`` (``busy`` = utilisation, or any idle-split
+    key, or ``idle`` = 1 - busy) on the cluster grid, side by side per scheduler, averaged
+    over seeds (window: the arrivals). Die boundaries are drawn; a slowed cluster is boxed."""
+    hw = get_hardware(scenario.hardware)
+    grids = {}
+    for p in schedulers:
+        rs = [r for r in rows if r["scenario"] == scenario.name and r["scheduler"] == p]
+        if rs:
+            v = np.mean([1.0 - r["cl_busy"] if what == "idle" else r[f"cl_{what}"]
+                         for r in rs], axis=0)
+            grids[p] = v.reshape(hw.rows, hw.cols)
+    if not grids:
+        return None
+    from matplotlib.patches import Rectangle
+
+    fig = _figure(4.2 * len(grids) + 0.8, 4.2)
+    axes = fig.subplots(1, len(grids), squeeze=False)[0]
+    vmax = max(float(g.max()) for g in grids.values())
+    im = None
+    for ax, (p, g) in zip(axes, grids.items(), strict=True):
+        im = ax.imshow(g, vmin=0.0, vmax=max(vmax, 1e-9), cmap="viridis")
+        for r in range(hw.die_rows, hw.rows, hw.die_rows):
+            ax.axhline(r - 0.5, color="w", lw=0.8)
+        for c in range(hw.die_cols, hw.cols, hw.die_cols):
+            ax.axvline(c - 0.5, color="w", lw=0.8)
+        for c, _ in scenario.slowdown:
+            ax.add_patch(Rectangle((c % hw.cols - 0.5, c // hw.cols - 0.5), 1, 1, fill=False,
+                                   ec="r", lw=1.5))
+        ax.set_title(f"{p}: mean {g.mean():.2f}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    label = "utilisation" if what == "busy" else f"{what} fraction"
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label=f"per-cluster TBU {label}")
+    fig.suptitle(f"{scenario.name}: per-cluster TBU {label} while requests arrive")
+    fig.savefig(path)
+    return Path(path)
+
+
+def plot_contagion(rings: Sequence[dict[str, Any]], scenario: Scenario, path: str | Path
+                   ) -> Path | None:
+    """Change of the idle fraction (what-if minus baseline) against distance from the slowed
+    cluster, per scheduler."""
+    if not rings:
+        return None
+    col = _colours(list(SCHEDULERS))
+    fig = _figure(6.5, 4)
+    ax = fig.subplots()
+    for p in dict.fromkeys(e["scheduler"] for e in rings):
+        pts = [(e["distance"], e["idle_change"]) for e in rings if e["scheduler"] == p]
+        x, y = zip(*pts, strict=True)
+        ax.plot(x, y, "o-", color=col[p], label=p, ms=3,
+                lw=2.0 if p in (BASELINE, "octopus") else 0.8)
+    ax.axhline(0.0, color="k", lw=0.8)
+    mx = max(e["distance"] for e in rings)
+    ax.set_xticks(range(mx + 1), [*map(str, range(mx)), f">={mx}"])
+    ax.set_xlabel("mesh distance from the slowed cluster (hops)")
+    ax.set_ylabel("idle fraction: slowed minus baseline")
+    ax.set_title(f"Contagion: {scenario.note}")
+    ax.legend(fontsize=7, ncol=3)
+    fig.savefig(path)
+    return Path(path)
+
+
+def plot_timeline(scenario: Scenario, path: str | Path,
+                  schedulers: Sequence[str] = (BASELINE, "octopus"),
+                  window: tuple[float, float] = (0.40, 0.43), seed: int = 0,
+                  n_requests: int | None = None) -> Path:
+    """A TBU timeline (Gantt chart) of evaluation seed ``seed``: one row per TBU, one bar per
+    TB execution coloured by configuration, for the window given as fractions of the
+    scenario's arrival horizon, one panel per scheduler."""
+    panels = []
+    configs: list[str] = []
+    for p in schedulers:
+        sim = scenario.simulation(p, seed + 1, n_requests=n_requests, trace_cap=1)
+        horizon = scenario.arrival_horizon(sim)
+        t0, t1 = int(window[0] * horizon), int(window[1] * horizon)
+        # the trace keeps the first `trace_cap` executions: enough for everything up to t1
+        cap = int(4 * sim.hw.n_tbus * t1 / 20_000) + 1000
+        sim = scenario.simulation(p, seed + 1, n_requests=n_requests, trace_cap=cap)
+        sim.advance(until=t1)
+        n = int(field(sim.state, "tr_n")[seed])
+        tr = {k: np.array(field(sim.state, k)[seed][:n])
+              for k in ("tr_tbu", "tr_start", "tr_end", "tr_blk")}
+        keep = (tr["tr_end"] > t0) & (tr["tr_start"] < t1)
+        configs = list(sim.mix.configs)
+        panels.append((p, {k: v[keep] for k, v in tr.items()}, sim, t0, t1))
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    T = panels[0][2].hw.n_tbus
+    K = panels[0][2].hw.tbus_per_cluster
+    fig = _figure(11, 0.9 + 0.06 * T * len(panels))
+    axes = fig.subplots(len(panels), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, (p, tr, sim, t0, t1) in zip(axes, panels, strict=True):
+        cfg = sim.mix.blk_cfg[tr["tr_blk"]]
+        for k in np.unique(cfg):
+            m = cfg == k
+            s = np.maximum(tr["tr_start"][m], t0)
+            e = np.minimum(tr["tr_end"][m], t1)
+            ax.barh(tr["tr_tbu"][m], _us(e - s), left=_us(s - t0), height=0.85,
+                    color=cmap(int(k) % 20), label=configs[int(k)], lw=0)
+        for c in range(K, T, K):
+            ax.axhline(c - 0.5, color="0.85", lw=0.4)
+        ax.set_ylim(T - 0.5, -0.5)
+        ax.set_xlim(0, _us(t1 - t0))
+        ax.set_ylabel(f"{p}\nTBU (lines: clusters)")
+    axes[-1].set_xlabel(f"time since cycle {panels[0][3]:,} (us)")
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside right center", fontsize=7, title="configuration")
+    fig.suptitle(f"TBU timeline, {scenario.name}, seed {seed} (gaps: idle, reconfiguring or "
+                 "waiting for data)")
+    fig.savefig(path)
+    return Path(path)

@@ -1,0 +1,224 @@
+"""The native vector envs, their agreement with gymnasium's sync/async vectorization, and the
+SB3 adapter (MaskablePPO and PPO train on it)."""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+import octogym  # noqa: F401  (registers the ids)
+from octogym.envs import ENV_IDS, SB3VecEnv, make_sb3_vec_env
+from octogym.simulator import Simulation
+
+SMALL = {"requests_per_episode": 20}
+
+
+def native(env_id: str, n: int, **kw) -> gym.vector.VectorEnv:
+    return gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
+                        **{**SMALL, **kw})
+
+
+def policy(step: int, mask: np.ndarray) -> np.ndarray:
+    """A deterministic policy that uses several actions: the k-th valid action per env."""
+    n, A = mask.shape
+    out = np.empty(n, np.int64)
+    for i in range(n):
+        valid = np.flatnonzero(mask[i])
+        out[i] = valid[(step + 3 * i) % len(valid)]
+    return out
+
+
+def compare_runs(a: gym.vector.VectorEnv, b: gym.vector.VectorEnv, seeds: list[int],
+                 steps: int) -> int:
+    """Step both with the same actions; assert identical results. Returns episodes ended."""
+    oa, ia = a.reset(seed=seeds)
+    ob, ib = b.reset(seed=seeds)
+    np.testing.assert_array_equal(oa, ob)
+    np.testing.assert_array_equal(ia["action_mask"], ib["action_mask"])
+    ended = 0
+    for t in range(steps):
+        act = policy(t, ia["action_mask"])
+        oa, ra, ta, ua, ia = a.step(act)
+        ob, rb, tb, ub, ib = b.step(act)
+        np.testing.assert_array_equal(oa, ob)
+        np.testing.assert_allclose(ra, rb, rtol=0, atol=0)
+        np.testing.assert_array_equal(ta, tb)
+        np.testing.assert_array_equal(ua, ub)
+        for k in ("action_mask", "invalid_actions", "time"):
+            np.testing.assert_array_equal(ia[k], ib[k])
+        if "final_obs" in ia or "final_obs" in ib:
+            np.testing.assert_array_equal(ia["_final_obs"], ib["_final_obs"])
+            for i in np.flatnonzero(ia["_final_obs"]):
+                np.testing.assert_array_equal(ia["final_obs"][i], ib["final_obs"][i])
+            ma, mb = ia["final_info"]["metrics"], ib["final_info"]["metrics"]
+            for k in ("latency_mean", "makespan", "episode_steps"):
+                np.testing.assert_array_equal(ma[k], mb[k])
+        if "metrics" in ia or "metrics" in ib:
+            np.testing.assert_array_equal(ia["_metrics"], ib["_metrics"])
+            np.testing.assert_array_equal(ia["metrics"]["latency_mean"],
+                                          ib["metrics"]["latency_mean"])
+        ended += int((ta | ua).sum())
+    return ended
+
+
+STEPS = {"TBUAssign": 140, "ClusterAssign": 45}  # enough for every member to end an episode
+
+
+def steps_for(env_id: str) -> int:
+    return STEPS[env_id.split("/")[1].split("-")[0]]
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_native_agrees_with_sync_and_async_same_step(env_id):
+    n, seeds = 3, [5, 17, 2]
+    nat = native(env_id, n)
+    assert nat.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    for mode in ("sync", "async"):
+        other = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode,
+                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **SMALL)
+        ended = compare_runs(nat, other, seeds, steps_for(env_id))
+        assert ended >= n
+        other.close()
+
+
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+def test_native_agrees_with_sync_next_step(env_id):
+    n, seeds = 3, [1, 2, 3]
+    nat = native(env_id, n, autoreset_mode="NextStep")
+    assert nat.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    sync = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync", **SMALL)
+    assert compare_runs(nat, sync, seeds, steps_for(env_id)) >= n
+
+
+def test_disabled_autoreset_needs_reset_mask():
+    venv = native("octogym/ClusterAssign-v0", 2, autoreset_mode=AutoresetMode.DISABLED,
+                  max_steps=3)
+    _, info = venv.reset(seed=0)
+    for _ in range(3):
+        _, _, term, trunc, info = venv.step(np.zeros(2, np.int64))
+    assert trunc.all() and info["_metrics"].all()
+    with pytest.raises(RuntimeError, match="reset_mask"):
+        venv.step(np.zeros(2, np.int64))
+    venv.reset(options={"reset_mask": np.array([True, True])})
+    venv.step(np.zeros(2, np.int64))
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_native_spaces_masks_and_final_info(env_id):
+    n = 4
+    venv = native(env_id, n)
+    single = gym.make(env_id, **SMALL)
+    assert venv.single_observation_space == single.observation_space
+    assert venv.single_action_space == single.action_space
+    obs, info = venv.reset(seed=0)
+    assert venv.observation_space.contains(obs)
+    ended = np.zeros(n, np.bool_)
+    for t in range(steps_for(env_id)):
+        np.testing.assert_array_equal(venv.unwrapped.action_masks(), info["action_mask"])
+        obs, r, term, trunc, info = venv.step(policy(t, info["action_mask"]))
+        assert venv.observation_space.contains(obs)
+        done = term | trunc
+        if done.any():
+            np.testing.assert_array_equal(info["_final_info"], done)
+            m = info["final_info"]["metrics"]
+            assert (m["n_requests"][done] == SMALL["requests_per_episode"]).all()
+            assert (info["time"][done] >= 0).all()
+            for i in np.flatnonzero(done):  # reset in the same step: a fresh episode
+                assert info["final_obs"][i].shape == single.observation_space.shape
+                assert info["invalid_actions"][i] == 0
+        ended |= done
+    assert ended.all()
+
+
+def test_int_seed_matches_batched_simulation():
+    """reset(seed=s): member i plays member i of Simulation(seed=s, batch=N)."""
+    n, N = 3, 30
+    venv = native("octogym/TBUAssign-v0", n, requests_per_episode=N, load=0.9)
+    sl = venv.unwrapped.core.slices
+    obs, info = venv.reset(seed=42)
+    metrics: dict[int, dict] = {}
+    while len(metrics) < n:
+        q = np.where(obs[:, sl["tbu_free_slot"]] > 0.5, obs[:, sl["tbu_queue"]], np.inf)
+        obs, _, term, _, info = venv.step(np.argmin(q, axis=1))  # least loaded, lowest id
+        for i in np.flatnonzero(term):
+            if int(i) not in metrics:
+                m = info["final_info"]["metrics"]
+                metrics[int(i)] = {k: m[k][i] for k in m if not k.startswith("_")}
+    ref = Simulation(None, "chip", load=0.9, n_requests=N, seed=42, batch=n).run()
+    for i in range(n):
+        want = ref[i].to_dict()
+        assert {k: metrics[i][k] for k in want} == want
+
+
+def test_native_pickles_and_renders():
+    venv = native("octogym/TBUAssign-v0", 3, render_mode="rgb_array")
+    _, info = venv.reset(seed=1)
+    for t in range(10):
+        _, _, _, _, info = venv.step(policy(t, info["action_mask"]))
+    clone = pickle.loads(pickle.dumps(venv))
+    for t in range(30):
+        act = policy(t, info["action_mask"])
+        o1, r1, *_, info = venv.step(act)
+        o2, r2, *_ = clone.step(act)
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+    frames = venv.render()
+    assert len(frames) == 3 and all(f.dtype == np.uint8 and f.ndim == 3 for f in frames)
+    texts = native("octogym/TBUAssign-v0", 2, render_mode="ansi")
+    texts.reset(seed=0)
+    assert all(isinstance(s, str) for s in texts.render())
+
+
+# ---- SB3 adapter --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_sb3_adapter_semantics(env_id):
+    n = 3
+    venv = make_sb3_vec_env(env_id, n_envs=n, seed=10, max_steps=15, **SMALL)
+    assert isinstance(venv, SB3VecEnv) and venv.num_envs == n
+    obs = venv.reset()
+    assert obs.shape == (n, *venv.observation_space.shape)
+    # seed(10) seeds env i like a single env reset with 10 + i
+    single = gym.make(env_id, max_steps=15, **SMALL)
+    for i in range(n):
+        o, _ = single.reset(seed=10 + i)
+        np.testing.assert_array_equal(obs[i], o)
+    assert venv.has_attr("action_masks")
+    seen_trunc = False
+    for t in range(40):
+        masks = np.stack(venv.env_method("action_masks"))
+        assert masks.shape == (n, venv.action_space.n)
+        obs, rew, dones, infos = venv.step(policy(t, masks))
+        assert rew.dtype == np.float32 and dones.dtype == np.bool_
+        for i in np.flatnonzero(dones):
+            assert infos[i]["terminal_observation"].shape == venv.observation_space.shape
+            assert "metrics" in infos[i]
+            seen_trunc |= infos[i]["TimeLimit.truncated"]
+    assert seen_trunc
+    assert venv.env_is_wrapped(gym.Wrapper) == [False] * n
+    venv.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_maskable_ppo_trains_on_the_adapter(env_id):
+    from sb3_contrib import MaskablePPO
+    venv = make_sb3_vec_env(env_id, n_envs=4, seed=0, **SMALL)
+    model = MaskablePPO("MlpPolicy", venv, n_steps=256, batch_size=256, n_epochs=1, seed=0,
+                        device="cpu", policy_kwargs={"net_arch": [32]})
+    model.learn(total_timesteps=2048)
+    assert model.num_timesteps >= 2048
+    obs = venv.reset()
+    act, _ = model.predict(obs, action_masks=np.stack(venv.env_method("action_masks")))
+    assert act.shape == (4,)
+
+
+def test_ppo_trains_on_the_adapter():
+    from stable_baselines3 import PPO
+    venv = make_sb3_vec_env("octogym/TBUAssign-v0", n_envs=4, seed=0, **SMALL)
+    PPO("MlpPolicy", venv, n_steps=128, batch_size=128, n_epochs=1, seed=0, device="cpu",
+        policy_kwargs={"net_arch": [32]}).learn(total_timesteps=512)
