@@ -3,7 +3,8 @@
 numba's ``cache=True`` checks only the timestamp of the file that defines a function, not of
 the modules it calls, so after an upgrade (or an edit of a helper) a stale cached kernel could
 be loaded. We therefore key the cache directory by a hash of every file whose functions are
-compiled (``octogym/rng.py`` and ``octogym/kernel/*.py``). Imported before any ``@njit``
+compiled (``octogym/rng.py`` and ``octogym/kernel/*.py``) and by the inlining mode
+(``OCTOGYM_KERNEL_INLINE``, see ``octogym/kernel/jit.py``). Imported before any ``@njit``
 decorator runs (numba reads the directory when a function is decorated).
 
 Set ``OCTOGYM_CACHE_DIR`` to choose the parent folder (default ``~/.cache/octogym``; a
@@ -24,6 +25,7 @@ _ROOT = Path(__file__).resolve().parent
 
 def _source_hash() -> str:
     h = hashlib.sha1(numba.__version__.encode())
+    h.update(os.environ.get("OCTOGYM_KERNEL_INLINE", "steps").encode())
     for p in sorted([_ROOT / "rng.py", *(_ROOT / "kernel").glob("*.py")]):
         h.update(p.name.encode())
         h.update(p.read_bytes())

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from octogym.hardware import PRESETS, get_hardware
-from octogym.kernel.build import model_int
+from octogym.kernel.build import model_int, profile_configs
 from octogym.kernel.layout import field
 from octogym.metrics import tbu_time_split
 from octogym.schedulers import SCHEDULERS
@@ -48,7 +48,7 @@ from octogym.workflows.suite import suite_names
 
 __all__ = [
     "EVAL_SEED", "GROUPS", "SCENARIOS", "Scenario", "aggregate", "compare", "contagion_rings",
-    "csv_table", "markdown_report", "peak_work", "plot_contagion", "plot_heatmap",
+    "WorkloadProfile", "csv_table", "markdown_report", "plot_contagion", "plot_heatmap",
     "plot_latency_vs_load", "plot_speedup", "plot_timeline", "resolve_scenarios",
     "resolve_schedulers", "speedup_summary",
 ]
@@ -61,29 +61,67 @@ SPLIT_KEYS = ("busy", "starved", "waiting_data", "reconfiguring", "blocked")
 # ---- scenarios ---------------------------------------------------------------------------
 
 
-def peak_work(workflows: str | None, n_requests: int) -> tuple[float, float]:
-    """Expected TBU-cycles per request of a workload (a suite name, or ``"mix"``/``None`` for
-    the equally weighted suite): in its initial phase, and in the heaviest combination of
-    drift phases that requests ``0 .. n_requests - 1`` reach. A phase triggered by cycles
-    (none in the suite) is counted as reachable anywhere, which can only raise the peak."""
+@dataclass(frozen=True)
+class WorkloadProfile:
+    """Expected per-configuration work of a workload over the drift phases a run reaches."""
+
+    configs: tuple[str, ...]
+    initial: np.ndarray  # (NCFG,) TBU-cycles per request per config, initial phase
+    segments: np.ndarray  # (S, NCFG) the same in each combination of phases reached
+
+    @property
+    def initial_work(self) -> float:
+        return float(self.initial.sum())
+
+    @property
+    def peak_work(self) -> float:
+        """TBU-cycles per request in the heaviest combination of phases reached."""
+        return float(self.segments.sum(axis=1).max())
+
+    def static_rho(self, hardware: str, sim_load: float) -> float:
+        """Peak utilisation of ``static``'s busiest configuration: offered work per cycle of a
+        configuration / TBUs that ``static``'s compile-time profile gives it, maximised over
+        configurations and phases. Above 1, ``static`` cannot keep up in that phase (its
+        backlog, hence its latency, grows with the run's length); below 1 it can, up to local
+        imbalance. Exact for the expected work; ignores transfers and routing."""
+        hw = get_hardware(hardware)
+        share = self.initial / self.initial.sum()
+        n_k = np.bincount(profile_configs(hw, share), minlength=len(self.configs))
+        rate = hw.arrival_rate(sim_load, self.initial_work)  # requests per cycle
+        demand = rate * self.segments  # TBU-cycles per cycle, per phase and config
+        with np.errstate(divide="ignore"):
+            rho = np.where(demand > 0, demand / n_k, 0.0)
+        return float(rho.max())
+
+
+def workload_profile(workflows: str | None, n_requests: int) -> WorkloadProfile:
+    """The :class:`WorkloadProfile` of a suite workflow or ``"mix"`` (the equally weighted
+    suite) for requests ``0 .. n_requests - 1``. A phase triggered by cycles (none in the
+    suite) counts as reachable anywhere, which can only raise the peak."""
     wfs, weights = resolve_workflows(workflows)
+    configs = tuple(dict.fromkeys(c for wf in wfs for c in wf.configs))
     total = sum(weights)
-    works = [[expected_frequencies(wf, k).work for k in range(len(wf.phases) + 1)]
-             for wf in wfs]
-    starts = {0} | {p.after_requests for wf in wfs for p in wf.phases
-                    if p.after_requests is not None and p.after_requests < n_requests}
 
-    def at(s: int) -> float:
-        w = 0.0
-        for wf, ws, x in zip(wfs, works, weights, strict=True):
+    def vec(wf, k: int) -> np.ndarray:
+        v = np.zeros(len(configs))
+        for c, x in expected_frequencies(wf, k).work_per_config.items():
+            v[configs.index(c)] = x
+        return v
+
+    per = [[vec(wf, k) for k in range(len(wf.phases) + 1)] for wf in wfs]
+    starts = sorted({0} | {p.after_requests for wf in wfs for p in wf.phases
+                           if p.after_requests is not None and p.after_requests < n_requests})
+    segs = []
+    for s in starts:
+        w = np.zeros(len(configs))
+        for wf, vs, x in zip(wfs, per, weights, strict=True):
             k = sum(1 for p in wf.phases if p.after_requests is not None and p.after_requests <= s)
-            cands = [ws[k]] + [ws[i + 1] for i, p in enumerate(wf.phases)
+            cands = [vs[k]] + [vs[i + 1] for i, p in enumerate(wf.phases)
                                if p.after_requests is None]
-            w += x * max(cands)
-        return w / total
-
-    initial = sum(ws[0] * x for ws, x in zip(works, weights, strict=True)) / total
-    return initial, max(at(s) for s in starts)
+            w += x * max(cands, key=lambda v: v.sum())
+        segs.append(w / total)
+    initial = sum(x * vs[0] for vs, x in zip(per, weights, strict=True)) / total
+    return WorkloadProfile(configs, initial, np.array(segs))
 
 
 @dataclass(frozen=True)
@@ -93,16 +131,30 @@ class Scenario:
     name: str
     workflows: str  # a suite workflow name, or "mix" (the whole suite, equally weighted)
     hardware: str  # a preset of octogym.hardware.PRESETS
-    load: float  # offered load in the heaviest drift phase reached (see the module docstring)
+    load: float  # offered load, as a fraction of the capacity named by `basis`
     n_requests: int
+    # "peak": capacity in the heaviest drift phase reached; "static": the capacity static's
+    # compile-time profile gives its busiest configuration (load < 1 keeps static stable)
+    basis: str = "peak"
     slowdown: tuple[tuple[int, float], ...] = ()  # (cluster, factor): a what-if straggler
     baseline: str | None = None  # for a what-if: the scenario it modifies (same run otherwise)
     note: str = ""
 
+    def profile(self, n_requests: int | None = None) -> WorkloadProfile:
+        return workload_profile(self.workflows, n_requests or self.n_requests)
+
     def sim_load(self, n_requests: int | None = None) -> float:
         """The simulator's ``load`` (a fraction of initial-phase capacity) for this scenario."""
-        w0, wpeak = peak_work(self.workflows, n_requests or self.n_requests)
-        return self.load * w0 / wpeak
+        prof = self.profile(n_requests)
+        if self.basis == "peak":
+            return self.load * prof.initial_work / prof.peak_work
+        if self.basis == "static":
+            return self.load / prof.static_rho(self.hardware, 1.0)
+        raise ValueError(f"scenario {self.name!r}: basis must be 'peak' or 'static'")
+
+    def static_rho(self, n_requests: int | None = None) -> float:
+        """:meth:`WorkloadProfile.static_rho` at this scenario's load."""
+        return self.profile(n_requests).static_rho(self.hardware, self.sim_load(n_requests))
 
     def simulation(self, scheduler: str, seeds: int, *, n_requests: int | None = None,
                    trace_cap: int = 0) -> Simulation:
@@ -126,39 +178,48 @@ def _cluster(hw: str, row: int, col: int) -> int:
 
 def _build_scenarios() -> dict[str, Scenario]:
     # Requests (ours): chip 4000 reaches every drift phase of the suite (the last starts at
-    # request 3000); wafer 16000 keeps the wafer's 16x higher arrival rate busy for a run of
-    # comparable length in request latencies. Load 0.7 of peak-phase capacity: busy but stable
-    # for a scheduler that provisions well.
-    n = {"chip": 4000, "wafer": 16000}
+    # request 3000); the wafer's arrival rate is 16x the chip's at equal load, so it gets 3x
+    # the requests (a run 3/16 as long in cycles, still tens of request latencies).
+    n = {"chip": 4000, "wafer": 12000}
     out: dict[str, Scenario] = {}
+
+    def add(s: Scenario) -> None:
+        out[s.name] = s
+
     for hw in ("chip", "wafer"):
-        for wf in [*suite_names(), "mix"]:
-            out[f"{wf}-{hw}"] = Scenario(f"{wf}-{hw}", wf, hw, 0.7, n[hw],
-                                         note=f"{wf} on {hw}")
+        for wf in _WORKFLOWS:
+            # busy: 0.7 of the capacity in the heaviest phase, for a scheduler that provisions
+            # well; static's fixed profile is overloaded there in most workflows
+            add(Scenario(f"{wf}-{hw}", wf, hw, 0.7, n[hw], note=f"{wf} on {hw}, busy"))
+        for wf in _WORKFLOWS:
+            # light: 0.7 of what static's own profile sustains, so static stays stable too
+            add(Scenario(f"{wf}-{hw}-light", wf, hw, 0.7, n[hw], basis="static",
+                         note=f"{wf} on {hw}, light (static's busiest config at 0.7)"))
     for load in (0.3, 0.5, 0.7, 0.9, 1.1):
-        name = f"sweep-chip-{load:.1f}"
-        out[name] = Scenario(name, "mix", "chip", load, n["chip"], note="load sweep, mix, chip")
+        add(Scenario(f"sweep-chip-{load:.1f}", "mix", "chip", load, n["chip"],
+                     note="load sweep, mix on chip"))
+    # run-length check: static's latency grows with the run once it is overloaded
+    add(Scenario("mix-chip-x2", "mix", "chip", 0.7, 2 * n["chip"], note="mix-chip, 2x requests"))
     # Contagious PEA Idleness what-if (ours): one cluster's TBUs run 4x slower (a throttled or
     # degraded cluster); an interior cluster, so it has four mesh neighbours (on the wafer
     # also inside one die).
     for hw, (r, c) in (("chip", (1, 1)), ("wafer", (5, 5))):
-        name = f"contagion-{hw}"
-        out[name] = Scenario(name, "mix", hw, 0.7, n[hw],
-                             slowdown=((_cluster(hw, r, c), 4.0),), baseline=f"mix-{hw}",
-                             note=f"mix on {hw}, cluster ({r},{c}) 4x slower")
+        add(Scenario(f"contagion-{hw}", "mix", hw, 0.7, n[hw],
+                     slowdown=((_cluster(hw, r, c), 4.0),), baseline=f"mix-{hw}",
+                     note=f"mix on {hw}, busy, cluster ({r},{c}) 4x slower"))
     return out
 
 
-SCENARIOS: dict[str, Scenario] = _build_scenarios()
 _WORKFLOWS = [*suite_names(), "mix"]
+SCENARIOS: dict[str, Scenario] = _build_scenarios()
 GROUPS: dict[str, tuple[str, ...]] = {
     # `python evaluate.py`: every plot, a few minutes on 2 cores
     "default": (*(f"{w}-chip" for w in _WORKFLOWS), *(n for n in SCENARIOS if "sweep" in n),
                 "mix-wafer", "contagion-wafer"),
     # docs/results.md: everything
     "study": tuple(SCENARIOS),
-    "chip": tuple(f"{w}-chip" for w in _WORKFLOWS),
-    "wafer": tuple(f"{w}-wafer" for w in _WORKFLOWS),
+    **{g: tuple(f"{w}-{g}" for w in _WORKFLOWS) for g in ("chip", "wafer")},
+    **{f"{g}-light": tuple(f"{w}-{g}-light" for w in _WORKFLOWS) for g in ("chip", "wafer")},
     "sweep": tuple(n for n in SCENARIOS if n.startswith("sweep")),
     "contagion": tuple(n for n in SCENARIOS if n.startswith("contagion")),
 }
@@ -204,10 +265,7 @@ def run_one(scenario: Scenario, scheduler: str, seeds: int,
     """Run one scenario under one scheduler for ``seeds`` evaluation seeds: one row each.
 
     A row holds the scenario's description, the scheduler, the seed index, every scalar of
-    :meth:`SimResult.to_dict` (whole run), ``wall_s`` (wall time per seed), ``tail`` (cycles
-    from the last arrival to the last completion, relative to the last arrival's cycle: near 0
-    when the scheduler keeps up with the arrivals, of order 1 when its backlog grew all run
-    long, so that its latency grows with the run's length), and per-cluster
+    :meth:`SimResult.to_dict` (whole run), ``wall_s`` (wall time per seed), and per-cluster
     arrays ``cl_<split>`` (C,) = fraction of the cluster's TBU-time in each state of the idle
     split, measured from 0 to the arrival horizon (:meth:`Scenario.arrival_horizon`)."""
     sim = scenario.simulation(scheduler, seeds, n_requests=n_requests)
@@ -220,12 +278,10 @@ def run_one(scenario: Scenario, scheduler: str, seeds: int,
     wall = time.perf_counter() - t0
     rows = []
     for b, (res, split) in enumerate(zip(results, window, strict=True)):
-        last = int(field(sim.state, "res_arr")[b].max())
         row: dict[str, Any] = {
             "scenario": scenario.name, "workflows": scenario.workflows,
             "hardware": scenario.hardware, "load": scenario.load, "scheduler": scheduler,
             "seed": b, **res.to_dict(), "wall_s": wall / seeds, "horizon": horizon,
-            "tail": max(res.makespan - last, 0) / max(last, 1),
         }
         for k in SPLIT_KEYS:
             row[f"cl_{k}"] = split[k].reshape(-1, K).sum(axis=1) / (K * horizon)
@@ -284,7 +340,7 @@ def compare(scenarios: Sequence[Scenario], schedulers: Sequence[str], seeds: int
 METRICS = ("latency_mean", "latency_p50", "latency_p99", "throughput_per_mcycle",
            "utilisation", "idle_starved", "idle_waiting_data", "idle_reconfiguring",
            "idle_blocked", "reconfigurations", "migrations", "steals", "noc_byte_hops",
-           "makespan", "n_requests", "tail", "wall_s")
+           "makespan", "n_requests", "wall_s")
 
 
 def _stats(x: Sequence[float]) -> tuple[float, float, float, float]:
@@ -433,6 +489,8 @@ def full_table_md(agg: Sequence[dict[str, Any]]) -> str:
     """Every (scenario, scheduler): latency (mean, p99, in us), throughput, utilisation,
     reconfigurations and speedup, as mean +- sample std over seeds."""
     def pm(a: dict[str, Any], m: str, f: Callable[[float], str]) -> str:
+        if f"{m}_mean" not in a:
+            return "-"
         s = f(a[f"{m}_mean"])
         return s + (f" ± {f(a[f'{m}_std'])}" if a["seeds"] > 1 else "")
 
@@ -450,39 +508,50 @@ def full_table_md(agg: Sequence[dict[str, Any]]) -> str:
                body, "llrrrrrr")
 
 
+_VARIANTS = (("", "busy"), ("-light", "light"))
+
+
 def summary_md(agg: Sequence[dict[str, Any]]) -> str:
-    """Average and maximum speedup over ``static`` across the suite workflows, per hardware."""
+    """Average and maximum speedup over ``static`` across the six suite workflows (not the
+    mix), per hardware and load regime."""
     parts = []
     for hw in PRESETS:
-        scen = [f"{w}-{hw}" for w in suite_names()]
-        summ = speedup_summary(agg, scen)
-        if not summ:
-            continue
-        body = [[p, str(s["n"]), f"{s['mean']:.2f}x", f"{s['geomean']:.2f}x",
-                 f"{s['min']:.2f}x", f"{s['max']:.2f}x ({s['argmax']})"]
-                for p, s in summ.items()]
-        parts.append(f"**{hw}** (suite workflows, not the mix):\n\n" + _md(
-            ["scheduler", "workflows", "mean", "geomean", "min", "max"], body))
+        for suffix, label in _VARIANTS:
+            summ = speedup_summary(agg, [f"{w}-{hw}{suffix}" for w in suite_names()])
+            summ.pop(BASELINE, None)
+            if not summ:
+                continue
+            body = [[p, str(s["n"]), f"{s['mean']:.2f}x", f"{s['geomean']:.2f}x",
+                     f"{s['min']:.2f}x", f"{s['max']:.2f}x ({s['argmax']})"]
+                    for p, s in summ.items()]
+            parts.append(f"**{hw}, {label}** (the suite workflows, not the mix):\n\n" + _md(
+                ["scheduler", "workflows", "mean", "geomean", "min", "max"], body))
     return "\n\n".join(parts)
 
 
 def contagion_md(rings: Sequence[dict[str, Any]]) -> str:
-    """Idle fraction (1 - busy) by distance from the slowed cluster: baseline -> what-if
-    (change), and the what-if's starved / blocked / waiting-for-data split."""
+    """By distance from the slowed cluster: idle fraction (1 - busy), baseline -> what-if
+    (change), and its starved and blocked parts, baseline -> what-if."""
+    def ab(e: dict[str, Any], k: str) -> str:
+        return f"{e[f'{k}_base']:.3f} -> {e[k]:.3f}"
+
     body = [[e["scheduler"], str(e["distance"]), str(e["clusters"]),
-             f"{e['idle_base']:.3f} -> {e['idle']:.3f} ({e['idle_change']:+.3f})",
-             f"{e['starved']:.3f}", f"{e['blocked']:.3f}", f"{e['waiting_data']:.3f}",
-             f"{e['reconfiguring']:.3f}"] for e in rings]
-    return _md(["scheduler", "distance", "clusters", "idle: baseline -> slowed (change)",
-                "starved", "blocked", "waiting data", "reconfiguring"], body, "lrrrrrrr")
+             f"{ab(e, 'idle')} ({e['idle_change']:+.3f})", ab(e, "starved"), ab(e, "blocked")]
+            for e in rings]
+    return _md(["scheduler", "distance", "clusters", "idle (change)", "starved", "blocked"],
+               body, "lrrrrr")
 
 
 def markdown_report(rows: Sequence[dict[str, Any]], agg: Sequence[dict[str, Any]],
-                    scenarios: Sequence[Scenario], seeds: int) -> str:
+                    scenarios: Sequence[Scenario], seeds: int,
+                    n_requests: int | None = None) -> str:
     """The whole Markdown report ``evaluate.py`` prints and writes to ``table.md``."""
+    from octogym._numba_cache import _source_hash
+
     parts = [f"Seeds: {seeds} (evaluation seeds 0..{seeds - 1}: members of base seed "
              f"{EVAL_SEED}). Latency in us at 1 GHz; ± is the sample std over seeds; brackets "
-             "give the per-seed range of the speedup (paired seeds).",
+             "give the per-seed range of the speedup (paired seeds). Kernel source hash "
+             f"`{_source_hash()}`.",
              "### Speedup over static (mean latency of static / mean latency)",
              speedup_matrix_md(agg)]
     summ = summary_md(agg)
@@ -491,14 +560,27 @@ def markdown_report(rows: Sequence[dict[str, Any]], agg: Sequence[dict[str, Any]
     parts += ["### All metrics", full_table_md(agg)]
     for s in scenarios:
         if s.slowdown and any(r["scenario"] == s.baseline for r in rows):
-            parts += [f"### Contagion: {s.note} vs {s.baseline} (window: arrivals)",
+            parts += [f"### Contagion: {s.note}; baseline {s.baseline}\n\nPer-cluster TBU time "
+                      "fractions while requests arrive, averaged over the clusters at each mesh "
+                      "distance from the slowed one (4 = 4 or more) and over seeds.",
                       contagion_md(contagion_rings(rows, s))]
-    parts.append("### Scenarios\n\n" + _md(
-        ["scenario", "workload", "hardware", "peak load", "sim load", "requests", "what-if"],
-        [[s.name, s.workflows, s.hardware, f"{s.load:.2f}", f"{s.sim_load():.3f}",
-          str(s.n_requests), ", ".join(f"cluster {c} x{f:g}" for c, f in s.slowdown) or "-"]
-         for s in scenarios], "lllrrrl"))
+    parts.append("### Scenarios\n\n`peak load`: offered load / capacity in the heaviest drift "
+                 "phase reached; `sim load`: the simulator's `load` (initial phase); `static "
+                 "rho`: offered work / capacity of static's busiest configuration in its worst "
+                 "phase (above 1, static cannot keep up).\n\n" + _md(
+        ["scenario", "workload", "hardware", "requests", "peak load", "sim load", "static rho",
+         "what-if"],
+        [[s.name, s.workflows, s.hardware, str(n_requests or s.n_requests),
+          f"{s.load if s.basis == 'peak' else _peak_load(s, n_requests):.2f}",
+          f"{s.sim_load(n_requests):.3f}", f"{s.static_rho(n_requests):.2f}",
+          ", ".join(f"cluster {c} x{f:g}" for c, f in s.slowdown) or "-"]
+         for s in scenarios], "lllrrrrl"))
     return "\n\n".join(parts) + "\n"
+
+
+def _peak_load(s: Scenario, n_requests: int | None) -> float:
+    prof = s.profile(n_requests)
+    return s.sim_load(n_requests) * prof.peak_work / prof.initial_work
 
 
 # ---- plots (an Agg canvas per figure: no pyplot, no global backend change) ----------------
@@ -521,25 +603,24 @@ def _colours(names: Sequence[str]) -> dict[str, Any]:
 
 
 def plot_speedup(agg: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
-    """Bars per scheduler of the speedup over ``static`` for each workflow scenario, one panel
-    per hardware; whiskers give the per-seed range."""
-    hws = [hw for hw in PRESETS
-           if any(a["scenario"] == f"{w}-{hw}" and "speedup" in a for w in _WORKFLOWS
-                  for a in agg)]
-    if not hws:
+    """Bars per scheduler of the speedup over ``static`` for each workflow scenario (log
+    scale), one panel per hardware and load regime; whiskers give the per-seed range."""
+    cell = {(a["scenario"], a["scheduler"]): a for a in agg}
+    panels = [(hw, suffix, label) for hw in PRESETS for suffix, label in _VARIANTS
+              if any((f"{w}-{hw}{suffix}", BASELINE) in cell for w in _WORKFLOWS)]
+    if not panels:
         return None
     scheds = [p for p in dict.fromkeys(a["scheduler"] for a in agg) if p != BASELINE]
     col = _colours(list(SCHEDULERS))
-    fig = _figure(11, 3.4 * len(hws))
-    axes = fig.subplots(len(hws), 1, squeeze=False)[:, 0]
-    cell = {(a["scenario"], a["scheduler"]): a for a in agg}
-    for ax, hw in zip(axes, hws, strict=True):
-        wfs = [w for w in _WORKFLOWS if (f"{w}-{hw}", BASELINE) in cell]
+    fig = _figure(11, 3.2 * len(panels))
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (hw, suffix, label) in zip(axes, panels, strict=True):
+        wfs = [w for w in _WORKFLOWS if (f"{w}-{hw}{suffix}", BASELINE) in cell]
         width = 0.8 / max(len(scheds), 1)
         for i, p in enumerate(scheds):
             xs, ys, lo, hi = [], [], [], []
             for k, w in enumerate(wfs):
-                a = cell.get((f"{w}-{hw}", p))
+                a = cell.get((f"{w}-{hw}{suffix}", p))
                 if a and "speedup" in a:
                     xs.append(k + (i - (len(scheds) - 1) / 2) * width)
                     ys.append(a["speedup"])
@@ -551,8 +632,10 @@ def plot_speedup(agg: Sequence[dict[str, Any]], path: str | Path) -> Path | None
         ax.set_xticks(range(len(wfs)), wfs)
         ax.set_yscale("log")
         ax.set_ylabel("speedup over static")
-        ax.set_title(f"{hw}: mean latency of static / mean latency")
-        ax.legend(ncol=min(len(scheds), 8), fontsize=7, loc="upper left")
+        ax.set_title(f"{hw}, {label}: mean latency of static / mean latency")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(scheds), 8),
+               fontsize=8)
     fig.savefig(path)
     return Path(path)
 
@@ -632,16 +715,19 @@ def plot_contagion(rings: Sequence[dict[str, Any]], scenario: Scenario, path: st
     fig = _figure(6.5, 4)
     ax = fig.subplots()
     for p in dict.fromkeys(e["scheduler"] for e in rings):
-        pts = [(e["distance"], e["idle_change"]) for e in rings if e["scheduler"] == p]
+        # distance 0 is the slowed cluster itself: busier by construction, not contagion
+        pts = [(e["distance"], e["idle_change"]) for e in rings
+               if e["scheduler"] == p and e["distance"] > 0]
         x, y = zip(*pts, strict=True)
         ax.plot(x, y, "o-", color=col[p], label=p, ms=3,
                 lw=2.0 if p in (BASELINE, "octopus") else 0.8)
     ax.axhline(0.0, color="k", lw=0.8)
     mx = max(e["distance"] for e in rings)
-    ax.set_xticks(range(mx + 1), [*map(str, range(mx)), f">={mx}"])
+    ax.set_xticks(range(1, mx + 1), [*map(str, range(1, mx)), f">={mx}"])
     ax.set_xlabel("mesh distance from the slowed cluster (hops)")
     ax.set_ylabel("idle fraction: slowed minus baseline")
-    ax.set_title(f"Contagion: {scenario.note}")
+    ax.set_title(f"Contagion: {scenario.note}\n(neighbours; the slowed cluster is in the "
+                 "table)", fontsize=10)
     ax.legend(fontsize=7, ncol=3)
     fig.savefig(path)
     return Path(path)
@@ -649,7 +735,7 @@ def plot_contagion(rings: Sequence[dict[str, Any]], scenario: Scenario, path: st
 
 def plot_timeline(scenario: Scenario, path: str | Path,
                   schedulers: Sequence[str] = (BASELINE, "octopus"),
-                  window: tuple[float, float] = (0.40, 0.43), seed: int = 0,
+                  window: tuple[float, float] = (0.40, 0.41), seed: int = 0,
                   n_requests: int | None = None) -> Path:
     """A TBU timeline (Gantt chart) of evaluation seed ``seed``: one row per TBU, one bar per
     TB execution coloured by configuration, for the window given as fractions of the

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from octogym.kernel.build import model_int
 from octogym.kernel import layout as L
+from octogym.kernel.build import model_int
 from octogym.kernel.layout import TBU_IDLE, TBU_RECONF, TBU_RUN
 from octogym.kernel.layout import field as sfield
 
@@ -94,19 +94,15 @@ def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray
     }
 
 
-def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
-    """Metrics of member ``b`` (normally after it reached ST_DONE)."""
-    def f(name: str):
-        return sfield(S, name)[b]
-
-    n_req = model_int(M, "n_requests")
-    done = f("res_done") >= 0
-    lat = (f("res_done")[done] - f("res_arr")[done]).astype(np.float64)
-    end = int(f("t_end")) if int(f("nd")) >= n_req else int(f("now"))
-    split = tbu_time_split(M, S, b, end)
-    elapsed = max(end, 1)
+def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counters: dict,
+                clock_ghz: float = 1.0) -> SimResult:
+    """A :class:`SimResult` from completed-request latencies, the end cycle, the per-TBU time
+    split and the event counters (``reconfigurations``, ``noc_byte_hops``, ``tb_executions``,
+    ``cb_executions``, ``events``, ``invalid_actions``, ``migrations``, ``steals``). The one
+    definition of every metric, shared by the kernel and the reference simulator."""
+    elapsed = max(int(end), 1)
     util = split["busy"] / elapsed
-    tot = float(elapsed) * model_int(M, "T")
+    tot = float(elapsed) * len(util)
 
     def frac(k: str) -> float:
         return float(split[k].sum()) / tot
@@ -115,18 +111,35 @@ def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
         return float(np.percentile(lat, q)) if lat.size else float("nan")
 
     return SimResult(
-        n_requests=int(done.sum()),
+        n_requests=int(lat.size),
         latency_mean=float(lat.mean()) if lat.size else float("nan"),
         latency_p50=pct(50),
         latency_p95=pct(95),
         latency_p99=pct(99),
-        makespan=end,
-        throughput_per_mcycle=float(done.sum()) / elapsed * 1e6,
+        makespan=int(end),
+        throughput_per_mcycle=float(lat.size) / elapsed * 1e6,
         utilisation=float(util.mean()),
         idle_starved=frac("starved"),
         idle_waiting_data=frac("waiting_data"),
         idle_reconfiguring=frac("reconfiguring"),
         idle_blocked=frac("blocked"),
+        clock_ghz=clock_ghz,
+        latencies=lat,
+        tbu_utilisation=util,
+        tbu_idle=split,
+        **counters,
+    )
+
+
+def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
+    """Metrics of member ``b`` (normally after it reached ST_DONE)."""
+    def f(name: str):
+        return sfield(S, name)[b]
+
+    done = f("res_done") >= 0
+    lat = (f("res_done")[done] - f("res_arr")[done]).astype(np.float64)
+    end = int(f("t_end")) if int(f("nd")) >= model_int(M, "n_requests") else int(f("now"))
+    counters = dict(
         reconfigurations=int(f("n_reconf")),
         noc_byte_hops=float(f("byte_hops")),
         tb_executions=int(f("n_tb_done")),
@@ -135,8 +148,5 @@ def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
         invalid_actions=int(f("n_invalid")),
         migrations=int(f("n_migrations")),
         steals=int(f("n_steals")),
-        clock_ghz=clock_ghz,
-        latencies=lat,
-        tbu_utilisation=util,
-        tbu_idle=split,
     )
+    return make_result(lat, end, tbu_time_split(M, S, b, end), counters, clock_ghz)

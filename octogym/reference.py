@@ -75,7 +75,7 @@ import numpy as np
 import simpy
 
 from octogym.hardware import HardwareConfig, get_hardware
-from octogym.kernel.build import mix_work, profile_configs, seeds_for
+from octogym.kernel.build import initial_configs, mix_work, seeds_for
 from octogym.kernel.layout import (
     ARRIVAL_MODES,
     EV_ARRIVAL,
@@ -84,7 +84,7 @@ from octogym.kernel.layout import (
     MAX_MAP_COUNT,
 )
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
-from octogym.metrics import SimResult
+from octogym.metrics import SimResult, make_result
 from octogym.rng import (
     S_ARRIVAL,
     S_BRANCH,
@@ -327,18 +327,7 @@ class ReferenceSimulation:
             self.trace_w = [int(x) for x in trace[1]]
             if len(self.trace_t) != self.n_requests or len(self.trace_w) != self.n_requests:
                 raise ValueError(f"trace must hold n_requests={n_requests} entries")
-        if isinstance(tbu_init, str):
-            if tbu_init == "profile":
-                self.tbu_cfg = profile_configs(self.hw, self.share)
-            elif tbu_init == "none":
-                self.tbu_cfg = np.full(self.hw.n_tbus, -1, dtype=np.int64)
-            else:
-                raise ValueError(f"tbu_init must be 'profile', 'none' or an array, got "
-                                 f"{tbu_init!r}")
-        else:
-            self.tbu_cfg = np.asarray(tbu_init, dtype=np.int64)
-            if self.tbu_cfg.shape != (self.hw.n_tbus,):
-                raise ValueError(f"tbu_init must have shape ({self.hw.n_tbus},)")
+        self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
         self.seed = _U64(seeds_for(seed, member_offset + 1)[member_offset])
         self._compile_tables()
 
@@ -713,39 +702,7 @@ class ReferenceSimulation:
             split["waiting_data"][u.id] = u.waiting
             split["reconfiguring"][u.id] = u.reconfiguring
             split["blocked"][u.id] = blocked
-        elapsed = max(end, 1)
-        util = split["busy"] / elapsed
-        tot = float(elapsed) * len(self.tbus)
-
-        def frac(k: str) -> float:
-            return float(split[k].sum()) / tot
-
-        def pct(q: float) -> float:
-            return float(np.percentile(lat, q)) if lat.size else float("nan")
-
-        return SimResult(
-            n_requests=int(done.sum()),
-            latency_mean=float(lat.mean()) if lat.size else float("nan"),
-            latency_p50=pct(50),
-            latency_p95=pct(95),
-            latency_p99=pct(99),
-            makespan=end,
-            throughput_per_mcycle=float(done.sum()) / elapsed * 1e6,
-            utilisation=float(util.mean()),
-            idle_starved=frac("starved"),
-            idle_waiting_data=frac("waiting_data"),
-            idle_reconfiguring=frac("reconfiguring"),
-            idle_blocked=frac("blocked"),
-            reconfigurations=self.n_reconf,
-            noc_byte_hops=self.byte_hops,
-            tb_executions=self.n_tb_done,
-            cb_executions=self.n_cb_done,
-            events=self.n_events,
-            invalid_actions=0,
-            migrations=0,
-            steals=0,
-            clock_ghz=self.hw.clock_ghz,
-            latencies=lat,
-            tbu_utilisation=util,
-            tbu_idle=split,
-        )
+        counters = dict(reconfigurations=self.n_reconf, noc_byte_hops=self.byte_hops,
+                        tb_executions=self.n_tb_done, cb_executions=self.n_cb_done,
+                        events=self.n_events, invalid_actions=0, migrations=0, steals=0)
+        return make_result(lat, end, split, counters, self.hw.clock_ghz)

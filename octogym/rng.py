@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit, uint64
 
 import octogym._numba_cache  # noqa: F401  (sets the cache folder before @njit runs)
-from numba import njit, uint64
 
 MASK = (1 << 64) - 1
 
@@ -32,7 +32,7 @@ _K1 = uint64(0xD6E8FEB86659FD93)
 _K2 = uint64(0xCA5A826395121157)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def mix64(z):
     z = uint64(z)
     z = (z ^ (z >> uint64(30))) * _M1
@@ -40,7 +40,7 @@ def mix64(z):
     return z ^ (z >> uint64(31))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def hash4(seed, a, b, stream):
     h = mix64(uint64(seed) ^ (uint64(stream) * _G))
     h = mix64(h ^ (uint64(a) * _K1))
@@ -48,13 +48,13 @@ def hash4(seed, a, b, stream):
     return h
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def u01(seed, a, b, stream):
     """Uniform in [0, 1) with 53 random bits."""
     return float(hash4(seed, a, b, stream) >> uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def lin_next(lin, salt):
     """Lineage of a token that leaves along flow/copy ``salt`` (any int >= 0)."""
     return mix64(uint64(lin) ^ ((uint64(salt) + uint64(1)) * _K1))
@@ -65,7 +65,7 @@ def member_seed(seed: int, member: int) -> int:
     return int(hash4(np.uint64(seed & MASK), np.uint64(member), np.uint64(0), np.uint64(99)))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def sample_duration(code, p0, p1, p2, emp, off, n, u1, u2):
     """Integer cycles >= 1 of one TB execution, from two uniforms (codes: distributions.DUR_*)."""
     if code == 0:
@@ -84,7 +84,7 @@ def sample_duration(code, p0, p1, p2, emp, off, n, u1, u2):
     return r if r >= 1 else 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def sample_count(code, p0, emp, off, n, u, cap):
     """Map fan-out >= 0 from one uniform by inversion, clamped to ``cap``
     (codes: distributions.CNT_*)."""

@@ -18,11 +18,11 @@ import numpy as np
 from octogym.hardware import HardwareConfig, get_hardware
 from octogym.kernel.build import (
     build_model,
-    model_int,
     grow_state,
+    initial_configs,
     mix_work,
+    model_int,
     new_state,
-    profile_configs,
     reset_member,
     seeds_for,
 )
@@ -137,18 +137,7 @@ class Simulation:
                 raise ValueError("trace times must be non-negative and non-decreasing")
             if np.any((tw < 0) | (tw >= len(wfs))):
                 raise ValueError(f"trace workflow indices must be in [0, {len(wfs)})")
-        if isinstance(tbu_init, str):
-            if tbu_init == "profile":
-                self.tbu_cfg = profile_configs(self.hw, self.share)
-            elif tbu_init == "none":
-                self.tbu_cfg = np.full(self.hw.n_tbus, -1, dtype=np.int64)
-            else:
-                raise ValueError(f"tbu_init must be 'profile', 'none' or an array, got "
-                                 f"{tbu_init!r}")
-        else:
-            self.tbu_cfg = np.asarray(tbu_init, dtype=np.int64)
-            if self.tbu_cfg.shape != (self.hw.n_tbus,):
-                raise ValueError(f"tbu_init must have shape ({self.hw.n_tbus},)")
+        self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
         self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
                                  arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,
                                  trace_w=tw, epoch=epoch, trace_cap=trace_cap,

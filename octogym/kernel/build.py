@@ -64,6 +64,24 @@ def profile_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
     return out
 
 
+def initial_configs(hw: HardwareConfig, share: np.ndarray, tbu_init: str | np.ndarray
+                    ) -> np.ndarray:
+    """(T,) initial TBU configurations: ``"profile"`` (:func:`profile_configs`), ``"none"``
+    (unconfigured: the first TB on each TBU pays a reconfiguration) or an explicit array."""
+    if isinstance(tbu_init, str):
+        if tbu_init == "profile":
+            return profile_configs(hw, share)
+        if tbu_init == "none":
+            return np.full(hw.n_tbus, -1, dtype=np.int64)
+        raise ValueError(f"tbu_init must be 'profile', 'none' or an array, got {tbu_init!r}")
+    cfg = np.asarray(tbu_init, dtype=np.int64)
+    if cfg.shape != (hw.n_tbus,):
+        raise ValueError(f"tbu_init must have shape ({hw.n_tbus},), got {cfg.shape}")
+    if np.any(cfg < -1) or np.any(cfg >= len(share)):
+        raise ValueError(f"tbu_init values must be config ids in [-1, {len(share)})")
+    return cfg
+
+
 def nearest_clusters(hw: HardwareConfig) -> np.ndarray:
     """(C, C): for each cluster, every cluster ordered by fixed transfer latency, then hops,
     then id (itself first). ``static`` routes a TB to the nearest cluster holding its config."""

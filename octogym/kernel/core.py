@@ -6,11 +6,12 @@ Every function works on one batch member ``b`` of ``S`` (State) under ``M`` (Mod
 
 from __future__ import annotations
 
-from octogym.kernel import layout as L
 import math
 
-from numba import njit, uint64
+from numba import uint64
 
+from octogym.kernel import layout as L
+from octogym.kernel.jit import kernel_helper, kernel_step
 from octogym.kernel.layout import (
     EV_TB_DONE,
     EV_TBU_FREE,
@@ -23,19 +24,19 @@ from octogym.kernel.layout import (
 # ---- event heap: ordered by (time, kind, sequence) ----------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def _less(HP, b, i, j):
     ti, tj = HP[b, 0, i], HP[b, 0, j]
     return ti < tj or (ti == tj and HP[b, 1, i] < HP[b, 1, j])
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def _swap(HP, b, i, j):
     for k in range(3):
         HP[b, k, i], HP[b, k, j] = HP[b, k, j], HP[b, k, i]
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def _push(HP, SC, b, t, kind, data):
     i = SC[b, L.SC_HP_N]
     HP[b, L.HP_T, i] = t
@@ -52,7 +53,7 @@ def _push(HP, SC, b, t, kind, data):
             break
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def _pop(HP, SC, b):
     t = HP[b, L.HP_T, 0]
     kind = HP[b, L.HP_K, 0] >> KIND_SHIFT
@@ -79,13 +80,13 @@ def _pop(HP, SC, b):
     return t, kind, data
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def heap_push(S, b, t, kind, data):
     """Schedule an event; ties at equal time break by kind, then by push order."""
     _push(S.HP, S.SC, b, t, kind, data)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def heap_pop(S, b):
     """Remove the earliest event; returns (time, kind, data)."""
     return _pop(S.HP, S.SC, b)
@@ -94,7 +95,7 @@ def heap_pop(S, b):
 # ---- pools ----------------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def alloc_job(S, b):
     SC = S.SC
     JB = S.JB
@@ -105,7 +106,7 @@ def alloc_job(S, b):
     return j
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def free_job(S, b, j):
     JB = S.JB
     SC = S.SC
@@ -113,7 +114,7 @@ def free_job(S, b, j):
     SC[b, L.SC_JB_NFREE] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def alloc_frame(S, b, kind, parent, req, live):
     SC = S.SC
     FR = S.FR
@@ -135,7 +136,7 @@ def alloc_frame(S, b, kind, parent, req, live):
     return f
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def free_frame(S, b, f):
     FR = S.FR
     SC = S.SC
@@ -146,7 +147,7 @@ def free_frame(S, b, f):
 # ---- decision queue and per-cluster backlog (linked lists through jb_next) -----------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def dq_push(S, b, j):
     JB = S.JB
     SC = S.SC
@@ -159,7 +160,7 @@ def dq_push(S, b, j):
     SC[b, L.SC_DQ_LEN] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def dq_pop(S, b):
     SC = S.SC
     JB = S.JB
@@ -170,7 +171,7 @@ def dq_pop(S, b):
     return j
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def _idle_close_cluster(M, S, b, c):
     """Close the open idle segment of every idle TBU of cluster ``c`` (before the backlog
     changes between empty and non-empty, which changes starved <-> blocked)."""
@@ -179,7 +180,7 @@ def _idle_close_cluster(M, S, b, c):
         idle_close(S, b, u, c)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def idle_close(S, b, u, c):
     """Account the open idle segment of TBU ``u`` up to now (starved, or blocked while its
     cluster has a backlog) and restart it at now. Idle = not running or reconfiguring."""
@@ -195,7 +196,7 @@ def idle_close(S, b, u, c):
         TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def bl_push(M, S, b, c, j):
     """Park job ``j`` in cluster ``c``'s backlog (no TBU can or may take it now)."""
     CL = S.CL
@@ -210,7 +211,7 @@ def bl_push(M, S, b, c, j):
     CL[b, L.CL_BL_LEN, c] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def bl_release(M, S, b, c, release_all):
     """Queue space freed in cluster ``c``: the head of its backlog goes to the *front* of the
     decision queue (before newer work), in order: as many jobs as the cluster has free queue
@@ -255,7 +256,7 @@ def bl_release(M, S, b, c, release_all):
 # ---- transfers --------------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def transfer(M, src, dst, nbytes):
     """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
     MI = M.MI
@@ -270,14 +271,14 @@ def transfer(M, src, dst, nbytes):
 # ---- TBU queues -------------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def has_space(M, S, b, u):
     TB = S.TB
     MI = M.MI
     return TB[b, L.TB_QL, u] < MI[L.MI_QCAP]
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def cluster_has_space(M, S, b, c):
     MI = M.MI
     TB = S.TB
@@ -287,7 +288,7 @@ def cluster_has_space(M, S, b, c):
     return False
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def start_next(M, S, b, u):
     """An idle TBU with a non-empty queue starts its head job: reconfigure if needed, wait for
     the input data, run. The whole span is known now, so it is accounted now."""
@@ -335,7 +336,7 @@ def start_next(M, S, b, u):
         SC[b, L.SC_TR_N] = k + 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def enqueue(M, S, b, j, u):
     """Put job ``j`` at the tail of TBU ``u``'s queue; its input data starts moving now."""
     m_tbu_cluster = M.tbu_cluster
@@ -365,7 +366,7 @@ def enqueue(M, S, b, j, u):
         start_next(M, S, b, u)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def dequeue_head(M, S, b, u):
     TBQ = S.TBQ
     TB = S.TB
@@ -385,7 +386,7 @@ def dequeue_head(M, S, b, u):
     return j
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def queued_movable(S, b, u):
     """Number of queued jobs of TBU ``u`` that have not started (movable by migrate/steal)."""
     TB = S.TB
@@ -395,7 +396,7 @@ def queued_movable(S, b, u):
     return n
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def migrate(M, S, b, u, pos, v):
     """Move the not-yet-started job at queue position ``pos`` of TBU ``u`` to the tail of TBU
     ``v`` (which must have space); its data moves again from its origin, paying the transfer.
@@ -432,7 +433,7 @@ def migrate(M, S, b, u, pos, v):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def steal(M, S, b, thief, victim):
     """Idle TBU ``thief`` takes the last not-yet-started job of ``victim``."""
     TB = S.TB
@@ -446,7 +447,7 @@ def steal(M, S, b, thief, victim):
     return ok
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def reconfigure(M, S, b, u, cfg):
     """Command: reconfigure an idle, empty TBU to ``cfg`` ahead of need (costs reconf cycles).
     Returns True if started; a busy TBU or one already holding ``cfg`` is left alone."""
@@ -466,7 +467,7 @@ def reconfigure(M, S, b, u, cfg):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def est_finish(M, S, b, u, blk):
     """Estimated cycles from now until TBU ``u`` would finish a new job of block ``blk``:
     queued expected work + reconfiguration if its config differs + transfer is added by the

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-from octogym.kernel import layout as L
-from numba import njit, uint64
+from numba import uint64
 
+from octogym.kernel import layout as L
 from octogym.kernel.core import (
     alloc_frame,
     alloc_job,
@@ -40,6 +39,7 @@ from octogym.kernel.core import (
     heap_push,
     start_next,
 )
+from octogym.kernel.jit import kernel_entry, kernel_helper, kernel_step
 from octogym.kernel.layout import (
     ARR_CLOSED,
     ARR_POISSON,
@@ -61,7 +61,6 @@ from octogym.kernel.layout import (
     ST_TIME,
     TBU_IDLE,
 )
-from octogym.workflows.compiled import BRANCH, FORK, JOIN, MAP, TASK
 from octogym.kernel.policies import (
     decide_cluster,
     decide_tbu,
@@ -83,6 +82,7 @@ from octogym.rng import (
     sample_duration,
     u01,
 )
+from octogym.workflows.compiled import BRANCH, FORK, JOIN, MAP, TASK
 
 ROOT_LIN = 0x5EED
 JOIN_SALT = 0xC0FFEE
@@ -94,7 +94,7 @@ MAX_IDLE_EPOCHS = 1000
 # ---- token worklist (local to one call; emptied within every event) -------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def make_worklist(S, b):
     """Views of member ``b``'s preallocated token worklist (the kernel never allocates)."""
     S.WLC[b, 0] = 0
@@ -102,7 +102,7 @@ def make_worklist(S, b):
     return (S.WLI[b, 0], S.WLI[b, 1], S.WLI[b, 2], S.WLI[b, 3], S.WLU[b], S.WLC[b])
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def wl_push(WL, f, x, org, nbytes, lin):
     ctr = WL[5]
     t = ctr[1]
@@ -116,7 +116,7 @@ def wl_push(WL, f, x, org, nbytes, lin):
     ctr[1] = t + 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def emit_flow(M, S, b, WL, f, fi, org, lin):
     """A token leaves along flow ``fi`` (CSR index) in frame ``f``."""
     FR = S.FR
@@ -125,7 +125,7 @@ def emit_flow(M, S, b, WL, f, fi, org, lin):
     wl_push(WL, f, FL[L.FL_SUCC_DST, fi], org, FL[L.FL_SUCC_BYTES, fi], lin_next(lin, fi))
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def consume(M, S, b, WL, f, org):
     """A token of frame ``f`` ends (its data last seen at cluster ``org``); finish frames
     whose last token this was: a copy reports to its group, a finished group sends the map's
@@ -163,7 +163,7 @@ def consume(M, S, b, WL, f, org):
         f = p
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def cb_job(M, S, b, f, x, org, nbytes, lin):
     FR = S.FR
     JB = S.JB
@@ -182,14 +182,15 @@ def cb_job(M, S, b, f, x, org, nbytes, lin):
     JB[b, L.JB_BYTES, j] = nbytes
     JB[b, L.JB_T, j] = SC[b, L.SC_NOW]
     h = RQ[b, L.RQ_HOME, r]
-    start = SC[b, L.SC_NOW] if SC[b, L.SC_NOW] > CL[b, L.CL_CBU_FREE, h] else CL[b, L.CL_CBU_FREE, h]
+    now = SC[b, L.SC_NOW]
+    start = now if now > CL[b, L.CL_CBU_FREE, h] else CL[b, L.CL_CBU_FREE, h]
     end = start + MB[L.MB_BLK_COST, x]
     CL[b, L.CL_CBU_FREE, h] = end
     CL[b, L.CL_ACC_CBU, h] += MB[L.MB_BLK_COST, x]
     heap_push(S, b, end, EV_CB_DONE, j)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def deliver(M, S, b, WL, f, x, org, nbytes, lin):
     MB = M.MB
     FR = S.FR
@@ -238,7 +239,7 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
         cb_job(M, S, b, f, x, org, nbytes, lin)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def flush(M, S, b, WL):
     ctr = WL[5]
     while ctr[0] < ctr[1]:
@@ -252,7 +253,7 @@ def flush(M, S, b, WL):
 # ---- events ------------------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def on_cb_done(M, S, b, WL, j):
     JB = S.JB
     JBU = S.JBU
@@ -298,8 +299,9 @@ def on_cb_done(M, S, b, WL, j):
         ST_FLOW[b, home, chosen] += 1
         emit_flow(M, S, b, WL, f, chosen, org, lin)
     elif t == MAP:
-        n = sample_count(MC[L.MC_CNT_CODE, row, x], m_cnt_p[row, x], m_emp, MC[L.MC_CNT_EMP_OFF, row, x],
-                         MC[L.MC_CNT_EMP_LEN, row, x], u01(SEED[b], uid, lin, S_COUNT), MI[L.MI_MAXMAP])
+        n = sample_count(MC[L.MC_CNT_CODE, row, x], m_cnt_p[row, x], m_emp,
+                         MC[L.MC_CNT_EMP_OFF, row, x], MC[L.MC_CNT_EMP_LEN, row, x],
+                         u01(SEED[b], uid, lin, S_COUNT), MI[L.MI_MAXMAP])
         ST_SUM[b, home, x] += n
         if n == 0:
             for fi in range(lo, hi):
@@ -322,7 +324,7 @@ def on_cb_done(M, S, b, WL, j):
     flush(M, S, b, WL)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def on_tb_done(M, S, b, WL, j, pol):
     JB = S.JB
     m_tbu_cluster = M.tbu_cluster
@@ -352,7 +354,7 @@ def on_tb_done(M, S, b, WL, j, pol):
         on_idle(M, S, b, u, pol)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def on_tbu_free(M, S, b, u, pol):
     TB = S.TB
     SC = S.SC
@@ -366,7 +368,7 @@ def on_tbu_free(M, S, b, u, pol):
         on_idle(M, S, b, u, pol)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def next_arrival_time(M, S, b, n):
     MI = M.MI
     SEED = S.SEED
@@ -382,7 +384,7 @@ def next_arrival_time(M, S, b, n):
     return TRC[L.TRC_TRACE_T, n]
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def on_arrival(M, S, b, n):
     SC = S.SC
     MI = M.MI
@@ -427,7 +429,7 @@ def on_arrival(M, S, b, n):
     dq_push(S, b, j)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def apply_cluster(M, S, b, WL, j, h):
     JB = S.JB
     RQ = S.RQ
@@ -443,7 +445,7 @@ def apply_cluster(M, S, b, WL, j, h):
     flush(M, S, b, WL)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_entry
 def init_member(M, S, b):
     """Schedule the first arrival (and epoch) of a freshly laid-out member."""
     MI = M.MI
@@ -453,16 +455,17 @@ def init_member(M, S, b):
         heap_push(S, b, MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def _capacity_ok(M, S, b):
     SC = S.SC
     MI = M.MI
     HP = S.HP
-    return (SC[b, L.SC_FR_NFREE] >= MI[L.MI_MARGIN] and SC[b, L.SC_JB_NFREE] >= MI[L.MI_MARGIN] and SC[b, L.SC_RQ_NFREE] >= 1
-            and SC[b, L.SC_HP_N] + MI[L.MI_MARGIN] <= HP.shape[2])
+    margin = MI[L.MI_MARGIN]
+    return (SC[b, L.SC_FR_NFREE] >= margin and SC[b, L.SC_JB_NFREE] >= margin
+            and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_N] + margin <= HP.shape[2])
 
 
-@njit(cache=True, _nrt=False)
+@kernel_entry
 def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
     SC = S.SC
     MI = M.MI
@@ -559,7 +562,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                 heap_push(S, b, t + MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_entry
 def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
     """Advance every active member; returns nothing (statuses are written to ``S.status``)."""
     SC = S.SC

@@ -18,7 +18,6 @@ paper's strategy names (DESIGN.md §6, docs/model.md §6).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from octogym.kernel import layout as L
 from octogym.kernel.core import (
@@ -30,6 +29,7 @@ from octogym.kernel.core import (
     steal,
     transfer,
 )
+from octogym.kernel.jit import kernel_helper, kernel_step
 from octogym.kernel.layout import MF_POLICY, TBU_IDLE
 from octogym.rng import S_POLICY, u01
 
@@ -46,18 +46,18 @@ PARAM_STRUCTURAL_IDLE, PARAM_STEAL = 4, 5
 N_PARAMS = 6
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def policy_defers(pol):
     """True for policies that may park a job although its cluster has queue space."""
     return pol == P_STATIC or pol == P_REACTIVE
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def param(M, k):
     return M.MF[MF_POLICY + k]
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def policy_draw(S, b):
     """A uniform draw for a randomised policy, from the member's seed and a counter."""
     SC = S.SC
@@ -69,7 +69,7 @@ def policy_draw(S, b):
 # ---- building blocks ------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def least_loaded_tbu(M, S, b, c):
     """TBU of cluster ``c`` with space and the fewest queued jobs (lowest id on ties)."""
     MI = M.MI
@@ -83,7 +83,7 @@ def least_loaded_tbu(M, S, b, c):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def least_loaded_cluster(M, S, b):
     """Cluster with the fewest queued plus backlogged TB instances (lowest id on ties)."""
     MI = M.MI
@@ -98,7 +98,7 @@ def least_loaded_cluster(M, S, b):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@kernel_helper
 def cluster_work(M, S, b, c):
     """Expected TBU-cycles waiting in cluster ``c`` (queued work + backlog at the mean TB
     duration), per TBU: the predicted time until a new job there could start."""
@@ -115,7 +115,7 @@ def cluster_work(M, S, b, c):
     return w / K
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def lowest_finish_cluster(M, S, b):
     """Cluster with the lowest predicted finish time (``cluster_work``; lowest id on ties)."""
     best = 0
@@ -128,7 +128,7 @@ def lowest_finish_cluster(M, S, b):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def eft_tbu(M, S, b, j, lo, hi):
     """TBU in ``[lo, hi)`` with space and the earliest estimated finish of job ``j``: data
     arrival (transfer from its origin) overlapped with queued expected work and any
@@ -151,7 +151,7 @@ def eft_tbu(M, S, b, j, lo, hi):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def static_tbu(M, S, b, j):
     """``static``: a TBU that holds the job's configuration, in its home cluster or else in the
     nearest cluster that has one; fewest queued jobs first. If all of them are full, park the
@@ -180,7 +180,7 @@ def static_tbu(M, S, b, j):
 # ---- hooks ---------------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def decide_cluster(M, S, b, j, pol):
     SC = S.SC
     MI = M.MI
@@ -196,7 +196,7 @@ def decide_cluster(M, S, b, j, pol):
     return c
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def decide_tbu(M, S, b, j, pol):
     MI = M.MI
     K = MI[L.MI_K]
@@ -232,7 +232,7 @@ def decide_tbu(M, S, b, j, pol):
     return least_loaded_tbu(M, S, b, c)  # least_loaded, proactive
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def adaptive_steal(M, S, b, u):
     """An idle TBU takes the last waiting job of the sibling with the most waiting jobs, when
     that job would otherwise wait longer than the thief's reconfiguration would take."""
@@ -258,13 +258,13 @@ def adaptive_steal(M, S, b, u):
     return False
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def on_idle(M, S, b, u, pol):
     if (pol == P_ADAPTIVE or pol == P_OCTOPUS) and param(M, PARAM_STEAL) > 0:
         adaptive_steal(M, S, b, u)
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def reactive_epoch(M, S, b):
     """``reactive``: per cluster, if the most pressed configuration has at least
     ``reactive_threshold`` waiting jobs per TBU holding it (a config no TBU of the cluster
@@ -312,7 +312,7 @@ def reactive_epoch(M, S, b):
                 break
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def proactive_epoch(M, S, b, structural_only):
     """``proactive``: update each cluster's moving average of per-config TB demand, then
     re-provision idle, empty TBUs towards the predicted work mix, before the work queues up.
@@ -364,7 +364,7 @@ def proactive_epoch(M, S, b, structural_only):
                 have[best] += 1.0
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def diffusion_epoch(M, S, b):
     """Diffusion-based load balancing between mesh neighbours (the paper's wafer-scale
     mechanism; details ours): a cluster whose predicted wait exceeds a neighbour's by more than
@@ -397,7 +397,7 @@ def diffusion_epoch(M, S, b):
                     break
 
 
-@njit(cache=True, _nrt=False)
+@kernel_step
 def on_epoch(M, S, b, pol):
     if pol == P_REACTIVE:
         reactive_epoch(M, S, b)

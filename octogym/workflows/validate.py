@@ -55,7 +55,8 @@ def validate(wf: Workflow) -> None:
     def check_probs(bid, probs, where=""):
         for k, p in probs:
             if not 0.0 <= p <= 1.0:
-                raise err(bid, "probabilities", f"{where}probability of '{k}' is {p}, not in [0, 1]")
+                raise err(bid, "probabilities",
+                          f"{where}probability of '{k}' is {p}, not in [0, 1]")
         total = sum(p for _, p in probs)
         if abs(total - 1.0) > PROB_TOL:
             raise err(bid, "probabilities", f"{where}probabilities sum to {total:.12g}, not 1")
