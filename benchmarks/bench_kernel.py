@@ -19,6 +19,7 @@ Kernel rows are the best of ``--repeat`` runs, reference rows of ``--ref-repeat`
     python benchmarks/bench_kernel.py            # full run (under a minute)
     python benchmarks/bench_kernel.py --quick    # tiny run (seconds, after compilation)
     python benchmarks/bench_kernel.py --json out.json
+    python benchmarks/bench_kernel.py --inline-modes   # + compile modes side by side
 
 Nothing is written unless ``--json PATH`` is given.
 """
@@ -31,6 +32,7 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -154,6 +156,20 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(c.rjust(w[i]) for i, c in enumerate(r)))
 
 
+def child_rate(n: int, load: float, seed: int, repeat: int) -> None:
+    """In a child process: print TB executions per CPU-second of the kernel (and warm-up s)."""
+    t0 = time.perf_counter()
+    Simulation(None, "wafer", n_requests=50, policy="round_robin").run()
+    warm = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeat):
+        sim = Simulation(None, "wafer", load=load, n_requests=n, seed=seed, policy="round_robin")
+        t = time.process_time()
+        res = sim.run()[0]
+        best = min(best, time.process_time() - t)
+    print(res.tb_executions / best, warm)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
@@ -165,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="reference runs per row, best kept")
     ap.add_argument("--no-reference", action="store_true", help="skip the reference simulator")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch table")
+    ap.add_argument("--inline-modes", action="store_true",
+                    help="also compare the kernel's compile modes (OCTOGYM_KERNEL_INLINE=steps "
+                         "vs all) side by side, each in a child process; the first 'all' run "
+                         "compiles for several minutes")
     args = ap.parse_args(argv)
 
     requests = QUICK_REQUESTS if args.quick else FULL_REQUESTS
@@ -234,6 +254,25 @@ def main(argv: list[str] | None = None) -> int:
                      "traced peak MB"],
                     rows)
 
+    if args.inline_modes:
+        n = requests["wafer"]
+        rows, rates = [], {}
+        for mode in ("steps", "all"):
+            t0 = time.perf_counter()
+            child = subprocess.run(
+                [sys.executable, __file__, "--child-rate", str(n), str(args.load),
+                 str(args.seed), str(repeat)],
+                env={**os.environ, "OCTOGYM_KERNEL_INLINE": mode}, capture_output=True,
+                text=True, check=True)
+            rate, warm = (float(x) for x in child.stdout.split())
+            rates[mode] = rate
+            rows.append([mode, str(n), f"{warm:.0f}", fmt_rate(rate),
+                         f"{rate / rates['steps']:.2f}x", f"{time.perf_counter() - t0:.0f}"])
+        out["inline_modes"] = rates
+        print_table("3. compile modes (wafer, round_robin, one member; kernel CPU time, best of "
+                    f"{repeat})", ["mode", "requests", "warm-up s", "TB/s", "vs steps",
+                                   "child s"], rows)
+
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     out["meta"]["maxrss_mb"] = maxrss_mb
     print(f"\nprocess peak RSS (ru_maxrss, whole run incl. numba/LLVM): {maxrss_mb:.0f} MB")
@@ -243,5 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child-rate":
+    child_rate(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    sys.exit(0)
 if __name__ == "__main__":
     raise SystemExit(main())
