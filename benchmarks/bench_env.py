@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
-from octogym.envs import make_sb3_vec_env
 
 import octogym  # noqa: F401  (registers the ids)
+from octogym.envs import make_sb3_vec_env
 from octogym.simulator import Simulation
 
 

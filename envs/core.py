@@ -13,8 +13,9 @@ gives member ``i`` root ``member_seed(s, i)``, as ``Simulation(..., seed=s, batc
 reset without a seed continues each member's chain with its next episode.
 
 Invalid actions (ours): an action outside the action space or masked out is replaced by the
-nearest valid action (smallest ``|a - a'|``, the lower on a tie) and counted per episode in
-``info["invalid_actions"]``. The kernel never sees it, so it cannot corrupt the state.
+nearest valid action (smallest ``|a - a'|``, the lower on a tie; :func:`fix_actions`) and
+counted per episode in ``info["invalid_actions"]``. The kernel never sees it, so it cannot
+corrupt the state.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from octogym.envs.decisions import Decision
 from octogym.envs.layout import layout, obs_size
@@ -58,12 +60,39 @@ def root_seed(seed: int, member: int = 0) -> int:
     return member_seed(int(seed) & MASK64, member)
 
 
-def nearest_valid(actions: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """For each row, the valid index closest to ``actions[row]`` (lower on ties)."""
+@njit(cache=True)
+def fix_actions(actions, mask, rows, invalid):
+    """Replace each invalid ``actions[b]`` (outside ``[0, A)`` or masked out) of members
+    ``rows`` by the nearest valid action (smallest ``|a - a'|``, the lower on a tie) and count
+    it in ``invalid[b]``."""
     A = mask.shape[1]
-    d = np.abs(np.arange(A)[None, :] - actions[:, None]).astype(np.float64)
-    d[~mask] = np.inf
-    return np.argmin(d, axis=1)
+    for i in range(rows.shape[0]):
+        b = rows[i]
+        x = actions[b]
+        if 0 <= x < A and mask[b, x]:
+            continue
+        best, dist = 0, 1 << 62
+        for k in range(A):
+            if mask[b, k] and abs(k - x) < dist:
+                best, dist = k, abs(k - x)
+        actions[b] = best
+        invalid[b] += 1
+
+
+@njit(cache=True)
+def end_flags(status, rows, steps, max_steps, term, trunc):
+    """Count one step for members ``rows`` and set their ``term`` / ``trunc`` flags. Returns
+    the first member whose status is neither a decision nor done (-1: none)."""
+    bad = -1
+    for i in range(rows.shape[0]):
+        b = rows[i]
+        s = status[b]
+        steps[b] += 1
+        term[b] = s == ST_DONE
+        trunc[b] = s != ST_DONE and max_steps > 0 and steps[b] >= max_steps
+        if s != ST_DONE and s != ST_DECISION and bad < 0:
+            bad = b
+    return bad
 
 
 class KernelBatch:
@@ -97,6 +126,9 @@ class KernelBatch:
         self.n_actions = decision.n_actions(hw)
         self.slices = layout(decision.features, self.K, self.C)
         self.obs_dim = obs_size(decision.features, self.K, self.C)
+        # start of each feature, in table order (what the compiled builders index)
+        self.offsets = np.array([self.slices[f.name].start for f in decision.features],
+                                np.int64)
         scale = 1.0 / self.tau if reward_scale is None else float(reward_scale)
         self.rewards = RewardAccount(batch, reward, scale, self.C * self.K)
         self.rows = np.arange(batch)
@@ -146,47 +178,32 @@ class KernelBatch:
 
     # ---- stepping -------------------------------------------------------------------------
     def observe(self, rows: np.ndarray) -> None:
-        obs, mask, home = self.decision.observe(self, rows)
-        self.obs[rows] = obs
-        self.mask[rows] = mask
-        self.home[rows] = home
+        """Refresh ``obs``, ``mask`` and ``home`` of members ``rows``."""
+        self.decision.observe(self, rows)
 
     def step(self, actions: Any, active: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Apply one action per member (``active`` members only) and run each to its next
         decision or the end of its episode. Returns ``(reward, terminated, truncated)`` for all
         members (zeros / False for inactive ones); ``obs``/``mask`` are refreshed."""
-        a = np.asarray(actions)
+        a = np.array(actions, dtype=np.int64)
         if a.size != self.B:
             raise ValueError(f"expected {self.B} actions, got shape {a.shape}")
-        a = a.reshape(self.B).astype(np.int64)
+        a = a.reshape(self.B)
         rows = self.rows if active is None else self.rows[active]
-        A = self.n_actions
-        ok = (a >= 0) & (a < A)
-        ok &= self.mask[self.rows, np.clip(a, 0, A - 1)]
-        if active is not None:
-            ok |= ~active
-        if not ok.all():
-            bad = ~ok
-            a[bad] = nearest_valid(a[bad], self.mask[bad])
-            self.invalid += bad
+        fix_actions(a, self.mask, rows, self.invalid)
         kact = self.decision.kernel_action(self, a)
         if active is not None:
-            kact = np.where(active, kact, -1)
+            kact[~active] = -1
         st = self.sim.advance(actions=kact, active=active, **self.decision.ext)
-        sr = st[rows]
-        if not ((sr == ST_DECISION) | (sr == ST_DONE)).all():
-            b = int(rows[(sr != ST_DECISION) & (sr != ST_DONE)][0])
-            raise RuntimeError(f"member {b} reached status {STATUS_NAMES[int(st[b])]!r} "
-                               "(the kernel stalled or was asked to stop early)")
         reward = np.zeros(self.B)
-        reward[rows] = self.rewards.update(self.sim.state, rows)
-        self.steps[rows] += 1
         term = np.zeros(self.B, np.bool_)
-        term[rows] = sr == ST_DONE
         trunc = np.zeros(self.B, np.bool_)
-        if self.max_steps is not None:
-            trunc[rows] = (sr != ST_DONE) & (self.steps[rows] >= self.max_steps)
+        bad = end_flags(st, rows, self.steps, self.max_steps or 0, term, trunc)
+        if bad >= 0:
+            raise RuntimeError(f"member {bad} reached status {STATUS_NAMES[int(st[bad])]!r} "
+                               "(the kernel stalled or was asked to stop early)")
+        self.rewards.update(self.sim.state, rows, reward)
         self.observe(rows)
         return reward, term, trunc
 

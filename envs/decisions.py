@@ -42,10 +42,9 @@ class Decision:
     name: str
     kind: int  # kernel decision kind (DEC_TBU / DEC_CLUSTER)
     features: tuple[Feature, ...]
-    # The heuristic for the level the agent does not control. DESIGN §7 names `proactive`
-    # (TBU env) and `adaptive` (cluster env); until those exist in KERNEL_POLICIES both use
-    # `least_loaded`. Change it here, once.
-    default_controller: str = "least_loaded"
+    # The heuristic for the level the agent does not control (DESIGN §7): `proactive` for
+    # the TBU env, `adaptive` for the cluster env. Defined here, once per decision kind.
+    default_controller: str
     ext: dict[str, bool]  # Simulation.advance flags that make the kernel pause here
 
     def n_actions(self, hw: HardwareConfig) -> int:
@@ -82,10 +81,17 @@ class TBUDecision(Decision):
     name = "TBUAssign"
     kind = DEC_TBU
     features = TBU_FEATURES
+    default_controller = "proactive"
     ext = {"ext_tbu": True}
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.tbus_per_cluster
+
+    def observe(self, core, rows):
+        S, M = core.sim.state, core.sim.model
+        _tbu_observe(S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL, M.MB[L.MB_BLK_CFG],
+                     M.dur_mean, rows, core.offsets, core.K, core.Q, core.C * core.K, core.N,
+                     core.tau, core.work, core.obs, core.mask, core.home)
 
     def observe_reference(self, core, rows):
         S, M = core.sim.state, core.sim.model
@@ -141,10 +147,17 @@ class ClusterDecision(Decision):
     name = "ClusterAssign"
     kind = DEC_CLUSTER
     features = CLUSTER_FEATURES
+    default_controller = "adaptive"
     ext = {"ext_cluster": True}
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.n_clusters
+
+    def observe(self, core, rows):
+        S = core.sim.state
+        _cluster_observe(S.SC, S.JB, S.RQ, S.CL, S.TBF, core.wf_work, rows, core.offsets,
+                         core.K, core.C, core.Q, core.T, core.N, core.tau, core.work, core.obs,
+                         core.mask, core.home)
 
     def observe_reference(self, core, rows):
         S = core.sim.state
@@ -176,6 +189,101 @@ class ClusterDecision(Decision):
 
     def kernel_action(self, core, actions):
         return actions
+
+
+# ---- compiled builders: positions of the features in their table (compile-time constants) ----
+_TI = {f.name: i for i, f in enumerate(TBU_FEATURES)}
+(T_DUR, T_WAIT, T_REMOTE, T_AGE, T_BACKLOG, T_IN_SYS, T_PROGRESS, T_FREE, T_QUEUE, T_QWORK,
+ T_REMAIN, T_MATCH) = (_TI[n] for n in (
+    "tb_expected_duration", "tb_waiting", "tb_remote_input", "request_age", "home_backlog",
+    "in_system", "progress", "tbu_free_slot", "tbu_queue", "tbu_queued_work", "tbu_remaining",
+    "tbu_config_match"))
+_CI = {f.name: i for i, f in enumerate(CLUSTER_FEATURES)}
+(C_WORK, C_IN_SYS, C_PROGRESS, C_SYS_Q, C_QUEUE, C_BACKLOG, C_QWORK, C_CBU) = (_CI[n] for n in (
+    "request_expected_work", "in_system", "progress", "system_queue", "cluster_queue",
+    "cluster_backlog", "cluster_queued_work", "cluster_cbu_busy"))
+
+
+@njit(cache=True)
+def _tbu_observe(SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, rows, off, K, Q, CK, N,
+                 tau, work, obs, mask, home):
+    for i in range(rows.shape[0]):
+        b = rows[i]
+        o = obs[b]
+        o[:] = 0.0
+        now = SC[b, L.SC_NOW]
+        n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
+        o[off[T_IN_SYS]] = n / (n + CK)
+        o[off[T_PROGRESS]] = SC[b, L.SC_ND] / N
+        if SC[b, L.SC_DEC_KIND] != DEC_TBU:
+            mask[b, :] = True
+            home[b] = 0
+            continue
+        j = SC[b, L.SC_DEC_JOB]
+        blk = JB[b, L.JB_BLOCK, j]
+        r = JB[b, L.JB_REQ, j]
+        h = RQ[b, L.RQ_HOME, r]
+        cfg = blk_cfg[blk]
+        home[b] = h
+        x = dur_mean[blk]
+        o[off[T_DUR]] = x / (x + tau)
+        t = now - JB[b, L.JB_T, j]
+        o[off[T_WAIT]] = t / (t + tau)
+        o[off[T_REMOTE]] = 1.0 if JB[b, L.JB_ORG, j] != h else 0.0
+        t = now - RES[b, L.RES_ARR, RQ[b, L.RQ_UID, r]]
+        o[off[T_AGE]] = t / (t + work)
+        n = CL[b, L.CL_BL_LEN, h]
+        o[off[T_BACKLOG]] = n / (n + K)
+        for k in range(K):
+            u = h * K + k
+            ql = TB[b, L.TB_QL, u]
+            free = ql < Q
+            mask[b, k] = free
+            o[off[T_FREE] + k] = 1.0 if free else 0.0
+            o[off[T_QUEUE] + k] = ql / Q
+            x = TBF[b, u]
+            o[off[T_QWORK] + k] = x / (x + tau)
+            t = 0
+            if TB[b, L.TB_STATE, u] != TBU_IDLE:
+                t = max(TB[b, L.TB_END, u] - now, 0)
+            o[off[T_REMAIN] + k] = t / (t + tau)
+            if ql > 0:
+                tail = blk_cfg[JB[b, L.JB_BLOCK, TBQ[b, u, (TB[b, L.TB_QH, u] + ql - 1) % Q]]]
+            else:
+                tail = TB[b, L.TB_CFG, u]
+            o[off[T_MATCH] + k] = 1.0 if tail == cfg else 0.0
+
+
+@njit(cache=True)
+def _cluster_observe(SC, JB, RQ, CL, TBF, wf_work, rows, off, K, C, Q, T, N, tau, work, obs,
+                     mask, home):
+    for i in range(rows.shape[0]):
+        b = rows[i]
+        o = obs[b]
+        now = SC[b, L.SC_NOW]
+        n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
+        o[off[C_IN_SYS]] = n / (n + C * K)
+        o[off[C_PROGRESS]] = SC[b, L.SC_ND] / N
+        o[off[C_WORK]] = 0.0
+        if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
+            x = wf_work[RQ[b, L.RQ_WF, JB[b, L.JB_REQ, SC[b, L.SC_DEC_JOB]]]]
+            o[off[C_WORK]] = x / (x + work)
+        tot = 0
+        for c in range(C):
+            q = CL[b, L.CL_Q, c]
+            tot += q
+            o[off[C_QUEUE] + c] = q / (K * Q)
+            n = CL[b, L.CL_BL_LEN, c]
+            o[off[C_BACKLOG] + c] = n / (n + K)
+            x = 0.0
+            for k in range(K):
+                x += TBF[b, c * K + k]
+            o[off[C_QWORK] + c] = x / (x + K * tau)
+            t = max(CL[b, L.CL_CBU_FREE, c] - now, 0)
+            o[off[C_CBU] + c] = t / (t + tau)
+        o[off[C_SYS_Q]] = tot / (T * Q)
+        mask[b, :] = True
+        home[b] = 0
 
 
 DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision()}

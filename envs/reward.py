@@ -45,16 +45,22 @@ REWARDS: dict[str, str] = {
 N_ACCOUNT = 10
 
 
+REWARD_CODES = {name: i for i, name in enumerate(REWARDS)}
+
+
 @njit(cache=True)
-def account(SC, RES, rows, acc):
-    """Bring ``acc[b]`` up to date for every member ``b`` in ``rows``; afterwards
-    ``acc[b, AC_I]`` is I(now) and ``acc[b, AC_LAT]`` the summed latency of finished requests."""
+def account(SC, RES, rows, acc, kind, scale, per_tbu, out):
+    """Bring ``acc[b]`` up to date for every member ``b`` in ``rows`` and write its reward
+    since the previous call to ``out[b]``. Afterwards ``acc[b, AC_I]`` is I(now) and
+    ``acc[b, AC_LAT]`` the summed latency of the finished requests."""
     for i in range(rows.shape[0]):
         b = rows[i]
         na = SC[b, L.SC_NA]
         nd = SC[b, L.SC_ND]
         now = SC[b, L.SC_NOW]
         a = acc[b]
+        prev_i = a[AC_I]
+        prev_lat = a[AC_LAT]
         for u in range(a[AC_NA_SEEN], na):
             a[AC_SUM_ARR] += RES[b, L.RES_ARR, u]
         a[AC_NA_SEEN] = na
@@ -76,6 +82,12 @@ def account(SC, RES, rows, acc):
             a[AC_ND_SEEN] = nd
         a[AC_I] = a[AC_D] + (na - nd) * now - a[AC_SUM_ARR]
         a[AC_LAT] = a[AC_D] - a[AC_D_ARR]
+        if kind == 0:  # latency
+            out[b] = -(a[AC_I] - prev_i) * scale
+        elif kind == 1:  # completion
+            out[b] = -(a[AC_LAT] - prev_lat) * scale
+        else:  # in_system
+            out[b] = -(na - nd) / per_tbu
 
 
 class RewardAccount:
@@ -85,6 +97,7 @@ class RewardAccount:
         if kind not in REWARDS:
             raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {kind!r}")
         self.kind = kind
+        self.code = REWARD_CODES[kind]
         self.scale = float(scale)
         self.per_tbu = float(per_tbu)
         self.acc = np.zeros((batch, N_ACCOUNT), np.int64)
@@ -93,14 +106,6 @@ class RewardAccount:
         """Members ``rows`` start a new episode (the integral restarts at cycle 0)."""
         self.acc[rows] = 0
 
-    def update(self, S, rows: np.ndarray) -> np.ndarray:
-        """Rewards (float64, one per row) since the last update of these rows."""
-        prev_i = self.acc[rows, AC_I]
-        prev_lat = self.acc[rows, AC_LAT]
-        account(S.SC, S.RES, rows, self.acc)
-        if self.kind == "latency":
-            return -(self.acc[rows, AC_I] - prev_i) * self.scale
-        if self.kind == "completion":
-            return -(self.acc[rows, AC_LAT] - prev_lat) * self.scale
-        n = S.SC[rows, L.SC_NA] - S.SC[rows, L.SC_ND]
-        return -n / self.per_tbu
+    def update(self, S, rows: np.ndarray, out: np.ndarray) -> None:
+        """Write the rewards of members ``rows`` since their last update into ``out[rows]``."""
+        account(S.SC, S.RES, rows, self.acc, self.code, self.scale, self.per_tbu, out)

@@ -72,8 +72,8 @@ class GridViewer:
                  f"{int(sc[L.SC_ND])}/{core.N}  in system {int(sc[L.SC_NA] - sc[L.SC_ND])}  "
                  f"step {int(core.steps[b])}",
                  f"decision: {what}",
-                 f"cell = queue length per TBU (0-{Q}, lower case = idle), backlog, "
-                 "utilisation %; * = decision cluster"]
+                 f"cell: per TBU its queue length 0-{Q} (a letter when idle: a = 0, b = 1, "
+                 "...), then bN = backlog, utilisation so far; * = decision cluster"]
         for r in range(hw.rows):
             cells = []
             for col in range(hw.cols):

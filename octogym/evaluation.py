@@ -4,7 +4,9 @@ Everything the comparison needs lives here, so ``evaluate.py`` stays a thin comm
 the learned-agent evaluation can reuse it:
 
 * :data:`SCENARIOS`: named, fixed test scenarios (each suite workflow and the mix on ``chip``
-  and ``wafer``, a load sweep, a what-if with one slowed cluster), and :data:`GROUPS` of them;
+  and ``wafer`` at two loads, a load sweep, what-ifs: one slowed cluster, and static's
+  profile spread over the mesh) and :data:`GROUPS` of them (``default``: the demo; ``study``:
+  everything in docs/results.md);
 * :func:`compare`: run scenarios x schedulers x seeds (progress bar, optional worker
   processes) into tidy rows, one per (scenario, scheduler, seed);
 * :func:`aggregate`: mean / std / min / max over seeds and the speedup over ``static``;
@@ -16,11 +18,14 @@ Training must never use ``EVAL_SEED`` as its base seed, so test runs stay disjoi
 training runs. Every scheduler sees the same seeds, hence the same request arrivals, durations
 and branch outcomes (common random numbers), which makes per-seed speedups paired comparisons.
 
-**Load.** A scenario's ``load`` is the offered load as a fraction of the capacity estimate in
-the *heaviest drift phase the run reaches* (our choice). The suite's drift phases raise the
-work per request by up to 3.3x (``video_analytics``), so a load defined on the initial phase
-(the simulator's ``load``) would leave every scheduler permanently overloaded after a drift,
-and mean latency would only measure run length. :meth:`Scenario.sim_load` converts.
+**Load** (our choice). The simulator's ``load`` is a fraction of the capacity estimate for the
+*initial* phase's work, but the suite's drift phases raise the work per request by up to 3.3x
+(``video_analytics``), so a fixed simulator load would leave every scheduler overloaded after a
+drift and mean latency would only measure the run's length. A scenario's ``load`` is therefore
+relative to a ``basis``: ``"peak"``, the capacity in the heaviest drift phase the run reaches
+(the ``busy`` scenarios, 0.7); or ``"static"``, the capacity that ``static``'s compile-time
+profile gives its busiest configuration (the ``light`` scenarios, 0.7: ``static`` could keep
+up if its routing spread work evenly). :meth:`Scenario.sim_load` converts.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from octogym.hardware import PRESETS, get_hardware
+from octogym.hardware import PRESETS, HardwareConfig, get_hardware
 from octogym.kernel.build import model_int, profile_configs
 from octogym.kernel.layout import field
 from octogym.metrics import tbu_time_split
@@ -47,10 +52,11 @@ from octogym.workflows.frequencies import expected_frequencies
 from octogym.workflows.suite import suite_names
 
 __all__ = [
-    "EVAL_SEED", "GROUPS", "SCENARIOS", "Scenario", "aggregate", "compare", "contagion_rings",
-    "WorkloadProfile", "csv_table", "markdown_report", "plot_contagion", "plot_heatmap",
-    "plot_latency_vs_load", "plot_speedup", "plot_timeline", "resolve_scenarios",
-    "resolve_schedulers", "speedup_summary",
+    "BASELINE", "EVAL_SEED", "GROUPS", "METRICS", "SCENARIOS", "SPLIT_KEYS", "Scenario",
+    "WorkloadProfile", "aggregate", "compare", "contagion_rings", "csv_table",
+    "markdown_report", "plot_contagion", "plot_heatmap", "plot_latency_vs_load",
+    "plot_speedup", "plot_timeline", "resolve_scenarios", "resolve_schedulers", "run_one",
+    "speedup_summary", "spread_configs", "workload_profile",
 ]
 
 EVAL_SEED = 10_000  # base seed of every evaluation run (ours); training must not use it
@@ -137,6 +143,9 @@ class Scenario:
     # compile-time profile gives its busiest configuration (load < 1 keeps static stable)
     basis: str = "peak"
     slowdown: tuple[tuple[int, float], ...] = ()  # (cluster, factor): a what-if straggler
+    # initial TBU configurations: "profile" (the kernel's static profile, every scheduler's
+    # default) or "spread" (the same counts spread evenly over the mesh: see spread_configs)
+    layout: str = "profile"
     baseline: str | None = None  # for a what-if: the scenario it modifies (same run otherwise)
     note: str = ""
 
@@ -160,9 +169,15 @@ class Scenario:
                    trace_cap: int = 0) -> Simulation:
         """The batched simulation of this scenario: member ``i`` is evaluation seed ``i``."""
         n = n_requests or self.n_requests
+        init = None
+        if self.layout == "spread":
+            prof = self.profile(n)
+            init = spread_configs(get_hardware(self.hardware), prof.initial / prof.initial_work)
+        elif self.layout != "profile":
+            raise ValueError(f"scenario {self.name!r}: layout must be 'profile' or 'spread'")
         return Simulation(self.workflows, self.hardware, load=self.sim_load(n), n_requests=n,
                           batch=seeds, seed=EVAL_SEED, policy=scheduler, trace_cap=trace_cap,
-                          slowdown=dict(self.slowdown) or None)
+                          slowdown=dict(self.slowdown) or None, tbu_init=init)
 
     def arrival_horizon(self, sim: Simulation) -> int:
         """Expected cycle of the last arrival: the window in which per-cluster time is split
@@ -170,6 +185,28 @@ class Scenario:
         n = model_int(sim.model, "n_requests")
         rate = sim.hw.arrival_rate(self.sim_load(n), sim.work_per_request)
         return max(int(n / rate), 1)
+
+
+def spread_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
+    """The static profile's TBU counts per configuration (:func:`profile_configs`), laid out
+    evenly over the mesh instead of in bands of consecutive clusters (a what-if of ours).
+
+    The kernel's profile deals configurations to clusters in id order, so a configuration
+    with fewer TBUs than clusters occupies a band of consecutive rows; ``static`` sends a TB
+    to the nearest cluster holding its configuration, so on the wafer every cluster outside
+    the band sends its work to the few holders on the band's edge. Here TBU ``i`` of the same
+    sequence goes to cluster ``(i * s) mod C`` (``s`` odd, coprime with ``C``, near ``C`` over
+    the golden ratio), slot ``i // C``: each cluster still gets one TBU per slot, and each
+    configuration's holders are scattered over the whole mesh."""
+    seq = np.sort(profile_configs(hw, share), kind="stable")
+    C, K = hw.n_clusters, hw.tbus_per_cluster
+    step = int(round(C * 0.618)) | 1
+    while math.gcd(step, C) != 1:
+        step += 2
+    out = np.empty_like(seq)
+    i = np.arange(len(seq))
+    out[((i * step) % C) * K + i // C] = seq
+    return out
 
 
 def _cluster(hw: str, row: int, col: int) -> int:
@@ -195,6 +232,10 @@ def _build_scenarios() -> dict[str, Scenario]:
             # light: 0.7 of what static's own profile sustains, so static stays stable too
             add(Scenario(f"{wf}-{hw}-light", wf, hw, 0.7, n[hw], basis="static",
                          note=f"{wf} on {hw}, light (static's busiest config at 0.7)"))
+        for wf in _WORKFLOWS:
+            # the same, with the static profile's TBUs spread over the mesh (what-if)
+            add(Scenario(f"{wf}-{hw}-light-spread", wf, hw, 0.7, n[hw], basis="static",
+                         layout="spread", note=f"{wf} on {hw}, light, spread layout"))
     for load in (0.3, 0.5, 0.7, 0.9, 1.1):
         add(Scenario(f"sweep-chip-{load:.1f}", "mix", "chip", load, n["chip"],
                      note="load sweep, mix on chip"))
@@ -213,13 +254,15 @@ def _build_scenarios() -> dict[str, Scenario]:
 _WORKFLOWS = [*suite_names(), "mix"]
 SCENARIOS: dict[str, Scenario] = _build_scenarios()
 GROUPS: dict[str, tuple[str, ...]] = {
-    # `python evaluate.py`: every plot, a few minutes on 2 cores
-    "default": (*(f"{w}-chip" for w in _WORKFLOWS), *(n for n in SCENARIOS if "sweep" in n),
-                "mix-wafer", "contagion-wafer"),
+    # `python evaluate.py`: every plot, about a minute on 2 cores
+    "default": (*(f"{w}-chip" for w in _WORKFLOWS), *(f"{w}-chip-light" for w in _WORKFLOWS),
+                *(n for n in SCENARIOS if "sweep" in n), "mix-wafer", "mix-wafer-light",
+                "contagion-wafer"),
     # docs/results.md: everything
     "study": tuple(SCENARIOS),
     **{g: tuple(f"{w}-{g}" for w in _WORKFLOWS) for g in ("chip", "wafer")},
-    **{f"{g}-light": tuple(f"{w}-{g}-light" for w in _WORKFLOWS) for g in ("chip", "wafer")},
+    **{f"{g}{v}": tuple(f"{w}-{g}{v}" for w in _WORKFLOWS)
+       for g in ("chip", "wafer") for v in ("-light", "-light-spread")},
     "sweep": tuple(n for n in SCENARIOS if n.startswith("sweep")),
     "contagion": tuple(n for n in SCENARIOS if n.startswith("contagion")),
 }
@@ -280,7 +323,8 @@ def run_one(scenario: Scenario, scheduler: str, seeds: int,
     for b, (res, split) in enumerate(zip(results, window, strict=True)):
         row: dict[str, Any] = {
             "scenario": scenario.name, "workflows": scenario.workflows,
-            "hardware": scenario.hardware, "load": scenario.load, "scheduler": scheduler,
+            "hardware": scenario.hardware, "load": scenario.load, "basis": scenario.basis,
+            "layout": scenario.layout, "scheduler": scheduler,
             "seed": b, **res.to_dict(), "wall_s": wall / seeds, "horizon": horizon,
         }
         for k in SPLIT_KEYS:
@@ -361,8 +405,8 @@ def aggregate(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS
         groups.setdefault((r["scenario"], r["scheduler"]), []).append(r)
     out = []
     for (scen, sched), rs in groups.items():
-        a: dict[str, Any] = {k: rs[0][k] for k in ("scenario", "workflows", "hardware", "load")
-                             if k in rs[0]}
+        a: dict[str, Any] = {k: rs[0][k] for k in ("scenario", "workflows", "hardware", "load",
+                                                   "basis", "layout") if k in rs[0]}
         a["scheduler"] = sched
         a["seeds"] = len(rs)
         for m in metrics:
@@ -403,7 +447,9 @@ def contagion_rings(rows: Sequence[dict[str, Any]], scenario: Scenario, max_dist
                     ) -> list[dict[str, Any]]:
     """Per scheduler and Manhattan distance ``d`` from the slowed cluster (``d = max_dist``
     collects everything farther): mean over clusters and seeds of each idle-split fraction in
-    the what-if and in its baseline, and the change. Rows of both scenarios must be present."""
+    the what-if (``<split>``) and in its baseline (``<split>_base``), the idle fraction
+    (1 - busy) and its change, with the range of the per-seed changes. Rows of both scenarios
+    must be present (pairs without a baseline are skipped)."""
     hw = get_hardware(scenario.hardware)
     slow = scenario.slowdown[0][0]
     xy = hw.cluster_coords()
@@ -427,6 +473,10 @@ def contagion_rings(rows: Sequence[dict[str, Any]], scenario: Scenario, max_dist
             e["idle"] = 1.0 - e["busy"]
             e["idle_base"] = 1.0 - e["busy_base"]
             e["idle_change"] = e["idle"] - e["idle_base"]
+            # per-seed changes, paired by seed (common random numbers)
+            bb = {r["seed"]: r["cl_busy"][m].mean() for r in base}
+            per = [bb[r["seed"]] - r["cl_busy"][m].mean() for r in what if r["seed"] in bb]
+            e["idle_change_min"], e["idle_change_max"] = min(per), max(per)
             out.append(e)
     return out
 
@@ -508,7 +558,7 @@ def full_table_md(agg: Sequence[dict[str, Any]]) -> str:
                body, "llrrrrrr")
 
 
-_VARIANTS = (("", "busy"), ("-light", "light"))
+_VARIANTS = (("", "busy"), ("-light", "light"), ("-light-spread", "light, spread layout"))
 
 
 def summary_md(agg: Sequence[dict[str, Any]]) -> str:
@@ -535,11 +585,12 @@ def contagion_md(rings: Sequence[dict[str, Any]]) -> str:
     def ab(e: dict[str, Any], k: str) -> str:
         return f"{e[f'{k}_base']:.3f} -> {e[k]:.3f}"
 
-    body = [[e["scheduler"], str(e["distance"]), str(e["clusters"]),
-             f"{ab(e, 'idle')} ({e['idle_change']:+.3f})", ab(e, "starved"), ab(e, "blocked")]
+    body = [[e["scheduler"], str(e["distance"]), str(e["clusters"]), ab(e, "idle"),
+             f"{e['idle_change']:+.3f} ({e['idle_change_min']:+.3f} to "
+             f"{e['idle_change_max']:+.3f})", ab(e, "starved"), ab(e, "blocked")]
             for e in rings]
-    return _md(["scheduler", "distance", "clusters", "idle (change)", "starved", "blocked"],
-               body, "lrrrrr")
+    return _md(["scheduler", "distance", "clusters", "idle", "change (per-seed range)",
+                "starved", "blocked"], body, "lrrrrrr")
 
 
 def markdown_report(rows: Sequence[dict[str, Any]], agg: Sequence[dict[str, Any]],
@@ -573,7 +624,8 @@ def markdown_report(rows: Sequence[dict[str, Any]], agg: Sequence[dict[str, Any]
         [[s.name, s.workflows, s.hardware, str(n_requests or s.n_requests),
           f"{s.load if s.basis == 'peak' else _peak_load(s, n_requests):.2f}",
           f"{s.sim_load(n_requests):.3f}", f"{s.static_rho(n_requests):.2f}",
-          ", ".join(f"cluster {c} x{f:g}" for c, f in s.slowdown) or "-"]
+          ", ".join([*(f"cluster {c} x{f:g}" for c, f in s.slowdown),
+                     *(["spread layout"] if s.layout == "spread" else [])]) or "-"]
          for s in scenarios], "lllrrrrl"))
     return "\n\n".join(parts) + "\n"
 
@@ -602,11 +654,14 @@ def _colours(names: Sequence[str]) -> dict[str, Any]:
     return {n: cmap(i % 10) for i, n in enumerate(names)}
 
 
-def plot_speedup(agg: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
+def plot_speedup(agg: Sequence[dict[str, Any]], path: str | Path,
+                 variants: Sequence[str] = ("", "-light")) -> Path | None:
     """Bars per scheduler of the speedup over ``static`` for each workflow scenario (log
-    scale), one panel per hardware and load regime; whiskers give the per-seed range."""
+    scale), one panel per hardware and variant (scenario-name suffix: ``""`` busy,
+    ``"-light"``, ``"-light-spread"``); whiskers give the per-seed range."""
     cell = {(a["scenario"], a["scheduler"]): a for a in agg}
     panels = [(hw, suffix, label) for hw in PRESETS for suffix, label in _VARIANTS
+              if suffix in variants
               if any((f"{w}-{hw}{suffix}", BASELINE) in cell for w in _WORKFLOWS)]
     if not panels:
         return None
