@@ -17,7 +17,8 @@ spread over seeds) and writes it with CSV tables and PNG plots to --out:
   timeline.png        TBU timeline (Gantt) of a short window, static above octopus
 
 Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
-The default finishes in a few minutes on 2 cores (plus ~2 min to compile the kernel once).
+The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once);
+`--scenarios study` (docs/results.md) about 3-4 minutes.
 """
 
 from __future__ import annotations

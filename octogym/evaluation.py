@@ -791,30 +791,35 @@ def plot_contagion(rings: Sequence[dict[str, Any]], scenario: Scenario, path: st
 def plot_timeline(scenario: Scenario, path: str | Path,
                   schedulers: Sequence[str] = (BASELINE, "octopus"),
                   window: tuple[float, float] = (0.40, 0.41), seed: int = 0,
-                  n_requests: int | None = None) -> Path:
-    """A TBU timeline (Gantt chart) of evaluation seed ``seed``: one row per TBU, one bar per
-    TB execution coloured by configuration, for the window given as fractions of the
-    scenario's arrival horizon, one panel per scheduler."""
+                  n_requests: int | None = None, max_tbus: int = 64) -> Path:
+    """A TBU timeline (Gantt chart) of evaluation seed ``seed``: one row per TBU (the first
+    ``max_tbus``), one bar per TB execution coloured by configuration, for the window given as
+    fractions of the scenario's arrival horizon, one panel per scheduler."""
     panels = []
     configs: list[str] = []
     for p in schedulers:
-        sim = scenario.simulation(p, seed + 1, n_requests=n_requests, trace_cap=1)
+        sim = scenario.simulation(p, seed + 1, n_requests=n_requests)
         horizon = scenario.arrival_horizon(sim)
         t0, t1 = int(window[0] * horizon), int(window[1] * horizon)
-        # the trace keeps the first `trace_cap` executions: enough for everything up to t1
-        cap = int(4 * sim.hw.n_tbus * t1 / 20_000) + 1000
-        sim = scenario.simulation(p, seed + 1, n_requests=n_requests, trace_cap=cap)
-        sim.advance(until=t1)
-        n = int(field(sim.state, "tr_n")[seed])
+        # the trace keeps the first `trace_cap` executions: grow it until nothing up to t1
+        # is cut off
+        cap = sim.hw.n_tbus * 64
+        while True:
+            sim = scenario.simulation(p, seed + 1, n_requests=n_requests, trace_cap=cap)
+            sim.advance(until=t1)
+            n = int(field(sim.state, "tr_n")[seed])
+            if n < cap:
+                break
+            cap *= 4
         tr = {k: np.array(field(sim.state, k)[seed][:n])
               for k in ("tr_tbu", "tr_start", "tr_end", "tr_blk")}
-        keep = (tr["tr_end"] > t0) & (tr["tr_start"] < t1)
+        keep = (tr["tr_end"] > t0) & (tr["tr_start"] < t1) & (tr["tr_tbu"] < max_tbus)
         configs = list(sim.mix.configs)
         panels.append((p, {k: v[keep] for k, v in tr.items()}, sim, t0, t1))
     from matplotlib import colormaps
 
     cmap = colormaps["tab20"]
-    T = panels[0][2].hw.n_tbus
+    T = min(panels[0][2].hw.n_tbus, max_tbus)
     K = panels[0][2].hw.tbus_per_cluster
     fig = _figure(11, 0.9 + 0.06 * T * len(panels))
     axes = fig.subplots(len(panels), 1, squeeze=False, sharex=True)[:, 0]
@@ -839,7 +844,8 @@ def plot_timeline(scenario: Scenario, path: str | Path,
                 handles.append(h)
                 labels.append(lab)
     fig.legend(handles, labels, loc="outside right center", fontsize=7, title="configuration")
-    fig.suptitle(f"TBU timeline, {scenario.name}, seed {seed} (gaps: idle, reconfiguring or "
-                 "waiting for data)")
+    shown = "" if T == panels[0][2].hw.n_tbus else f", TBUs 0-{T - 1}"
+    fig.suptitle(f"TBU timeline, {scenario.name}, seed {seed}{shown} (gaps: idle, "
+                 "reconfiguring or waiting for data)")
     fig.savefig(path)
     return Path(path)
