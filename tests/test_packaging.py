@@ -29,6 +29,9 @@ def test_suite_files_are_package_data():
     files = list((ROOT / "octogym" / "data" / "suite").glob("*.yaml"))
     assert files
     assert any(Path("data/suite/x.yaml").match(p) for p in patterns)
+    agent_files = list((ROOT / "agents" / "hyperparams").glob("*.yml"))
+    assert agent_files
+    assert any(Path("hyperparams/x.yml").match(p) for p in cfg["package-data"]["octogym.agents"])
 
 
 _GLOBAL_RNG = re.compile(r"np\.random\.(?!default_rng\b|Generator\b)\w+")

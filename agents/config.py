@@ -1,0 +1,90 @@
+"""Hyperparameters in rl-zoo3's YAML form (``agents/hyperparams/<algo>.yml``).
+
+Top-level keys are env ids; each value maps hyperparameter names to values, as rl-zoo3 reads
+them (``n_envs``, ``n_timesteps``, ``policy``, ``normalize`` and the algorithm's constructor
+keywords). ``policy_kwargs`` may be rl-zoo3's string form ``"dict(net_arch=[64, 64])"``;
+it is parsed (literals, lists, ``dict(...)`` and ``nn.<Activation>`` only), never ``eval``-ed.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+
+# Keys consumed by train.py itself; everything else goes to the algorithm's constructor.
+TRAIN_KEYS = {"n_envs", "n_timesteps", "policy", "normalize"}
+ALGO_KEYS = {"n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda",
+             "clip_range", "clip_range_vf", "normalize_advantage", "ent_coef", "vf_coef",
+             "max_grad_norm", "target_kl", "stats_window_size", "policy_kwargs", "use_sde",
+             "sde_sample_freq"}
+KNOWN_KEYS = TRAIN_KEYS | ALGO_KEYS
+
+
+def hyperparams_path(algo: str) -> Path:
+    return HYPERPARAMS_DIR / f"{algo}.yml"
+
+
+def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The hyperparameters of ``env_id`` in ``path`` (default: the bundled ``<algo>.yml``).
+
+    Raises ``FileNotFoundError`` (no file), ``KeyError`` (env id not in the file, listing
+    those that are) or ``ValueError`` (unknown hyperparameter names, a bad ``policy_kwargs``).
+    ``policy_kwargs`` comes back as a dict.
+    """
+    path = Path(path) if path is not None else hyperparams_path(algo)
+    if not path.is_file():
+        raise FileNotFoundError(f"hyperparameter file {path} not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of env ids, got {type(data).__name__}")
+    if env_id not in data:
+        raise KeyError(f"{path}: no hyperparameters for env {env_id!r}; it has "
+                       f"{sorted(data)}")
+    hp = dict(data[env_id] or {})
+    unknown = set(hp) - KNOWN_KEYS
+    if unknown:
+        raise ValueError(f"{path} [{env_id}]: unknown hyperparameters {sorted(unknown)}; "
+                         f"known: {sorted(KNOWN_KEYS)}")
+    if isinstance(hp.get("policy_kwargs"), str):
+        hp["policy_kwargs"] = parse_kwargs_string(hp["policy_kwargs"])
+    if isinstance(hp.get("normalize"), str):
+        hp["normalize"] = parse_kwargs_string(hp["normalize"])
+    for key in ("n_envs", "n_timesteps", "n_steps", "batch_size", "n_epochs"):
+        if key in hp:
+            hp[key] = int(hp[key])
+    return hp
+
+
+def parse_kwargs_string(text: str) -> Any:
+    """rl-zoo3's ``"dict(net_arch=[64, 64], activation_fn=nn.Tanh)"`` as a Python value."""
+    try:
+        return _value(ast.parse(text, mode="eval").body)
+    except (SyntaxError, ValueError) as e:
+        raise ValueError(f"cannot parse {text!r}: {e}") from None
+
+
+def _value(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_value(n) for n in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict):
+        return {_value(k): _value(v) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        if node.args:
+            raise ValueError("dict(...) takes keyword arguments only")
+        return {kw.arg: _value(kw.value) for kw in node.keywords}
+    if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id == "nn"):
+        from torch import nn
+        fn = getattr(nn, node.attr, None)
+        if not isinstance(fn, type) or not issubclass(fn, nn.Module):
+            raise ValueError(f"nn.{node.attr} is not a torch module")
+        return fn
+    raise ValueError(f"unsupported expression {ast.dump(node)[:60]}")

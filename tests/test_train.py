@@ -1,0 +1,94 @@
+"""train.py smoke tests: the real script in a subprocess with a tiny budget."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ("octogym/{env}:\n  n_envs: 2\n  n_timesteps: 128\n  n_steps: 32\n  batch_size: 32\n"
+        "  n_epochs: 1\n  policy_kwargs: \"dict(net_arch=[16])\"\n")
+
+
+def train(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, str(ROOT / "train.py"), "--no-progress",
+                        "--no-tensorboard", *argv], cwd=ROOT, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError(p.stderr)
+    return p
+
+
+def steps(zip_path: Path) -> int:
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+    cfg = json.loads((zip_path.parent / "config.json").read_text())
+    cls = MaskablePPO if cfg["algo"] == "maskable_ppo" else PPO
+    return cls.load(zip_path, device="cpu").num_timesteps
+
+
+@pytest.fixture
+def hp(tmp_path):
+    path = tmp_path / "hp.yml"
+    path.write_text(TINY.format(env="TBUAssign-v0") + TINY.format(env="ClusterAssign-v0"))
+    return str(path)
+
+
+@pytest.mark.parametrize("env,algo", [("octogym/TBUAssign-v0", "maskable_ppo"),
+                                      ("octogym/ClusterAssign-v0", "ppo")])
+def test_smoke_writes_final_model_config_and_checkpoints(tmp_path, hp, env, algo):
+    out = tmp_path / "run"
+    p = train("--env", env, "--algo", algo, "--timesteps", "128", "--hyperparams", hp,
+              "--env-kwargs", '{"requests_per_episode": 20}', "--out", str(out),
+              "--checkpoint-every", "64", "--seed", "3")
+    assert "steps/s" in p.stdout
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["env_id"] == env and cfg["algo"] == algo and cfg["seed"] == 3
+    assert cfg["env_kwargs"] == {"requests_per_episode": 20}
+    assert cfg["timesteps_done"] == 128 and steps(out / "final.zip") == 128
+    assert (out / "checkpoints" / "step_00000064.zip").is_file()
+    assert "time/steps_per_second" in (out / "progress.csv").read_text().splitlines()[0]
+
+
+def test_resume_continues_the_step_count(tmp_path, hp):
+    out = tmp_path / "run"
+    train("--timesteps", "128", "--hyperparams", hp, "--env-kwargs",
+          "requests_per_episode=20", "--out", str(out), "--checkpoint-every", "64")
+    ckpt = out / "checkpoints" / "step_00000064.zip"
+    before = steps(ckpt)
+    train("--resume", str(ckpt), "--timesteps", "256", "--out", str(tmp_path / "resumed"))
+    after = steps(tmp_path / "resumed" / "final.zip")
+    assert before == 64 and after == 256
+    cfg = json.loads((tmp_path / "resumed" / "config.json").read_text())
+    assert cfg["env_kwargs"] == {"requests_per_episode": 20} and cfg["timesteps_done"] == 256
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--seed", "9999", "--n-envs", "2"], "must lie in \\[0, 10000\\)"),
+    (["--seed", "-1"], "must lie in"),
+    (["--env", "CartPole-v1"], "unknown env"),
+    (["--algo", "dqn"], "invalid choice"),
+    (["--env-kwargs", "telepathy=1"], "unknown keys \\['telepathy'\\]"),
+    (["--env-kwargs", "{not json"], "invalid JSON"),
+    (["--env-kwargs", "load"], "key=value"),
+    (["--env-kwargs", "load=-1", "--timesteps", "1"], "env rejected"),
+    (["--hyperparams", "/nonexistent.yml"], "not found"),
+    (["--resume", "/nonexistent.zip"], "not a checkpoint"),
+])
+def test_bad_arguments_fail_clearly(argv, message):
+    p = train(*argv, check=False)
+    assert p.returncode == 2
+    assert re.search(message, p.stderr), p.stderr
+
+
+def test_resume_rejects_a_different_env(tmp_path, hp):
+    out = tmp_path / "run"
+    train("--timesteps", "64", "--hyperparams", hp, "--env-kwargs",
+          "requests_per_episode=20", "--out", str(out))
+    p = train("--resume", str(out / "final.zip"), "--env", "octogym/ClusterAssign-v0",
+              check=False)
+    assert p.returncode == 2 and "from the checkpoint's config.json" in p.stderr
