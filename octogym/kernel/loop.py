@@ -164,25 +164,29 @@ def consume(M, S, b, WL, f, org):
 
 
 @kernel_helper
-def cb_job(M, S, b, f, x, org, nbytes, lin):
-    FR = S.FR
+def new_job(M, S, b, f, x, org, nbytes, lin):
+    """A job for block ``x`` of frame ``f``: its token's data origin, bytes and lineage."""
     JB = S.JB
-    JBU = S.JBU
-    SC = S.SC
-    RQ = S.RQ
-    CL = S.CL
-    MB = M.MB
-    r = FR[b, L.FR_REQ, f]
     j = alloc_job(S, b)
-    JB[b, L.JB_REQ, j] = r
+    JB[b, L.JB_REQ, j] = S.FR[b, L.FR_REQ, f]
     JB[b, L.JB_FRAME, j] = f
     JB[b, L.JB_BLOCK, j] = x
-    JBU[b, j] = lin
+    S.JBU[b, j] = lin
     JB[b, L.JB_ORG, j] = org
     JB[b, L.JB_BYTES, j] = nbytes
-    JB[b, L.JB_T, j] = SC[b, L.SC_NOW]
-    h = RQ[b, L.RQ_HOME, r]
-    now = SC[b, L.SC_NOW]
+    JB[b, L.JB_T, j] = S.SC[b, L.SC_NOW]
+    return j
+
+
+@kernel_helper
+def cb_job(M, S, b, f, x, org, nbytes, lin):
+    """A CB execution on the home cluster's CBU, a serial server: it starts when the CBU is
+    free and takes the block's ``cost`` cycles."""
+    CL = S.CL
+    MB = M.MB
+    j = new_job(M, S, b, f, x, org, nbytes, lin)
+    h = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
+    now = S.SC[b, L.SC_NOW]
     start = now if now > CL[b, L.CL_CBU_FREE, h] else CL[b, L.CL_CBU_FREE, h]
     end = start + MB[L.MB_BLK_COST, x]
     CL[b, L.CL_CBU_FREE, h] = end
@@ -195,7 +199,6 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
     MB = M.MB
     FR = S.FR
     JB = S.JB
-    JBU = S.JBU
     SC = S.SC
     RQ = S.RQ
     SEED = S.SEED
@@ -207,14 +210,7 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
     t = MB[L.MB_BLK_TYPE, x]
     if t == TASK:
         r = FR[b, L.FR_REQ, f]
-        j = alloc_job(S, b)
-        JB[b, L.JB_REQ, j] = r
-        JB[b, L.JB_FRAME, j] = f
-        JB[b, L.JB_BLOCK, j] = x
-        JBU[b, j] = lin
-        JB[b, L.JB_ORG, j] = org
-        JB[b, L.JB_BYTES, j] = nbytes
-        JB[b, L.JB_T, j] = SC[b, L.SC_NOW]
+        j = new_job(M, S, b, f, x, org, nbytes, lin)
         uid = RQ[b, L.RQ_UID, r]
         u1 = u01(SEED[b], uid, lin, S_DURATION)
         u2 = u01(SEED[b], uid, lin, S_DURATION2)
