@@ -343,8 +343,16 @@ def on_tb_done(M, S, b, WL, j, pol):
     free_job(S, b, j)
     consume(M, S, b, WL, f, c)
     flush(M, S, b, WL)
-    bl_release(M, S, b, c, policy_defers(pol))
-    if TB[b, L.TB_QL, u] > 0:
+    tbu_available(M, S, b, u, pol)
+
+
+@kernel_helper
+def tbu_available(M, S, b, u, pol):
+    """TBU ``u`` finished a TB or a reconfiguration: its cluster's backlog may now be placed
+    (queue space, or a configuration parked work waits for); then it starts its next job, or
+    is idle and the policy may let it steal."""
+    bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
+    if S.TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
@@ -352,16 +360,10 @@ def on_tb_done(M, S, b, WL, j, pol):
 
 @kernel_helper
 def on_tbu_free(M, S, b, u, pol):
-    TB = S.TB
-    SC = S.SC
-    TB[b, L.TB_STATE, u] = TBU_IDLE
-    TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
-    # reconfigured: work parked for its new configuration may now be placed
-    bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
-    if TB[b, L.TB_QL, u] > 0:
-        start_next(M, S, b, u)
-    else:
-        on_idle(M, S, b, u, pol)
+    """A reconfiguration command finished."""
+    S.TB[b, L.TB_STATE, u] = TBU_IDLE
+    S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
+    tbu_available(M, S, b, u, pol)
 
 
 @kernel_helper
