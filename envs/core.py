@@ -24,13 +24,32 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import config, njit, prange
 
-from octogym.envs.decisions import Decision
+from octogym.envs.decisions import (
+    OF_TAU,
+    OF_WORK,
+    OI_C,
+    OI_K,
+    OI_N,
+    OI_Q,
+    OI_T,
+    Decision,
+    observe_member,
+)
 from octogym.envs.layout import layout, obs_size
-from octogym.envs.reward import RewardAccount
+from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import layout as L
-from octogym.kernel.layout import ST_DECISION, ST_DONE, STATUS_NAMES
+from octogym.kernel.layout import (
+    DEC_CLUSTER,
+    DEC_TBU,
+    ST_DECISION,
+    ST_DONE,
+    ST_GROW,
+    STATUS_NAMES,
+)
+from octogym.kernel.loop import NO_ACTION, run_member
+from octogym.kernel.prefetch import prefetch
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
@@ -38,6 +57,7 @@ from octogym.workflows import expected_frequencies
 from octogym.workflows.model import TaskBlock
 
 MASK64 = (1 << 64) - 1
+NO_LIMIT = 2**62  # no time limit: run each member to its next decision or its end
 
 
 def mix_scales(sim: Simulation) -> tuple[float, float, np.ndarray]:
@@ -60,39 +80,94 @@ def root_seed(seed: int, member: int = 0) -> int:
     return member_seed(int(seed) & MASK64, member)
 
 
-@njit(cache=True)
-def fix_actions(actions, mask, rows, invalid):
-    """Replace each invalid ``actions[b]`` (outside ``[0, A)`` or masked out) of members
-    ``rows`` by the nearest valid action (smallest ``|a - a'|``, the lower on a tie) and count
-    it in ``invalid[b]``."""
+PARALLEL_MIN = 64
+"""Batches of at least this many members step their members on all of numba's threads
+(``NUMBA_NUM_THREADS``; set it to 1 to step serially). Smaller ones step on one thread: waking
+the threads costs more than it saves there, and a one-member env (as inside
+``AsyncVectorEnv``'s worker processes) never starts a thread pool."""
+
+
+@njit(cache=True, inline="always")
+def fix_action(actions, mask, b, invalid):
+    """Replace an invalid ``actions[b]`` (outside ``[0, A)`` or masked out) by the nearest
+    valid action (smallest ``|a - a'|``, the lower on a tie) and count it in ``invalid[b]``."""
     A = mask.shape[1]
-    for i in range(rows.shape[0]):
+    x = actions[b]
+    if 0 <= x < A and mask[b, x]:
+        return x
+    best, dist = 0, 1 << 62
+    for k in range(A):
+        if mask[b, k] and abs(k - x) < dist:
+            best, dist = k, abs(k - x)
+    actions[b] = best
+    invalid[b] += 1
+    return best
+
+
+@njit(cache=True, inline="always")
+def prefetch_member(S, b, h, K, kind):
+    """Start loading what member ``b``'s next step reads first: its scalars, the top of its
+    event heap, the job of its pending decision, and the TBUs and cluster state of its home
+    cluster ``h`` (TBU decisions) or every cluster's queue state (cluster decisions). Its
+    scalar row must be in the cache already (see :func:`_step_members`)."""
+    SC = S.SC
+    for f in range(3):
+        prefetch(S.HP, (b, f, 0))
+    j = SC[b, L.SC_DEC_JOB]
+    if j >= 0:
+        for f in range(S.JB.shape[1]):
+            prefetch(S.JB, (b, f, j))
+    if kind == DEC_TBU:
+        u = h * K
+        for f in range(S.TB.shape[1]):
+            prefetch(S.TB, (b, f, u))
+        prefetch(S.TBQ, (b, u, 0))
+        prefetch(S.TBF, (b, u))
+        for f in range(S.CL.shape[1]):
+            prefetch(S.CL, (b, f, h))
+    else:
+        for f in range(S.CL.shape[1]):
+            for c in range(0, S.CL.shape[2], 8):
+                prefetch(S.CL, (b, f, c))
+
+
+def _step_members(M, S, pol, kind, rows, resume, actions, mask, home, invalid, steps, max_steps,
+                  term, trunc, acc, rcode, rscale, per_tbu, reward, wf_work, off, oi, of, obs):
+    """One env step of members ``rows``, each on its own: fix its action, turn it into a kernel
+    action, run the member to its next decision (or its end), count the step, account its
+    reward and build its next observation, while its state is still in the cache. Members
+    that return ST_GROW are left there (the caller grows the pools and calls again with
+    ``resume``: their action is already applied)."""
+    ext_cluster = kind == DEC_CLUSTER
+    ext_tbu = kind == DEC_TBU
+    SC = S.SC
+    n = rows.shape[0]
+    K = oi[OI_K]
+    for i in prange(n):
         b = rows[i]
-        x = actions[b]
-        if 0 <= x < A and mask[b, x]:
+        # two members ahead: the scalar row; one ahead: what its step reads first
+        if i + 2 < n:
+            for f in range(0, SC.shape[1], 8):
+                prefetch(SC, (rows[i + 2], f))
+        if i + 1 < n:
+            prefetch_member(S, rows[i + 1], home[rows[i + 1]], K, kind)
+        ka = NO_ACTION
+        if not resume:
+            a = fix_action(actions, mask, b, invalid)
+            ka = home[b] * K + a if ext_tbu else a
+        st = run_member(M, S, b, pol, ext_cluster, ext_tbu, NO_LIMIT, ka)
+        SC[b, L.SC_STATUS] = st
+        if st == ST_GROW:
             continue
-        best, dist = 0, 1 << 62
-        for k in range(A):
-            if mask[b, k] and abs(k - x) < dist:
-                best, dist = k, abs(k - x)
-        actions[b] = best
-        invalid[b] += 1
-
-
-@njit(cache=True)
-def end_flags(status, rows, steps, max_steps, term, trunc):
-    """Count one step for members ``rows`` and set their ``term`` / ``trunc`` flags. Returns
-    the first member whose status is neither a decision nor done (-1: none)."""
-    bad = -1
-    for i in range(rows.shape[0]):
-        b = rows[i]
-        s = status[b]
         steps[b] += 1
-        term[b] = s == ST_DONE
-        trunc[b] = s != ST_DONE and max_steps > 0 and steps[b] >= max_steps
-        if s != ST_DONE and s != ST_DECISION and bad < 0:
-            bad = b
-    return bad
+        term[b] = st == ST_DONE
+        trunc[b] = st != ST_DONE and max_steps > 0 and steps[b] >= max_steps
+        account_member(SC, S.RES, b, acc, rcode, rscale, per_tbu, reward)
+        observe_member(kind, b, M, S, wf_work, off, oi, of, obs, mask, home)
+
+
+step_serial = njit(cache=True)(_step_members)
+step_parallel = njit(cache=True, parallel=True)(_step_members)
 
 
 class KernelBatch:
@@ -139,6 +214,12 @@ class KernelBatch:
         self.obs = np.zeros((batch, self.obs_dim), np.float32)
         self.mask = np.ones((batch, self.n_actions), np.bool_)
         self.home = np.zeros(batch, np.int64)
+        self.obs_ints = np.zeros(5, np.int64)
+        self.obs_ints[[OI_K, OI_C, OI_Q, OI_T, OI_N]] = (self.K, self.C, self.Q, self.T, self.N)
+        self.obs_floats = np.zeros(2)
+        self.obs_floats[[OF_TAU, OF_WORK]] = (self.tau, self.work)
+        self._step = step_parallel if (batch >= PARALLEL_MIN and config.NUMBA_NUM_THREADS > 1
+                                       ) else step_serial
 
     # ---- episodes -------------------------------------------------------------------------
     def seed(self, rows: Sequence[int], roots: Sequence[int]) -> None:
@@ -191,20 +272,29 @@ class KernelBatch:
             raise ValueError(f"expected {self.B} actions, got shape {a.shape}")
         a = a.reshape(self.B)
         rows = self.rows if active is None else self.rows[active]
-        fix_actions(a, self.mask, rows, self.invalid)
-        kact = self.decision.kernel_action(self, a)
-        if active is not None:
-            kact[~active] = -1
-        st = self.sim.advance(actions=kact, active=active, **self.decision.ext)
         reward = np.zeros(self.B)
         term = np.zeros(self.B, np.bool_)
         trunc = np.zeros(self.B, np.bool_)
-        bad = end_flags(st, rows, self.steps, self.max_steps or 0, term, trunc)
-        if bad >= 0:
-            raise RuntimeError(f"member {bad} reached status {STATUS_NAMES[int(st[bad])]!r} "
+        resume = False
+        while True:
+            sim = self.sim
+            self._step(sim.model, sim.state, sim.policy, self.decision.kind, rows, resume, a,
+                       self.mask, self.home, self.invalid, self.steps, self.max_steps or 0,
+                       term, trunc, self.rewards.acc, self.rewards.code, self.rewards.scale,
+                       self.rewards.per_tbu, reward, self.wf_work, self.offsets,
+                       self.obs_ints, self.obs_floats, self.obs)
+            st = sim.state.SC[rows, L.SC_STATUS]
+            grow = st == ST_GROW
+            if not grow.any():
+                break
+            rows, resume = rows[grow], True
+            sim.grow(rows)
+        st = self.sim.state.SC[:, L.SC_STATUS]
+        bad = np.flatnonzero((st != ST_DONE) & (st != ST_DECISION))
+        if bad.size:
+            b = int(bad[0])
+            raise RuntimeError(f"member {b} reached status {STATUS_NAMES[int(st[b])]!r} "
                                "(the kernel stalled or was asked to stop early)")
-        self.rewards.update(self.sim.state, rows, reward)
-        self.observe(rows)
         return reward, term, trunc
 
     # ---- read-outs ------------------------------------------------------------------------

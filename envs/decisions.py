@@ -1,15 +1,18 @@
 """The two decision kinds an agent can control. Everything the TBU and cluster environments do
 differently is here: which kernel decision pauses the member, the action space, the mask, the
-observation builder and how an action becomes a kernel action. The dynamics live in
+observation builder. The dynamics, and how an action becomes a kernel action (a TBU action
+``k`` is TBU ``home * K + k``; a cluster action is the cluster id), live in
 :class:`octogym.envs.core.KernelBatch`.
 
 Each decision has two observation builders that must agree exactly (a test checks it):
 
 * ``observe_reference``: numpy gathers over all requested members at once, feature by feature
   by name: the readable definition of every feature;
-* ``observe``: the same, compiled (numba), one flat loop writing straight into the batch's
-  buffers. It is what runs: numpy's per-call overhead made the reference cost ~300 us per step
-  for one env (the kernel's own step is ~25 us) and a third of the step at N = 1024.
+* ``observe_member``: the same, compiled (numba), for one member, writing straight into the
+  batch's buffers. It is what runs, inside the fused step (``octogym.envs.core``) right after
+  the kernel has advanced that member, while its state is still in the cache: numpy's per-call
+  overhead made the reference cost ~300 us per step for one env, and a separate pass over
+  all members after the kernel cost a fifth of the step at N = 1024 (cache misses).
 
 Rows whose member has no pending decision (a terminal observation) get zeros in every feature
 that describes the decision, and an all-ones mask.
@@ -37,7 +40,8 @@ def squash(x: np.ndarray, s: float) -> np.ndarray:
 
 
 class Decision:
-    """One decision kind. Subclasses fill the class attributes and the three methods."""
+    """One decision kind. Subclasses fill the class attributes, ``n_actions`` and
+    ``observe_reference``; the compiled builder behind ``observe`` dispatches on ``kind``."""
 
     name: str
     kind: int  # kernel decision kind (DEC_TBU / DEC_CLUSTER)
@@ -51,17 +55,16 @@ class Decision:
         raise NotImplementedError
 
     def observe(self, core: KernelBatch, rows: np.ndarray) -> None:
-        """Write ``core.obs``, ``core.mask`` and ``core.home`` of members ``rows`` (compiled)."""
-        raise NotImplementedError
+        """Write ``core.obs``, ``core.mask`` and ``core.home`` of members ``rows`` (compiled;
+        the fused step of :class:`~octogym.envs.core.KernelBatch` calls the same builder)."""
+        sim = core.sim
+        observe_rows(self.kind, rows, sim.model, sim.state, core.wf_work, core.offsets,
+                     core.obs_ints, core.obs_floats, core.obs, core.mask, core.home)
 
     def observe_reference(self, core: KernelBatch, rows: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(obs (n, D) float32, mask (n, A) bool, home (n,) int64)`` for members ``rows``,
         with numpy: the definition ``observe`` must match."""
-        raise NotImplementedError
-
-    def kernel_action(self, core: KernelBatch, actions: np.ndarray) -> np.ndarray:
-        """Kernel actions (global ids) from valid env actions, one per member."""
         raise NotImplementedError
 
 
@@ -86,12 +89,6 @@ class TBUDecision(Decision):
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.tbus_per_cluster
-
-    def observe(self, core, rows):
-        S, M = core.sim.state, core.sim.model
-        _tbu_observe(S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL, M.MB[L.MB_BLK_CFG],
-                     M.dur_mean, rows, core.offsets, core.K, core.Q, core.C * core.K, core.N,
-                     core.tau, core.work, core.obs, core.mask, core.home)
 
     def observe_reference(self, core, rows):
         S, M = core.sim.state, core.sim.model
@@ -136,8 +133,6 @@ class TBUDecision(Decision):
         }
         return _assemble(core, values, len(rows)), mask, home
 
-    def kernel_action(self, core, actions):
-        return core.home * core.K + actions
 
 
 class ClusterDecision(Decision):
@@ -152,12 +147,6 @@ class ClusterDecision(Decision):
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.n_clusters
-
-    def observe(self, core, rows):
-        S = core.sim.state
-        _cluster_observe(S.SC, S.JB, S.RQ, S.CL, S.TBF, core.wf_work, rows, core.offsets,
-                         core.K, core.C, core.Q, core.T, core.N, core.tau, core.work, core.obs,
-                         core.mask, core.home)
 
     def observe_reference(self, core, rows):
         S = core.sim.state
@@ -187,8 +176,6 @@ class ClusterDecision(Decision):
         mask = np.ones((n, C), np.bool_)
         return _assemble(core, values, n), mask, np.zeros(n, np.int64)
 
-    def kernel_action(self, core, actions):
-        return actions
 
 
 # ---- compiled builders: positions of the features in their table (compile-time constants) ----
@@ -204,86 +191,108 @@ _CI = {f.name: i for i, f in enumerate(CLUSTER_FEATURES)}
     "cluster_backlog", "cluster_queued_work", "cluster_cbu_busy"))
 
 
-@njit(cache=True)
-def _tbu_observe(SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, rows, off, K, Q, CK, N,
-                 tau, work, obs, mask, home):
-    for i in range(rows.shape[0]):
-        b = rows[i]
-        o = obs[b]
-        o[:] = 0.0
-        now = SC[b, L.SC_NOW]
-        n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
-        o[off[T_IN_SYS]] = n / (n + CK)
-        o[off[T_PROGRESS]] = SC[b, L.SC_ND] / N
-        if SC[b, L.SC_DEC_KIND] != DEC_TBU:
-            mask[b, :] = True
-            home[b] = 0
-            continue
-        j = SC[b, L.SC_DEC_JOB]
-        blk = JB[b, L.JB_BLOCK, j]
-        r = JB[b, L.JB_REQ, j]
-        h = RQ[b, L.RQ_HOME, r]
-        cfg = blk_cfg[blk]
-        home[b] = h
-        x = dur_mean[blk]
-        o[off[T_DUR]] = x / (x + tau)
-        t = now - JB[b, L.JB_T, j]
-        o[off[T_WAIT]] = t / (t + tau)
-        o[off[T_REMOTE]] = 1.0 if JB[b, L.JB_ORG, j] != h else 0.0
-        t = now - RES[b, L.RES_ARR, RQ[b, L.RQ_UID, r]]
-        o[off[T_AGE]] = t / (t + work)
-        n = CL[b, L.CL_BL_LEN, h]
-        o[off[T_BACKLOG]] = n / (n + K)
-        for k in range(K):
-            u = h * K + k
-            ql = TB[b, L.TB_QL, u]
-            free = ql < Q
-            mask[b, k] = free
-            o[off[T_FREE] + k] = 1.0 if free else 0.0
-            o[off[T_QUEUE] + k] = ql / Q
-            x = TBF[b, u]
-            o[off[T_QWORK] + k] = x / (x + tau)
-            t = 0
-            if TB[b, L.TB_STATE, u] != TBU_IDLE:
-                t = max(TB[b, L.TB_END, u] - now, 0)
-            o[off[T_REMAIN] + k] = t / (t + tau)
-            if ql > 0:
-                tail = blk_cfg[JB[b, L.JB_BLOCK, TBQ[b, u, (TB[b, L.TB_QH, u] + ql - 1) % Q]]]
-            else:
-                tail = TB[b, L.TB_CFG, u]
-            o[off[T_MATCH] + k] = 1.0 if tail == cfg else 0.0
+# Sizes and scales the builders read, packed so one signature serves both decision kinds.
+OI_K, OI_C, OI_Q, OI_T, OI_N = range(5)  # obs_ints
+OF_TAU, OF_WORK = range(2)  # obs_floats
 
 
-@njit(cache=True)
-def _cluster_observe(SC, JB, RQ, CL, TBF, wf_work, rows, off, K, C, Q, T, N, tau, work, obs,
-                     mask, home):
-    for i in range(rows.shape[0]):
-        b = rows[i]
-        o = obs[b]
-        now = SC[b, L.SC_NOW]
-        n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
-        o[off[C_IN_SYS]] = n / (n + C * K)
-        o[off[C_PROGRESS]] = SC[b, L.SC_ND] / N
-        o[off[C_WORK]] = 0.0
-        if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
-            x = wf_work[RQ[b, L.RQ_WF, JB[b, L.JB_REQ, SC[b, L.SC_DEC_JOB]]]]
-            o[off[C_WORK]] = x / (x + work)
-        tot = 0
-        for c in range(C):
-            q = CL[b, L.CL_Q, c]
-            tot += q
-            o[off[C_QUEUE] + c] = q / (K * Q)
-            n = CL[b, L.CL_BL_LEN, c]
-            o[off[C_BACKLOG] + c] = n / (n + K)
-            x = 0.0
-            for k in range(K):
-                x += TBF[b, c * K + k]
-            o[off[C_QWORK] + c] = x / (x + K * tau)
-            t = max(CL[b, L.CL_CBU_FREE, c] - now, 0)
-            o[off[C_CBU] + c] = t / (t + tau)
-        o[off[C_SYS_Q]] = tot / (T * Q)
+@njit(cache=True, inline="always")
+def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, off, K, Q, CK,
+                       N, tau, work, obs, mask, home):
+    o = obs[b]
+    o[:] = 0.0
+    now = SC[b, L.SC_NOW]
+    n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
+    o[off[T_IN_SYS]] = n / (n + CK)
+    o[off[T_PROGRESS]] = SC[b, L.SC_ND] / N
+    if SC[b, L.SC_DEC_KIND] != DEC_TBU:
         mask[b, :] = True
         home[b] = 0
+        return
+    j = SC[b, L.SC_DEC_JOB]
+    blk = JB[b, L.JB_BLOCK, j]
+    r = JB[b, L.JB_REQ, j]
+    h = RQ[b, L.RQ_HOME, r]
+    cfg = blk_cfg[blk]
+    home[b] = h
+    x = dur_mean[blk]
+    o[off[T_DUR]] = x / (x + tau)
+    t = now - JB[b, L.JB_T, j]
+    o[off[T_WAIT]] = t / (t + tau)
+    o[off[T_REMOTE]] = 1.0 if JB[b, L.JB_ORG, j] != h else 0.0
+    t = now - RES[b, L.RES_ARR, RQ[b, L.RQ_UID, r]]
+    o[off[T_AGE]] = t / (t + work)
+    n = CL[b, L.CL_BL_LEN, h]
+    o[off[T_BACKLOG]] = n / (n + K)
+    for k in range(K):
+        u = h * K + k
+        ql = TB[b, L.TB_QL, u]
+        free = ql < Q
+        mask[b, k] = free
+        o[off[T_FREE] + k] = 1.0 if free else 0.0
+        o[off[T_QUEUE] + k] = ql / Q
+        x = TBF[b, u]
+        o[off[T_QWORK] + k] = x / (x + tau)
+        t = 0
+        if TB[b, L.TB_STATE, u] != TBU_IDLE:
+            t = max(TB[b, L.TB_END, u] - now, 0)
+        o[off[T_REMAIN] + k] = t / (t + tau)
+        if ql > 0:
+            tail = blk_cfg[JB[b, L.JB_BLOCK, TBQ[b, u, (TB[b, L.TB_QH, u] + ql - 1) % Q]]]
+        else:
+            tail = TB[b, L.TB_CFG, u]
+        o[off[T_MATCH] + k] = 1.0 if tail == cfg else 0.0
+
+
+@njit(cache=True, inline="always")
+def cluster_observe_member(b, SC, JB, RQ, CL, TBF, wf_work, off, K, C, Q, T, N, tau, work, obs,
+                           mask, home):
+    o = obs[b]
+    now = SC[b, L.SC_NOW]
+    n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
+    o[off[C_IN_SYS]] = n / (n + C * K)
+    o[off[C_PROGRESS]] = SC[b, L.SC_ND] / N
+    o[off[C_WORK]] = 0.0
+    if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
+        x = wf_work[RQ[b, L.RQ_WF, JB[b, L.JB_REQ, SC[b, L.SC_DEC_JOB]]]]
+        o[off[C_WORK]] = x / (x + work)
+    tot = 0
+    for c in range(C):
+        q = CL[b, L.CL_Q, c]
+        tot += q
+        o[off[C_QUEUE] + c] = q / (K * Q)
+        n = CL[b, L.CL_BL_LEN, c]
+        o[off[C_BACKLOG] + c] = n / (n + K)
+        x = 0.0
+        for k in range(K):
+            x += TBF[b, c * K + k]
+        o[off[C_QWORK] + c] = x / (x + K * tau)
+        t = max(CL[b, L.CL_CBU_FREE, c] - now, 0)
+        o[off[C_CBU] + c] = t / (t + tau)
+    o[off[C_SYS_Q]] = tot / (T * Q)
+    mask[b, :] = True
+    home[b] = 0
+
+
+@njit(cache=True, inline="always")
+def observe_member(kind, b, M, S, wf_work, off, oi, of, obs, mask, home):
+    """Observation, mask and home cluster of member ``b`` at its pending decision of
+    ``kind`` (DEC_TBU / DEC_CLUSTER)."""
+    K, C, Q, N = oi[OI_K], oi[OI_C], oi[OI_Q], oi[OI_N]
+    if kind == DEC_TBU:
+        tbu_observe_member(b, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
+                           M.MB[L.MB_BLK_CFG], M.dur_mean, off, K, Q, C * K, N, of[OF_TAU],
+                           of[OF_WORK], obs, mask, home)
+    else:
+        cluster_observe_member(b, S.SC, S.JB, S.RQ, S.CL, S.TBF, wf_work, off, K, C, Q,
+                               oi[OI_T], N, of[OF_TAU], of[OF_WORK], obs, mask, home)
+
+
+@njit(cache=True)
+def observe_rows(kind, rows, M, S, wf_work, off, oi, of, obs, mask, home):
+    """:func:`observe_member` for every member in ``rows``."""
+    for i in range(rows.shape[0]):
+        observe_member(kind, rows[i], M, S, wf_work, off, oi, of, obs, mask, home)
 
 
 DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision()}

@@ -48,46 +48,44 @@ N_ACCOUNT = 10
 REWARD_CODES = {name: i for i, name in enumerate(REWARDS)}
 
 
-@njit(cache=True)
-def account(SC, RES, rows, acc, kind, scale, per_tbu, out):
-    """Bring ``acc[b]`` up to date for every member ``b`` in ``rows`` and write its reward
-    since the previous call to ``out[b]``. Afterwards ``acc[b, AC_I]`` is I(now) and
-    ``acc[b, AC_LAT]`` the summed latency of the finished requests."""
-    for i in range(rows.shape[0]):
-        b = rows[i]
-        na = SC[b, L.SC_NA]
-        nd = SC[b, L.SC_ND]
-        now = SC[b, L.SC_NOW]
-        a = acc[b]
-        prev_i = a[AC_I]
-        prev_lat = a[AC_LAT]
-        for u in range(a[AC_NA_SEEN], na):
-            a[AC_SUM_ARR] += RES[b, L.RES_ARR, u]
-        a[AC_NA_SEEN] = na
-        if nd != a[AC_ND_SEEN]:
-            lo = a[AC_LO]
-            while lo < na and RES[b, L.RES_DONE, lo] >= 0:
-                a[AC_P_DONE] += RES[b, L.RES_DONE, lo]
-                a[AC_P_ARR] += RES[b, L.RES_ARR, lo]
-                lo += 1
-            a[AC_LO] = lo
-            d = a[AC_P_DONE]
-            da = a[AC_P_ARR]
-            for u in range(lo, na):
-                if RES[b, L.RES_DONE, u] >= 0:
-                    d += RES[b, L.RES_DONE, u]
-                    da += RES[b, L.RES_ARR, u]
-            a[AC_D] = d
-            a[AC_D_ARR] = da
-            a[AC_ND_SEEN] = nd
-        a[AC_I] = a[AC_D] + (na - nd) * now - a[AC_SUM_ARR]
-        a[AC_LAT] = a[AC_D] - a[AC_D_ARR]
-        if kind == 0:  # latency
-            out[b] = -(a[AC_I] - prev_i) * scale
-        elif kind == 1:  # completion
-            out[b] = -(a[AC_LAT] - prev_lat) * scale
-        else:  # in_system
-            out[b] = -(na - nd) / per_tbu
+@njit(cache=True, inline="always")
+def account_member(SC, RES, b, acc, kind, scale, per_tbu, out):
+    """Bring ``acc[b]`` up to date for member ``b`` and write its reward since the previous
+    call to ``out[b]``. Afterwards ``acc[b, AC_I]`` is I(now) and ``acc[b, AC_LAT]`` the
+    summed latency of the finished requests."""
+    na = SC[b, L.SC_NA]
+    nd = SC[b, L.SC_ND]
+    now = SC[b, L.SC_NOW]
+    a = acc[b]
+    prev_i = a[AC_I]
+    prev_lat = a[AC_LAT]
+    for u in range(a[AC_NA_SEEN], na):
+        a[AC_SUM_ARR] += RES[b, L.RES_ARR, u]
+    a[AC_NA_SEEN] = na
+    if nd != a[AC_ND_SEEN]:
+        lo = a[AC_LO]
+        while lo < na and RES[b, L.RES_DONE, lo] >= 0:
+            a[AC_P_DONE] += RES[b, L.RES_DONE, lo]
+            a[AC_P_ARR] += RES[b, L.RES_ARR, lo]
+            lo += 1
+        a[AC_LO] = lo
+        d = a[AC_P_DONE]
+        da = a[AC_P_ARR]
+        for u in range(lo, na):
+            if RES[b, L.RES_DONE, u] >= 0:
+                d += RES[b, L.RES_DONE, u]
+                da += RES[b, L.RES_ARR, u]
+        a[AC_D] = d
+        a[AC_D_ARR] = da
+        a[AC_ND_SEEN] = nd
+    a[AC_I] = a[AC_D] + (na - nd) * now - a[AC_SUM_ARR]
+    a[AC_LAT] = a[AC_D] - a[AC_D_ARR]
+    if kind == 0:  # latency
+        out[b] = -(a[AC_I] - prev_i) * scale
+    elif kind == 1:  # completion
+        out[b] = -(a[AC_LAT] - prev_lat) * scale
+    else:  # in_system
+        out[b] = -(na - nd) / per_tbu
 
 
 class RewardAccount:
@@ -105,7 +103,3 @@ class RewardAccount:
     def clear(self, rows: np.ndarray) -> None:
         """Members ``rows`` start a new episode (the integral restarts at cycle 0)."""
         self.acc[rows] = 0
-
-    def update(self, S, rows: np.ndarray, out: np.ndarray) -> None:
-        """Write the rewards of members ``rows`` since their last update into ``out[rows]``."""
-        account(S.SC, S.RES, rows, self.acc, self.code, self.scale, self.per_tbu, out)

@@ -3,7 +3,8 @@
 numba's ``cache=True`` checks only the timestamp of the file that defines a function, not of
 the modules it calls, so after an upgrade (or an edit of a helper) a stale cached kernel could
 be loaded. We therefore key the cache directory by a hash of every file whose functions are
-compiled (``octogym/rng.py`` and ``octogym/kernel/*.py``) and by the inlining mode
+compiled (``octogym/rng.py``, ``octogym/kernel/*.py`` and the environment modules that compile
+code, ``octogym.envs``' files containing ``@njit``) and by the inlining mode
 (``OCTOGYM_KERNEL_INLINE``, see ``octogym/kernel/jit.py``). Imported before any ``@njit``
 decorator runs (numba reads the directory when a function is decorated).
 
@@ -23,10 +24,19 @@ import numba
 _ROOT = Path(__file__).resolve().parent
 
 
+def _env_sources() -> list[Path]:
+    """The compiled environment modules: ``envs/`` is installed as ``octogym/envs`` and
+    sits beside ``octogym/`` in a source checkout."""
+    for d in (_ROOT / "envs", _ROOT.parent / "envs"):
+        if (d / "core.py").is_file():
+            return [p for p in d.glob("*.py") if b"@njit" in p.read_bytes()]
+    return []
+
+
 def _source_hash() -> str:
     h = hashlib.sha1(numba.__version__.encode())
     h.update(os.environ.get("OCTOGYM_KERNEL_INLINE", "steps").encode())
-    for p in sorted([_ROOT / "rng.py", *(_ROOT / "kernel").glob("*.py")]):
+    for p in sorted([_ROOT / "rng.py", *(_ROOT / "kernel").glob("*.py"), *_env_sources()]):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]

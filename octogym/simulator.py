@@ -175,23 +175,27 @@ class Simulation:
         while True:
             run_batch(self.model, self.state, self.policy, ext_cluster, ext_tbu, int(until),
                       acts, act)
-            st = field(self.state, "status")
-            grow = act & (st == ST_GROW)
+            grow = act & (field(self.state, "status") == ST_GROW)
             if not grow.any():
                 break
-            S = self.state
-            margin = model_int(self.model, "margin")
-            if (field(S, "fr_nfree")[grow] < margin).any():
-                S = grow_state(S, "F")
-            if (field(S, "jb_nfree")[grow] < margin).any() or \
-                    (field(S, "hp_n")[grow] + margin > S.HP.shape[2]).any():
-                S = grow_state(S, "J")
-            if (field(S, "rq_nfree")[grow] < 1).any():
-                S = grow_state(S, "R")
-            self.state = S
+            self.grow(grow)
             acts = np.where(grow, acts, -1)
             act = grow
         return field(self.state, "status").copy()
+
+    def grow(self, members: np.ndarray) -> None:
+        """Double the pools that members ``members`` (bool mask or indices; status ST_GROW)
+        ran short of, for the whole batch (run them again afterwards)."""
+        S = self.state
+        margin = model_int(self.model, "margin")
+        if (field(S, "fr_nfree")[members] < margin).any():
+            S = grow_state(S, "F")
+        if (field(S, "jb_nfree")[members] < margin).any() or \
+                (field(S, "hp_n")[members] + margin > S.HP.shape[2]).any():
+            S = grow_state(S, "J")
+        if (field(S, "rq_nfree")[members] < 1).any():
+            S = grow_state(S, "R")
+        self.state = S
 
     def run(self, until: int = 2**62) -> list[SimResult]:
         """Run every member to completion (or ``until``); returns one result per member."""
