@@ -49,8 +49,8 @@ from octogym.kernel.layout import (
     STATUS_NAMES,
 )
 from octogym.kernel.loop import NO_ACTION, run_member
-from octogym.kernel.prefetch import prefetch
 from octogym.kernel.policies import KERNEL_POLICIES
+from octogym.kernel.prefetch import prefetch
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
 from octogym.workflows import expected_frequencies
@@ -236,8 +236,7 @@ class KernelBatch:
         """Lay members ``rows`` out for their current episode and run them to their first
         decision (the caller advances ``episode`` between episodes)."""
         rows = np.asarray(rows, np.int64)
-        for b in rows:
-            self.sim.reset_member(int(b), self.episode_seed(int(b)))
+        self.sim.reset_members(rows, [self.episode_seed(int(b)) for b in rows])
         self.rewards.clear(rows)
         self.steps[rows] = 0
         self.invalid[rows] = 0

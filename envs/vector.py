@@ -32,6 +32,33 @@ from octogym.envs.env import RENDER_MODES
 from octogym.envs.viewer import GridViewer
 
 
+def stack_infos(num_envs: int, member_infos: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The vector ``info`` that gymnasium's ``VectorEnv._add_info`` builds from the infos of
+    some members (``{member: info}``, visited in ascending member order), in one pass per key
+    instead of one per member and key. Every member's info must have the same keys and value
+    types (ours do)."""
+    rows = sorted(member_infos)
+    first = member_infos[rows[0]]
+    out: dict[str, Any] = {}
+    mask = np.zeros(num_envs, np.bool_)
+    mask[rows] = True
+    for key, value in first.items():
+        if isinstance(value, dict):
+            out[key] = stack_infos(num_envs, {b: member_infos[b][key] for b in rows})
+        else:
+            if type(value) in (int, float, bool) or isinstance(value, np.number):
+                array = np.zeros(num_envs, dtype=type(value))
+            elif isinstance(value, np.ndarray):
+                array = np.zeros((num_envs, *value.shape), dtype=value.dtype)
+            else:
+                array = np.full(num_envs, fill_value=None, dtype=object)
+            for b in rows:
+                array[b] = member_infos[b][key]
+            out[key] = array
+        out[f"_{key}"] = mask.copy()
+    return out
+
+
 class OctoVectorEnv(VectorEnv):
     """Base class of the native vector environments (module docstring)."""
 
@@ -137,10 +164,9 @@ class OctoVectorEnv(VectorEnv):
             if finals:
                 done = term | trunc
                 fobs = np.full(self.num_envs, None, dtype=object)
-                finfo: dict[str, Any] = {}
-                for b, (o, i) in finals.items():
+                for b, (o, _) in finals.items():
                     fobs[b] = o
-                    finfo = self._add_info(finfo, i, b)
+                finfo = stack_infos(self.num_envs, {b: i for b, (_, i) in finals.items()})
                 infos.update(final_obs=fobs, _final_obs=done.copy(), final_info=finfo,
                              _final_info=done.copy())
             return core.obs.copy(), r, term, trunc, infos
@@ -161,8 +187,9 @@ class OctoVectorEnv(VectorEnv):
             r, term, trunc = core.step(actions)
         done = term | trunc
         infos = core.infos()
-        for b in np.flatnonzero(done):
-            infos = self._add_info(infos, {"metrics": core.metrics(int(b))}, int(b))
+        if done.any():
+            infos.update(stack_infos(self.num_envs, {int(b): {"metrics": core.metrics(int(b))}
+                                                     for b in np.flatnonzero(done)}))
         self._ended = done
         return core.obs.copy(), r, term, trunc, infos
 

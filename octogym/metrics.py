@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -48,10 +48,12 @@ class SimResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Scalar metrics only (arrays left out), JSON-friendly."""
-        d = asdict(self)
-        for k in ("latencies", "tbu_utilisation", "tbu_idle"):
-            d.pop(k)
+        d = {f.name: getattr(self, f.name) for f in _SCALAR_FIELDS}
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in d.items()}
+
+
+_SCALAR_FIELDS = tuple(f for f in fields(SimResult)
+                       if f.name not in ("latencies", "tbu_utilisation", "tbu_idle"))
 
 
 def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray]:
@@ -107,15 +109,14 @@ def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counter
     def frac(k: str) -> float:
         return float(split[k].sum()) / tot
 
-    def pct(q: float) -> float:
-        return float(np.percentile(lat, q)) if lat.size else float("nan")
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99]) if lat.size else [float("nan")] * 3
 
     return SimResult(
         n_requests=int(lat.size),
         latency_mean=float(lat.mean()) if lat.size else float("nan"),
-        latency_p50=pct(50),
-        latency_p95=pct(95),
-        latency_p99=pct(99),
+        latency_p50=float(p50),
+        latency_p95=float(p95),
+        latency_p99=float(p99),
         makespan=int(end),
         throughput_per_mcycle=float(lat.size) / elapsed * 1e6,
         utilisation=float(util.mean()),

@@ -23,7 +23,7 @@ from octogym.kernel.build import (
     mix_work,
     model_int,
     new_state,
-    reset_member,
+    reset_members,
     seeds_for,
 )
 from octogym.kernel.layout import (
@@ -161,8 +161,10 @@ class Simulation:
             f[int(c) * K:(int(c) + 1) * K] = float(x)
         return f
 
-    def reset_member(self, b: int, seed: int) -> None:
-        reset_member(self.model, self.state, b, seed, self.tbu_cfg)
+    def reset_members(self, rows: Sequence[int], seeds: Sequence[int]) -> None:
+        """Start members ``rows`` afresh, member ``rows[i]`` seeded with ``seeds[i]`` (already
+        derived, as ``self.seeds`` are)."""
+        reset_members(self.model, self.state, rows, seeds, self.tbu_cfg)
 
     def advance(self, until: int = 2**62, actions: np.ndarray | None = None,
                 active: np.ndarray | None = None, ext_cluster: bool = False,

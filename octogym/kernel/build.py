@@ -19,7 +19,7 @@ from octogym.kernel.layout import (
     Model,
     State,
 )
-from octogym.kernel.loop import init_member
+from octogym.kernel.loop import init_members
 from octogym.rng import member_seed
 from octogym.workflows.compiled import CompiledMix
 from octogym.workflows.frequencies import expected_frequencies
@@ -173,30 +173,33 @@ def new_state(M: Model, mix: CompiledMix, B: int, seeds: Sequence[int],
     for g, dt, shape in STATE_SINGLE:
         arrays[g] = np.zeros((B, *[sz[d] for d in shape]), dtype=_NP[dt])
     S = State(**arrays)
-    for b in range(B):
-        reset_member(M, S, b, seeds[b], tbu_cfg)
+    reset_members(M, S, np.arange(B), seeds, tbu_cfg)
     return S
 
 
-def reset_member(M: Model, S: State, b: int, seed: int, tbu_cfg: np.ndarray) -> None:
-    """Lay member ``b`` out anew and schedule its first arrival."""
+def reset_members(M: Model, S: State, rows: Sequence[int], seeds: Sequence[int],
+                  tbu_cfg: np.ndarray) -> None:
+    """Lay members ``rows`` out anew (member ``rows[i]`` seeded with ``seeds[i]``) and schedule
+    their first arrivals."""
+    rows = np.asarray(rows, np.int64)
     for arr in S:
-        arr[b] = 0
+        arr[rows] = 0
     R, F, J = S.RQ.shape[2], S.FR.shape[2], S.JB.shape[2]
-    S.RQ[b, L.RQ_FREE] = np.arange(R)[::-1]
-    S.SC[b, L.SC_RQ_NFREE] = R
-    S.FR[b, L.FR_FREE] = np.arange(F)[::-1]
-    S.SC[b, L.SC_FR_NFREE] = F
-    S.JB[b, L.JB_FREE] = np.arange(J)[::-1]
-    S.SC[b, L.SC_JB_NFREE] = J
-    S.SEED[b] = np.uint64(seed)
-    S.SC[b, L.SC_DQ_HEAD] = S.SC[b, L.SC_DQ_TAIL] = -1
-    S.CL[b, L.CL_BL_HEAD] = -1
-    S.CL[b, L.CL_BL_TAIL] = -1
-    S.RES[b] = -1
-    S.TB[b, L.TB_CFG] = tbu_cfg
-    S.SC[b, L.SC_DEC_JOB] = -1
-    init_member(M, S, b)
+    S.RQ[rows, L.RQ_FREE] = np.arange(R)[::-1]
+    S.SC[rows, L.SC_RQ_NFREE] = R
+    S.FR[rows, L.FR_FREE] = np.arange(F)[::-1]
+    S.SC[rows, L.SC_FR_NFREE] = F
+    S.JB[rows, L.JB_FREE] = np.arange(J)[::-1]
+    S.SC[rows, L.SC_JB_NFREE] = J
+    S.SEED[rows] = np.asarray([int(x) for x in seeds], np.uint64)
+    S.SC[rows, L.SC_DQ_HEAD] = -1
+    S.SC[rows, L.SC_DQ_TAIL] = -1
+    S.CL[rows, L.CL_BL_HEAD] = -1
+    S.CL[rows, L.CL_BL_TAIL] = -1
+    S.RES[rows] = -1
+    S.TB[rows, L.TB_CFG] = tbu_cfg
+    S.SC[rows, L.SC_DEC_JOB] = -1
+    init_members(M, S, rows)
 
 
 _POOL = {"R": ("RQ", "RQ_FREE", "SC_RQ_NFREE"), "F": ("FR", "FR_FREE", "SC_FR_NFREE"),

@@ -453,6 +453,13 @@ def init_member(M, S, b):
         heap_push(S, b, MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
+@kernel_entry
+def init_members(M, S, rows):
+    """:func:`init_member` for every member in ``rows``."""
+    for i in range(rows.shape[0]):
+        init_member(M, S, rows[i])
+
+
 @kernel_helper
 def _capacity_ok(M, S, b):
     SC = S.SC
@@ -569,5 +576,6 @@ def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
             SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext_cluster, ext_tbu, until, actions[b])
 
 
-__all__ = ["FORK", "NO_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member", "run_batch",
+__all__ = ["FORK", "NO_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member", "init_members",
+           "run_batch",
            "run_member"]
