@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -96,6 +97,29 @@ def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray
     }
 
 
+def percentiles(x: np.ndarray, qs: tuple[float, ...] = (50, 95, 99)) -> list[float]:
+    """``np.percentile(x, qs)`` (numpy's default, linear method) for a 1-D array without NaNs,
+    computed step by step as numpy computes it (bit-identical; a test checks it), without
+    numpy's per-call overhead, which dominated an episode's metrics at ~0.25 ms."""
+    s = np.sort(x)
+    n = s.size
+    out = []
+    for q in qs:
+        qq = q / 100
+        v = (n - 1) * qq  # numpy's virtual index (linear method)
+        if v >= n - 1:
+            out.append(float(s[-1]))
+        elif v < 0:
+            out.append(float(s[0]))
+        else:
+            lo = math.floor(v)
+            g = v - lo
+            a, b = float(s[lo]), float(s[lo + 1])
+            d = b - a
+            out.append(b - d * (1 - g) if g >= 0.5 else a + d * g)
+    return out
+
+
 def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counters: dict,
                 clock_ghz: float = 1.0) -> SimResult:
     """A :class:`SimResult` from completed-request latencies, the end cycle, the per-TBU time
@@ -109,7 +133,7 @@ def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counter
     def frac(k: str) -> float:
         return float(split[k].sum()) / tot
 
-    p50, p95, p99 = np.percentile(lat, [50, 95, 99]) if lat.size else [float("nan")] * 3
+    p50, p95, p99 = percentiles(lat) if lat.size else [float("nan")] * 3
 
     return SimResult(
         n_requests=int(lat.size),
