@@ -3,11 +3,15 @@
 * one env via ``gym.make``;
 * ``SyncVectorEnv`` of it (``gym.make_vec(..., vectorization_mode="sync")``, N = 64 and the
   largest native N, for the comparison at equal N);
-* the native vector env (``vectorization_mode="vector_entry_point"``, N = 64, 256, 1024);
+* the native vector env (``vectorization_mode="vector_entry_point"``, N = 64, 256, 1024), on
+  all of numba's threads (it steps its members in parallel from N = 64,
+  ``octogym.envs.core.PARALLEL_MIN``) and, at the largest N, on one thread;
 * the SB3 adapter (``make_sb3_vec_env``, N = the largest native N);
 * the raw kernel's decision rate with the same heuristic compiled in (``Simulation.run()``
   with ``policy="least_loaded"``: TB instances placed per second for TBU assignment, requests
-  placed per second for cluster assignment), at the same N: the limit.
+  placed per second for cluster assignment), at the same N: the limit. On one thread, as
+  ``Simulation`` runs, and at the largest N also on all threads (members in parallel), so each
+  env figure is compared with the kernel on as many threads as it used itself.
 
 Every env variant plays the same heuristic from its observations (least-loaded TBU / cluster,
 lowest id on ties), so the kernel does the same work as in the raw run.
@@ -23,11 +27,25 @@ import time
 from collections.abc import Callable
 
 import gymnasium as gym
+import numba
 import numpy as np
+from numba import njit, prange
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import make_sb3_vec_env
+from octogym.kernel import layout as L
+from octogym.kernel.layout import ST_GROW
+from octogym.kernel.loop import run_member
 from octogym.simulator import Simulation
+
+
+@njit(parallel=True, cache=True)
+def run_parallel(M, S, pol, active):
+    """``run_batch`` with the members spread over numba's threads (each to its end)."""
+    SC = S.SC
+    for b in prange(SC.shape[0]):
+        if active[b]:
+            SC[b, L.SC_STATUS] = run_member(M, S, b, pol, False, False, 2**62, -1)
 
 
 def heuristic(env_id: str, slices: dict[str, slice], K: int, Q: int
@@ -82,21 +100,20 @@ def bench_vector(venv: gym.vector.VectorEnv, env_id: str, core, seconds: float) 
 
 
 def kernel_share(venv: gym.vector.VectorEnv, env_id: str, seconds: float) -> tuple[float, float]:
-    """Where a native step's time goes: ``(fraction in Simulation.advance, the kernel's
-    decisions/s in external-decision mode)``."""
-    sim = venv.unwrapped.core.sim
-    inner, spent = sim.advance, [0.0]
+    """Where a native step's time goes: ``(fraction in the fused compiled step, the env steps
+    per second of that step alone)``."""
+    core = venv.unwrapped.core
+    inner, spent = core._step, [0.0]
 
-    def timed_advance(*args, **kwargs):
+    def timed_step(*args):
         t0 = time.perf_counter()
-        out = inner(*args, **kwargs)
+        inner(*args)
         spent[0] += time.perf_counter() - t0
-        return out
-    sim.advance = timed_advance
+    core._step = timed_step
     t0 = time.perf_counter()
-    sps = bench_vector(venv, env_id, venv.unwrapped.core, seconds)
+    sps = bench_vector(venv, env_id, core, seconds)
     total = time.perf_counter() - t0
-    del sim.advance
+    core._step = inner
     steps = sps * total  # approximately (warm-up included in both)
     return spent[0] / total, steps / spent[0]
 
@@ -113,8 +130,10 @@ def bench_sb3(env_id: str, n: int, kw: dict, seconds: float) -> float:
     return timed(step, seconds, warmup=5)
 
 
-def bench_kernel(env_id: str, n: int, kw: dict, seconds: float) -> float:
-    """Decisions per second of whole kernel runs (construction and reset excluded)."""
+def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = False
+                 ) -> float:
+    """Decisions per second of whole kernel runs (construction and reset excluded), on one
+    thread (``Simulation.run``) or with the members spread over all threads."""
     spec = gym.spec(env_id)
     hw = kw.get("hardware", spec.kwargs["hardware"])
     tbu = "TBUAssign" in env_id
@@ -124,7 +143,16 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float) -> float:
                          n_requests=kw["requests_per_episode"], batch=n, seed=done,
                          policy="least_loaded")
         t0 = time.perf_counter()
-        res = sim.run()
+        if threads:
+            active = np.ones(n, np.bool_)
+            while active.any():
+                run_parallel(sim.model, sim.state, sim.policy, active)
+                active = sim.state.SC[:, L.SC_STATUS] == ST_GROW
+                if active.any():
+                    sim.grow(active)
+            res = [sim.result(b) for b in range(n)]
+        else:
+            res = sim.run()
         busy += time.perf_counter() - t0
         done += sum(r.tb_executions if tbu else r.n_requests for r in res)
     return done / busy
@@ -152,8 +180,12 @@ def main() -> None:
         ratio = f"{sps / kernel:6.2f}" if kernel else "     -"
         print(f"{name:<34} N={n:<5d} {sps:>12,.0f} steps/s   kernel ratio {ratio}", flush=True)
 
-    print(f"{a.env}  load={a.load}  requests/episode={a.requests}  {sec:.0f}s per variant")
+    threads = numba.get_num_threads()
+    print(f"{a.env}  load={a.load}  requests/episode={a.requests}  {sec:.0f}s per variant  "
+          f"numba threads={threads}")
+    big = sizes[-1]
     kernel = {n: bench_kernel(a.env, n, kw, sec) for n in sorted({1, *sync_sizes, *sizes})}
+    kernel_mt = bench_kernel(a.env, big, kw, sec, threads=True)
     add("gym.make (single env)", 1, bench_single(a.env, kw, sec), kernel[1])
     sync_sps = {}
     for n in sync_sizes:
@@ -165,25 +197,32 @@ def main() -> None:
     for n in sizes:
         venv = gym.make_vec(a.env, num_envs=n, vectorization_mode="vector_entry_point", **kw)
         native[n] = bench_vector(venv, a.env, venv.unwrapped.core, sec)
-        add("native vector env", n, native[n], kernel[n])
-    add("SB3 adapter", sizes[-1], bench_sb3(a.env, sizes[-1], kw, sec), kernel[sizes[-1]])
-    venv = gym.make_vec(a.env, num_envs=sizes[-1], vectorization_mode="vector_entry_point", **kw)
+        add(f"native vector env, {threads} threads", n, native[n],
+            kernel_mt if n == big else kernel[n])
+    numba.set_num_threads(1)
+    venv = gym.make_vec(a.env, num_envs=big, vectorization_mode="vector_entry_point", **kw)
+    native_1 = bench_vector(venv, a.env, venv.unwrapped.core, sec)
+    add("native vector env, 1 thread", big, native_1, kernel[big])
+    numba.set_num_threads(threads)
+    add("SB3 adapter", big, bench_sb3(a.env, big, kw, sec), kernel_mt)
+    venv = gym.make_vec(a.env, num_envs=big, vectorization_mode="vector_entry_point", **kw)
     share, ext_rate = kernel_share(venv, a.env, sec)
-    add("kernel in external-decision mode", sizes[-1], ext_rate, kernel[sizes[-1]])
     for n in sorted(kernel):
-        add("raw kernel (Simulation.run)", n, kernel[n])
+        add("raw kernel (Simulation.run), 1 thread", n, kernel[n])
+    add(f"raw kernel, {threads} threads", big, kernel_mt)
 
-    big = sizes[-1]
     sync_big = sync_sps.get(big, sync_sps[max(sync_sps)])
     print(f"\nnative N={big}: {native[big]:,.0f} steps/s = {native[big] / sync_big:.1f}x "
-          f"SyncVectorEnv (N={big if big in sync_sps else max(sync_sps)}), "
-          f"{native[big] / kernel[big]:.2f}x the raw kernel at N={big} "
-          f"({kernel[big]:,.0f} decisions/s)")
-    print(f"native N={big}: {share:.0%} of the step is the kernel (Simulation.advance), "
-          f"{1 - share:.0%} the env (actions, rewards, observations, autoreset, infos)")
+          f"SyncVectorEnv (N={big if big in sync_sps else max(sync_sps)}); "
+          f"{native[big] / kernel_mt:.2f}x the raw kernel on {threads} threads "
+          f"({kernel_mt:,.0f} decisions/s); on 1 thread {native_1:,.0f} steps/s = "
+          f"{native_1 / kernel[big]:.2f}x the raw kernel on 1 thread ({kernel[big]:,.0f})")
+    print(f"native N={big}: {share:.0%} of the step is the fused kernel step (advancing, "
+          f"rewards, observations: {ext_rate:,.0f} steps/s), {1 - share:.0%} the rest "
+          "(Python, episode ends, infos)")
     print(f"targets (issue 5): >= 500,000 steps/s: {native[big] >= 5e5}; >= 20x sync: "
-          f"{native[big] >= 20 * sync_big}; >= 0.5x raw kernel: "
-          f"{native[big] >= 0.5 * kernel[big]}")
+          f"{native[big] >= 20 * sync_big}; >= 0.5x raw kernel (same threads): "
+          f"{native[big] >= 0.5 * kernel_mt} / (1 thread): {native_1 >= 0.5 * kernel[big]}")
 
 
 if __name__ == "__main__":

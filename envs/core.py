@@ -50,7 +50,6 @@ from octogym.kernel.layout import (
 )
 from octogym.kernel.loop import NO_ACTION, run_member
 from octogym.kernel.policies import KERNEL_POLICIES
-from octogym.kernel.prefetch import prefetch
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
 from octogym.workflows import expected_frequencies
@@ -104,33 +103,6 @@ def fix_action(actions, mask, b, invalid):
     return best
 
 
-@njit(cache=True, inline="always")
-def prefetch_member(S, b, h, K, kind):
-    """Start loading what member ``b``'s next step reads first: its scalars, the top of its
-    event heap, the job of its pending decision, and the TBUs and cluster state of its home
-    cluster ``h`` (TBU decisions) or every cluster's queue state (cluster decisions). Its
-    scalar row must be in the cache already (see :func:`_step_members`)."""
-    SC = S.SC
-    for f in range(3):
-        prefetch(S.HP, (b, f, 0))
-    j = SC[b, L.SC_DEC_JOB]
-    if j >= 0:
-        for f in range(S.JB.shape[1]):
-            prefetch(S.JB, (b, f, j))
-    if kind == DEC_TBU:
-        u = h * K
-        for f in range(S.TB.shape[1]):
-            prefetch(S.TB, (b, f, u))
-        prefetch(S.TBQ, (b, u, 0))
-        prefetch(S.TBF, (b, u))
-        for f in range(S.CL.shape[1]):
-            prefetch(S.CL, (b, f, h))
-    else:
-        for f in range(S.CL.shape[1]):
-            for c in range(0, S.CL.shape[2], 8):
-                prefetch(S.CL, (b, f, c))
-
-
 def _step_members(M, S, pol, kind, rows, resume, actions, mask, home, invalid, steps, max_steps,
                   term, trunc, acc, rcode, rscale, per_tbu, reward, wf_work, off, oi, of, obs):
     """One env step of members ``rows``, each on its own: fix its action, turn it into a kernel
@@ -141,16 +113,9 @@ def _step_members(M, S, pol, kind, rows, resume, actions, mask, home, invalid, s
     ext_cluster = kind == DEC_CLUSTER
     ext_tbu = kind == DEC_TBU
     SC = S.SC
-    n = rows.shape[0]
     K = oi[OI_K]
-    for i in prange(n):
+    for i in prange(rows.shape[0]):
         b = rows[i]
-        # two members ahead: the scalar row; one ahead: what its step reads first
-        if i + 2 < n:
-            for f in range(0, SC.shape[1], 8):
-                prefetch(SC, (rows[i + 2], f))
-        if i + 1 < n:
-            prefetch_member(S, rows[i + 1], home[rows[i + 1]], K, kind)
         ka = NO_ACTION
         if not resume:
             a = fix_action(actions, mask, b, invalid)

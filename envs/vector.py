@@ -1,5 +1,6 @@
-"""Native vector environments: ``num_envs`` members of one batched kernel, stepped by one kernel
-call; observations, masks and rewards are built with numpy over all members at once.
+"""Native vector environments: ``num_envs`` members of one batched kernel, stepped by one
+compiled call that advances each member, accounts its reward and builds its observation in one
+go, members in parallel from ``octogym.envs.core.PARALLEL_MIN`` members on (see there).
 
 Reach them with ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
 

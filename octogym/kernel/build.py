@@ -172,7 +172,7 @@ def new_state(M: Model, mix: CompiledMix, B: int, seeds: Sequence[int],
         arrays[g] = np.zeros((B, *[sz[d] for d in shape]), dtype=_NP[dt])
     for g, dt, shape in STATE_SINGLE:
         arrays[g] = np.zeros((B, *[sz[d] for d in shape]), dtype=_NP[dt])
-    S = State(**in_arena(arrays))
+    S = State(**arrays)
     reset_members(M, S, np.arange(B), seeds, tbu_cfg)
     return S
 
@@ -207,31 +207,6 @@ _POOL = {"R": ("RQ", "RQ_FREE", "SC_RQ_NFREE"), "F": ("FR", "FR_FREE", "SC_FR_NF
 _POOL_EXTRA = {"R": (), "F": ("FRU", "FJC", "FJX"), "J": ("JBU", "HP")}
 
 
-ARENA = True
-"""Lay a State's arrays out in one allocation (see :func:`in_arena`)."""
-
-
-def in_arena(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Copies of ``arrays`` laid out one after another (each 64-byte aligned) in one buffer.
-    One large buffer is backed by 2 MB pages where the OS allows (numpy asks for them above
-    4 MB): with many members, each member's fields are spread over dozens of arrays, and on
-    4 KB pages every array a member touches costs a TLB entry."""
-    if not ARENA:
-        return arrays
-    offs, total = {}, 0
-    for k, a in arrays.items():
-        offs[k] = total
-        total += (a.nbytes + 63) // 64 * 64
-    buf = np.zeros(total + 64, np.uint8)
-    base = (-buf.ctypes.data) % 64
-    out = {}
-    for k, a in arrays.items():
-        v = np.ndarray(a.shape, a.dtype, buffer=buf, offset=base + offs[k])
-        v[...] = a
-        out[k] = v
-    return out
-
-
 def grow_state(S: State, what: str) -> State:
     """Double pool ``what`` ('R', 'F' or 'J'; 'J' also grows the heap) for every member."""
     grp, free_row, nfree_col = _POOL[what]
@@ -255,7 +230,7 @@ def grow_state(S: State, what: str) -> State:
         # new slots are pushed on the free stack (which ids are used never changes results)
         fa[b, n: n + (new - old)] = np.arange(old, new)[::-1]
         nf[b] = n + (new - old)
-    return State(**in_arena(arrays))
+    return State(**arrays)
 
 
 def seeds_for(seed: int, B: int) -> list[int]:
