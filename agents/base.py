@@ -97,13 +97,13 @@ class HeuristicAgent(Agent):
         if kind != DEC_TBU:
             raise RuntimeError("no decision is pending (call reset(), or the episode is over)")
         K = sim.hw.tbus_per_cluster
-        home = int(S.RQ[0, L.RQ_HOME, S.JB[0, L.JB_REQ, job]])
+        home = int(S.RQ[0, S.JB[0, job, L.JB_REQ], L.RQ_HOME])
         u = int(decide_tbu(M, S, 0, job, self.code))
         k = u - home * K
         if u >= 0 and 0 <= k < K and mask[k]:
             return k
         self.fallbacks += 1
-        queue = S.TB[0, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
+        queue = S.TB[0, home * K:(home + 1) * K, L.TB_QL].astype(np.float64)
         return int(np.argmin(np.where(mask, queue, np.inf)))
 
 

@@ -60,21 +60,21 @@ def account_member(SC, RES, b, acc, kind, scale, per_tbu, out):
     prev_i = a[AC_I]
     prev_lat = a[AC_LAT]
     for u in range(a[AC_NA_SEEN], na):
-        a[AC_SUM_ARR] += RES[b, L.RES_ARR, u]
+        a[AC_SUM_ARR] += RES[b, u, L.RES_ARR]
     a[AC_NA_SEEN] = na
     if nd != a[AC_ND_SEEN]:
         lo = a[AC_LO]
-        while lo < na and RES[b, L.RES_DONE, lo] >= 0:
-            a[AC_P_DONE] += RES[b, L.RES_DONE, lo]
-            a[AC_P_ARR] += RES[b, L.RES_ARR, lo]
+        while lo < na and RES[b, lo, L.RES_DONE] >= 0:
+            a[AC_P_DONE] += RES[b, lo, L.RES_DONE]
+            a[AC_P_ARR] += RES[b, lo, L.RES_ARR]
             lo += 1
         a[AC_LO] = lo
         d = a[AC_P_DONE]
         da = a[AC_P_ARR]
         for u in range(lo, na):
-            if RES[b, L.RES_DONE, u] >= 0:
-                d += RES[b, L.RES_DONE, u]
-                da += RES[b, L.RES_ARR, u]
+            if RES[b, u, L.RES_DONE] >= 0:
+                d += RES[b, u, L.RES_DONE]
+                da += RES[b, u, L.RES_ARR]
         a[AC_D] = d
         a[AC_D_ARR] = da
         a[AC_ND_SEEN] = nd

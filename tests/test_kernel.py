@@ -89,9 +89,9 @@ def heap_events(sim: Simulation, b: int = 0):
 
 def check_free_stacks(sim: Simulation, b: int = 0) -> None:
     """The free stacks hold distinct valid slot ids."""
-    for free, nfree, size in (("rq_free", "rq_nfree", sim.state.RQ.shape[2]),
-                              ("fr_free", "fr_nfree", sim.state.FR.shape[2]),
-                              ("jb_free", "jb_nfree", sim.state.JB.shape[2])):
+    for free, nfree, size in (("rq_free", "rq_nfree", sim.state.RQ.shape[1]),
+                              ("fr_free", "fr_nfree", sim.state.FR.shape[1]),
+                              ("jb_free", "jb_nfree", sim.state.JB.shape[1])):
         n = int(f(sim, nfree, b))
         ids = f(sim, free, b)[:n]
         assert 0 <= n <= size
@@ -141,11 +141,11 @@ def check_paused(sim: Simulation, until: int, b: int = 0, strict_backlog: bool =
     assert (tb_end[~idle] > until).all()
     # job pool: every used job slot is a queued TB, a backlogged TB or a pending CB
     n_cb = int((hk == EV_CB_DONE).sum())
-    used = sim.state.JB.shape[2] - int(f(sim, "jb_nfree", b))
+    used = sim.state.JB.shape[1] - int(f(sim, "jb_nfree", b))
     assert used == int(ql.sum()) + int(f(sim, "bl_len", b).sum()) + n_cb
     # request pool: in-flight requests
     in_flight = int(f(sim, "na", b) - f(sim, "nd", b))
-    assert sim.state.RQ.shape[2] - int(f(sim, "rq_nfree", b)) == in_flight
+    assert sim.state.RQ.shape[1] - int(f(sim, "rq_nfree", b)) == in_flight
     # a backlog exists only while every TBU of its cluster is full
     if strict_backlog:
         full = (ql == qcap).reshape(-1, K).all(axis=1)
@@ -222,9 +222,9 @@ def check_final(sim: Simulation, res, b: int = 0, tasks_per_request: int | None 
     assert ((state == TBU_IDLE) | (state == TBU_RECONF)).all()
     assert int(pending.sum()) == int((state == TBU_RECONF).sum())
     assert (f(sim, "bl_len", b) == 0).all() and (f(sim, "tb_ql", b) == 0).all()
-    assert int(f(sim, "rq_nfree", b)) == sim.state.RQ.shape[2]
-    assert int(f(sim, "fr_nfree", b)) == sim.state.FR.shape[2]
-    assert int(f(sim, "jb_nfree", b)) == sim.state.JB.shape[2]
+    assert int(f(sim, "rq_nfree", b)) == sim.state.RQ.shape[1]
+    assert int(f(sim, "fr_nfree", b)) == sim.state.FR.shape[1]
+    assert int(f(sim, "jb_nfree", b)) == sim.state.JB.shape[1]
     check_free_stacks(sim, b)
 
 
@@ -464,13 +464,13 @@ def test_overloaded_run_grows_pools_without_changing_results():
     shapes0 = {g: getattr(sim.state, g).shape for g in ("RQ", "FR", "JB", "HP")}
     res = sim.run()[0]
     grown = {g: getattr(sim.state, g).shape for g in shapes0}
-    assert grown["RQ"][2] > shapes0["RQ"][2]
-    assert grown["JB"][2] > shapes0["JB"][2] and grown["HP"][2] > shapes0["HP"][2]
+    assert grown["RQ"][1] > shapes0["RQ"][1]
+    assert grown["JB"][1] > shapes0["JB"][1] and grown["HP"][1] > shapes0["HP"][1]
     check_final(sim, res)
     # the same run from pools large enough never to grow gives the same result
     big = Simulation(None, **kw)
     big.state = new_state(big.model, big.mix, 1, big.seeds, big.tbu_cfg,
-                          R=grown["RQ"][2] * 2, F=grown["FR"][2] * 2, J=grown["JB"][2] * 2)
+                          R=grown["RQ"][1] * 2, F=grown["FR"][1] * 2, J=grown["JB"][1] * 2)
     shapes_big = {g: getattr(big.state, g).shape for g in shapes0}
     res_big = big.run()[0]
     assert {g: getattr(big.state, g).shape for g in shapes0} == shapes_big  # no growth

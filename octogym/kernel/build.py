@@ -184,20 +184,20 @@ def reset_members(M: Model, S: State, rows: Sequence[int], seeds: Sequence[int],
     rows = np.asarray(rows, np.int64)
     for arr in S:
         arr[rows] = 0
-    R, F, J = S.RQ.shape[2], S.FR.shape[2], S.JB.shape[2]
-    S.RQ[rows, L.RQ_FREE] = np.arange(R)[::-1]
+    R, F, J = S.RQ.shape[1], S.FR.shape[1], S.JB.shape[1]
+    S.RQ[rows, :, L.RQ_FREE] = np.arange(R)[::-1]
     S.SC[rows, L.SC_RQ_NFREE] = R
-    S.FR[rows, L.FR_FREE] = np.arange(F)[::-1]
+    S.FR[rows, :, L.FR_FREE] = np.arange(F)[::-1]
     S.SC[rows, L.SC_FR_NFREE] = F
-    S.JB[rows, L.JB_FREE] = np.arange(J)[::-1]
+    S.JB[rows, :, L.JB_FREE] = np.arange(J)[::-1]
     S.SC[rows, L.SC_JB_NFREE] = J
     S.SEED[rows] = np.asarray([int(x) for x in seeds], np.uint64)
     S.SC[rows, L.SC_DQ_HEAD] = -1
     S.SC[rows, L.SC_DQ_TAIL] = -1
-    S.CL[rows, L.CL_BL_HEAD] = -1
-    S.CL[rows, L.CL_BL_TAIL] = -1
+    S.CL[rows, :, L.CL_BL_HEAD] = -1
+    S.CL[rows, :, L.CL_BL_TAIL] = -1
     S.RES[rows] = -1
-    S.TB[rows, L.TB_CFG] = tbu_cfg
+    S.TB[rows, :, L.TB_CFG] = tbu_cfg
     S.SC[rows, L.SC_DEC_JOB] = -1
     init_members(M, S, rows)
 
@@ -211,7 +211,7 @@ def grow_state(S: State, what: str) -> State:
     """Double pool ``what`` ('R', 'F' or 'J'; 'J' also grows the heap) for every member."""
     grp, free_row, nfree_col = _POOL[what]
     arrays = dict(S._asdict())
-    old = arrays[grp].shape[2]
+    old = arrays[grp].shape[1]
     new = 2 * old
 
     def pad(name: str, axis: int, n: int) -> None:
@@ -220,10 +220,10 @@ def grow_state(S: State, what: str) -> State:
         w[axis] = (0, n)
         arrays[name] = np.pad(a, w)
 
-    pad(grp, 2, new - old)
+    pad(grp, 1, new - old)
     for name in _POOL_EXTRA[what]:
-        pad(name, 2 if name == "HP" else 1, new - old)
-    fa = arrays[grp][:, getattr(L, free_row)]
+        pad(name, 1, new - old)
+    fa = arrays[grp][:, :, getattr(L, free_row)]
     nf = arrays["SC"][:, getattr(L, nfree_col)]
     for b in range(fa.shape[0]):
         n = nf[b]

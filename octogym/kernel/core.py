@@ -26,22 +26,22 @@ from octogym.kernel.layout import (
 
 @kernel_helper
 def _less(HP, b, i, j):
-    ti, tj = HP[b, 0, i], HP[b, 0, j]
-    return ti < tj or (ti == tj and HP[b, 1, i] < HP[b, 1, j])
+    ti, tj = HP[b, i, 0], HP[b, j, 0]
+    return ti < tj or (ti == tj and HP[b, i, 1] < HP[b, j, 1])
 
 
 @kernel_helper
 def _swap(HP, b, i, j):
     for k in range(3):
-        HP[b, k, i], HP[b, k, j] = HP[b, k, j], HP[b, k, i]
+        HP[b, i, k], HP[b, j, k] = HP[b, j, k], HP[b, i, k]
 
 
 @kernel_helper
 def _push(HP, SC, b, t, kind, data):
     i = SC[b, L.SC_HP_N]
-    HP[b, L.HP_T, i] = t
-    HP[b, L.HP_K, i] = (kind << KIND_SHIFT) | SC[b, L.SC_SEQ]
-    HP[b, L.HP_D, i] = data
+    HP[b, i, L.HP_T] = t
+    HP[b, i, L.HP_K] = (kind << KIND_SHIFT) | SC[b, L.SC_SEQ]
+    HP[b, i, L.HP_D] = data
     SC[b, L.SC_SEQ] += 1
     SC[b, L.SC_HP_N] = i + 1
     while i > 0:
@@ -55,14 +55,14 @@ def _push(HP, SC, b, t, kind, data):
 
 @kernel_helper
 def _pop(HP, SC, b):
-    t = HP[b, L.HP_T, 0]
-    kind = HP[b, L.HP_K, 0] >> KIND_SHIFT
-    data = HP[b, L.HP_D, 0]
+    t = HP[b, 0, L.HP_T]
+    kind = HP[b, 0, L.HP_K] >> KIND_SHIFT
+    data = HP[b, 0, L.HP_D]
     n = SC[b, L.SC_HP_N] - 1
     SC[b, L.SC_HP_N] = n
     if n > 0:
         for k in range(3):
-            HP[b, k, 0] = HP[b, k, n]
+            HP[b, 0, k] = HP[b, n, k]
         i = 0
         while True:
             l = 2 * i + 1
@@ -100,9 +100,9 @@ def alloc_job(S, b):
     SC = S.SC
     JB = S.JB
     SC[b, L.SC_JB_NFREE] -= 1
-    j = JB[b, L.JB_FREE, SC[b, L.SC_JB_NFREE]]
-    JB[b, L.JB_NEXT, j] = -1
-    JB[b, L.JB_TBU, j] = -1
+    j = JB[b, SC[b, L.SC_JB_NFREE], L.JB_FREE]
+    JB[b, j, L.JB_NEXT] = -1
+    JB[b, j, L.JB_TBU] = -1
     return j
 
 
@@ -110,7 +110,7 @@ def alloc_job(S, b):
 def free_job(S, b, j):
     JB = S.JB
     SC = S.SC
-    JB[b, L.JB_FREE, SC[b, L.SC_JB_NFREE]] = j
+    JB[b, SC[b, L.SC_JB_NFREE], L.JB_FREE] = j
     SC[b, L.SC_JB_NFREE] += 1
 
 
@@ -122,13 +122,13 @@ def alloc_frame(S, b, kind, parent, req, live):
     FJC = S.FJC
     FJX = S.FJX
     SC[b, L.SC_FR_NFREE] -= 1
-    f = FR[b, L.FR_FREE, SC[b, L.SC_FR_NFREE]]
-    FR[b, L.FR_KIND, f] = kind
-    FR[b, L.FR_PARENT, f] = parent
-    FR[b, L.FR_REQ, f] = req
-    FR[b, L.FR_LIVE, f] = live
-    FR[b, L.FR_MAP, f] = -1
-    FR[b, L.FR_ORG, f] = -1
+    f = FR[b, SC[b, L.SC_FR_NFREE], L.FR_FREE]
+    FR[b, f, L.FR_KIND] = kind
+    FR[b, f, L.FR_PARENT] = parent
+    FR[b, f, L.FR_REQ] = req
+    FR[b, f, L.FR_LIVE] = live
+    FR[b, f, L.FR_MAP] = -1
+    FR[b, f, L.FR_ORG] = -1
     FRU[b, f] = uint64(0)
     for k in range(FJC.shape[2]):
         FJC[b, f, k] = 0
@@ -140,7 +140,7 @@ def alloc_frame(S, b, kind, parent, req, live):
 def free_frame(S, b, f):
     FR = S.FR
     SC = S.SC
-    FR[b, L.FR_FREE, SC[b, L.SC_FR_NFREE]] = f
+    FR[b, SC[b, L.SC_FR_NFREE], L.FR_FREE] = f
     SC[b, L.SC_FR_NFREE] += 1
 
 
@@ -151,11 +151,11 @@ def free_frame(S, b, f):
 def dq_push(S, b, j):
     JB = S.JB
     SC = S.SC
-    JB[b, L.JB_NEXT, j] = -1
+    JB[b, j, L.JB_NEXT] = -1
     if SC[b, L.SC_DQ_LEN] == 0:
         SC[b, L.SC_DQ_HEAD] = j
     else:
-        JB[b, L.JB_NEXT, SC[b, L.SC_DQ_TAIL]] = j
+        JB[b, SC[b, L.SC_DQ_TAIL], L.JB_NEXT] = j
     SC[b, L.SC_DQ_TAIL] = j
     SC[b, L.SC_DQ_LEN] += 1
 
@@ -165,9 +165,9 @@ def dq_pop(S, b):
     SC = S.SC
     JB = S.JB
     j = SC[b, L.SC_DQ_HEAD]
-    SC[b, L.SC_DQ_HEAD] = JB[b, L.JB_NEXT, j]
+    SC[b, L.SC_DQ_HEAD] = JB[b, j, L.JB_NEXT]
     SC[b, L.SC_DQ_LEN] -= 1
-    JB[b, L.JB_NEXT, j] = -1
+    JB[b, j, L.JB_NEXT] = -1
     return j
 
 
@@ -187,13 +187,13 @@ def idle_close(S, b, u, c):
     TB = S.TB
     SC = S.SC
     CL = S.CL
-    if TB[b, L.TB_STATE, u] == TBU_IDLE:
-        dt = SC[b, L.SC_NOW] - TB[b, L.TB_IDLE, u]
-        if CL[b, L.CL_BL_LEN, c] > 0:
-            TB[b, L.TB_ACC_BLOCKED, u] += dt
+    if TB[b, u, L.TB_STATE] == TBU_IDLE:
+        dt = SC[b, L.SC_NOW] - TB[b, u, L.TB_IDLE]
+        if CL[b, c, L.CL_BL_LEN] > 0:
+            TB[b, u, L.TB_ACC_BLOCKED] += dt
         else:
-            TB[b, L.TB_ACC_STARVED, u] += dt
-        TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+            TB[b, u, L.TB_ACC_STARVED] += dt
+        TB[b, u, L.TB_IDLE] = SC[b, L.SC_NOW]
 
 
 @kernel_helper
@@ -201,14 +201,14 @@ def bl_push(M, S, b, c, j):
     """Park job ``j`` in cluster ``c``'s backlog (no TBU can or may take it now)."""
     CL = S.CL
     JB = S.JB
-    if CL[b, L.CL_BL_LEN, c] == 0:
+    if CL[b, c, L.CL_BL_LEN] == 0:
         _idle_close_cluster(M, S, b, c)
-        CL[b, L.CL_BL_HEAD, c] = j
+        CL[b, c, L.CL_BL_HEAD] = j
     else:
-        JB[b, L.JB_NEXT, CL[b, L.CL_BL_TAIL, c]] = j
-    JB[b, L.JB_NEXT, j] = -1
-    CL[b, L.CL_BL_TAIL, c] = j
-    CL[b, L.CL_BL_LEN, c] += 1
+        JB[b, CL[b, c, L.CL_BL_TAIL], L.JB_NEXT] = j
+    JB[b, j, L.JB_NEXT] = -1
+    CL[b, c, L.CL_BL_TAIL] = j
+    CL[b, c, L.CL_BL_LEN] += 1
 
 
 @kernel_step
@@ -221,36 +221,36 @@ def bl_release(M, S, b, c, release_all):
     JB = S.JB
     SC = S.SC
     MI = M.MI
-    n = CL[b, L.CL_BL_LEN, c]
+    n = CL[b, c, L.CL_BL_LEN]
     if n == 0:
         return
     k = n
     if not release_all:
         free = 0
         for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
-            free += MI[L.MI_QCAP] - S.TB[b, L.TB_QL, u]
+            free += MI[L.MI_QCAP] - S.TB[b, u, L.TB_QL]
         k = free if free < n else n
         if k == 0:
             return
     if k == n:
         _idle_close_cluster(M, S, b, c)  # the backlog empties: idle TBUs turn starved
-    first = CL[b, L.CL_BL_HEAD, c]
+    first = CL[b, c, L.CL_BL_HEAD]
     last = first
     for _ in range(k - 1):
-        last = JB[b, L.JB_NEXT, last]
-    rest = JB[b, L.JB_NEXT, last]
+        last = JB[b, last, L.JB_NEXT]
+    rest = JB[b, last, L.JB_NEXT]
     # splice first..last in front of the decision queue
     if SC[b, L.SC_DQ_LEN] == 0:
-        JB[b, L.JB_NEXT, last] = -1
+        JB[b, last, L.JB_NEXT] = -1
         SC[b, L.SC_DQ_TAIL] = last
     else:
-        JB[b, L.JB_NEXT, last] = SC[b, L.SC_DQ_HEAD]
+        JB[b, last, L.JB_NEXT] = SC[b, L.SC_DQ_HEAD]
     SC[b, L.SC_DQ_HEAD] = first
     SC[b, L.SC_DQ_LEN] += k
-    CL[b, L.CL_BL_LEN, c] = n - k
-    CL[b, L.CL_BL_HEAD, c] = rest
+    CL[b, c, L.CL_BL_LEN] = n - k
+    CL[b, c, L.CL_BL_HEAD] = rest
     if rest == -1:
-        CL[b, L.CL_BL_TAIL, c] = -1
+        CL[b, c, L.CL_BL_TAIL] = -1
 
 
 # ---- transfers --------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ def transfer(M, src, dst, nbytes):
 def has_space(M, S, b, u):
     TB = S.TB
     MI = M.MI
-    return TB[b, L.TB_QL, u] < MI[L.MI_QCAP]
+    return TB[b, u, L.TB_QL] < MI[L.MI_QCAP]
 
 
 @kernel_helper
@@ -283,7 +283,7 @@ def cluster_has_space(M, S, b, c):
     MI = M.MI
     TB = S.TB
     for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
-        if TB[b, L.TB_QL, u] < MI[L.MI_QCAP]:
+        if TB[b, u, L.TB_QL] < MI[L.MI_QCAP]:
             return True
     return False
 
@@ -303,36 +303,36 @@ def start_next(M, S, b, u):
     RQ = S.RQ
     c = m_tbu_cluster[u]
     idle_close(S, b, u, c)
-    j = TBQ[b, u, TB[b, L.TB_QH, u]]
-    blk = JB[b, L.JB_BLOCK, j]
+    j = TBQ[b, u, TB[b, u, L.TB_QH]]
+    blk = JB[b, j, L.JB_BLOCK]
     cfg = MB[L.MB_BLK_CFG, blk]
     now = SC[b, L.SC_NOW]
     r = 0
-    if TB[b, L.TB_CFG, u] != cfg:
+    if TB[b, u, L.TB_CFG] != cfg:
         r = MI[L.MI_RECONF]
-        TB[b, L.TB_CFG, u] = cfg
+        TB[b, u, L.TB_CFG] = cfg
         SC[b, L.SC_N_RECONF] += 1
     s0 = now + r
-    begin = s0 if s0 > JB[b, L.JB_DATA, j] else JB[b, L.JB_DATA, j]
-    run = JB[b, L.JB_DUR, j]
+    begin = s0 if s0 > JB[b, j, L.JB_DATA] else JB[b, j, L.JB_DATA]
+    run = JB[b, j, L.JB_DUR]
     slow = M.tbu_slow[u]
     if slow != 1.0:  # a slowed TBU (what-if scenarios) takes proportionally longer
         run = int(math.ceil(run * slow))
     end = begin + run
-    TB[b, L.TB_ACC_RECONF, u] += r
-    TB[b, L.TB_ACC_WAIT, u] += begin - s0
-    TB[b, L.TB_ACC_BUSY, u] += run
-    TB[b, L.TB_STATE, u] = TBU_RUN
-    TB[b, L.TB_END, u] = end
+    TB[b, u, L.TB_ACC_RECONF] += r
+    TB[b, u, L.TB_ACC_WAIT] += begin - s0
+    TB[b, u, L.TB_ACC_BUSY] += run
+    TB[b, u, L.TB_STATE] = TBU_RUN
+    TB[b, u, L.TB_END] = end
     heap_push(S, b, end, EV_TB_DONE, j)
     k = SC[b, L.SC_TR_N]
     if k < MI[L.MI_TRACE_CAP]:
-        TR[b, L.TR_UID, k] = RQ[b, L.RQ_UID, JB[b, L.JB_REQ, j]]
-        TR[b, L.TR_BLK, k] = blk
-        TR[b, L.TR_TBU, k] = u
-        TR[b, L.TR_READY, k] = JB[b, L.JB_T, j]
-        TR[b, L.TR_START, k] = begin
-        TR[b, L.TR_END, k] = end
+        TR[b, k, L.TR_UID] = RQ[b, JB[b, j, L.JB_REQ], L.RQ_UID]
+        TR[b, k, L.TR_BLK] = blk
+        TR[b, k, L.TR_TBU] = u
+        TR[b, k, L.TR_READY] = JB[b, j, L.JB_T]
+        TR[b, k, L.TR_START] = begin
+        TR[b, k, L.TR_END] = end
         SC[b, L.SC_TR_N] = k + 1
 
 
@@ -351,18 +351,18 @@ def enqueue(M, S, b, j, u):
     TBF = S.TBF
     m_dur_mean = M.dur_mean
     c = m_tbu_cluster[u]
-    blk = JB[b, L.JB_BLOCK, j]
-    JB[b, L.JB_TBU, j] = u
-    nbytes = JB[b, L.JB_BYTES, j]
-    org = JB[b, L.JB_ORG, j]
-    JB[b, L.JB_DATA, j] = SC[b, L.SC_NOW] + transfer(M, org, c, nbytes)
+    blk = JB[b, j, L.JB_BLOCK]
+    JB[b, j, L.JB_TBU] = u
+    nbytes = JB[b, j, L.JB_BYTES]
+    org = JB[b, j, L.JB_ORG]
+    JB[b, j, L.JB_DATA] = SC[b, L.SC_NOW] + transfer(M, org, c, nbytes)
     SF[b, L.SF_BYTE_HOPS] += nbytes * HW2[L.HW2_HOPS, org, c]
     q = MI[L.MI_QCAP]
-    TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u]) % q] = j
-    TB[b, L.TB_QL, u] += 1
-    CL[b, L.CL_Q, c] += 1
+    TBQ[b, u, (TB[b, u, L.TB_QH] + TB[b, u, L.TB_QL]) % q] = j
+    TB[b, u, L.TB_QL] += 1
+    CL[b, c, L.CL_Q] += 1
     TBF[b, u] += m_dur_mean[blk]
-    if TB[b, L.TB_STATE, u] == TBU_IDLE:
+    if TB[b, u, L.TB_STATE] == TBU_IDLE:
         start_next(M, S, b, u)
 
 
@@ -376,12 +376,12 @@ def dequeue_head(M, S, b, u):
     TBF = S.TBF
     m_dur_mean = M.dur_mean
     JB = S.JB
-    j = TBQ[b, u, TB[b, L.TB_QH, u]]
-    TB[b, L.TB_QH, u] = (TB[b, L.TB_QH, u] + 1) % MI[L.MI_QCAP]
-    TB[b, L.TB_QL, u] -= 1
-    CL[b, L.CL_Q, m_tbu_cluster[u]] -= 1
-    TBF[b, u] -= m_dur_mean[JB[b, L.JB_BLOCK, j]]
-    if TB[b, L.TB_QL, u] == 0:
+    j = TBQ[b, u, TB[b, u, L.TB_QH]]
+    TB[b, u, L.TB_QH] = (TB[b, u, L.TB_QH] + 1) % MI[L.MI_QCAP]
+    TB[b, u, L.TB_QL] -= 1
+    CL[b, m_tbu_cluster[u], L.CL_Q] -= 1
+    TBF[b, u] -= m_dur_mean[JB[b, j, L.JB_BLOCK]]
+    if TB[b, u, L.TB_QL] == 0:
         TBF[b, u] = 0.0  # clear round-off
     return j
 
@@ -390,8 +390,8 @@ def dequeue_head(M, S, b, u):
 def queued_movable(S, b, u):
     """Number of queued jobs of TBU ``u`` that have not started (movable by migrate/steal)."""
     TB = S.TB
-    n = TB[b, L.TB_QL, u]
-    if TB[b, L.TB_STATE, u] == TBU_RUN:
+    n = TB[b, u, L.TB_QL]
+    if TB[b, u, L.TB_STATE] == TBU_RUN:
         n -= 1
     return n
 
@@ -410,22 +410,22 @@ def migrate(M, S, b, u, pos, v):
     m_dur_mean = M.dur_mean
     JB = S.JB
     SC = S.SC
-    n = TB[b, L.TB_QL, u]
-    first = 1 if TB[b, L.TB_STATE, u] == TBU_RUN else 0
+    n = TB[b, u, L.TB_QL]
+    first = 1 if TB[b, u, L.TB_STATE] == TBU_RUN else 0
     if pos < first or pos >= n or u == v or not has_space(M, S, b, v):
         return False
     q = MI[L.MI_QCAP]
-    h = TB[b, L.TB_QH, u]
+    h = TB[b, u, L.TB_QH]
     j = TBQ[b, u, (h + pos) % q]
     for k in range(pos, n - 1):
         TBQ[b, u, (h + k) % q] = TBQ[b, u, (h + k + 1) % q]
-    TB[b, L.TB_QL, u] = n - 1
-    CL[b, L.CL_Q, m_tbu_cluster[u]] -= 1
-    TBF[b, u] -= m_dur_mean[JB[b, L.JB_BLOCK, j]]
-    if TB[b, L.TB_QL, u] == 0:
+    TB[b, u, L.TB_QL] = n - 1
+    CL[b, m_tbu_cluster[u], L.CL_Q] -= 1
+    TBF[b, u] -= m_dur_mean[JB[b, j, L.JB_BLOCK]]
+    if TB[b, u, L.TB_QL] == 0:
         TBF[b, u] = 0.0
-        if TB[b, L.TB_STATE, u] == TBU_IDLE:
-            TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+        if TB[b, u, L.TB_STATE] == TBU_IDLE:
+            TB[b, u, L.TB_IDLE] = SC[b, L.SC_NOW]
     SC[b, L.SC_N_MIGRATIONS] += 1
     enqueue(M, S, b, j, v)
     # a queue slot freed in the source cluster: offer its backlog again
@@ -440,7 +440,7 @@ def steal(M, S, b, thief, victim):
     SC = S.SC
     if queued_movable(S, b, victim) <= 0:
         return False
-    ok = migrate(M, S, b, victim, TB[b, L.TB_QL, victim] - 1, thief)
+    ok = migrate(M, S, b, victim, TB[b, victim, L.TB_QL] - 1, thief)
     if ok:
         SC[b, L.SC_N_STEALS] += 1
         SC[b, L.SC_N_MIGRATIONS] -= 1
@@ -455,14 +455,14 @@ def reconfigure(M, S, b, u, cfg):
     m_tbu_cluster = M.tbu_cluster
     SC = S.SC
     MI = M.MI
-    if TB[b, L.TB_STATE, u] != TBU_IDLE or TB[b, L.TB_QL, u] != 0 or TB[b, L.TB_CFG, u] == cfg:
+    if TB[b, u, L.TB_STATE] != TBU_IDLE or TB[b, u, L.TB_QL] != 0 or TB[b, u, L.TB_CFG] == cfg:
         return False
     idle_close(S, b, u, m_tbu_cluster[u])
-    TB[b, L.TB_STATE, u] = TBU_RECONF
-    TB[b, L.TB_CFG, u] = cfg
+    TB[b, u, L.TB_STATE] = TBU_RECONF
+    TB[b, u, L.TB_CFG] = cfg
     SC[b, L.SC_N_RECONF] += 1
-    TB[b, L.TB_ACC_RECONF, u] += MI[L.MI_RECONF]
-    TB[b, L.TB_END, u] = SC[b, L.SC_NOW] + MI[L.MI_RECONF]
+    TB[b, u, L.TB_ACC_RECONF] += MI[L.MI_RECONF]
+    TB[b, u, L.TB_END] = SC[b, L.SC_NOW] + MI[L.MI_RECONF]
     heap_push(S, b, SC[b, L.SC_NOW] + MI[L.MI_RECONF], EV_TBU_FREE, u)
     return True
 
@@ -480,11 +480,11 @@ def est_finish(M, S, b, u, blk):
     JB = S.JB
     m_dur_mean = M.dur_mean
     w = TBF[b, u]
-    last_cfg = TB[b, L.TB_CFG, u]
-    if TB[b, L.TB_QL, u] > 0:
+    last_cfg = TB[b, u, L.TB_CFG]
+    if TB[b, u, L.TB_QL] > 0:
         q = MI[L.MI_QCAP]
-        lj = TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u] - 1) % q]
-        last_cfg = MB[L.MB_BLK_CFG, JB[b, L.JB_BLOCK, lj]]
+        lj = TBQ[b, u, (TB[b, u, L.TB_QH] + TB[b, u, L.TB_QL] - 1) % q]
+        last_cfg = MB[L.MB_BLK_CFG, JB[b, lj, L.JB_BLOCK]]
     if last_cfg != MB[L.MB_BLK_CFG, blk]:
         w += MI[L.MI_RECONF]
     return w + m_dur_mean[blk]

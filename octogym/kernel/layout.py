@@ -81,7 +81,11 @@ MODEL_FIELDS = tuple(MODEL_GROUPS) + MODEL_SINGLE
 Model = namedtuple("Model", MODEL_FIELDS)
 
 # ---- State: every member's dynamic state, leading axis B -------------------------------------
-# (group, dtype, shape after B with "X" = the field axis, fields)
+# (group, dtype, shape after B with "X" = the field axis, fields). The field axis is last: one
+# entity's fields (a job, a frame, a TBU, a heap entry) share a cache line or two. A decision
+# touches a few fields of a few entities, and in the environments (one member per decision,
+# N members in turn) each member's state has left the caches by the time its next decision
+# comes, so the number of lines touched is what a step costs.
 STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("SC", "i8", ("X",), (
         "now", "seq", "nd", "na", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
@@ -89,21 +93,21 @@ STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
         "dq_head", "dq_tail", "dq_len", "hp_n", "rr_c", "fr_nfree", "jb_nfree", "rq_nfree",
         "tr_n", "t_end", "status", "n_policy_draws", "idle_epochs")),
     ("SF", "f8", ("X",), ("arr_clock", "byte_hops")),
-    ("HP", "i8", ("X", "H"), ("hp_t", "hp_k", "hp_d")),  # event heap
-    ("RQ", "i8", ("X", "R"), ("rq_uid", "rq_wf", "rq_home", "rq_row", "rq_free")),
+    ("HP", "i8", ("H", "X"), ("hp_t", "hp_k", "hp_d")),  # event heap
+    ("RQ", "i8", ("R", "X"), ("rq_uid", "rq_wf", "rq_home", "rq_row", "rq_free")),
     # frames: scopes for join counting and map copies
-    ("FR", "i8", ("X", "F"), ("fr_parent", "fr_kind", "fr_live", "fr_req", "fr_map", "fr_org",
+    ("FR", "i8", ("F", "X"), ("fr_parent", "fr_kind", "fr_live", "fr_req", "fr_map", "fr_org",
                               "fr_free")),
     # jobs: TB instances, CB executions, and arrival (cluster) decisions
-    ("JB", "i8", ("X", "J"), ("jb_req", "jb_frame", "jb_block", "jb_org", "jb_bytes", "jb_t",
+    ("JB", "i8", ("J", "X"), ("jb_req", "jb_frame", "jb_block", "jb_org", "jb_bytes", "jb_t",
                               "jb_dur", "jb_data", "jb_tbu", "jb_next", "jb_free")),
-    ("TB", "i8", ("X", "T"), ("tb_cfg", "tb_state", "tb_qh", "tb_ql", "tb_idle", "tb_end",
+    ("TB", "i8", ("T", "X"), ("tb_cfg", "tb_state", "tb_qh", "tb_ql", "tb_idle", "tb_end",
                               "tb_runs", "acc_busy", "acc_reconf", "acc_wait", "acc_starved",
                               "acc_blocked")),
-    ("CL", "i8", ("X", "C"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_q",
+    ("CL", "i8", ("C", "X"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_q",
                               "rr_t")),
-    ("RES", "i8", ("X", "N"), ("res_arr", "res_done", "res_wf", "res_home")),
-    ("TR", "i8", ("X", "L"), ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")),
+    ("RES", "i8", ("N", "X"), ("res_arr", "res_done", "res_wf", "res_home")),
+    ("TR", "i8", ("L", "X"), ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")),
 )
 # single arrays: (name, dtype, shape after B)
 STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -152,5 +156,5 @@ def field(S, name: str):
     """The (B, ...) view of state field ``name`` (readable access for Python code/tests)."""
     if name in FIELD_INDEX:
         g, i = FIELD_INDEX[name]
-        return getattr(S, g)[:, i]
+        return getattr(S, g)[..., i]
     return getattr(S, name)

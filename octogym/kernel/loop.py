@@ -121,7 +121,7 @@ def emit_flow(M, S, b, WL, f, fi, org, lin):
     """A token leaves along flow ``fi`` (CSR index) in frame ``f``."""
     FR = S.FR
     FL = M.FL
-    FR[b, L.FR_LIVE, f] += 1
+    FR[b, f, L.FR_LIVE] += 1
     wl_push(WL, f, FL[L.FL_SUCC_DST, fi], org, FL[L.FL_SUCC_BYTES, fi], lin_next(lin, fi))
 
 
@@ -136,30 +136,30 @@ def consume(M, S, b, WL, f, org):
     SC = S.SC
     FRU = S.FRU
     m_succ_ptr = M.succ_ptr
-    FR[b, L.FR_ORG, f] = org
-    FR[b, L.FR_LIVE, f] -= 1
-    while FR[b, L.FR_LIVE, f] == 0:
-        kind = FR[b, L.FR_KIND, f]
+    FR[b, f, L.FR_ORG] = org
+    FR[b, f, L.FR_LIVE] -= 1
+    while FR[b, f, L.FR_LIVE] == 0:
+        kind = FR[b, f, L.FR_KIND]
         if kind == FR_ROOT:
-            r = FR[b, L.FR_REQ, f]
-            uid = RQ[b, L.RQ_UID, r]
-            RES[b, L.RES_DONE, uid] = SC[b, L.SC_NOW]
+            r = FR[b, f, L.FR_REQ]
+            uid = RQ[b, r, L.RQ_UID]
+            RES[b, uid, L.RES_DONE] = SC[b, L.SC_NOW]
             SC[b, L.SC_ND] += 1
             SC[b, L.SC_T_END] = SC[b, L.SC_NOW]
-            RQ[b, L.RQ_FREE, SC[b, L.SC_RQ_NFREE]] = r
+            RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE] = r
             SC[b, L.SC_RQ_NFREE] += 1
             free_frame(S, b, f)
             return
-        p = FR[b, L.FR_PARENT, f]
-        o = FR[b, L.FR_ORG, f]
+        p = FR[b, f, L.FR_PARENT]
+        o = FR[b, f, L.FR_ORG]
         if kind == FR_GROUP:
-            m = FR[b, L.FR_MAP, f]
+            m = FR[b, f, L.FR_MAP]
             lin = FRU[b, f]
             for fi in range(m_succ_ptr[m], m_succ_ptr[m + 1]):
                 emit_flow(M, S, b, WL, p, fi, o, lin)
         free_frame(S, b, f)
-        FR[b, L.FR_ORG, p] = o
-        FR[b, L.FR_LIVE, p] -= 1
+        FR[b, p, L.FR_ORG] = o
+        FR[b, p, L.FR_LIVE] -= 1
         f = p
 
 
@@ -168,13 +168,13 @@ def new_job(M, S, b, f, x, org, nbytes, lin):
     """A job for block ``x`` of frame ``f``: its token's data origin, bytes and lineage."""
     JB = S.JB
     j = alloc_job(S, b)
-    JB[b, L.JB_REQ, j] = S.FR[b, L.FR_REQ, f]
-    JB[b, L.JB_FRAME, j] = f
-    JB[b, L.JB_BLOCK, j] = x
+    JB[b, j, L.JB_REQ] = S.FR[b, f, L.FR_REQ]
+    JB[b, j, L.JB_FRAME] = f
+    JB[b, j, L.JB_BLOCK] = x
     S.JBU[b, j] = lin
-    JB[b, L.JB_ORG, j] = org
-    JB[b, L.JB_BYTES, j] = nbytes
-    JB[b, L.JB_T, j] = S.SC[b, L.SC_NOW]
+    JB[b, j, L.JB_ORG] = org
+    JB[b, j, L.JB_BYTES] = nbytes
+    JB[b, j, L.JB_T] = S.SC[b, L.SC_NOW]
     return j
 
 
@@ -185,12 +185,12 @@ def cb_job(M, S, b, f, x, org, nbytes, lin):
     CL = S.CL
     MB = M.MB
     j = new_job(M, S, b, f, x, org, nbytes, lin)
-    h = S.RQ[b, L.RQ_HOME, S.JB[b, L.JB_REQ, j]]
+    h = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
     now = S.SC[b, L.SC_NOW]
-    start = now if now > CL[b, L.CL_CBU_FREE, h] else CL[b, L.CL_CBU_FREE, h]
+    start = now if now > CL[b, h, L.CL_CBU_FREE] else CL[b, h, L.CL_CBU_FREE]
     end = start + MB[L.MB_BLK_COST, x]
-    CL[b, L.CL_CBU_FREE, h] = end
-    CL[b, L.CL_ACC_CBU, h] += MB[L.MB_BLK_COST, x]
+    CL[b, h, L.CL_CBU_FREE] = end
+    CL[b, h, L.CL_ACC_CBU] += MB[L.MB_BLK_COST, x]
     heap_push(S, b, end, EV_CB_DONE, j)
 
 
@@ -209,16 +209,16 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
     FJX = S.FJX
     t = MB[L.MB_BLK_TYPE, x]
     if t == TASK:
-        r = FR[b, L.FR_REQ, f]
+        r = FR[b, f, L.FR_REQ]
         j = new_job(M, S, b, f, x, org, nbytes, lin)
-        uid = RQ[b, L.RQ_UID, r]
+        uid = RQ[b, r, L.RQ_UID]
         u1 = u01(SEED[b], uid, lin, S_DURATION)
         u2 = u01(SEED[b], uid, lin, S_DURATION2)
-        JB[b, L.JB_DUR, j] = sample_duration(MB[L.MB_DUR_CODE, x], m_dur_p[x, 0], m_dur_p[x, 1],
+        JB[b, j, L.JB_DUR] = sample_duration(MB[L.MB_DUR_CODE, x], m_dur_p[x, 0], m_dur_p[x, 1],
                                          m_dur_p[x, 2], m_emp, MB[L.MB_DUR_EMP_OFF, x],
                                          MB[L.MB_DUR_EMP_LEN, x], u1, u2)
         SC[b, L.SC_N_TB_CREATED] += 1
-        ST_DEM[b, RQ[b, L.RQ_HOME, r], MB[L.MB_BLK_CFG, x]] += 1
+        ST_DEM[b, RQ[b, r, L.RQ_HOME], MB[L.MB_BLK_CFG, x]] += 1
         dq_push(S, b, j)
     elif t == JOIN:
         s = MB[L.MB_BLK_JOIN_SLOT, x]
@@ -268,15 +268,15 @@ def on_cb_done(M, S, b, WL, j):
     ST_SUM = S.ST_SUM
     FR = S.FR
     FRU = S.FRU
-    x = JB[b, L.JB_BLOCK, j]
-    f = JB[b, L.JB_FRAME, j]
-    r = JB[b, L.JB_REQ, j]
-    org = JB[b, L.JB_ORG, j]
+    x = JB[b, j, L.JB_BLOCK]
+    f = JB[b, j, L.JB_FRAME]
+    r = JB[b, j, L.JB_REQ]
+    org = JB[b, j, L.JB_ORG]
     lin = JBU[b, j]
-    nbytes = JB[b, L.JB_BYTES, j]
-    uid = RQ[b, L.RQ_UID, r]
-    home = RQ[b, L.RQ_HOME, r]
-    row = RQ[b, L.RQ_ROW, r]
+    nbytes = JB[b, j, L.JB_BYTES]
+    uid = RQ[b, r, L.RQ_UID]
+    home = RQ[b, r, L.RQ_HOME]
+    row = RQ[b, r, L.RQ_ROW]
     t = MB[L.MB_BLK_TYPE, x]
     ST_EXEC[b, home, x] += 1
     SC[b, L.SC_N_CB_DONE] += 1
@@ -304,10 +304,10 @@ def on_cb_done(M, S, b, WL, j):
                 emit_flow(M, S, b, WL, f, fi, org, lin)
         else:
             g = alloc_frame(S, b, FR_GROUP, f, r, n)
-            FR[b, L.FR_MAP, g] = x
-            FR[b, L.FR_ORG, g] = org
+            FR[b, g, L.FR_MAP] = x
+            FR[b, g, L.FR_ORG] = org
             FRU[b, g] = lin
-            FR[b, L.FR_LIVE, f] += 1
+            FR[b, f, L.FR_LIVE] += 1
             body = MB[L.MB_BLK_BODY, x]
             for i in range(n):
                 c = alloc_frame(S, b, FR_COPY, g, r, 1)
@@ -328,15 +328,15 @@ def on_tb_done(M, S, b, WL, j, pol):
     SC = S.SC
     JBU = S.JBU
     m_succ_ptr = M.succ_ptr
-    u = JB[b, L.JB_TBU, j]
+    u = JB[b, j, L.JB_TBU]
     c = m_tbu_cluster[u]
     dequeue_head(M, S, b, u)
-    TB[b, L.TB_STATE, u] = TBU_IDLE
-    TB[b, L.TB_RUNS, u] += 1
+    TB[b, u, L.TB_STATE] = TBU_IDLE
+    TB[b, u, L.TB_RUNS] += 1
     SC[b, L.SC_N_TB_DONE] += 1
-    TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
-    x = JB[b, L.JB_BLOCK, j]
-    f = JB[b, L.JB_FRAME, j]
+    TB[b, u, L.TB_IDLE] = SC[b, L.SC_NOW]
+    x = JB[b, j, L.JB_BLOCK]
+    f = JB[b, j, L.JB_FRAME]
     lin = JBU[b, j]
     for fi in range(m_succ_ptr[x], m_succ_ptr[x + 1]):
         emit_flow(M, S, b, WL, f, fi, c, lin)
@@ -352,7 +352,7 @@ def tbu_available(M, S, b, u, pol):
     (queue space, or a configuration parked work waits for); then it starts its next job, or
     is idle and the policy may let it steal."""
     bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
-    if S.TB[b, L.TB_QL, u] > 0:
+    if S.TB[b, u, L.TB_QL] > 0:
         start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
@@ -361,8 +361,8 @@ def tbu_available(M, S, b, u, pol):
 @kernel_helper
 def on_tbu_free(M, S, b, u, pol):
     """A reconfiguration command finished."""
-    S.TB[b, L.TB_STATE, u] = TBU_IDLE
-    S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
+    S.TB[b, u, L.TB_STATE] = TBU_IDLE
+    S.TB[b, u, L.TB_IDLE] = S.SC[b, L.SC_NOW]
     tbu_available(M, S, b, u, pol)
 
 
@@ -399,8 +399,8 @@ def on_arrival(M, S, b, n):
         t = next_arrival_time(M, S, b, n + 1)
         heap_push(S, b, t if t > now else now, EV_ARRIVAL, n + 1)
     SC[b, L.SC_RQ_NFREE] -= 1
-    r = RQ[b, L.RQ_FREE, SC[b, L.SC_RQ_NFREE]]
-    RQ[b, L.RQ_UID, r] = n
+    r = RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE]
+    RQ[b, r, L.RQ_UID] = n
     if MI[L.MI_ARR_MODE] == 2:
         w = TRC[L.TRC_TRACE_W, n]
     else:
@@ -408,22 +408,22 @@ def on_arrival(M, S, b, n):
         w = 0
         while w < m_wf_cdf.shape[0] - 1 and u >= m_wf_cdf[w]:
             w += 1
-    RQ[b, L.RQ_WF, r] = w
-    RQ[b, L.RQ_HOME, r] = -1
+    RQ[b, r, L.RQ_WF] = w
+    RQ[b, r, L.RQ_HOME] = -1
     row = m_wf_phase_off[w]
     for k in range(m_wf_phase_off[w] + 1, m_wf_phase_off[w + 1]):
         ar = PHA[L.PHA_PHASE_AFTER_REQ, k]
         ac = PHA[L.PHA_PHASE_AFTER_CYC, k]
         if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
             row = k
-    RQ[b, L.RQ_ROW, r] = row
-    RES[b, L.RES_ARR, n] = now
-    RES[b, L.RES_WF, n] = w
+    RQ[b, r, L.RQ_ROW] = row
+    RES[b, n, L.RES_ARR] = now
+    RES[b, n, L.RES_WF] = w
     SC[b, L.SC_NA] += 1
     j = alloc_job(S, b)
-    JB[b, L.JB_BLOCK, j] = -1
-    JB[b, L.JB_REQ, j] = r
-    JB[b, L.JB_T, j] = now
+    JB[b, j, L.JB_BLOCK] = -1
+    JB[b, j, L.JB_REQ] = r
+    JB[b, j, L.JB_T] = now
     dq_push(S, b, j)
 
 
@@ -433,12 +433,12 @@ def apply_cluster(M, S, b, WL, j, h):
     RQ = S.RQ
     RES = S.RES
     m_wf_entry = M.wf_entry
-    r = JB[b, L.JB_REQ, j]
-    RQ[b, L.RQ_HOME, r] = h
-    RES[b, L.RES_HOME, RQ[b, L.RQ_UID, r]] = h
+    r = JB[b, j, L.JB_REQ]
+    RQ[b, r, L.RQ_HOME] = h
+    RES[b, RQ[b, r, L.RQ_UID], L.RES_HOME] = h
     f = alloc_frame(S, b, FR_ROOT, -1, r, 1)
     free_job(S, b, j)
-    w = RQ[b, L.RQ_WF, r]
+    w = RQ[b, r, L.RQ_WF]
     wl_push(WL, f, m_wf_entry[w], h, 0, uint64(ROOT_LIN))
     flush(M, S, b, WL)
 
@@ -467,7 +467,7 @@ def _capacity_ok(M, S, b):
     HP = S.HP
     margin = MI[L.MI_MARGIN]
     return (SC[b, L.SC_FR_NFREE] >= margin and SC[b, L.SC_JB_NFREE] >= margin
-            and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_N] + margin <= HP.shape[2])
+            and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_N] + margin <= HP.shape[1])
 
 
 @kernel_entry
@@ -491,9 +491,9 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
             dq_pop(S, b)
             apply_cluster(M, S, b, WL, j, h)
         else:
-            c = RQ[b, L.RQ_HOME, JB[b, L.JB_REQ, j]]
+            c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
             u = action
-            if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
+            if u < 0 or u >= MI[L.MI_T] or TB[b, u, L.TB_QL] >= MI[L.MI_QCAP]:
                 SC[b, L.SC_N_INVALID] += 1
                 u = least_loaded_tbu(M, S, b, c)
             dq_pop(S, b)
@@ -505,7 +505,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
             if not _capacity_ok(M, S, b):
                 return ST_GROW
             j = SC[b, L.SC_DQ_HEAD]
-            if JB[b, L.JB_BLOCK, j] < 0:
+            if JB[b, j, L.JB_BLOCK] < 0:
                 if ext_cluster:
                     SC[b, L.SC_DEC_KIND] = DEC_CLUSTER
                     SC[b, L.SC_DEC_JOB] = j
@@ -514,7 +514,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                 dq_pop(S, b)
                 apply_cluster(M, S, b, WL, j, h)
             else:
-                c = RQ[b, L.RQ_HOME, JB[b, L.JB_REQ, j]]
+                c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
                 if ext_tbu:
                     if not cluster_has_space(M, S, b, c):
                         dq_pop(S, b)
@@ -525,7 +525,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                     return ST_DECISION
                 u = decide_tbu(M, S, b, j, pol)
                 dq_pop(S, b)
-                if u >= 0 and (u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]):
+                if u >= 0 and (u >= MI[L.MI_T] or TB[b, u, L.TB_QL] >= MI[L.MI_QCAP]):
                     SC[b, L.SC_N_INVALID] += 1
                     u = least_loaded_tbu(M, S, b, c)
                 if u >= 0:
@@ -538,7 +538,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
             return ST_DONE
         if SC[b, L.SC_HP_N] == 0:
             return ST_STALLED
-        if HP[b, L.HP_T, 0] > until:
+        if HP[b, 0, L.HP_T] > until:
             return ST_TIME
         if not _capacity_ok(M, S, b):
             return ST_GROW
