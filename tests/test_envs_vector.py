@@ -94,6 +94,34 @@ def test_native_agrees_with_sync_next_step(env_id):
     assert compare_runs(nat, sync, seeds, steps_for(env_id)) >= n
 
 
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+def test_threaded_step_equals_serial_step(env_id):
+    """From PARALLEL_MIN members on, members step on numba's threads: same results, bit for bit,
+    as one thread, including episode ends, resets and pool growth."""
+    from octogym.envs.core import PARALLEL_MIN, step_parallel, step_serial
+    from octogym.kernel.build import new_state
+
+    n = PARALLEL_MIN
+    threaded, serial = native(env_id, n), native(env_id, n)
+    assert threaded.unwrapped.core._step is step_parallel or numba_threads() == 1
+    serial.unwrapped.core._step = step_serial
+    assert compare_runs(threaded, serial, list(range(n)), steps_for(env_id)) >= n
+    # tiny request pools: they grow in the middle of steps (members resumed after growing)
+    threaded, serial = native(env_id, n, load=2.0), native(env_id, n, load=2.0)
+    serial.unwrapped.core._step = step_serial
+    for env in (threaded, serial):
+        sim = env.unwrapped.sim
+        sim.state = new_state(sim.model, sim.mix, n, sim.seeds, sim.tbu_cfg, R=2)
+    compare_runs(threaded, serial, list(range(n)), steps_for(env_id))
+    assert threaded.unwrapped.sim.state.RQ.shape[1] >= 16  # grew several times
+
+
+def numba_threads() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
 def test_disabled_autoreset_needs_reset_mask():
     venv = native("octogym/ClusterAssign-v0", 2, autoreset_mode=AutoresetMode.DISABLED,
                   max_steps=3)
