@@ -1,9 +1,14 @@
 #!/usr/bin/env python
-"""Compare schedulers on fixed, seeded scenarios (the project's main command, `make demo`).
+"""Compare schedulers and learned agents on fixed, seeded scenarios (the main command, `make demo`).
 
 Runs every chosen scenario under every chosen scheduler (default: the whole registry) for a
 few evaluation seeds, prints a Markdown report (speedup over `static`, all metrics with their
-spread over seeds) and writes it with CSV tables and PNG plots to --out:
+spread over seeds) and writes it with CSV tables and PNG plots to --out. --agents takes any mix
+of scheduler names and checkpoints (a train.py run directory or a .zip); by default every
+scheduler and every bundled agent in agents/zoo/ (when present). Learned agents play the
+--agent-scenarios (default: the `learn` group) beside every heuristic making the same
+decisions through the same env and controller, and the kernel-only schedulers (docs/agents.md,
+"Evaluation"):
 
   table.md            the report printed here
   table.csv           one row per (scenario, scheduler): mean/std/min/max over seeds, speedup
@@ -15,10 +20,14 @@ spread over seeds) and writes it with CSV tables and PNG plots to --out:
                       static beside octopus, for the mix scenarios
   contagion_<s>.png   idle-time change by distance from a slowed cluster (what-if scenarios)
   timeline.png        TBU timeline (Gantt) of a short window, static above octopus
+  learned.md          learned agents beside the heuristics (also appended to table.md)
+  learned.csv         one row per (scenario, agent), learned_runs.csv one per seed too
+  learned.png         mean latency of every agent per scenario and decision level
 
 Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
-The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once);
-`--scenarios study` (docs/results.md) about 3-4 minutes.
+The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
+and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
+shared the 2 cores); `--scenarios study --no-zoo` (docs/results.md) about 3-4 minutes.
 """
 
 from __future__ import annotations
@@ -36,8 +45,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  epilog="\n".join(__doc__.splitlines()[2:]))
     ap.add_argument("--scenarios", nargs="+", default=["default"], metavar="NAME",
                     help="scenario or group names (default: the 'default' group; see --list)")
-    ap.add_argument("--schedulers", nargs="+", default=None, metavar="NAME",
-                    help="scheduler names (default: every scheduler in the registry)")
+    ap.add_argument("--agents", "--schedulers", nargs="+", default=None, metavar="SPEC",
+                    dest="agents",
+                    help="scheduler names and/or checkpoints (train.py run directory or .zip); "
+                         "default: every scheduler and every bundled agent in agents/zoo/. "
+                         "With checkpoints only, every scheduler is compared with them")
+    ap.add_argument("--no-zoo", action="store_true",
+                    help="leave the bundled agents of agents/zoo/ out of the default")
+    ap.add_argument("--agent-scenarios", nargs="+", default=["learn"], metavar="NAME",
+                    help="scenarios or groups the learned agents play (default: 'learn')")
+    ap.add_argument("--agent-seeds", type=int, default=None,
+                    help="evaluation seeds for the learned-agent comparison (default: --seeds)")
+    ap.add_argument("--no-transfer", action="store_true",
+                    help="run a learned agent only on the hardware it was trained on (default: "
+                         "also on other hardware when its spaces fit, e.g. a chip-trained TBU "
+                         "policy on the wafer)")
     ap.add_argument("--seeds", type=int, default=None,
                     help="evaluation seeds per run (default 3; 1 with --quick)")
     ap.add_argument("--requests", type=int, default=None,
@@ -64,16 +86,23 @@ def main(argv: list[str] | None = None) -> int:
         for g, names in E.GROUPS.items():
             print(f"group {g}: {' '.join(names)}")
         return 0
+    seeds = args.seeds or (1 if args.quick else 3)
+    agent_seeds = args.agent_seeds or seeds
+    requests = args.requests or (100 if args.quick else None)
+    if seeds < 1 or agent_seeds < 1 or (requests is not None and requests < 1):
+        print("evaluate.py: error: --seeds, --agent-seeds and --requests must be positive",
+              file=sys.stderr)
+        return 2
     try:
         scenarios = E.resolve_scenarios(args.scenarios)
-        schedulers = E.resolve_schedulers(args.schedulers)
+        schedulers, checkpoints = E.resolve_agents(args.agents, zoo=not args.no_zoo)
+        schedulers = schedulers or list(E.SCHEDULERS)
+        agent_scenarios = E.resolve_scenarios(args.agent_scenarios) if checkpoints else []
+        # load every checkpoint now: a broken one fails before the long runs
+        E.plan_agents(agent_scenarios, schedulers, checkpoints,
+                      allow_hardware_transfer=not args.no_transfer)
     except ValueError as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
-        return 2
-    seeds = args.seeds or (1 if args.quick else 3)
-    requests = args.requests or (100 if args.quick else None)
-    if seeds < 1 or (requests is not None and requests < 1):
-        print("evaluate.py: error: --seeds and --requests must be positive", file=sys.stderr)
         return 2
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -108,6 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     written.append(E.plot_timeline(gantt, out / "timeline.png",
                                    [p for p in (E.BASELINE, "octopus") if p in schedulers]
                                    or schedulers[:1], n_requests=requests))
+    if checkpoints:
+        print(f"learned agents: {len(checkpoints)} checkpoint(s) x {len(agent_scenarios)} "
+              f"scenarios x {agent_seeds} seeds, beside {len(schedulers)} heuristics",
+              file=sys.stderr, flush=True)
+        arows, skipped = E.compare_agents(agent_scenarios, schedulers, checkpoints, agent_seeds,
+                                          n_requests=requests, progress=not args.no_progress,
+                                          jobs=args.jobs,
+                                          allow_hardware_transfer=not args.no_transfer)
+        aagg = E.aggregate_agents(arows)
+        learned = E.learned_report(aagg, skipped, agent_scenarios, agent_seeds, requests)
+        print(learned)
+        (out / "learned.md").write_text(learned)
+        with (out / "table.md").open("a") as fh:
+            fh.write("\n" + learned)
+        written += [out / "learned.md", E.csv_table(aagg, out / "learned.csv"),
+                    E.csv_table(arows, out / "learned_runs.csv"),
+                    E.plot_learned(aagg, out / "learned.png")]
     print("wrote " + " ".join(str(p) for p in written if p is not None))
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Train a learned scheduling agent (PPO / MaskablePPO) on an octogym environment.
 
-Reads top to bottom: the arguments, the env, the model, the callbacks (progress bar,
-steps per second, checkpoints), the loop. See ``docs/agents.md``.
+Reads top to bottom: the arguments, the env, the model, the optional imitation warm start,
+the callbacks (progress bar, steps per second, checkpoints, held-out evaluation), the loop, the
+learning curve. See ``docs/agents.md``.
 
     python train.py --env octogym/TBUAssign-v0 --algo maskable_ppo --timesteps 200000
     python train.py --resume runs/octogym-TBUAssign-v0-maskable_ppo-0/checkpoints/step_00100000.zip
@@ -12,11 +13,15 @@ Output directory (``--out``, default ``runs/<env>-<algo>-<seed>``):
     final.zip, config.json               the final model and what it was trained on
     final_vecnormalize.pkl               VecNormalize statistics (only with ``normalize``)
     checkpoints/step_<N>.zip, config.json   periodic checkpoints (config = the latest)
-    progress.csv, events.out.tfevents.*  SB3 logs (CSV always; TensorBoard when installed)
+    progress.csv, events.out.tfevents.*  SB3 logs (CSV always; TensorBoard when installed);
+                                         episode return/length via VecMonitor (rollout/ep_*)
+    eval.csv                             held-out mean latency vs steps (``--eval-every``)
+    curve.png                            learning curve from progress.csv and eval.csv
 
 Seeds: training env ``i`` is seeded ``seed + i``; every such seed must be below
 ``octogym.evaluation.EVAL_SEED`` (10_000), the base of the evaluation seeds, so training and
-evaluation episodes never coincide.
+evaluation episodes never coincide. The held-out evaluation during training (monitoring only,
+never a training signal) plays single-env episodes ``reset(seed=EVAL_SEED + j)``.
 """
 
 from __future__ import annotations
@@ -68,6 +73,15 @@ class Args:
     """show a tqdm progress bar"""
     torch_threads: int = 1
     """torch CPU threads (the kernel is the bottleneck; small MLPs gain nothing from more)"""
+    eval_every: int = 50_000
+    """every this many env steps (and before the first PPO update), play ``--eval-episodes``
+    held-out episodes (seeds from 10_000) with the deterministic policy and log their mean
+    latency (``eval/latency_mean``, eval.csv, curve.png); 0 turns it off"""
+    eval_episodes: int = 3
+    """held-out episodes per evaluation"""
+    eval_references: str = "random,round_robin,least_loaded,adaptive,proactive"
+    """schedulers played (``HeuristicAgent``, same env, same held-out episodes) at the end of
+    the run for reference lines in curve.png (eval_references.json); empty for none"""
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -150,6 +164,218 @@ def jsonable(x: Any) -> Any:
     return json.loads(json.dumps(x, default=lambda o: getattr(o, "__name__", str(o))))
 
 
+def imitate(model: Any, norm: Any, env_id: str, env_kwargs: dict[str, Any], seed: int,
+            teacher: str, samples: int = 100_000, rounds: int = 2, epochs: int = 10,
+            lr: float = 1e-3, batch_size: int = 256) -> dict[str, Any]:
+    """Warm start (hyperparameter ``pretrain``): behaviour cloning of heuristic ``teacher``
+    with DAgger rounds, plus a value-head fit, before PPO.
+
+    Round 0 plays ``samples / rounds`` steps with the teacher (``HeuristicAgent``) on one
+    training env (seed ``seed``, then its episode chain); each later round plays the current
+    student (deterministic) and labels every visited state with the teacher's action. After
+    each round the policy is fit to all labels so far (masked cross-entropy) and its value
+    head to the discounted returns observed (reward scaled as VecNormalize will scale it: its
+    return statistics are initialised from these rollouts). Returns summary statistics.
+    """
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    from octogym.agents import HeuristicAgent
+    env = gym.make(env_id, **env_kwargs)
+    agent = HeuristicAgent(teacher)
+    policy = model.policy
+    masked = "Maskable" in type(policy).__name__
+    gen = torch.Generator().manual_seed(seed)
+    gamma = float(model.gamma)
+    obs_l, mask_l, act_l, rew_l, end_l = [], [], [], [], []
+    norm_obs = norm is not None and norm.norm_obs
+    norm_rew = norm is not None and norm.norm_reward
+
+    def prep(o: np.ndarray) -> np.ndarray:
+        return norm.normalize_obs(o).astype(np.float32) if norm_obs else o
+
+    def fit() -> float:
+        obs = np.asarray(obs_l, np.float32)
+        rew = np.asarray(rew_l, np.float64)
+        end = np.asarray(end_l, bool)
+        if norm_obs:
+            norm.obs_rms.update(obs)
+        scale = 1.0
+        if norm_rew:  # what VecNormalize does: running discounted return, its variance
+            ret, rets = 0.0, np.empty_like(rew)
+            for i, r in enumerate(rew):
+                ret = ret * gamma + r
+                rets[i] = ret
+                if end[i]:
+                    ret = 0.0
+            norm.ret_rms = type(norm.ret_rms)(shape=())
+            norm.ret_rms.update(rets)
+            scale = 1.0 / float(np.sqrt(norm.ret_rms.var + norm.epsilon))
+        target, valid, g = np.zeros_like(rew), np.zeros(len(rew), bool), None
+        for i in range(len(rew) - 1, -1, -1):  # discounted return to the episode's end
+            if end[i]:
+                g = 0.0
+            if g is not None:
+                g = rew[i] * scale + gamma * g
+                target[i], valid[i] = g, True
+        O = torch.as_tensor(prep(obs))
+        A = torch.as_tensor(np.asarray(act_l))
+        M = torch.as_tensor(np.asarray(mask_l, bool))
+        G = torch.as_tensor(target, dtype=torch.float32)
+        W = torch.as_tensor(valid, dtype=torch.float32)
+        opt = torch.optim.Adam(policy.parameters(), lr=lr)
+        policy.set_training_mode(True)
+        for _ in range(epochs):
+            perm = torch.randperm(len(A), generator=gen)
+            for i in range(0, len(A), batch_size):
+                j = perm[i:i + batch_size]
+                if masked:
+                    v, logp, _ = policy.evaluate_actions(O[j], A[j], action_masks=M[j])
+                else:
+                    v, logp, _ = policy.evaluate_actions(O[j], A[j])
+                v_loss = ((v.flatten() - G[j]) ** 2 * W[j]).sum() / W[j].sum().clamp(min=1)
+                loss = -logp.mean() + model.vf_coef * v_loss
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), model.max_grad_norm)
+                opt.step()
+        policy.set_training_mode(False)
+        with torch.no_grad():
+            if masked:
+                pred = policy.get_distribution(O, action_masks=M.numpy()).distribution.probs
+            else:
+                pred = policy.get_distribution(O).distribution.probs
+        return float((pred.argmax(1) == A).float().mean())
+
+    obs, info = env.reset(seed=seed)
+    per_round = -(-samples // rounds)
+    on_policy = None
+    for rnd in range(rounds):
+        start, same = len(act_l), 0
+        while len(act_l) - start < per_round:
+            mask = np.asarray(info["action_mask"], bool)
+            label = agent.act(obs, mask, env)
+            action = label
+            if rnd > 0:
+                kw = {"action_masks": mask} if masked else {}
+                action = int(policy.predict(prep(obs[None]), deterministic=True, **kw)[0][0])
+                same += action == label
+            obs_l.append(obs)
+            mask_l.append(mask)
+            act_l.append(label)
+            obs, r, term, trunc, info = env.step(action)
+            rew_l.append(float(r))
+            end_l.append(bool(term or trunc))
+            if term or trunc:
+                obs, info = env.reset()
+        if rnd > 0:
+            on_policy = same / per_round
+        train_acc = fit()
+    env.close()
+    return {"teacher": teacher, "samples": len(act_l), "rounds": rounds,
+            "train_agreement": round(train_acc, 4),
+            "agreement": round(on_policy if on_policy is not None else train_acc, 4)}
+
+
+def held_out_latency(model: Any, venv: Any, env_id: str, env_kwargs: dict[str, Any],
+                     episodes: int) -> list[float]:
+    """Mean latency (us at 1 GHz) of the deterministic policy in each of ``episodes`` held-out
+    episodes: env ``j`` is a single env reset with ``EVAL_SEED + j`` (batched in one kernel)."""
+    import numpy as np
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from octogym.envs.sb3 import make_sb3_vec_env
+    from octogym.evaluation import EVAL_SEED
+    env = make_sb3_vec_env(env_id, n_envs=episodes, seed=EVAL_SEED, **env_kwargs)
+    masked = "Maskable" in type(model.policy).__name__
+    obs = env.reset()
+    lat: list[float | None] = [None] * episodes
+    while any(x is None for x in lat):
+        if isinstance(venv, VecNormalize) and venv.norm_obs:
+            obs = venv.normalize_obs(obs)
+        kw = {"action_masks": np.asarray(env.env_method("action_masks"))} if masked else {}
+        action, _ = model.predict(obs, deterministic=True, **kw)
+        obs, _, done, infos = env.step(action)
+        for j in np.flatnonzero(done):
+            if lat[j] is None:
+                lat[j] = infos[j]["metrics"]["latency_mean"] / 1000.0
+    env.close()
+    return [float(x) for x in lat]
+
+
+def reference_latency(env_id: str, env_kwargs: dict[str, Any], names: list[str],
+                      episodes: int) -> dict[str, float]:
+    """Mean latency (us) of each scheduler in ``names`` on the held-out episodes of
+    :func:`held_out_latency` (a ``HeuristicAgent`` through the same env)."""
+    import gymnasium as gym
+    import numpy as np
+
+    from octogym.agents import HeuristicAgent
+    from octogym.evaluation import EVAL_SEED
+    env = gym.make(env_id, **env_kwargs)
+    refs = {}
+    for name in names:
+        lat = []
+        for j in range(episodes):
+            agent = HeuristicAgent(name)
+            obs, info = env.reset(seed=EVAL_SEED + j)
+            done = False
+            while not done:
+                obs, _, term, trunc, info = env.step(agent.act(obs, info["action_mask"], env))
+                done = term or trunc
+            lat.append(info["metrics"]["latency_mean"] / 1000.0)
+        refs[name] = round(float(np.mean(lat)), 3)
+    env.close()
+    return refs
+
+
+def plot_curve(out: Path, title: str = "") -> Path:
+    """``curve.png`` in ``out``: episode return (VecMonitor, progress.csv) and held-out mean
+    latency (eval.csv) against env steps."""
+    import csv
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
+
+    def column(path: Path, x: str, y: str) -> tuple[list[float], list[float]]:
+        xs, ys = [], []
+        if path.is_file():
+            with path.open() as f:
+                for row in csv.DictReader(f):
+                    if row.get(x) and row.get(y):
+                        xs.append(float(row[x]))
+                        ys.append(float(row[y]))
+        return xs, ys
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    xs, ys = column(out / "progress.csv", "time/total_timesteps", "rollout/ep_rew_mean")
+    a.plot(xs, ys, color="C0")
+    a.set(xlabel="env steps", ylabel="episode return (mean of last 100)",
+          title="training episodes")
+    xs, ys = column(out / "eval.csv", "timesteps", "latency_mean_us")
+    b.plot(xs, ys, "o-", color="C1", label="this policy")
+    refs_path = out / "eval_references.json"
+    if refs_path.is_file():
+        refs = json.loads(refs_path.read_text())
+        for i, (name, value) in enumerate(sorted(refs.items(), key=lambda kv: kv[1])):
+            b.axhline(value, ls="--", lw=1, color=f"C{(i + 2) % 10}", label=name)
+        b.legend(fontsize=7, loc="best")
+    b.set(xlabel="env steps", ylabel="mean latency (us)", title="held-out episodes")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = out / "curve.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
@@ -194,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
                                       or hp.get("n_timesteps", 1_000_000))
     if timesteps < 1 or args.checkpoint_every < 1:
         fail("--timesteps and --checkpoint-every must be >= 1")
+    if args.eval_every < 0 or args.eval_episodes < 1:
+        fail("--eval-every must be >= 0 and --eval-episodes >= 1")
+    from octogym.schedulers import SCHEDULERS
+    unknown = [n for n in args.eval_references.split(",") if n and n not in SCHEDULERS]
+    if unknown:
+        fail(f"--eval-references: unknown schedulers {unknown}; one of {sorted(SCHEDULERS)}")
     check_seeds(args.seed, args.n_envs)
     out = Path(args.out or f"runs/{args.env.replace('/', '-')}-{args.algo}-{args.seed}")
     tb_available = importlib.util.find_spec("tensorboard") is not None
@@ -206,10 +438,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
 
     # ---- env and model -------------------------------------------------------------------
+    import numpy as np
     import torch
     from stable_baselines3.common.callbacks import BaseCallback, CallbackList
     from stable_baselines3.common.logger import configure
-    from stable_baselines3.common.vec_env import VecNormalize
+    from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
     from octogym.envs.sb3 import make_sb3_vec_env
     torch.set_num_threads(args.torch_threads)
@@ -222,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         venv = make_sb3_vec_env(args.env, n_envs=args.n_envs, seed=args.seed, **env_kwargs)
     except (TypeError, ValueError) as e:
         fail(f"--env-kwargs: the env rejected {env_kwargs}: {e}")
+    # VecMonitor under VecNormalize: rollout/ep_rew_mean is the raw (unnormalised) return.
+    venv = VecMonitor(venv)
     normalize = hp.get("normalize", False)
     if resume_cfg is not None:
         stats = Path(args.resume).with_name(Path(args.resume).stem + "_vecnormalize.pkl")
@@ -235,15 +470,27 @@ def main(argv: list[str] | None = None) -> int:
         if normalize:
             venv = VecNormalize(venv, **(normalize if isinstance(normalize, dict) else {}))
         algo_kw = {k: v for k, v in hp.items()
-                   if k not in {"n_envs", "n_timesteps", "policy", "normalize"}}
+                   if k not in {"n_envs", "n_timesteps", "policy", "normalize", "pretrain"}}
         model = Algo(hp.get("policy", "MlpPolicy"), venv, seed=args.seed, device="cpu",
                      verbose=0, **algo_kw)
-    out.mkdir(parents=True, exist_ok=True)
-    model.set_logger(configure(str(out), ["csv"] + (["tensorboard"] if use_tb else [])))
-
     config = {"env_id": args.env, "env_kwargs": env_kwargs, "algo": args.algo,
               "seed": args.seed, "n_envs": args.n_envs, "hyperparams": jsonable(hp),
               "target_timesteps": timesteps}
+    if resume_cfg is not None and "pretrain_stats" in resume_cfg:
+        config["pretrain_stats"] = resume_cfg["pretrain_stats"]
+    out.mkdir(parents=True, exist_ok=True)
+    model.set_logger(configure(str(out), ["csv"] + (["tensorboard"] if use_tb else [])))
+
+    # ---- optional warm start: imitate a heuristic (hyperparameter ``pretrain``) ----------
+    if resume_cfg is None and hp.get("pretrain"):
+        pre = hp["pretrain"] if isinstance(hp["pretrain"], dict) else {"teacher": hp["pretrain"]}
+        t0 = time.perf_counter()
+        stats = imitate(model, venv if isinstance(venv, VecNormalize) else None, args.env,
+                        env_kwargs, seed=args.seed, **pre)
+        print(f"train.py: imitated {pre['teacher']!r}: {stats['samples']:,} samples, "
+              f"action agreement {stats['agreement']:.3f}, "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        config["pretrain_stats"] = stats
 
     def save(stem: Path) -> None:
         """``stem.zip`` (+ VecNormalize stats) and ``config.json`` beside it."""
@@ -298,13 +545,41 @@ def main(argv: list[str] | None = None) -> int:
                     * args.checkpoint_every
             return True
 
+    class HeldOut(BaseCallback):
+        """Every ``--eval-every`` steps (and at the start): mean latency of the deterministic
+        policy on ``--eval-episodes`` held-out episodes, logged and appended to eval.csv."""
+
+        def _on_training_start(self) -> None:
+            self.next, self.last = self.model.num_timesteps, None
+            self.path = out / "eval.csv"
+            if args.eval_every > 0 and not self.path.is_file():
+                self.path.write_text("timesteps,latency_mean_us,latency_std_us,episodes\n")
+            self._on_step()
+
+        def _on_training_end(self) -> None:  # the final model too
+            if args.eval_every > 0 and self.last != self.model.num_timesteps:
+                self.next = self.model.num_timesteps
+                self._on_step()
+
+        def _on_step(self) -> bool:
+            if args.eval_every > 0 and self.model.num_timesteps >= self.next:
+                self.last = self.model.num_timesteps
+                lat = held_out_latency(self.model, venv, args.env, env_kwargs,
+                                       args.eval_episodes)
+                self.logger.record("eval/latency_mean_us", float(np.mean(lat)))
+                with self.path.open("a") as f:
+                    f.write(f"{self.model.num_timesteps},{np.mean(lat):.3f},"
+                            f"{np.std(lat):.3f},{len(lat)}\n")
+                self.next = (self.model.num_timesteps // args.eval_every + 1) * args.eval_every
+            return True
+
     # ---- the loop ------------------------------------------------------------------------
     remaining = timesteps - model.num_timesteps
     if remaining <= 0:
         print(f"train.py: already at {model.num_timesteps:,} >= --timesteps {timesteps:,}")
     else:
         try:
-            model.learn(remaining, callback=CallbackList([Progress(), Checkpoint()]),
+            model.learn(remaining, callback=CallbackList([Progress(), Checkpoint(), HeldOut()]),
                         reset_num_timesteps=resume_cfg is None, progress_bar=False)
         except KeyboardInterrupt:
             save(out / "checkpoints" / f"step_{model.num_timesteps:08d}")
@@ -314,6 +589,17 @@ def main(argv: list[str] | None = None) -> int:
     save(out / "final")
     print(f"train.py: saved {out / 'final.zip'}")
     venv.close()
+    names = [n for n in args.eval_references.split(",") if n]
+    if args.eval_every > 0 and names:
+        refs = reference_latency(args.env, env_kwargs, names, args.eval_episodes)
+        (out / "eval_references.json").write_text(json.dumps(refs, indent=2) + "\n")
+        print("train.py: held-out mean latency (us): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in refs.items()))
+    try:
+        plot_curve(out, title=f"{args.env} {args.algo} seed {args.seed}")
+        print(f"train.py: learning curve {out / 'curve.png'}")
+    except Exception as e:  # a missing plot must not fail a finished run
+        print(f"train.py: no learning curve ({type(e).__name__}: {e})", file=sys.stderr)
     return 0
 
 

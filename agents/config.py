@@ -17,7 +17,9 @@ import yaml
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 
 # Keys consumed by train.py itself; everything else goes to the algorithm's constructor.
-TRAIN_KEYS = {"n_envs", "n_timesteps", "policy", "normalize"}
+# ``pretrain`` is ours (not rl-zoo3's): an imitation warm start before PPO, see train.py's
+# ``imitate`` (a teacher scheduler name, or "dict(teacher='adaptive', samples=..., ...)").
+TRAIN_KEYS = {"n_envs", "n_timesteps", "policy", "normalize", "pretrain"}
 ALGO_KEYS = {"n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda",
              "clip_range", "clip_range_vf", "normalize_advantage", "ent_coef", "vf_coef",
              "max_grad_norm", "target_kl", "stats_window_size", "policy_kwargs", "use_sde",
@@ -54,6 +56,8 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
         hp["policy_kwargs"] = parse_kwargs_string(hp["policy_kwargs"])
     if isinstance(hp.get("normalize"), str):
         hp["normalize"] = parse_kwargs_string(hp["normalize"])
+    if isinstance(hp.get("pretrain"), str) and hp["pretrain"].lstrip().startswith("dict("):
+        hp["pretrain"] = parse_kwargs_string(hp["pretrain"])
     for key in ("n_envs", "n_timesteps", "n_steps", "batch_size", "n_epochs"):
         if key in hp:
             hp[key] = int(hp[key])

@@ -10,13 +10,20 @@ the learned-agent evaluation can reuse it:
 * :func:`compare`: run scenarios x schedulers x seeds (progress bar, optional worker
   processes) into tidy rows, one per (scenario, scheduler, seed);
 * :func:`aggregate`: mean / std / min / max over seeds and the speedup over ``static``;
-* writers for Markdown and CSV tables, and the plots (matplotlib, Agg canvas).
+* writers for Markdown and CSV tables, and the plots (matplotlib, Agg canvas);
+* :func:`compare_agents`: learned agents (checkpoints) beside every heuristic making the same
+  decisions through the same env and controller, and the kernel-only schedulers, on the
+  ``learn`` scenarios (``env-chip`` / ``env-wafer``: the envs' default task; ``mix-chip``),
+  with :func:`learned_report` and :func:`plot_learned` (docs/agents.md, "Evaluation").
 
 **Seeds.** Evaluation seed ``i`` is batch member ``i`` of base seed :data:`EVAL_SEED`
 (``Simulation(..., seed=EVAL_SEED, batch=n)``; ``member_offset=i`` reproduces one alone).
-Training must never use ``EVAL_SEED`` as its base seed, so test runs stay disjoint from
-training runs. Every scheduler sees the same seeds, hence the same request arrivals, durations
-and branch outcomes (common random numbers), which makes per-seed speedups paired comparisons.
+Training seeds stay below ``EVAL_SEED`` (train.py enforces it; :func:`check_training_seeds`
+refuses a checkpoint whose ``config.json`` says otherwise), so test runs stay disjoint from
+training runs. Env runs of a scenario use the same seeds (the native vector env reset with
+``seed=EVAL_SEED``: member ``i`` = evaluation seed ``i``). Every scheduler sees the same
+seeds, hence the same request arrivals, durations and branch outcomes (common random
+numbers), which makes per-seed speedups paired comparisons.
 
 **Load** (our choice). The simulator's ``load`` is a fraction of the capacity estimate for the
 *initial* phase's work, but the suite's drift phases raise the work per request by up to 3.3x
@@ -52,7 +59,10 @@ from octogym.workflows.frequencies import expected_frequencies
 from octogym.workflows.suite import suite_names
 
 __all__ = [
-    "BASELINE", "EVAL_SEED", "GROUPS", "METRICS", "SCENARIOS", "SPLIT_KEYS", "Scenario",
+    "AGENT_METRICS", "Arm", "BASELINE", "EVAL_SEED", "GROUPS", "METRICS", "SCENARIOS",
+    "SPLIT_KEYS", "Scenario", "aggregate_agents", "check_training_seeds", "compare_agents",
+    "env_arm", "learned_arm", "learned_md", "learned_report", "plan_agents", "plot_learned",
+    "resolve_agents", "run_arm",
     "WorkloadProfile", "aggregate", "compare", "contagion_rings", "csv_table",
     "markdown_report", "plot_contagion", "plot_heatmap", "plot_latency_vs_load",
     "plot_speedup", "plot_timeline", "resolve_scenarios", "resolve_schedulers", "run_one",
@@ -159,7 +169,9 @@ class Scenario:
             return self.load * prof.initial_work / prof.peak_work
         if self.basis == "static":
             return self.load / prof.static_rho(self.hardware, 1.0)
-        raise ValueError(f"scenario {self.name!r}: basis must be 'peak' or 'static'")
+        if self.basis == "sim":
+            return self.load
+        raise ValueError(f"scenario {self.name!r}: basis must be 'peak', 'static' or 'sim'")
 
     def static_rho(self, n_requests: int | None = None) -> float:
         """:meth:`WorkloadProfile.static_rho` at this scenario's load."""
@@ -169,15 +181,33 @@ class Scenario:
                    trace_cap: int = 0) -> Simulation:
         """The batched simulation of this scenario: member ``i`` is evaluation seed ``i``."""
         n = n_requests or self.n_requests
-        init = None
-        if self.layout == "spread":
-            prof = self.profile(n)
-            init = spread_configs(get_hardware(self.hardware), prof.initial / prof.initial_work)
-        elif self.layout != "profile":
-            raise ValueError(f"scenario {self.name!r}: layout must be 'profile' or 'spread'")
         return Simulation(self.workflows, self.hardware, load=self.sim_load(n), n_requests=n,
                           batch=seeds, seed=EVAL_SEED, policy=scheduler, trace_cap=trace_cap,
-                          slowdown=dict(self.slowdown) or None, tbu_init=init)
+                          slowdown=dict(self.slowdown) or None, tbu_init=self._tbu_init(n))
+
+    def _tbu_init(self, n: int) -> np.ndarray | None:
+        if self.layout == "spread":
+            prof = self.profile(n)
+            return spread_configs(get_hardware(self.hardware), prof.initial / prof.initial_work)
+        if self.layout != "profile":
+            raise ValueError(f"scenario {self.name!r}: layout must be 'profile' or 'spread'")
+        return None
+
+    def env_kwargs(self, n_requests: int | None = None) -> dict[str, Any]:
+        """Keywords of an octogym env (any id) that plays this scenario: one episode = one run
+        of :meth:`simulation` (same workload, hardware, simulator load, requests, what-ifs).
+        Reset the native vector env with ``seed=EVAL_SEED`` and member ``i`` is evaluation
+        seed ``i``: the same arrivals, durations and branch outcomes as the kernel-only run."""
+        n = n_requests or self.n_requests
+        opts: dict[str, Any] = {}
+        if self.slowdown:
+            opts["slowdown"] = dict(self.slowdown)
+        init = self._tbu_init(n)
+        if init is not None:
+            opts["tbu_init"] = init
+        return {"hardware": self.hardware, "workflows": self.workflows,
+                "load": self.sim_load(n), "requests_per_episode": n,
+                "sim_options": opts or None}
 
     def arrival_horizon(self, sim: Simulation) -> int:
         """Expected cycle of the last arrival: the window in which per-cluster time is split
@@ -248,6 +278,12 @@ def _build_scenarios() -> dict[str, Scenario]:
         add(Scenario(f"contagion-{hw}", "mix", hw, 0.7, n[hw],
                      slowdown=((_cluster(hw, r, c), 4.0),), baseline=f"mix-{hw}",
                      note=f"mix on {hw}, busy, cluster ({r},{c}) 4x slower"))
+    # The envs' default task (octogym/<Decision>-v0 and -Wafer-v0 without kwargs: the whole
+    # suite, simulator load 0.8, 200 requests per episode): what the bundled agents were trained
+    # on, here on the evaluation seeds (learned agents: in distribution).
+    for hw in ("chip", "wafer"):
+        add(Scenario(f"env-{hw}", "mix", hw, 0.8, 200, basis="sim",
+                     note=f"the envs' default task on {hw} (mix, sim load 0.8, 200 requests)"))
     return out
 
 
@@ -258,8 +294,13 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "default": (*(f"{w}-chip" for w in _WORKFLOWS), *(f"{w}-chip-light" for w in _WORKFLOWS),
                 *(n for n in SCENARIOS if "sweep" in n), "mix-wafer", "mix-wafer-light",
                 "contagion-wafer"),
-    # docs/results.md: everything
-    "study": tuple(SCENARIOS),
+    # docs/results.md: everything but the envs' default tasks (those are for learned agents)
+    "study": tuple(n for n in SCENARIOS if not n.startswith("env-")),
+    # learned agents beside the heuristics (`python evaluate.py`: --agent-scenarios)
+    "learn": ("env-chip", "mix-chip", "env-wafer"),
+    # the learning section of docs/results.md (several minutes per agent)
+    "learn-study": ("env-chip", *(f"{w}-chip" for w in _WORKFLOWS), "mix-chip-light",
+                    "env-wafer", "mix-wafer", "mix-wafer-light"),
     **{g: tuple(f"{w}-{g}" for w in _WORKFLOWS) for g in ("chip", "wafer")},
     **{f"{g}{v}": tuple(f"{w}-{g}{v}" for w in _WORKFLOWS)
        for g in ("chip", "wafer") for v in ("-light", "-light-spread")},
@@ -847,5 +888,421 @@ def plot_timeline(scenario: Scenario, path: str | Path,
     shown = "" if T == panels[0][2].hw.n_tbus else f", TBUs 0-{T - 1}"
     fig.suptitle(f"TBU timeline, {scenario.name}, seed {seed}{shown} (gaps: idle, "
                  "reconfiguring or waiting for data)")
+    fig.savefig(path)
+    return Path(path)
+
+
+# ---- learned agents beside the heuristics --------------------------------------------------
+#
+# A learned agent makes one level of decisions inside an env (TBUAssign: which TBU of the home
+# cluster runs a ready TB; ClusterAssign: a request's home cluster); the env's `controller`
+# runs everything else. The fair comparison is therefore every heuristic making the *same*
+# decisions through the *same* env with the *same* controller (`HeuristicAgent(name)`, kind
+# "env"), on the same seeded episodes. The kernel-only runs of the full heuristics (kind
+# "kernel", each scheduler controlling everything) are listed beside them for reference.
+
+#: The env kwargs an evaluation scenario sets (Scenario.env_kwargs); every other kwarg a
+#: learned agent was trained with (controller, reward, ...) is kept.
+SCENARIO_ENV_KEYS = ("hardware", "workflows", "load", "requests_per_episode", "sim_options")
+#: Short names of the decision levels in row labels.
+LEVELS = {"TBUAssign": "tbu", "ClusterAssign": "cluster"}
+KINDS = {"learned": "learned", "env": "heuristic, same env",
+         "kernel": "heuristic, whole machine (reference)"}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One contestant of :func:`compare_agents`: a row label and how it is run."""
+
+    label: str  # the rows' "scheduler" value
+    kind: str  # "learned" | "env" (a heuristic through the env) | "kernel" (kernel only)
+    agent: str  # a scheduler name or a checkpoint path
+    level: str | None = None  # "TBUAssign" / "ClusterAssign" (None: kernel)
+    controller: str | None = None  # the env's controller (None: kernel)
+    env_id: str | None = None  # the env id (learned: the one it was trained on)
+    hardware: str | None = None  # learned: the hardware it was trained on
+
+
+def learned_arm(agent: Any, label: str | None = None) -> Arm:
+    """The :class:`Arm` of a loaded :class:`~octogym.agents.SB3Agent`."""
+    from octogym.envs.decisions import ClusterDecision, TBUDecision
+
+    default = {"TBUAssign": TBUDecision, "ClusterAssign": ClusterDecision}[agent.decision]
+    controller = agent.env_kwargs.get("controller") or default.default_controller
+    if label is None:
+        p = agent.zip_path
+        run = p.parent.parent if p.parent.name == "checkpoints" else p.parent
+        label = "rl:" + (run.name if p.name == "final.zip" else f"{run.name}/{p.stem}")
+    hw = agent.hardware if isinstance(agent.hardware, str) else json_name(agent.hardware)
+    return Arm(label, "learned", str(agent.zip_path), agent.decision, controller,
+               agent.env_id, hw)
+
+
+def json_name(x: Any) -> str:
+    import json
+
+    return json.dumps(x, sort_keys=True, default=str)
+
+
+def env_arm(names: str | Sequence[str], level: str, controller: str) -> Arm:
+    """Heuristic ``names[0]`` making the ``level`` decisions of an env run by ``controller``;
+    the label names every heuristic of ``names`` (the same decision hook:
+    :data:`octogym.agents.SAME_DECISION`)."""
+    from octogym.envs.decisions import ClusterDecision, TBUDecision
+
+    names = (names,) if isinstance(names, str) else tuple(names)
+    default = {"TBUAssign": TBUDecision, "ClusterAssign": ClusterDecision}[level]
+    tag = LEVELS[level] + ("" if controller == default.default_controller else f"[{controller}]")
+    return Arm(f"{tag}:{'='.join(names)}", "env", names[0], level, controller,
+               f"octogym/{level}-v0")
+
+
+def check_training_seeds(agent: Any) -> None:
+    """Raise ``ValueError`` unless every training env seed of ``agent`` (``seed + i``,
+    ``i < n_envs``, from its config.json) lies below :data:`EVAL_SEED`."""
+    cfg = agent.config
+    seed, n_envs = cfg.get("seed"), cfg.get("n_envs")
+    if not isinstance(seed, int) or not isinstance(n_envs, int):
+        raise ValueError(f"{agent.name}: config.json lacks integer 'seed' / 'n_envs', so its "
+                         "training seeds cannot be checked against the evaluation seeds")
+    if seed < 0 or seed + n_envs > EVAL_SEED:
+        raise ValueError(f"{agent.name}: trained on env seeds {seed}..{seed + n_envs - 1}, "
+                         f"which reach the evaluation seeds (base {EVAL_SEED})")
+
+
+def _spaces_fit(arm: Arm, hardware: str) -> str | None:
+    """Why a learned ``arm`` cannot act on ``hardware`` (observation or action size), or
+    ``None`` if it can."""
+    from octogym.envs.decisions import ClusterDecision, TBUDecision
+    from octogym.envs.layout import obs_size
+
+    dec = {"TBUAssign": TBUDecision, "ClusterAssign": ClusterDecision}[arm.level]()
+    shapes = []
+    for h in (arm.hardware, hardware):
+        hw = get_hardware(json_load(h))
+        shapes.append((obs_size(dec.features, hw.tbus_per_cluster, hw.n_clusters),
+                       dec.n_actions(hw)))
+    if shapes[0] != shapes[1]:
+        return (f"trained on {arm.hardware} (observation {shapes[0][0]}, {shapes[0][1]} "
+                f"actions); {hardware} has observation {shapes[1][0]}, {shapes[1][1]} actions")
+    return None
+
+
+def json_load(x: str) -> Any:
+    import json
+
+    return json.loads(x) if x.startswith("{") else x
+
+
+def run_arm(scenario: Scenario, arm: Arm, seeds: int, n_requests: int | None = None, *,
+            allow_hardware_transfer: bool = False) -> list[dict[str, Any]]:
+    """Rows of one :class:`Arm` on one scenario, one per evaluation seed (see
+    :func:`run_one`; env arms carry no per-cluster arrays, but ``fallbacks`` (heuristic
+    decisions not expressible as an action, replaced by the least-loaded valid TBU),
+    ``env_invalid_actions`` and ``episode_steps``).
+
+    Env arms play the scenario in the native vector env (:meth:`Scenario.env_kwargs`), one
+    member per seed, reset with ``seed=EVAL_SEED``: member ``i`` is evaluation seed ``i``
+    (the kernel-only runs' seeds). Every step asks the agent for all members still playing
+    at once (``act_batch``: one policy forward pass for a learned agent)."""
+    meta = {"kind": arm.kind, "agent": arm.agent, "level": arm.level or "",
+            "controller": arm.controller or "", "trained_on": arm.hardware or ""}
+    if arm.kind == "kernel":
+        return [{**r, "scheduler": arm.label, **meta}
+                for r in run_one(scenario, arm.agent, seeds, n_requests)]
+    import gymnasium as gym
+
+    import octogym  # noqa: F401  (registers the ids)
+    from octogym.agents import HeuristicAgent, SB3Agent
+
+    kw = scenario.env_kwargs(n_requests)
+    if arm.kind == "learned":
+        import torch
+
+        torch.set_num_threads(1)
+        agent: Any = SB3Agent(arm.agent)
+        kw = {**{k: v for k, v in agent.env_kwargs.items()
+                 if k not in (*SCENARIO_ENV_KEYS, "max_steps", "render_mode")}, **kw}
+        agent.check_env(agent.env_id, kw, vary=(*SCENARIO_ENV_KEYS, "max_steps", "render_mode"),
+                        allow_hardware_transfer=allow_hardware_transfer)
+        env_id = agent.env_id
+    else:
+        agent = HeuristicAgent(arm.agent)
+        kw["controller"] = arm.controller
+        env_id = arm.env_id
+    venv = gym.make_vec(env_id, num_envs=seeds, vectorization_mode="vector_entry_point", **kw)
+    core = getattr(venv, "unwrapped", venv).core
+    if arm.kind == "learned":
+        agent.check_spaces(venv.single_observation_space, venv.single_action_space)
+    t0 = time.perf_counter()
+    venv.reset(seed=EVAL_SEED)
+    done = np.zeros(seeds, np.bool_)
+    metrics: list[dict[str, Any]] = [{} for _ in range(seeds)]
+    while not done.all():
+        rows = np.flatnonzero(~done)
+        actions = agent.act_batch(core.obs, core.mask, venv, rows)
+        _, term, trunc = core.step(actions, active=~done)
+        if trunc.any():
+            raise RuntimeError(f"{arm.label} on {scenario.name}: an episode was truncated")
+        for b in np.flatnonzero(term & ~done):
+            metrics[b] = core.metrics(int(b))
+        done |= term
+    wall = time.perf_counter() - t0
+    venv.close()
+    fb = getattr(agent, "member_fallbacks", np.zeros(seeds, np.int64))
+    rows_out = []
+    for b in range(seeds):
+        rows_out.append({
+            "scenario": scenario.name, "workflows": scenario.workflows,
+            "hardware": scenario.hardware, "load": scenario.load, "basis": scenario.basis,
+            "layout": scenario.layout, "scheduler": arm.label, "seed": b, **metrics[b],
+            "wall_s": wall / seeds, **meta,
+            "fallbacks": int(fb[b]) if b < len(fb) else 0})
+    return rows_out
+
+
+def resolve_agents(specs: Iterable[str] | None, zoo: bool = True
+                   ) -> tuple[list[str], list[str]]:
+    """Split agent specs into scheduler names and checkpoint paths. ``None``: every
+    scheduler, plus (``zoo``) every bundled checkpoint (:func:`octogym.agents.zoo_checkpoints`).
+    A spec that is neither raises ``ValueError`` saying so; checkpoints are loaded later."""
+    from octogym.agents import zoo_checkpoints
+
+    if specs is None:
+        return list(SCHEDULERS), [str(p) for p in zoo_checkpoints()] if zoo else []
+    names, paths, bad = [], [], []
+    for sp in dict.fromkeys(specs):
+        if sp in SCHEDULERS:
+            names.append(sp)
+        elif Path(sp).exists() or Path(sp).with_suffix(".zip").is_file():
+            paths.append(sp)
+        else:
+            bad.append(sp)
+    if bad:
+        raise ValueError(f"{', '.join(map(repr, bad))}: neither a scheduler "
+                         f"({', '.join(SCHEDULERS)}) nor an existing checkpoint (a train.py run "
+                         "directory with final.zip and config.json, or a .zip)")
+    return names, paths
+
+
+def plan_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
+                checkpoints: Sequence[str], *, allow_hardware_transfer: bool = True
+                ) -> tuple[list[tuple[Scenario, Arm]], list[dict[str, str]], list[Arm]]:
+    """The runs of :func:`compare_agents`: ``(tasks, skipped, learned arms)``.
+
+    For each scenario: every heuristic kernel-only; each learned agent that can act on the
+    scenario's hardware (its own, or another with ``allow_hardware_transfer`` when the spaces
+    fit); and, for each (level, controller) of a learned agent that runs there, every
+    heuristic through that env (heuristics with the same decision hook at that level run
+    once, labelled with all their names). ``skipped`` says which learned agent was not run
+    where, and why. Checkpoints are loaded here: a broken one, or one whose training seeds reach the
+    evaluation seeds, raises ``ValueError``."""
+    from octogym.agents import SB3Agent, decision_groups
+
+    learned: list[Arm] = []
+    for cp in checkpoints:
+        try:
+            agent = SB3Agent(cp)
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            raise ValueError(f"cannot load checkpoint {cp!r}: {e}") from e
+        check_training_seeds(agent)
+        arm = learned_arm(agent)
+        if any(a.label == arm.label for a in learned):
+            arm = learned_arm(agent, f"{arm.label}#{len(learned)}")
+        learned.append(arm)
+    tasks: list[tuple[Scenario, Arm]] = []
+    skipped: list[dict[str, str]] = []
+    for s in scenarios:
+        tasks += [(s, Arm(h, "kernel", h)) for h in heuristics]
+        levels: dict[tuple[str, str], None] = {}
+        for arm in learned:
+            why = None
+            if s.hardware != arm.hardware:
+                why = (_spaces_fit(arm, s.hardware) if allow_hardware_transfer else
+                       f"trained on {arm.hardware}; hardware transfer disabled")
+            if why:
+                skipped.append({"scenario": s.name, "agent": arm.label, "reason": why})
+                continue
+            tasks.append((s, arm))
+            levels[(arm.level, arm.controller)] = None
+        for level, controller in levels:
+            tasks += [(s, env_arm(g, level, controller))
+                      for g in decision_groups(list(heuristics), level)]
+    return tasks, skipped, learned
+
+
+def compare_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
+                   checkpoints: Sequence[str], seeds: int, *, n_requests: int | None = None,
+                   allow_hardware_transfer: bool = True, progress: bool = True, jobs: int = 1
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Learned agents beside the heuristics on ``scenarios`` (see :func:`plan_agents` for
+    what runs): ``(rows, skipped)``, rows as :func:`run_arm` gives them, in plan order."""
+    from tqdm.auto import tqdm
+
+    tasks, skipped, _ = plan_agents(scenarios, heuristics, checkpoints,
+                                    allow_hardware_transfer=allow_hardware_transfer)
+
+    def cost(t: tuple[Scenario, Arm]) -> float:
+        hw = PRESETS[t[0].hardware]
+        c = {"kernel": 0.3, "env": 1.0, "learned": 2.0}[t[1].kind]
+        return hw.n_tbus ** 0.5 * (n_requests or t[0].n_requests) * c
+
+    order = sorted(range(len(tasks)), key=lambda i: -cost(tasks[i]))
+    done: dict[int, list[dict[str, Any]]] = {}
+    bar = tqdm(total=len(tasks), disable=not progress, unit="run", desc="agents")
+    kw = {"allow_hardware_transfer": allow_hardware_transfer}
+    try:
+        if jobs <= 1:
+            for i in order:
+                s, arm = tasks[i]
+                bar.set_postfix_str(f"{s.name} / {arm.label}")
+                done[i] = run_arm(s, arm, seeds, n_requests, **kw)
+                bar.update()
+        else:
+            _warm_up()
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futs = {pool.submit(run_arm, *tasks[i], seeds, n_requests, **kw): i
+                        for i in order}
+                for fut in as_completed(futs):
+                    i = futs[fut]
+                    done[i] = fut.result()
+                    bar.set_postfix_str(f"{tasks[i][0].name} / {tasks[i][1].label}")
+                    bar.update()
+    finally:
+        bar.close()
+    return [r for i in range(len(tasks)) for r in done[i]], skipped
+
+
+AGENT_METRICS = (*METRICS, "fallbacks", "env_invalid_actions", "episode_steps")
+_META = ("kind", "agent", "level", "controller", "trained_on")
+
+
+def aggregate_agents(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`aggregate` of :func:`compare_agents` rows, keeping each arm's description."""
+    agg = aggregate(rows, AGENT_METRICS)
+    meta = {(r["scenario"], r["scheduler"]): {k: r.get(k, "") for k in _META} for r in rows}
+    return [{**a, **meta[(a["scenario"], a["scheduler"])]} for a in agg]
+
+
+def learned_md(agg: Sequence[dict[str, Any]], skipped: Sequence[dict[str, str]] = ()) -> str:
+    """Per scenario with a learned agent: learned agents, the heuristics through the same env
+    (same controller) and the kernel-only heuristics, with mean/p99 latency, speedup over
+    kernel-only ``static`` and, for learned agents, the ratio to the best heuristic in the
+    same env (above 1: the learned agent is faster)."""
+    from octogym.agents import EXACT
+
+    parts = []
+    scens = list(dict.fromkeys(a["scenario"] for a in agg if a.get("kind") == "learned"))
+    for scen in scens:
+        arms = [a for a in agg if a["scenario"] == scen]
+        learned = [a for a in arms if a["kind"] == "learned"]
+
+        def key(a: dict[str, Any]) -> tuple:
+            order = {"learned": 0, "env": 1, "kernel": 2}[a["kind"]]
+            return (order, a["level"], a["controller"], a["latency_mean_mean"])
+
+        best = {}
+        for a in arms:
+            if a["kind"] == "env":
+                k = (a["level"], a["controller"])
+                if k not in best or a["latency_mean_mean"] < best[k]["latency_mean_mean"]:
+                    best[k] = a
+        body = []
+        for a in sorted(arms, key=key):
+            pm = f"{_us(a['latency_mean_mean']):,.0f}" + (
+                f" ± {_us(a['latency_mean_std']):,.0f}" if a["seeds"] > 1 else "")
+            kind = KINDS[a["kind"]]
+            if a["kind"] == "env":
+                names = a["scheduler"].split(":", 1)[1].split("=")
+                if not set(names) <= set(EXACT[a["level"]]):
+                    kind += " †"
+            where = (f"{a['level']} ({a['controller']})" if a["level"] else "-")
+            if a["kind"] == "learned" and a["trained_on"] != a["hardware"]:
+                where += f", trained on {a['trained_on']}"
+            vs = "-"
+            b = best.get((a["level"], a["controller"]))
+            if a["kind"] == "learned" and b:
+                vs = f"{b['latency_mean_mean'] / a['latency_mean_mean']:.2f}x ({b['scheduler']})"
+            fb = a.get("fallbacks_mean")
+            inv = a.get("env_invalid_actions_mean")
+            body.append([a["scheduler"], kind, where, pm, f"{_us(a['latency_p99_mean']):,.0f}",
+                         _speedup_cell(a), vs,
+                         f"{fb:,.0f}" if a["kind"] == "env" and fb is not None else "-",
+                         f"{inv:,.0f}" if a["kind"] != "kernel" and inv is not None else "-"])
+        parts.append(f"**{scen}** ({', '.join(a['scheduler'] for a in learned)}):\n\n" + _md(
+            ["agent", "kind", "level (controller)", "mean latency (us)", "p99 latency (us)",
+             "speedup vs static", "best same-env heuristic / this", "fallbacks per run",
+             "invalid actions per run"], body, "lllrrrrrr"))
+    if skipped:
+        parts.append("Not run: " + "; ".join(f"{d['agent']} on {d['scenario']} ({d['reason']})"
+                                             for d in skipped) + ".")
+    parts.append("† the heuristic's decision at this level is not always expressible as an "
+                 "action (TBU level: `static`/`reactive` defer a TB when their fixed TBU is "
+                 "full, `eft` may pick a TBU of another cluster); the agent then takes the "
+                 "least-loaded valid TBU of the home cluster (`fallbacks per run`), so the row "
+                 "is an approximation of that heuristic, not the heuristic itself.")
+    return "\n\n".join(parts)
+
+
+def learned_report(agg: Sequence[dict[str, Any]], skipped: Sequence[dict[str, str]],
+                   scenarios: Sequence[Scenario], seeds: int,
+                   n_requests: int | None = None) -> str:
+    """The Markdown section on learned agents (``learned.md``, appended to ``table.md``)."""
+    head = (f"Seeds: {seeds} (evaluation seeds 0..{seeds - 1}: members of base seed "
+            f"{EVAL_SEED}; every training seed is below it, checked). Latency in us at 1 GHz, "
+            "mean ± sample std over seeds. A learned agent makes one level of decisions inside "
+            "its env (`level`), the env's controller makes the rest; `heuristic, same env` "
+            "rows are each heuristic making the same decisions through the same env, same "
+            "controller, same seeds (the fair comparison); `whole machine` rows are the "
+            "kernel-only schedulers (each controls both levels), for reference. `a=b`: "
+            "heuristics whose decision at this level is the same code, run once. Speedup: "
+            "kernel-only `static`'s mean latency / this one's.")
+    scen = _md(["scenario", "workload", "hardware", "requests", "sim load", "note"],
+               [[s.name, s.workflows, s.hardware, str(n_requests or s.n_requests),
+                 f"{s.sim_load(n_requests):.3f}", s.note] for s in scenarios], "lllrrl")
+    return "\n\n".join(["## Learned agents beside the heuristics", head, learned_md(agg, skipped),
+                        "### Scenarios (learned agents)", scen]) + "\n"
+
+
+def plot_learned(agg: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
+    """Mean latency (log scale, whiskers: per-seed range), one panel per scenario and decision
+    level with a learned agent: the learned agents, every heuristic through the same env and
+    the kernel-only heuristics; colour = kind."""
+    panels = []
+    for scen in dict.fromkeys(a["scenario"] for a in agg if a.get("kind") == "learned"):
+        arms = [a for a in agg if a["scenario"] == scen]
+        for level, ctrl in dict.fromkeys((a["level"], a["controller"]) for a in arms
+                                         if a["kind"] == "learned"):
+            sel = [a for a in arms if a["kind"] == "kernel"
+                   or (a["level"], a["controller"]) == (level, ctrl)]
+            sel.sort(key=lambda a: ({"learned": 0, "env": 1, "kernel": 2}[a["kind"]],
+                                    a["latency_mean_mean"]))
+            panels.append((f"{scen}: {level} ({ctrl})", sel))
+    if not panels:
+        return None
+    colour = {"learned": "tab:red", "env": "tab:blue", "kernel": "0.6"}
+    ncol = min(2, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig = _figure(6.0 * ncol, nrow * (0.8 + 0.16 * max(len(a) for _, a in panels)))
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax, (title, arms) in zip(axes, panels, strict=False):
+        y = np.arange(len(arms))
+        m = np.array([_us(a["latency_mean_mean"]) for a in arms])
+        lo = m - np.array([_us(a["latency_mean_min"]) for a in arms])
+        hi = np.array([_us(a["latency_mean_max"]) for a in arms]) - m
+        ax.barh(y, m, xerr=[lo, hi], color=[colour[a["kind"]] for a in arms],
+                error_kw={"elinewidth": 0.6, "capsize": 1.5})
+        ax.set_yticks(y, [a["scheduler"] for a in arms], fontsize=7)
+        ax.set_ylim(len(arms) - 0.5, -0.5)
+        ax.set_xscale("log")
+        ax.set_xlabel("mean request latency (us)", fontsize=8)
+        ax.set_title(title, fontsize=9)
+    from matplotlib.patches import Patch
+
+    fig.legend([Patch(color=c) for c in colour.values()], list(KINDS.values()),
+               loc="outside upper center", ncol=3, fontsize=8)
     fig.savefig(path)
     return Path(path)
