@@ -20,6 +20,7 @@ corrupt the state.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,8 +132,17 @@ def _step_members(M, S, pol, kind, rows, resume, actions, mask, home, invalid, s
         observe_member(kind, b, M, S, wf_work, off, oi, of, obs, mask, home)
 
 
-step_serial = njit(cache=True)(_step_members)
-step_parallel = njit(cache=True, parallel=True)(_step_members)
+def _named(fn, name: str):
+    """A copy of ``fn`` under another name: numba's on-disk cache is keyed by the function's
+    qualified name, so the serial and parallel compilations of one body need two names (with
+    one, whichever was compiled first is loaded for both)."""
+    f = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    f.__qualname__ = name
+    return f
+
+
+step_serial = njit(cache=True)(_named(_step_members, "step_serial"))
+step_parallel = njit(cache=True, parallel=True)(_named(_step_members, "step_parallel"))
 
 
 class KernelBatch:

@@ -106,6 +106,10 @@ def test_threaded_step_equals_serial_step(env_id):
     assert threaded.unwrapped.core._step is step_parallel or numba_threads() == 1
     serial.unwrapped.core._step = step_serial
     assert compare_runs(threaded, serial, list(range(n)), steps_for(env_id)) >= n
+    if numba_threads() > 1:  # it really ran on threads (not a serial compilation from the cache)
+        import numba
+
+        assert numba.threading_layer() in ("omp", "tbb", "workqueue")
     # tiny request pools: they grow in the middle of steps (members resumed after growing)
     threaded, serial = native(env_id, n, load=2.0), native(env_id, n, load=2.0)
     serial.unwrapped.core._step = step_serial
