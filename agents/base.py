@@ -142,7 +142,7 @@ class HeuristicAgent(Agent):
         self.fallbacks += 1
         if b < self.member_fallbacks.shape[0]:
             self.member_fallbacks[b] += 1
-        queue = S.TB[b, home * K:(home + 1) * K, L.TB_QL].astype(np.float64)
+        queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
         return int(np.argmin(np.where(mask, queue, np.inf)))
 
 

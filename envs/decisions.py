@@ -108,12 +108,12 @@ class TBUDecision(Decision):
         tbus = home[:, None] * K + np.arange(K)
         r2 = rows[:, None]
         TB = S.TB
-        ql = TB[r2, tbus, L.TB_QL]
-        busy = TB[r2, tbus, L.TB_STATE] != TBU_IDLE
-        last = S.TBQ[r2, tbus, (TB[r2, tbus, L.TB_QH] + ql - 1) % Q]
+        ql = TB[r2, L.TB_QL, tbus]
+        busy = TB[r2, L.TB_STATE, tbus] != TBU_IDLE
+        last = S.TBQ[r2, tbus, (TB[r2, L.TB_QH, tbus] + ql - 1) % Q]
         tail_cfg = np.where(ql > 0, M.MB[L.MB_BLK_CFG, S.JB[r2, last, L.JB_BLOCK]],
-                            TB[r2, tbus, L.TB_CFG])
-        remaining = np.where(busy, np.maximum(TB[r2, tbus, L.TB_END] - now[:, None], 0), 0)
+                            TB[r2, L.TB_CFG, tbus])
+        remaining = np.where(busy, np.maximum(TB[r2, L.TB_END, tbus] - now[:, None], 0), 0)
         mask = (ql < Q) | ~has[:, None]
         in_sys = SC[:, L.SC_NA] - SC[:, L.SC_ND]
         h2 = hasf[:, None]
@@ -122,7 +122,7 @@ class TBUDecision(Decision):
             "tb_waiting": squash(now - S.JB[rows, j, L.JB_T], core.tau) * hasf,
             "tb_remote_input": ((org != home) & has).astype(np.float64),
             "request_age": squash(now - S.RES[rows, uid, L.RES_ARR], core.work) * hasf,
-            "home_backlog": squash(S.CL[rows, home, L.CL_BL_LEN], K) * hasf,
+            "home_backlog": squash(S.CL[rows, L.CL_BL_LEN, home], K) * hasf,
             "in_system": squash(in_sys, core.C * K),
             "progress": SC[:, L.SC_ND] / core.N,
             "tbu_free_slot": (ql < Q) * h2,
@@ -159,8 +159,8 @@ class ClusterDecision(Decision):
         req = np.where(has, S.JB[rows, j, L.JB_REQ], 0)
         wf = np.where(has, S.RQ[rows, req, L.RQ_WF], 0)
         CL = S.CL
-        clq = CL[rows, :, L.CL_Q]
-        cbu = np.maximum(CL[rows, :, L.CL_CBU_FREE] - now[:, None], 0)
+        clq = CL[rows, L.CL_Q, :]
+        cbu = np.maximum(CL[rows, L.CL_CBU_FREE, :] - now[:, None], 0)
         work_c = S.TBF[rows].reshape(n, C, K).sum(axis=2)
         in_sys = SC[:, L.SC_NA] - SC[:, L.SC_ND]
         values = {
@@ -169,7 +169,7 @@ class ClusterDecision(Decision):
             "progress": SC[:, L.SC_ND] / core.N,
             "system_queue": clq.sum(axis=1) / (core.T * Q),
             "cluster_queue": clq / (K * Q),
-            "cluster_backlog": squash(CL[rows, :, L.CL_BL_LEN], K),
+            "cluster_backlog": squash(CL[rows, L.CL_BL_LEN, :], K),
             "cluster_queued_work": squash(work_c, K * core.tau),
             "cluster_cbu_busy": squash(cbu, core.tau),
         }
@@ -222,11 +222,11 @@ def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, 
     o[off[T_REMOTE]] = 1.0 if JB[b, j, L.JB_ORG] != h else 0.0
     t = now - RES[b, RQ[b, r, L.RQ_UID], L.RES_ARR]
     o[off[T_AGE]] = t / (t + work)
-    n = CL[b, h, L.CL_BL_LEN]
+    n = CL[b, L.CL_BL_LEN, h]
     o[off[T_BACKLOG]] = n / (n + K)
     for k in range(K):
         u = h * K + k
-        ql = TB[b, u, L.TB_QL]
+        ql = TB[b, L.TB_QL, u]
         free = ql < Q
         mask[b, k] = free
         o[off[T_FREE] + k] = 1.0 if free else 0.0
@@ -234,13 +234,13 @@ def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, 
         x = TBF[b, u]
         o[off[T_QWORK] + k] = x / (x + tau)
         t = 0
-        if TB[b, u, L.TB_STATE] != TBU_IDLE:
-            t = max(TB[b, u, L.TB_END] - now, 0)
+        if TB[b, L.TB_STATE, u] != TBU_IDLE:
+            t = max(TB[b, L.TB_END, u] - now, 0)
         o[off[T_REMAIN] + k] = t / (t + tau)
         if ql > 0:
-            tail = blk_cfg[JB[b, TBQ[b, u, (TB[b, u, L.TB_QH] + ql - 1) % Q], L.JB_BLOCK]]
+            tail = blk_cfg[JB[b, TBQ[b, u, (TB[b, L.TB_QH, u] + ql - 1) % Q], L.JB_BLOCK]]
         else:
-            tail = TB[b, u, L.TB_CFG]
+            tail = TB[b, L.TB_CFG, u]
         o[off[T_MATCH] + k] = 1.0 if tail == cfg else 0.0
 
 
@@ -258,16 +258,16 @@ def cluster_observe_member(b, SC, JB, RQ, CL, TBF, wf_work, off, K, C, Q, T, N, 
         o[off[C_WORK]] = x / (x + work)
     tot = 0
     for c in range(C):
-        q = CL[b, c, L.CL_Q]
+        q = CL[b, L.CL_Q, c]
         tot += q
         o[off[C_QUEUE] + c] = q / (K * Q)
-        n = CL[b, c, L.CL_BL_LEN]
+        n = CL[b, L.CL_BL_LEN, c]
         o[off[C_BACKLOG] + c] = n / (n + K)
         x = 0.0
         for k in range(K):
             x += TBF[b, c * K + k]
         o[off[C_QWORK] + c] = x / (x + K * tau)
-        t = max(CL[b, c, L.CL_CBU_FREE] - now, 0)
+        t = max(CL[b, L.CL_CBU_FREE, c] - now, 0)
         o[off[C_CBU] + c] = t / (t + tau)
     o[off[C_SYS_Q]] = tot / (T * Q)
     mask[b, :] = True

@@ -81,7 +81,7 @@ def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray
     rc = state == TBU_RECONF
     reconf -= np.where(rc, over, 0)
     for u in np.flatnonzero((state == TBU_RUN) & (over > 0)):
-        j = S.TBQ[b, u, S.TB[b, u, L.TB_QH]]
+        j = S.TBQ[b, u, S.TB[b, L.TB_QH, u]]
         run = int(np.ceil(S.JB[b, j, L.JB_DUR] * M.tbu_slow[u]))
         left = int(over[u])
         for acc, cap in ((busy, run), (wait, None), (reconf, None)):

@@ -187,13 +187,13 @@ def idle_close(S, b, u, c):
     TB = S.TB
     SC = S.SC
     CL = S.CL
-    if TB[b, u, L.TB_STATE] == TBU_IDLE:
-        dt = SC[b, L.SC_NOW] - TB[b, u, L.TB_IDLE]
-        if CL[b, c, L.CL_BL_LEN] > 0:
-            TB[b, u, L.TB_ACC_BLOCKED] += dt
+    if TB[b, L.TB_STATE, u] == TBU_IDLE:
+        dt = SC[b, L.SC_NOW] - TB[b, L.TB_IDLE, u]
+        if CL[b, L.CL_BL_LEN, c] > 0:
+            TB[b, L.TB_ACC_BLOCKED, u] += dt
         else:
-            TB[b, u, L.TB_ACC_STARVED] += dt
-        TB[b, u, L.TB_IDLE] = SC[b, L.SC_NOW]
+            TB[b, L.TB_ACC_STARVED, u] += dt
+        TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
 
 
 @kernel_helper
@@ -201,14 +201,14 @@ def bl_push(M, S, b, c, j):
     """Park job ``j`` in cluster ``c``'s backlog (no TBU can or may take it now)."""
     CL = S.CL
     JB = S.JB
-    if CL[b, c, L.CL_BL_LEN] == 0:
+    if CL[b, L.CL_BL_LEN, c] == 0:
         _idle_close_cluster(M, S, b, c)
-        CL[b, c, L.CL_BL_HEAD] = j
+        CL[b, L.CL_BL_HEAD, c] = j
     else:
-        JB[b, CL[b, c, L.CL_BL_TAIL], L.JB_NEXT] = j
+        JB[b, CL[b, L.CL_BL_TAIL, c], L.JB_NEXT] = j
     JB[b, j, L.JB_NEXT] = -1
-    CL[b, c, L.CL_BL_TAIL] = j
-    CL[b, c, L.CL_BL_LEN] += 1
+    CL[b, L.CL_BL_TAIL, c] = j
+    CL[b, L.CL_BL_LEN, c] += 1
 
 
 @kernel_step
@@ -221,20 +221,20 @@ def bl_release(M, S, b, c, release_all):
     JB = S.JB
     SC = S.SC
     MI = M.MI
-    n = CL[b, c, L.CL_BL_LEN]
+    n = CL[b, L.CL_BL_LEN, c]
     if n == 0:
         return
     k = n
     if not release_all:
         free = 0
         for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
-            free += MI[L.MI_QCAP] - S.TB[b, u, L.TB_QL]
+            free += MI[L.MI_QCAP] - S.TB[b, L.TB_QL, u]
         k = free if free < n else n
         if k == 0:
             return
     if k == n:
         _idle_close_cluster(M, S, b, c)  # the backlog empties: idle TBUs turn starved
-    first = CL[b, c, L.CL_BL_HEAD]
+    first = CL[b, L.CL_BL_HEAD, c]
     last = first
     for _ in range(k - 1):
         last = JB[b, last, L.JB_NEXT]
@@ -247,10 +247,10 @@ def bl_release(M, S, b, c, release_all):
         JB[b, last, L.JB_NEXT] = SC[b, L.SC_DQ_HEAD]
     SC[b, L.SC_DQ_HEAD] = first
     SC[b, L.SC_DQ_LEN] += k
-    CL[b, c, L.CL_BL_LEN] = n - k
-    CL[b, c, L.CL_BL_HEAD] = rest
+    CL[b, L.CL_BL_LEN, c] = n - k
+    CL[b, L.CL_BL_HEAD, c] = rest
     if rest == -1:
-        CL[b, c, L.CL_BL_TAIL] = -1
+        CL[b, L.CL_BL_TAIL, c] = -1
 
 
 # ---- transfers --------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ def transfer(M, src, dst, nbytes):
 def has_space(M, S, b, u):
     TB = S.TB
     MI = M.MI
-    return TB[b, u, L.TB_QL] < MI[L.MI_QCAP]
+    return TB[b, L.TB_QL, u] < MI[L.MI_QCAP]
 
 
 @kernel_helper
@@ -283,7 +283,7 @@ def cluster_has_space(M, S, b, c):
     MI = M.MI
     TB = S.TB
     for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
-        if TB[b, u, L.TB_QL] < MI[L.MI_QCAP]:
+        if TB[b, L.TB_QL, u] < MI[L.MI_QCAP]:
             return True
     return False
 
@@ -303,14 +303,14 @@ def start_next(M, S, b, u):
     RQ = S.RQ
     c = m_tbu_cluster[u]
     idle_close(S, b, u, c)
-    j = TBQ[b, u, TB[b, u, L.TB_QH]]
+    j = TBQ[b, u, TB[b, L.TB_QH, u]]
     blk = JB[b, j, L.JB_BLOCK]
     cfg = MB[L.MB_BLK_CFG, blk]
     now = SC[b, L.SC_NOW]
     r = 0
-    if TB[b, u, L.TB_CFG] != cfg:
+    if TB[b, L.TB_CFG, u] != cfg:
         r = MI[L.MI_RECONF]
-        TB[b, u, L.TB_CFG] = cfg
+        TB[b, L.TB_CFG, u] = cfg
         SC[b, L.SC_N_RECONF] += 1
     s0 = now + r
     begin = s0 if s0 > JB[b, j, L.JB_DATA] else JB[b, j, L.JB_DATA]
@@ -319,11 +319,11 @@ def start_next(M, S, b, u):
     if slow != 1.0:  # a slowed TBU (what-if scenarios) takes proportionally longer
         run = int(math.ceil(run * slow))
     end = begin + run
-    TB[b, u, L.TB_ACC_RECONF] += r
-    TB[b, u, L.TB_ACC_WAIT] += begin - s0
-    TB[b, u, L.TB_ACC_BUSY] += run
-    TB[b, u, L.TB_STATE] = TBU_RUN
-    TB[b, u, L.TB_END] = end
+    TB[b, L.TB_ACC_RECONF, u] += r
+    TB[b, L.TB_ACC_WAIT, u] += begin - s0
+    TB[b, L.TB_ACC_BUSY, u] += run
+    TB[b, L.TB_STATE, u] = TBU_RUN
+    TB[b, L.TB_END, u] = end
     heap_push(S, b, end, EV_TB_DONE, j)
     k = SC[b, L.SC_TR_N]
     if k < MI[L.MI_TRACE_CAP]:
@@ -358,11 +358,11 @@ def enqueue(M, S, b, j, u):
     JB[b, j, L.JB_DATA] = SC[b, L.SC_NOW] + transfer(M, org, c, nbytes)
     SF[b, L.SF_BYTE_HOPS] += nbytes * HW2[L.HW2_HOPS, org, c]
     q = MI[L.MI_QCAP]
-    TBQ[b, u, (TB[b, u, L.TB_QH] + TB[b, u, L.TB_QL]) % q] = j
-    TB[b, u, L.TB_QL] += 1
-    CL[b, c, L.CL_Q] += 1
+    TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u]) % q] = j
+    TB[b, L.TB_QL, u] += 1
+    CL[b, L.CL_Q, c] += 1
     TBF[b, u] += m_dur_mean[blk]
-    if TB[b, u, L.TB_STATE] == TBU_IDLE:
+    if TB[b, L.TB_STATE, u] == TBU_IDLE:
         start_next(M, S, b, u)
 
 
@@ -376,12 +376,12 @@ def dequeue_head(M, S, b, u):
     TBF = S.TBF
     m_dur_mean = M.dur_mean
     JB = S.JB
-    j = TBQ[b, u, TB[b, u, L.TB_QH]]
-    TB[b, u, L.TB_QH] = (TB[b, u, L.TB_QH] + 1) % MI[L.MI_QCAP]
-    TB[b, u, L.TB_QL] -= 1
-    CL[b, m_tbu_cluster[u], L.CL_Q] -= 1
+    j = TBQ[b, u, TB[b, L.TB_QH, u]]
+    TB[b, L.TB_QH, u] = (TB[b, L.TB_QH, u] + 1) % MI[L.MI_QCAP]
+    TB[b, L.TB_QL, u] -= 1
+    CL[b, L.CL_Q, m_tbu_cluster[u]] -= 1
     TBF[b, u] -= m_dur_mean[JB[b, j, L.JB_BLOCK]]
-    if TB[b, u, L.TB_QL] == 0:
+    if TB[b, L.TB_QL, u] == 0:
         TBF[b, u] = 0.0  # clear round-off
     return j
 
@@ -390,8 +390,8 @@ def dequeue_head(M, S, b, u):
 def queued_movable(S, b, u):
     """Number of queued jobs of TBU ``u`` that have not started (movable by migrate/steal)."""
     TB = S.TB
-    n = TB[b, u, L.TB_QL]
-    if TB[b, u, L.TB_STATE] == TBU_RUN:
+    n = TB[b, L.TB_QL, u]
+    if TB[b, L.TB_STATE, u] == TBU_RUN:
         n -= 1
     return n
 
@@ -410,22 +410,22 @@ def migrate(M, S, b, u, pos, v):
     m_dur_mean = M.dur_mean
     JB = S.JB
     SC = S.SC
-    n = TB[b, u, L.TB_QL]
-    first = 1 if TB[b, u, L.TB_STATE] == TBU_RUN else 0
+    n = TB[b, L.TB_QL, u]
+    first = 1 if TB[b, L.TB_STATE, u] == TBU_RUN else 0
     if pos < first or pos >= n or u == v or not has_space(M, S, b, v):
         return False
     q = MI[L.MI_QCAP]
-    h = TB[b, u, L.TB_QH]
+    h = TB[b, L.TB_QH, u]
     j = TBQ[b, u, (h + pos) % q]
     for k in range(pos, n - 1):
         TBQ[b, u, (h + k) % q] = TBQ[b, u, (h + k + 1) % q]
-    TB[b, u, L.TB_QL] = n - 1
-    CL[b, m_tbu_cluster[u], L.CL_Q] -= 1
+    TB[b, L.TB_QL, u] = n - 1
+    CL[b, L.CL_Q, m_tbu_cluster[u]] -= 1
     TBF[b, u] -= m_dur_mean[JB[b, j, L.JB_BLOCK]]
-    if TB[b, u, L.TB_QL] == 0:
+    if TB[b, L.TB_QL, u] == 0:
         TBF[b, u] = 0.0
-        if TB[b, u, L.TB_STATE] == TBU_IDLE:
-            TB[b, u, L.TB_IDLE] = SC[b, L.SC_NOW]
+        if TB[b, L.TB_STATE, u] == TBU_IDLE:
+            TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
     SC[b, L.SC_N_MIGRATIONS] += 1
     enqueue(M, S, b, j, v)
     # a queue slot freed in the source cluster: offer its backlog again
@@ -440,7 +440,7 @@ def steal(M, S, b, thief, victim):
     SC = S.SC
     if queued_movable(S, b, victim) <= 0:
         return False
-    ok = migrate(M, S, b, victim, TB[b, victim, L.TB_QL] - 1, thief)
+    ok = migrate(M, S, b, victim, TB[b, L.TB_QL, victim] - 1, thief)
     if ok:
         SC[b, L.SC_N_STEALS] += 1
         SC[b, L.SC_N_MIGRATIONS] -= 1
@@ -455,14 +455,14 @@ def reconfigure(M, S, b, u, cfg):
     m_tbu_cluster = M.tbu_cluster
     SC = S.SC
     MI = M.MI
-    if TB[b, u, L.TB_STATE] != TBU_IDLE or TB[b, u, L.TB_QL] != 0 or TB[b, u, L.TB_CFG] == cfg:
+    if TB[b, L.TB_STATE, u] != TBU_IDLE or TB[b, L.TB_QL, u] != 0 or TB[b, L.TB_CFG, u] == cfg:
         return False
     idle_close(S, b, u, m_tbu_cluster[u])
-    TB[b, u, L.TB_STATE] = TBU_RECONF
-    TB[b, u, L.TB_CFG] = cfg
+    TB[b, L.TB_STATE, u] = TBU_RECONF
+    TB[b, L.TB_CFG, u] = cfg
     SC[b, L.SC_N_RECONF] += 1
-    TB[b, u, L.TB_ACC_RECONF] += MI[L.MI_RECONF]
-    TB[b, u, L.TB_END] = SC[b, L.SC_NOW] + MI[L.MI_RECONF]
+    TB[b, L.TB_ACC_RECONF, u] += MI[L.MI_RECONF]
+    TB[b, L.TB_END, u] = SC[b, L.SC_NOW] + MI[L.MI_RECONF]
     heap_push(S, b, SC[b, L.SC_NOW] + MI[L.MI_RECONF], EV_TBU_FREE, u)
     return True
 
@@ -480,10 +480,10 @@ def est_finish(M, S, b, u, blk):
     JB = S.JB
     m_dur_mean = M.dur_mean
     w = TBF[b, u]
-    last_cfg = TB[b, u, L.TB_CFG]
-    if TB[b, u, L.TB_QL] > 0:
+    last_cfg = TB[b, L.TB_CFG, u]
+    if TB[b, L.TB_QL, u] > 0:
         q = MI[L.MI_QCAP]
-        lj = TBQ[b, u, (TB[b, u, L.TB_QH] + TB[b, u, L.TB_QL] - 1) % q]
+        lj = TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u] - 1) % q]
         last_cfg = MB[L.MB_BLK_CFG, JB[b, lj, L.JB_BLOCK]]
     if last_cfg != MB[L.MB_BLK_CFG, blk]:
         w += MI[L.MI_RECONF]

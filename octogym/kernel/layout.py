@@ -81,11 +81,13 @@ MODEL_FIELDS = tuple(MODEL_GROUPS) + MODEL_SINGLE
 Model = namedtuple("Model", MODEL_FIELDS)
 
 # ---- State: every member's dynamic state, leading axis B -------------------------------------
-# (group, dtype, shape after B with "X" = the field axis, fields). The field axis is last: one
-# entity's fields (a job, a frame, a TBU, a heap entry) share a cache line or two. A decision
-# touches a few fields of a few entities, and in the environments (one member per decision,
-# N members in turn) each member's state has left the caches by the time its next decision
-# comes, so the number of lines touched is what a step costs.
+# (group, dtype, shape after B with "X" = the field axis, fields). Entities that the kernel
+# handles one at a time (heap entries, requests, frames, jobs, results, trace rows) keep their
+# fields together (field axis last: one entity on a cache line or two); TBUs and clusters,
+# which the policies scan across (every TBU's queue length, every cluster's load), keep each
+# field together (field axis first). In the environments each member's state has usually left
+# the caches by the time its next decision comes, so lines touched per decision matter; this
+# mixed layout measured ~5-15 % faster there than either uniform one (within noise at times).
 STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("SC", "i8", ("X",), (
         "now", "seq", "nd", "na", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
@@ -101,10 +103,10 @@ STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     # jobs: TB instances, CB executions, and arrival (cluster) decisions
     ("JB", "i8", ("J", "X"), ("jb_req", "jb_frame", "jb_block", "jb_org", "jb_bytes", "jb_t",
                               "jb_dur", "jb_data", "jb_tbu", "jb_next", "jb_free")),
-    ("TB", "i8", ("T", "X"), ("tb_cfg", "tb_state", "tb_qh", "tb_ql", "tb_idle", "tb_end",
+    ("TB", "i8", ("X", "T"), ("tb_cfg", "tb_state", "tb_qh", "tb_ql", "tb_idle", "tb_end",
                               "tb_runs", "acc_busy", "acc_reconf", "acc_wait", "acc_starved",
                               "acc_blocked")),
-    ("CL", "i8", ("C", "X"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_q",
+    ("CL", "i8", ("X", "C"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_q",
                               "rr_t")),
     ("RES", "i8", ("N", "X"), ("res_arr", "res_done", "res_wf", "res_home")),
     ("TR", "i8", ("L", "X"), ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")),
@@ -152,9 +154,12 @@ for _n, (_g, _i) in FIELD_INDEX.items():
     globals()[_const(_g, _n)] = _i
 
 
+_FIELD_FIRST = {g: shape[0] == "X" for g, _, shape, _ in STATE_GROUPS}
+
+
 def field(S, name: str):
     """The (B, ...) view of state field ``name`` (readable access for Python code/tests)."""
     if name in FIELD_INDEX:
         g, i = FIELD_INDEX[name]
-        return getattr(S, g)[..., i]
+        return getattr(S, g)[:, i] if _FIELD_FIRST[g] else getattr(S, g)[..., i]
     return getattr(S, name)

@@ -187,10 +187,10 @@ def cb_job(M, S, b, f, x, org, nbytes, lin):
     j = new_job(M, S, b, f, x, org, nbytes, lin)
     h = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
     now = S.SC[b, L.SC_NOW]
-    start = now if now > CL[b, h, L.CL_CBU_FREE] else CL[b, h, L.CL_CBU_FREE]
+    start = now if now > CL[b, L.CL_CBU_FREE, h] else CL[b, L.CL_CBU_FREE, h]
     end = start + MB[L.MB_BLK_COST, x]
-    CL[b, h, L.CL_CBU_FREE] = end
-    CL[b, h, L.CL_ACC_CBU] += MB[L.MB_BLK_COST, x]
+    CL[b, L.CL_CBU_FREE, h] = end
+    CL[b, L.CL_ACC_CBU, h] += MB[L.MB_BLK_COST, x]
     heap_push(S, b, end, EV_CB_DONE, j)
 
 
@@ -331,10 +331,10 @@ def on_tb_done(M, S, b, WL, j, pol):
     u = JB[b, j, L.JB_TBU]
     c = m_tbu_cluster[u]
     dequeue_head(M, S, b, u)
-    TB[b, u, L.TB_STATE] = TBU_IDLE
-    TB[b, u, L.TB_RUNS] += 1
+    TB[b, L.TB_STATE, u] = TBU_IDLE
+    TB[b, L.TB_RUNS, u] += 1
     SC[b, L.SC_N_TB_DONE] += 1
-    TB[b, u, L.TB_IDLE] = SC[b, L.SC_NOW]
+    TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
     x = JB[b, j, L.JB_BLOCK]
     f = JB[b, j, L.JB_FRAME]
     lin = JBU[b, j]
@@ -352,7 +352,7 @@ def tbu_available(M, S, b, u, pol):
     (queue space, or a configuration parked work waits for); then it starts its next job, or
     is idle and the policy may let it steal."""
     bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
-    if S.TB[b, u, L.TB_QL] > 0:
+    if S.TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
@@ -361,8 +361,8 @@ def tbu_available(M, S, b, u, pol):
 @kernel_helper
 def on_tbu_free(M, S, b, u, pol):
     """A reconfiguration command finished."""
-    S.TB[b, u, L.TB_STATE] = TBU_IDLE
-    S.TB[b, u, L.TB_IDLE] = S.SC[b, L.SC_NOW]
+    S.TB[b, L.TB_STATE, u] = TBU_IDLE
+    S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
     tbu_available(M, S, b, u, pol)
 
 
@@ -493,7 +493,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
         else:
             c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
             u = action
-            if u < 0 or u >= MI[L.MI_T] or TB[b, u, L.TB_QL] >= MI[L.MI_QCAP]:
+            if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
                 SC[b, L.SC_N_INVALID] += 1
                 u = least_loaded_tbu(M, S, b, c)
             dq_pop(S, b)
@@ -525,7 +525,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                     return ST_DECISION
                 u = decide_tbu(M, S, b, j, pol)
                 dq_pop(S, b)
-                if u >= 0 and (u >= MI[L.MI_T] or TB[b, u, L.TB_QL] >= MI[L.MI_QCAP]):
+                if u >= 0 and (u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]):
                     SC[b, L.SC_N_INVALID] += 1
                     u = least_loaded_tbu(M, S, b, c)
                 if u >= 0:

@@ -77,8 +77,8 @@ def least_loaded_tbu(M, S, b, c):
     best = -1
     bl = 1 << 62
     for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
-        if TB[b, u, L.TB_QL] < MI[L.MI_QCAP] and TB[b, u, L.TB_QL] < bl:
-            bl = TB[b, u, L.TB_QL]
+        if TB[b, L.TB_QL, u] < MI[L.MI_QCAP] and TB[b, L.TB_QL, u] < bl:
+            bl = TB[b, L.TB_QL, u]
             best = u
     return best
 
@@ -91,7 +91,7 @@ def least_loaded_cluster(M, S, b):
     best = 0
     bl = 1 << 62
     for c in range(MI[L.MI_C]):
-        load = CL[b, c, L.CL_Q] + CL[b, c, L.CL_BL_LEN]
+        load = CL[b, L.CL_Q, c] + CL[b, L.CL_BL_LEN, c]
         if load < bl:
             bl = load
             best = c
@@ -111,7 +111,7 @@ def cluster_work(M, S, b, c):
     n = M.CFGF.shape[1]
     for k in range(n):
         mean += M.CFGF[L.CFGF_CFG_MEAN, k] * M.CFGF[L.CFGF_CFG_SHARE, k]
-    w += S.CL[b, c, L.CL_BL_LEN] * mean
+    w += S.CL[b, L.CL_BL_LEN, c] * mean
     return w / K
 
 
@@ -166,9 +166,9 @@ def static_tbu(M, S, b, j):
         bl = 1 << 62
         held = False
         for u in range(d * K, (d + 1) * K):
-            if S.TB[b, u, L.TB_CFG] == cfg:
+            if S.TB[b, L.TB_CFG, u] == cfg:
                 held = True
-                ql = S.TB[b, u, L.TB_QL]
+                ql = S.TB[b, L.TB_QL, u]
                 if ql < MI[L.MI_QCAP] and ql < bl:
                     bl = ql
                     best = u
@@ -204,9 +204,9 @@ def decide_tbu(M, S, b, j, pol):
     if pol == P_ROUND_ROBIN:
         CL = S.CL
         for k in range(K):
-            u = c * K + (CL[b, c, L.CL_RR_T] + k) % K
+            u = c * K + (CL[b, L.CL_RR_T, c] + k) % K
             if has_space(M, S, b, u):
-                CL[b, c, L.CL_RR_T] = (u - c * K + 1) % K
+                CL[b, L.CL_RR_T, c] = (u - c * K + 1) % K
                 return u
         return -1
     if pol == P_RANDOM:
@@ -249,10 +249,10 @@ def adaptive_steal(M, S, b, u):
     if victim < 0:
         return False
     q = MI[L.MI_QCAP]
-    tail = S.TBQ[b, victim, (S.TB[b, victim, L.TB_QH] + S.TB[b, victim, L.TB_QL] - 1) % q]
+    tail = S.TBQ[b, victim, (S.TB[b, L.TB_QH, victim] + S.TB[b, L.TB_QL, victim] - 1) % q]
     blk = S.JB[b, tail, L.JB_BLOCK]
     wait = S.TBF[b, victim] - M.dur_mean[blk]
-    cost = 0.0 if S.TB[b, u, L.TB_CFG] == M.MB[L.MB_BLK_CFG, blk] else float(MI[L.MI_RECONF])
+    cost = 0.0 if S.TB[b, L.TB_CFG, u] == M.MB[L.MB_BLK_CFG, blk] else float(MI[L.MI_RECONF])
     if wait > cost:
         return steal(M, S, b, u, victim)
     return False
@@ -279,17 +279,17 @@ def reactive_epoch(M, S, b):
     total = S.PW[b, 2]  # TBUs holding each config, machine-wide
     total[:] = 0.0
     for u in range(MI[L.MI_T]):
-        if S.TB[b, u, L.TB_CFG] >= 0:
-            total[S.TB[b, u, L.TB_CFG]] += 1.0
+        if S.TB[b, L.TB_CFG, u] >= 0:
+            total[S.TB[b, L.TB_CFG, u]] += 1.0
     for c in range(MI[L.MI_C]):
         waiting[:] = 0.0
         ntbu[:] = 0.0
         for u in range(c * K, (c + 1) * K):
-            cf = S.TB[b, u, L.TB_CFG]
+            cf = S.TB[b, L.TB_CFG, u]
             if cf >= 0:
                 ntbu[cf] += 1.0
-                waiting[cf] += S.TB[b, u, L.TB_QL]
-        j = S.CL[b, c, L.CL_BL_HEAD]
+                waiting[cf] += S.TB[b, L.TB_QL, u]
+        j = S.CL[b, L.CL_BL_HEAD, c]
         while j != -1:
             waiting[M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]] += 1.0
             j = S.JB[b, j, L.JB_NEXT]
@@ -303,7 +303,7 @@ def reactive_epoch(M, S, b):
         if hi < 0 or hp < thr:
             continue
         for u in range(c * K, (c + 1) * K):
-            cf = S.TB[b, u, L.TB_CFG]
+            cf = S.TB[b, L.TB_CFG, u]
             if cf == hi or cf < 0 or total[cf] < 2:
                 continue  # never remove a configuration's last TBU on the machine
             if waiting[cf] / ntbu[cf] < 1.0 and reconfigure(M, S, b, u, hi):
@@ -339,15 +339,15 @@ def proactive_epoch(M, S, b, structural_only):
             continue
         have[:] = 0.0
         for u in range(c * K, (c + 1) * K):
-            if S.TB[b, u, L.TB_CFG] >= 0:
-                have[S.TB[b, u, L.TB_CFG]] += 1.0
+            if S.TB[b, L.TB_CFG, u] >= 0:
+                have[S.TB[b, L.TB_CFG, u]] += 1.0
         for k in range(ncfg):
             want[k] = want[k] / tot * K  # target TBUs of config k in this cluster
         for u in range(c * K, (c + 1) * K):
-            cf = S.TB[b, u, L.TB_CFG]
-            if S.TB[b, u, L.TB_STATE] != TBU_IDLE or S.TB[b, u, L.TB_QL] != 0:
+            cf = S.TB[b, L.TB_CFG, u]
+            if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0:
                 continue
-            if structural_only and now - S.TB[b, u, L.TB_IDLE] < idle_thr:
+            if structural_only and now - S.TB[b, L.TB_IDLE, u] < idle_thr:
                 continue
             if cf >= 0 and have[cf] - 1 < want[cf] - 0.5:
                 continue  # its own config would fall below target: keep it
@@ -389,11 +389,11 @@ def diffusion_epoch(M, S, b):
                     src = u
             if src < 0:
                 break
-            tail = S.TBQ[b, src, (S.TB[b, src, L.TB_QH] + S.TB[b, src, L.TB_QL] - 1) % q]
+            tail = S.TBQ[b, src, (S.TB[b, L.TB_QH, src] + S.TB[b, L.TB_QL, src] - 1) % q]
             mean = M.dur_mean[S.JB[b, tail, L.JB_BLOCK]]
             if wc > (1.0 + thr) * wn + mean:
                 v = eft_tbu(M, S, b, tail, n * K, (n + 1) * K)
-                if v >= 0 and migrate(M, S, b, src, S.TB[b, src, L.TB_QL] - 1, v):
+                if v >= 0 and migrate(M, S, b, src, S.TB[b, L.TB_QL, src] - 1, v):
                     break
 
 
