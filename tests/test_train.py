@@ -15,9 +15,11 @@ TINY = ("octogym/{env}:\n  n_envs: 2\n  n_timesteps: 128\n  n_steps: 32\n  batch
         "  n_epochs: 1\n  policy_kwargs: \"dict(net_arch=[16])\"\n")
 
 
-def train(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, str(ROOT / "train.py"), "--no-progress",
-                        "--no-tensorboard", *argv], cwd=ROOT, capture_output=True, text=True)
+def train(*argv: str, check: bool = True, tensorboard: bool = False
+          ) -> subprocess.CompletedProcess:
+    tb = "--tensorboard" if tensorboard else "--no-tensorboard"
+    p = subprocess.run([sys.executable, str(ROOT / "train.py"), "--no-progress", tb, *argv],
+                       cwd=ROOT, capture_output=True, text=True)
     if check and p.returncode != 0:
         raise AssertionError(p.stderr)
     return p
@@ -45,8 +47,9 @@ def test_smoke_writes_final_model_config_and_checkpoints(tmp_path, hp, env, algo
     p = train("--env", env, "--algo", algo, "--timesteps", "128", "--hyperparams", hp,
               "--env-kwargs", '{"requests_per_episode": 20}', "--out", str(out),
               "--checkpoint-every", "64", "--seed", "3", "--eval-every", "64",
-              "--eval-episodes", "1")
+              "--eval-episodes", "1", tensorboard=algo == "ppo")
     assert "steps/s" in p.stdout
+    assert bool(list(out.glob("**/events.out.tfevents.*"))) == (algo == "ppo")
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["env_id"] == env and cfg["algo"] == algo and cfg["seed"] == 3
     assert cfg["env_kwargs"] == {"requests_per_episode": 20}
