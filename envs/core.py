@@ -82,9 +82,10 @@ def root_seed(seed: int, member: int = 0) -> int:
 
 PARALLEL_MIN = 64
 """Batches of at least this many members step their members on all of numba's threads
-(``NUMBA_NUM_THREADS``; set it to 1 to step serially). Smaller ones step on one thread: waking
-the threads costs more than it saves there, and a one-member env (as inside
-``AsyncVectorEnv``'s worker processes) never starts a thread pool."""
+(``NUMBA_NUM_THREADS``; set it to 1 to step serially). Smaller ones step on one thread, so a
+one-member env (as inside ``AsyncVectorEnv``'s worker processes) or a small training batch
+never starts a thread pool (numba's OpenMP layer is not fork-safe, docs/envs.md). The value is
+our choice, not tuned."""
 
 
 @njit(cache=True, inline="always")
