@@ -246,7 +246,7 @@ class KernelBatch:
         if a.size != self.B:
             raise ValueError(f"expected {self.B} actions, got shape {a.shape}")
         a = a.reshape(self.B)
-        rows = self.rows if active is None else self.rows[active]
+        stepped = rows = self.rows if active is None else self.rows[active]
         reward = np.zeros(self.B)
         term = np.zeros(self.B, np.bool_)
         trunc = np.zeros(self.B, np.bool_)
@@ -264,11 +264,12 @@ class KernelBatch:
                 break
             rows, resume = rows[grow], True
             sim.grow(rows)
-        st = self.sim.state.SC[:, L.SC_STATUS]
-        bad = np.flatnonzero((st != ST_DONE) & (st != ST_DECISION))
+        st = self.sim.state.SC[stepped, L.SC_STATUS]
+        bad = stepped[(st != ST_DONE) & (st != ST_DECISION)]
         if bad.size:
             b = int(bad[0])
-            raise RuntimeError(f"member {b} reached status {STATUS_NAMES[int(st[b])]!r} "
+            raise RuntimeError(f"member {b} reached status "
+                               f"{STATUS_NAMES[int(self.sim.state.SC[b, L.SC_STATUS])]!r} "
                                "(the kernel stalled or was asked to stop early)")
         return reward, term, trunc
 

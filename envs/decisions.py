@@ -134,7 +134,6 @@ class TBUDecision(Decision):
         return _assemble(core, values, len(rows)), mask, home
 
 
-
 class ClusterDecision(Decision):
     """One arriving request; action ``c`` = its home cluster (global cluster id). Every cluster
     is valid (a full cluster parks work in its backlog), so the mask is all ones."""
@@ -159,8 +158,8 @@ class ClusterDecision(Decision):
         req = np.where(has, S.JB[rows, j, L.JB_REQ], 0)
         wf = np.where(has, S.RQ[rows, req, L.RQ_WF], 0)
         CL = S.CL
-        clq = CL[rows, L.CL_Q, :]
-        cbu = np.maximum(CL[rows, L.CL_CBU_FREE, :] - now[:, None], 0)
+        clq = CL[rows, L.CL_Q]
+        cbu = np.maximum(CL[rows, L.CL_CBU_FREE] - now[:, None], 0)
         work_c = S.TBF[rows].reshape(n, C, K).sum(axis=2)
         in_sys = SC[:, L.SC_NA] - SC[:, L.SC_ND]
         values = {
@@ -169,13 +168,12 @@ class ClusterDecision(Decision):
             "progress": SC[:, L.SC_ND] / core.N,
             "system_queue": clq.sum(axis=1) / (core.T * Q),
             "cluster_queue": clq / (K * Q),
-            "cluster_backlog": squash(CL[rows, L.CL_BL_LEN, :], K),
+            "cluster_backlog": squash(CL[rows, L.CL_BL_LEN], K),
             "cluster_queued_work": squash(work_c, K * core.tau),
             "cluster_cbu_busy": squash(cbu, core.tau),
         }
         mask = np.ones((n, C), np.bool_)
         return _assemble(core, values, n), mask, np.zeros(n, np.int64)
-
 
 
 # ---- compiled builders: positions of the features in their table (compile-time constants) ----

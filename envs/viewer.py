@@ -59,9 +59,9 @@ class GridViewer:
         hw = core.hw
         K, Q = core.K, core.Q
         sc = S.SC[b]
-        ql = S.TB[b, L.TB_QL, :]
-        state = S.TB[b, L.TB_STATE, :]
-        bl = S.CL[b, L.CL_BL_LEN, :]
+        ql = S.TB[b, L.TB_QL]
+        state = S.TB[b, L.TB_STATE]
+        bl = S.CL[b, L.CL_BL_LEN]
         dc = decision_cluster(core, b)
         util = tbu_utilisation(core, b).reshape(core.C, K).mean(axis=1)
         kind = int(sc[L.SC_DEC_KIND])
@@ -91,7 +91,7 @@ class GridViewer:
         K, Q = core.K, core.Q
         px = self.cell_px or max(8, 256 // max(hw.rows, hw.cols))
         util = tbu_utilisation(core, b).reshape(core.C, K)
-        ql = core.sim.state.TB[b, L.TB_QL, :].reshape(core.C, K)
+        ql = core.sim.state.TB[b, L.TB_QL].reshape(core.C, K)
         img = np.zeros((hw.rows * px, hw.cols * px, 3), np.uint8)
         strip = max(2, px // 4)  # bottom strip: one bar per TBU, brightness = queue fill
         col = colormap(util.mean(axis=1))

@@ -138,9 +138,9 @@ def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counter
     return SimResult(
         n_requests=int(lat.size),
         latency_mean=float(lat.mean()) if lat.size else float("nan"),
-        latency_p50=float(p50),
-        latency_p95=float(p95),
-        latency_p99=float(p99),
+        latency_p50=p50,
+        latency_p95=p95,
+        latency_p99=p99,
         makespan=int(end),
         throughput_per_mcycle=float(lat.size) / elapsed * 1e6,
         utilisation=float(util.mean()),

@@ -194,10 +194,10 @@ def reset_members(M: Model, S: State, rows: Sequence[int], seeds: Sequence[int],
     S.SEED[rows] = np.asarray([int(x) for x in seeds], np.uint64)
     S.SC[rows, L.SC_DQ_HEAD] = -1
     S.SC[rows, L.SC_DQ_TAIL] = -1
-    S.CL[rows, L.CL_BL_HEAD, :] = -1
-    S.CL[rows, L.CL_BL_TAIL, :] = -1
+    S.CL[rows, L.CL_BL_HEAD] = -1
+    S.CL[rows, L.CL_BL_TAIL] = -1
     S.RES[rows] = -1
-    S.TB[rows, L.TB_CFG, :] = tbu_cfg
+    S.TB[rows, L.TB_CFG] = tbu_cfg
     S.SC[rows, L.SC_DEC_JOB] = -1
     init_members(M, S, rows)
 
