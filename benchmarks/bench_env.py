@@ -10,13 +10,20 @@
 * the raw kernel's decision rate with the same heuristic compiled in (``Simulation.run()``
   with ``policy="least_loaded"``: TB instances placed per second for TBU assignment, requests
   placed per second for cluster assignment), at the same N: the limit. On one thread, as
-  ``Simulation`` runs, and at the largest N also on all threads (members in parallel), so each
-  env figure is compared with the kernel on as many threads as it used itself.
+  ``Simulation`` runs, and at the native sizes also on all threads (members in parallel), so
+  each env figure is compared with the kernel on as many threads as it used itself;
+* the *ceiling* of any environment that steps each member one decision at a time: the kernel
+  paused at every decision as in the env (same controller), the least-loaded action computed
+  in compiled code, members visited round-robin, with no Python, no observation and no reward
+  (:func:`ext_rounds`). The raw kernel runs one member to its end while its state stays in the
+  caches; here, as in any vector env, a member's state has left them by its next turn.
 
 Every env variant plays the same heuristic from its observations (least-loaded TBU / cluster,
-lowest id on ties), so the kernel does the same work as in the raw run.
+lowest id on ties), as the raw and ceiling runs do in compiled code. The level the agent does
+not control runs the env's default controller in the env and ceiling runs (``proactive`` /
+``adaptive``) and ``least_loaded`` in the raw run.
 
-    python benchmarks/bench_env.py                       # TBUAssign-v0, ~1 minute
+    python benchmarks/bench_env.py                       # TBUAssign-v0, ~2 minutes
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
 """
 
@@ -33,9 +40,11 @@ from numba import njit, prange
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import make_sb3_vec_env
+from octogym.envs.decisions import DECISIONS
 from octogym.kernel import layout as L
-from octogym.kernel.layout import ST_GROW
+from octogym.kernel.layout import ST_DECISION, ST_GROW
 from octogym.kernel.loop import run_member
+from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu
 from octogym.simulator import Simulation
 
 
@@ -46,6 +55,68 @@ def run_parallel(M, S, pol, active):
     for b in prange(SC.shape[0]):
         if active[b]:
             SC[b, L.SC_STATUS] = run_member(M, S, b, pol, False, False, 2**62, -1)
+
+
+@njit(parallel=True, cache=True)
+def ext_rounds(M, S, pol, ext_cluster, ext_tbu, acts, state):
+    """Round-robin over members, one decision each per round, until every member is done
+    (``state`` 1) or some member needs bigger pools (``state`` 2: grow, then call again).
+    The action is the least-loaded TBU / cluster, as ``heuristic`` picks it. Returns the
+    number of decisions made."""
+    n = 0
+    live = 1
+    while live > 0:
+        live = 0
+        grow = 0
+        for b in prange(acts.shape[0]):
+            if state[b] != 0:
+                continue
+            st = run_member(M, S, b, pol, ext_cluster, ext_tbu, 2**62, acts[b])
+            acts[b] = -1
+            if st == ST_GROW:
+                state[b] = 2
+                grow += 1
+            elif st != ST_DECISION:
+                state[b] = 1
+            else:
+                j = S.SC[b, L.SC_DQ_HEAD]
+                if ext_tbu:
+                    c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+                    acts[b] = least_loaded_tbu(M, S, b, c)
+                else:
+                    acts[b] = least_loaded_cluster(M, S, b)
+                n += 1
+                live += 1
+        if grow > 0:
+            break
+    return n
+
+
+def bench_ceiling(env_id: str, n: int, kw: dict, seconds: float) -> float:
+    """Decisions per second of :func:`ext_rounds` (construction and growth excluded)."""
+    spec = gym.spec(env_id)
+    decision = next(d for k, d in DECISIONS.items() if k in env_id)
+    hw = kw.get("hardware", spec.kwargs["hardware"])
+    ext_cluster = decision.ext.get("ext_cluster", False)
+    ext_tbu = decision.ext.get("ext_tbu", False)
+    done, busy, seed = 0, 0.0, 0
+    while busy < seconds:
+        sim = Simulation(kw.get("workflows"), hw, load=kw["load"],
+                         n_requests=kw["requests_per_episode"], batch=n, seed=seed,
+                         policy=decision.default_controller)
+        seed += 1
+        acts = np.full(n, -1, np.int64)
+        state = np.zeros(n, np.int64)
+        while (state != 1).any():
+            t0 = time.perf_counter()
+            done += ext_rounds(sim.model, sim.state, sim.policy, ext_cluster, ext_tbu, acts,
+                               state)
+            busy += time.perf_counter() - t0
+            grow = state == 2
+            if grow.any():
+                sim.grow(grow)
+                state[grow] = 0
+    return done / busy
 
 
 def heuristic(env_id: str, slices: dict[str, slice], K: int, Q: int
@@ -175,6 +246,8 @@ def main() -> None:
     Simulation(None, "chip", n_requests=2).run()  # compile / load the kernel first
     warm = Simulation(None, "chip", n_requests=2)
     run_parallel(warm.model, warm.state, warm.policy, np.ones(1, np.bool_))
+    ext_rounds(warm.model, warm.state, warm.policy, False, True, np.full(1, -1),
+               np.zeros(1, np.int64))
     rows: list[tuple[str, int, float, float | None]] = []
 
     def add(name: str, n: int, sps: float, kernel: float | None = None) -> None:
@@ -187,7 +260,12 @@ def main() -> None:
           f"numba threads={threads}")
     big = sizes[-1]
     kernel = {n: bench_kernel(a.env, n, kw, sec) for n in sorted({1, *sync_sizes, *sizes})}
-    kernel_mt = bench_kernel(a.env, big, kw, sec, threads=True)
+    kernel_all = {n: bench_kernel(a.env, n, kw, sec, threads=True) for n in sizes}
+    kernel_mt = kernel_all[big]
+    ceiling = {n: bench_ceiling(a.env, n, kw, sec) for n in sizes}
+    numba.set_num_threads(1)
+    ceiling_1 = bench_ceiling(a.env, big, kw, sec)
+    numba.set_num_threads(threads)
     add("gym.make (single env)", 1, bench_single(a.env, kw, sec), kernel[1])
     sync_sps = {}
     for n in sync_sizes:
@@ -199,8 +277,7 @@ def main() -> None:
     for n in sizes:
         venv = gym.make_vec(a.env, num_envs=n, vectorization_mode="vector_entry_point", **kw)
         native[n] = bench_vector(venv, a.env, venv.unwrapped.core, sec)
-        add(f"native vector env, {threads} threads", n, native[n],
-            kernel_mt if n == big else kernel[n])
+        add(f"native vector env, {threads} threads", n, native[n], kernel_all[n])
     numba.set_num_threads(1)
     venv = gym.make_vec(a.env, num_envs=big, vectorization_mode="vector_entry_point", **kw)
     native_1 = bench_vector(venv, a.env, venv.unwrapped.core, sec)
@@ -211,7 +288,11 @@ def main() -> None:
     share, ext_rate = kernel_share(venv, a.env, sec)
     for n in sorted(kernel):
         add("raw kernel (Simulation.run), 1 thread", n, kernel[n])
-    add(f"raw kernel, {threads} threads", big, kernel_mt)
+    for n in sizes:
+        add(f"raw kernel, {threads} threads", n, kernel_all[n])
+    for n in sizes:
+        add(f"env ceiling (compiled), {threads} threads", n, ceiling[n], kernel_all[n])
+    add("env ceiling (compiled), 1 thread", big, ceiling_1, kernel[big])
 
     sync_big = sync_sps.get(big, sync_sps[max(sync_sps)])
     print(f"\nnative N={big}: {native[big]:,.0f} steps/s = {native[big] / sync_big:.1f}x "
@@ -222,6 +303,9 @@ def main() -> None:
     print(f"native N={big}: {share:.0%} of the step is the fused kernel step (advancing, "
           f"rewards, observations: {ext_rate:,.0f} steps/s), {1 - share:.0%} the rest "
           "(Python, episode ends, infos)")
+    print(f"env ceiling N={big}: {ceiling[big]:,.0f} decisions/s on {threads} threads = "
+          f"{ceiling[big] / kernel_mt:.2f}x the raw kernel; the native env reaches "
+          f"{native[big] / ceiling[big]:.2f}x of it ({native_1 / ceiling_1:.2f}x on 1 thread)")
     print(f"targets (issue 5): >= 500,000 steps/s: {native[big] >= 5e5}; >= 20x sync: "
           f"{native[big] >= 20 * sync_big}; >= 0.5x raw kernel (same threads): "
           f"{native[big] >= 0.5 * kernel_mt} / (1 thread): {native_1 >= 0.5 * kernel[big]}")

@@ -3,7 +3,9 @@ SB3 adapter (MaskablePPO and PPO train on it)."""
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -266,3 +268,41 @@ def test_ppo_trains_on_the_adapter(one_torch_thread):
     venv = make_sb3_vec_env("octogym/TBUAssign-v0", n_envs=4, seed=0, **SMALL)
     PPO("MlpPolicy", venv, n_steps=128, batch_size=128, n_epochs=1, seed=0, device="cpu",
         policy_kwargs={"net_arch": [32]}).learn(total_timesteps=512)
+
+
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+def test_bench_ceiling_does_the_env_work(env_id):
+    """benchmarks/bench_env.py's env ceiling (compiled round-robin, no env) makes the same
+    decisions as the native env playing the benchmark's heuristic: as many, with the same
+    episode metrics, so its rate bounds the env's."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_env.py"
+    spec = importlib.util.spec_from_file_location("bench_env", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    n, N = 3, 20
+    venv = native(env_id, n, requests_per_episode=N, load=0.9)
+    core = venv.unwrapped.core
+    act = bench.heuristic(env_id, core.slices, core.K, core.Q)
+    obs, _ = venv.reset(seed=42)
+    metrics: dict[int, dict] = {}
+    while len(metrics) < n:
+        obs, _, term, _, info = venv.step(act(obs))
+        for i in np.flatnonzero(term):
+            if int(i) not in metrics:
+                m = info["final_info"]["metrics"]
+                metrics[int(i)] = {k: m[k][i] for k in m if not k.startswith("_")}
+    sim = Simulation(None, "chip", load=0.9, n_requests=N, seed=42, batch=n,
+                     policy=core.controller)
+    acts, state = np.full(n, -1, np.int64), np.zeros(n, np.int64)
+    decisions = 0
+    while (state != 1).any():
+        decisions += bench.ext_rounds(sim.model, sim.state, sim.policy,
+                                      core.decision.ext.get("ext_cluster", False),
+                                      core.decision.ext.get("ext_tbu", False), acts, state)
+        if (state == 2).any():
+            sim.grow(state == 2)
+            state[state == 2] = 0
+    assert decisions == sum(m["episode_steps"] for m in metrics.values())
+    for b in range(n):
+        want = sim.result(b).to_dict()
+        assert {k: metrics[b][k] for k in want} == want
