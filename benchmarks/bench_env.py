@@ -57,7 +57,9 @@ def run_parallel(M, S, pol, active):
             SC[b, L.SC_STATUS] = run_member(M, S, b, pol, False, False, 2**62, -1)
 
 
-@njit(parallel=True, cache=True)
+# Not cached: a test loads this file by path, and numba cannot load a cache entry written from
+# such a module ('<dynamic>') when this file runs as a script.
+@njit(parallel=True)
 def ext_rounds(M, S, pol, ext_cluster, ext_tbu, acts, state):
     """Round-robin over members, one decision each per round, until every member is done
     (``state`` 1) or some member needs bigger pools (``state`` 2: grow, then call again).
