@@ -129,7 +129,7 @@ def _step_members(M, S, pol, kind, rows, resume, actions, mask, home, invalid, s
         steps[b] += 1
         term[b] = st == ST_DONE
         trunc[b] = st != ST_DONE and max_steps > 0 and steps[b] >= max_steps
-        account_member(SC, S.RES, b, acc, rcode, rscale, per_tbu, reward)
+        account_member(SC, b, acc, rcode, rscale, per_tbu, reward)
         observe_member(kind, b, M, S, wf_work, off, oi, of, obs, mask, home)
 
 

@@ -1,4 +1,4 @@
-"""Rewards: exact, incremental time integrals of the requests in the system.
+"""Rewards: exact time integrals of the requests in the system.
 
 Let ``N(t)`` be the number of requests arrived and not finished at cycle ``t``. Its integral
 
@@ -6,11 +6,10 @@ Let ``N(t)`` be the number of requests arrived and not finished at cycle ``t``. 
          = D + (na - nd) * t - A
 
 where ``A`` sums the arrival times of all arrived requests and ``D`` the completion times of
-all finished ones. Over a whole episode ``I(end)`` is the total latency. Requests arrive in id
-order, so ``A`` grows by the new arrivals' times; ``D`` is refreshed only when requests finished
-since the last call, from a window that starts at the oldest unfinished request. A call is
-O(new arrivals) when nothing finished, O(window) otherwise: O(requests in the system), never
-O(requests per episode).
+all finished ones. Over a whole episode ``I(end)`` is the total latency. The kernel keeps ``A``,
+``D`` and the arrival times of the finished requests as running sums in its state
+(``sum_arr``, ``sum_done``, ``sum_done_arr``), so a reward costs O(1) per step and touches no
+per-request row (which, at N = 1024 members, would not be in the cache).
 
 Reward kinds (``reward=`` on every environment), per step from decision t0 to decision t1:
 
@@ -39,47 +38,27 @@ REWARDS: dict[str, str] = {
     "in_system": "minus the requests in the system at the new decision, per TBU",
 }
 
-# Columns of the accounting array (one row per batch member).
-(AC_LO, AC_NA_SEEN, AC_ND_SEEN, AC_SUM_ARR, AC_P_DONE, AC_P_ARR, AC_D, AC_D_ARR, AC_I,
- AC_LAT) = range(10)
-N_ACCOUNT = 10
+# Columns of the accounting array (one row per batch member): I and the summed latency of the
+# finished requests at the member's previous step.
+AC_I, AC_LAT = range(2)
+N_ACCOUNT = 2
 
 
 REWARD_CODES = {name: i for i, name in enumerate(REWARDS)}
 
 
 @njit(cache=True, inline="always")
-def account_member(SC, RES, b, acc, kind, scale, per_tbu, out):
-    """Bring ``acc[b]`` up to date for member ``b`` and write its reward since the previous
-    call to ``out[b]``. Afterwards ``acc[b, AC_I]`` is I(now) and ``acc[b, AC_LAT]`` the
-    summed latency of the finished requests."""
+def account_member(SC, b, acc, kind, scale, per_tbu, out):
+    """Write member ``b``'s reward since its previous call to ``out[b]``; afterwards
+    ``acc[b, AC_I]`` is I(now) and ``acc[b, AC_LAT]`` the summed latency of the finished
+    requests."""
     na = SC[b, L.SC_NA]
     nd = SC[b, L.SC_ND]
-    now = SC[b, L.SC_NOW]
     a = acc[b]
     prev_i = a[AC_I]
     prev_lat = a[AC_LAT]
-    for u in range(a[AC_NA_SEEN], na):
-        a[AC_SUM_ARR] += RES[b, u, L.RES_ARR]
-    a[AC_NA_SEEN] = na
-    if nd != a[AC_ND_SEEN]:
-        lo = a[AC_LO]
-        while lo < na and RES[b, lo, L.RES_DONE] >= 0:
-            a[AC_P_DONE] += RES[b, lo, L.RES_DONE]
-            a[AC_P_ARR] += RES[b, lo, L.RES_ARR]
-            lo += 1
-        a[AC_LO] = lo
-        d = a[AC_P_DONE]
-        da = a[AC_P_ARR]
-        for u in range(lo, na):
-            if RES[b, u, L.RES_DONE] >= 0:
-                d += RES[b, u, L.RES_DONE]
-                da += RES[b, u, L.RES_ARR]
-        a[AC_D] = d
-        a[AC_D_ARR] = da
-        a[AC_ND_SEEN] = nd
-    a[AC_I] = a[AC_D] + (na - nd) * now - a[AC_SUM_ARR]
-    a[AC_LAT] = a[AC_D] - a[AC_D_ARR]
+    a[AC_I] = SC[b, L.SC_SUM_DONE] + (na - nd) * SC[b, L.SC_NOW] - SC[b, L.SC_SUM_ARR]
+    a[AC_LAT] = SC[b, L.SC_SUM_DONE] - SC[b, L.SC_SUM_DONE_ARR]
     if kind == 0:  # latency
         out[b] = -(a[AC_I] - prev_i) * scale
     elif kind == 1:  # completion

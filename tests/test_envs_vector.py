@@ -270,15 +270,21 @@ def test_ppo_trains_on_the_adapter(one_torch_thread):
         policy_kwargs={"net_arch": [32]}).learn(total_timesteps=512)
 
 
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/bench_env.py as a module (loaded once: its ceiling loop compiles uncached)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_env.py"
+    spec = importlib.util.spec_from_file_location("bench_env", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
-def test_bench_ceiling_does_the_env_work(env_id):
+def test_bench_ceiling_does_the_env_work(env_id, bench):
     """benchmarks/bench_env.py's env ceiling (compiled round-robin, no env) makes the same
     decisions as the native env playing the benchmark's heuristic: as many, with the same
     episode metrics, so its rate bounds the env's."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_env.py"
-    spec = importlib.util.spec_from_file_location("bench_env", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     n, N = 3, 20
     venv = native(env_id, n, requests_per_episode=N, load=0.9)
     core = venv.unwrapped.core

@@ -156,6 +156,18 @@ def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L_: int
 
 
 _NP = {"i8": np.int64, "f8": np.float64, "u8": np.uint64, "i4": np.int32}
+LINE = 64
+
+
+def cache_aligned_zeros(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """Zeros whose first element starts a 64-byte cache line (numpy's own allocations are
+    only 16-byte aligned). Rows of the State whose size is a multiple of a line then never
+    straddle two lines: a cluster's TBUs or a member's counters cost one line, not two."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape)) * dtype.itemsize
+    buf = np.zeros(n + LINE, np.uint8)
+    off = -buf.ctypes.data % LINE
+    return buf[off: off + n].view(dtype).reshape(shape)
 
 
 def new_state(M: Model, mix: CompiledMix, B: int, seeds: Sequence[int],
@@ -169,9 +181,9 @@ def new_state(M: Model, mix: CompiledMix, B: int, seeds: Sequence[int],
     arrays = {}
     for g, dt, shape, names in STATE_GROUPS:
         sz["X"] = len(names)
-        arrays[g] = np.zeros((B, *[sz[d] for d in shape]), dtype=_NP[dt])
+        arrays[g] = cache_aligned_zeros((B, *[sz[d] for d in shape]), _NP[dt])
     for g, dt, shape in STATE_SINGLE:
-        arrays[g] = np.zeros((B, *[sz[d] for d in shape]), dtype=_NP[dt])
+        arrays[g] = cache_aligned_zeros((B, *[sz[d] for d in shape]), _NP[dt])
     S = State(**arrays)
     reset_members(M, S, np.arange(B), seeds, tbu_cfg)
     return S
@@ -216,9 +228,10 @@ def grow_state(S: State, what: str) -> State:
 
     def pad(name: str, axis: int, n: int) -> None:
         a = arrays[name]
-        w = [(0, 0)] * a.ndim
-        w[axis] = (0, n)
-        arrays[name] = np.pad(a, w)
+        shape = list(a.shape)
+        shape[axis] += n
+        arrays[name] = cache_aligned_zeros(tuple(shape), a.dtype)
+        arrays[name][tuple(slice(0, k) for k in a.shape)] = a
 
     pad(grp, 1, new - old)
     for name in _POOL_EXTRA[what]:

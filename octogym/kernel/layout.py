@@ -93,7 +93,10 @@ STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
         "now", "seq", "nd", "na", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
         "n_cb_done", "n_reconf", "n_events", "n_invalid", "n_migrations", "n_steals",
         "dq_head", "dq_tail", "dq_len", "hp_n", "rr_c", "fr_nfree", "jb_nfree", "rq_nfree",
-        "tr_n", "t_end", "status", "n_policy_draws", "idle_epochs")),
+        "tr_n", "t_end", "status", "n_policy_draws", "idle_epochs",
+        # running sums of arrival times of arrived requests, and of completion and arrival
+        # times of finished ones (exact: the env's rewards read them in O(1))
+        "sum_arr", "sum_done", "sum_done_arr")),
     ("SF", "f8", ("X",), ("arr_clock", "byte_hops")),
     ("HP", "i8", ("H", "X"), ("hp_t", "hp_k", "hp_d")),  # event heap
     ("RQ", "i8", ("R", "X"), ("rq_uid", "rq_wf", "rq_home", "rq_row", "rq_free")),

@@ -144,6 +144,8 @@ def consume(M, S, b, WL, f, org):
             r = FR[b, f, L.FR_REQ]
             uid = RQ[b, r, L.RQ_UID]
             RES[b, uid, L.RES_DONE] = SC[b, L.SC_NOW]
+            SC[b, L.SC_SUM_DONE] += SC[b, L.SC_NOW]
+            SC[b, L.SC_SUM_DONE_ARR] += RES[b, uid, L.RES_ARR]
             SC[b, L.SC_ND] += 1
             SC[b, L.SC_T_END] = SC[b, L.SC_NOW]
             RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE] = r
@@ -420,6 +422,7 @@ def on_arrival(M, S, b, n):
     RES[b, n, L.RES_ARR] = now
     RES[b, n, L.RES_WF] = w
     SC[b, L.SC_NA] += 1
+    SC[b, L.SC_SUM_ARR] += now
     j = alloc_job(S, b)
     JB[b, j, L.JB_BLOCK] = -1
     JB[b, j, L.JB_REQ] = r
