@@ -195,8 +195,8 @@ OF_TAU, OF_WORK = range(2)  # obs_floats
 
 
 @njit(cache=True, inline="always")
-def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, off, K, Q, CK,
-                       N, tau, work, obs, mask, home):
+def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, off, K, Q,
+                       CK, N, tau, work, obs, mask, home):
     o = obs[b]
     o[:] = 0.0
     now = SC[b, L.SC_NOW]

@@ -32,9 +32,9 @@ def tbu_utilisation(core: KernelBatch, b: int) -> np.ndarray:
     the part still ahead of ``now`` is taken back out."""
     S = core.sim.state
     now = int(S.SC[b, L.SC_NOW])
-    TB = S.TB[b]
-    ahead = np.where(TB[L.TB_STATE] == TBU_RUN, np.maximum(TB[L.TB_END] - now, 0), 0)
-    busy = np.maximum(TB[L.TB_ACC_BUSY] - ahead, 0)
+    end = S.TB[b, L.TB_END]
+    ahead = np.where(S.TB[b, L.TB_STATE] == TBU_RUN, np.maximum(end - now, 0), 0)
+    busy = np.maximum(S.TBR[b, :, L.TBR_ACC_BUSY] - ahead, 0)
     return np.clip(busy / max(now, 1), 0.0, 1.0)
 
 

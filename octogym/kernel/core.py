@@ -185,15 +185,16 @@ def idle_close(S, b, u, c):
     """Account the open idle segment of TBU ``u`` up to now (starved, or blocked while its
     cluster has a backlog) and restart it at now. Idle = not running or reconfiguring."""
     TB = S.TB
+    TBR = S.TBR
     SC = S.SC
     CL = S.CL
     if TB[b, L.TB_STATE, u] == TBU_IDLE:
-        dt = SC[b, L.SC_NOW] - TB[b, L.TB_IDLE, u]
+        dt = SC[b, L.SC_NOW] - TBR[b, u, L.TBR_IDLE]
         if CL[b, L.CL_BL_LEN, c] > 0:
-            TB[b, L.TB_ACC_BLOCKED, u] += dt
+            TBR[b, u, L.TBR_ACC_BLOCKED] += dt
         else:
-            TB[b, L.TB_ACC_STARVED, u] += dt
-        TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+            TBR[b, u, L.TBR_ACC_STARVED] += dt
+        TBR[b, u, L.TBR_IDLE] = SC[b, L.SC_NOW]
 
 
 @kernel_helper
@@ -295,6 +296,7 @@ def start_next(M, S, b, u):
     m_tbu_cluster = M.tbu_cluster
     TBQ = S.TBQ
     TB = S.TB
+    TBR = S.TBR
     JB = S.JB
     MB = M.MB
     SC = S.SC
@@ -319,9 +321,9 @@ def start_next(M, S, b, u):
     if slow != 1.0:  # a slowed TBU (what-if scenarios) takes proportionally longer
         run = int(math.ceil(run * slow))
     end = begin + run
-    TB[b, L.TB_ACC_RECONF, u] += r
-    TB[b, L.TB_ACC_WAIT, u] += begin - s0
-    TB[b, L.TB_ACC_BUSY, u] += run
+    TBR[b, u, L.TBR_ACC_RECONF] += r
+    TBR[b, u, L.TBR_ACC_WAIT] += begin - s0
+    TBR[b, u, L.TBR_ACC_BUSY] += run
     TB[b, L.TB_STATE, u] = TBU_RUN
     TB[b, L.TB_END, u] = end
     heap_push(S, b, end, EV_TB_DONE, j)
@@ -402,6 +404,7 @@ def migrate(M, S, b, u, pos, v):
     ``v`` (which must have space); its data moves again from its origin, paying the transfer.
     Returns True if done. Position 0 is the head; it is movable only if ``u`` is not running."""
     TB = S.TB
+    TBR = S.TBR
     MI = M.MI
     TBQ = S.TBQ
     CL = S.CL
@@ -425,7 +428,7 @@ def migrate(M, S, b, u, pos, v):
     if TB[b, L.TB_QL, u] == 0:
         TBF[b, u] = 0.0
         if TB[b, L.TB_STATE, u] == TBU_IDLE:
-            TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+            TBR[b, u, L.TBR_IDLE] = SC[b, L.SC_NOW]
     SC[b, L.SC_N_MIGRATIONS] += 1
     enqueue(M, S, b, j, v)
     # a queue slot freed in the source cluster: offer its backlog again
@@ -452,6 +455,7 @@ def reconfigure(M, S, b, u, cfg):
     """Command: reconfigure an idle, empty TBU to ``cfg`` ahead of need (costs reconf cycles).
     Returns True if started; a busy TBU or one already holding ``cfg`` is left alone."""
     TB = S.TB
+    TBR = S.TBR
     m_tbu_cluster = M.tbu_cluster
     SC = S.SC
     MI = M.MI
@@ -461,7 +465,7 @@ def reconfigure(M, S, b, u, cfg):
     TB[b, L.TB_STATE, u] = TBU_RECONF
     TB[b, L.TB_CFG, u] = cfg
     SC[b, L.SC_N_RECONF] += 1
-    TB[b, L.TB_ACC_RECONF, u] += MI[L.MI_RECONF]
+    TBR[b, u, L.TBR_ACC_RECONF] += MI[L.MI_RECONF]
     TB[b, L.TB_END, u] = SC[b, L.SC_NOW] + MI[L.MI_RECONF]
     heap_push(S, b, SC[b, L.SC_NOW] + MI[L.MI_RECONF], EV_TBU_FREE, u)
     return True

@@ -83,11 +83,12 @@ Model = namedtuple("Model", MODEL_FIELDS)
 # ---- State: every member's dynamic state, leading axis B -------------------------------------
 # (group, dtype, shape after B with "X" = the field axis, fields). Entities that the kernel
 # handles one at a time (heap entries, requests, frames, jobs, results, trace rows) keep their
-# fields together (field axis last: one entity on a cache line or two); TBUs and clusters,
-# which the policies scan across (every TBU's queue length, every cluster's load), keep each
-# field together (field axis first). In the environments each member's state has usually left
-# the caches by the time its next decision comes, so lines touched per decision matter; this
-# mixed layout measured ~5-15 % faster there than either uniform one (within noise at times).
+# fields together (field axis last: one entity on a cache line or two); what the policies and
+# observations scan across TBUs and clusters (every TBU's queue length, every cluster's load)
+# keeps each field together (field axis first), and the TBU fields only a TBU's own events
+# touch (its accounting) are a record per TBU again. In the environments each member's state
+# has usually left the caches by the time its next decision comes, so the lines one decision
+# touches set its cost (``benchmarks/lines_per_decision.py`` counts them).
 STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("SC", "i8", ("X",), (
         "now", "seq", "nd", "na", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
@@ -106,9 +107,11 @@ STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     # jobs: TB instances, CB executions, and arrival (cluster) decisions
     ("JB", "i8", ("J", "X"), ("jb_req", "jb_frame", "jb_block", "jb_org", "jb_bytes", "jb_t",
                               "jb_dur", "jb_data", "jb_tbu", "jb_next", "jb_free")),
-    ("TB", "i8", ("X", "T"), ("tb_cfg", "tb_state", "tb_qh", "tb_ql", "tb_idle", "tb_end",
-                              "tb_runs", "acc_busy", "acc_reconf", "acc_wait", "acc_starved",
-                              "acc_blocked")),
+    # TBUs: what the policies and observations scan across TBUs, field by field ...
+    ("TB", "i8", ("X", "T"), ("tb_cfg", "tb_state", "tb_ql", "tb_qh", "tb_end")),
+    # ... and what only one TBU's own events touch, TBU by TBU
+    ("TBR", "i8", ("T", "X"), ("tb_idle", "tb_runs", "acc_busy", "acc_reconf", "acc_wait",
+                               "acc_starved", "acc_blocked")),
     ("CL", "i8", ("X", "C"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_q",
                               "rr_t")),
     ("RES", "i8", ("N", "X"), ("res_arr", "res_done", "res_wf", "res_home")),
@@ -128,9 +131,9 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ST_EXEC", "i4", ("C", "NB")),  # CB executions per block
     ("ST_SUM", "i4", ("C", "NB")),  # map: sum of drawn counts
     ("PS", "f8", ("C", "PS")),  # policy scratch
-    ("WLI", "i8", ("WX", "W")),  # token worklist of the current event: frame, block, origin,
-    ("WLU", "u8", ("W",)),  #      bytes (WLI rows) and lineage (WLU); counters in WLC
-    ("WLC", "i8", ("WX",)),  # worklist head, tail
+    # token worklist of the current event: row 0 = (head, tail), row 1 + i = token i
+    # (frame, block, origin, bytes, lineage as int64); counters and first tokens share a line
+    ("WL", "i8", ("W", "WT")),
     ("PW", "f8", ("WX", "NCFG")),  # policy scratch vectors per config
     ("PEMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
     ("PPREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
@@ -138,7 +141,7 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 STATE_FIELDS = tuple(g[0] for g in STATE_GROUPS) + tuple(s[0] for s in STATE_SINGLE)
 State = namedtuple("State", STATE_FIELDS)
 
-# Compile-time row constants: L.SC_NOW, L.TB_ACC_BUSY, L.MI_C, L.MB_BLK_TYPE, ...
+# Compile-time row constants: L.SC_NOW, L.TBR_ACC_BUSY, L.MI_C, L.MB_BLK_TYPE, ...
 FIELD_INDEX: dict[str, tuple[str, int]] = {}
 for _g, _dt, _shape, _names in STATE_GROUPS:
     for _i, _n in enumerate(_names):
@@ -150,7 +153,9 @@ for _g, _names in MODEL_GROUPS.items():
 
 def _const(group: str, name: str) -> str:
     base = name.upper()
-    return base if base.startswith(group + "_") else f"{group}_{base}"
+    if base.startswith(group + "_"):
+        return base
+    return f"{group}_{base.removeprefix(group[:2] + '_')}"  # tb_qh in TBR: TBR_QH
 
 
 for _n, (_g, _i) in FIELD_INDEX.items():

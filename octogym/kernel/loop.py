@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from numba import uint64
+from numba import int64, uint64
 
 from octogym.kernel import layout as L
 from octogym.kernel.core import (
@@ -96,24 +96,24 @@ MAX_IDLE_EPOCHS = 1000
 
 @kernel_helper
 def make_worklist(S, b):
-    """Views of member ``b``'s preallocated token worklist (the kernel never allocates)."""
-    S.WLC[b, 0] = 0
-    S.WLC[b, 1] = 0
-    return (S.WLI[b, 0], S.WLI[b, 1], S.WLI[b, 2], S.WLI[b, 3], S.WLU[b], S.WLC[b])
+    """Member ``b``'s preallocated token worklist, emptied (the kernel never allocates)."""
+    WL = S.WL[b]
+    WL[0, 0] = 0
+    WL[0, 1] = 0
+    return WL
 
 
 @kernel_helper
 def wl_push(WL, f, x, org, nbytes, lin):
-    ctr = WL[5]
-    t = ctr[1]
-    if t >= WL[0].shape[0]:
+    t = WL[0, 1] + 1
+    if t >= WL.shape[0]:
         raise RuntimeError("octogym kernel: token worklist overflow")
-    WL[0][t] = f
-    WL[1][t] = x
-    WL[2][t] = org
-    WL[3][t] = nbytes
-    WL[4][t] = lin
-    ctr[1] = t + 1
+    WL[t, 0] = f
+    WL[t, 1] = x
+    WL[t, 2] = org
+    WL[t, 3] = nbytes
+    WL[t, 4] = int64(lin)  # the lineage's bits, stored in the int64 row
+    WL[0, 1] = t
 
 
 @kernel_helper
@@ -239,13 +239,12 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
 
 @kernel_step
 def flush(M, S, b, WL):
-    ctr = WL[5]
-    while ctr[0] < ctr[1]:
-        i = ctr[0]
-        ctr[0] = i + 1
-        deliver(M, S, b, WL, WL[0][i], WL[1][i], WL[2][i], WL[3][i], WL[4][i])
-    ctr[0] = 0
-    ctr[1] = 0
+    while WL[0, 0] < WL[0, 1]:
+        i = WL[0, 0] + 1
+        WL[0, 0] = i
+        deliver(M, S, b, WL, WL[i, 0], WL[i, 1], WL[i, 2], WL[i, 3], uint64(WL[i, 4]))
+    WL[0, 0] = 0
+    WL[0, 1] = 0
 
 
 # ---- events ------------------------------------------------------------------------------------
@@ -327,6 +326,7 @@ def on_tb_done(M, S, b, WL, j, pol):
     JB = S.JB
     m_tbu_cluster = M.tbu_cluster
     TB = S.TB
+    TBR = S.TBR
     SC = S.SC
     JBU = S.JBU
     m_succ_ptr = M.succ_ptr
@@ -334,9 +334,9 @@ def on_tb_done(M, S, b, WL, j, pol):
     c = m_tbu_cluster[u]
     dequeue_head(M, S, b, u)
     TB[b, L.TB_STATE, u] = TBU_IDLE
-    TB[b, L.TB_RUNS, u] += 1
+    TBR[b, u, L.TBR_RUNS] += 1
     SC[b, L.SC_N_TB_DONE] += 1
-    TB[b, L.TB_IDLE, u] = SC[b, L.SC_NOW]
+    TBR[b, u, L.TBR_IDLE] = SC[b, L.SC_NOW]
     x = JB[b, j, L.JB_BLOCK]
     f = JB[b, j, L.JB_FRAME]
     lin = JBU[b, j]
@@ -364,7 +364,7 @@ def tbu_available(M, S, b, u, pol):
 def on_tbu_free(M, S, b, u, pol):
     """A reconfiguration command finished."""
     S.TB[b, L.TB_STATE, u] = TBU_IDLE
-    S.TB[b, L.TB_IDLE, u] = S.SC[b, L.SC_NOW]
+    S.TBR[b, u, L.TBR_IDLE] = S.SC[b, L.SC_NOW]
     tbu_available(M, S, b, u, pol)
 
 

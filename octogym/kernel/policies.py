@@ -347,7 +347,7 @@ def proactive_epoch(M, S, b, structural_only):
             cf = S.TB[b, L.TB_CFG, u]
             if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0:
                 continue
-            if structural_only and now - S.TB[b, L.TB_IDLE, u] < idle_thr:
+            if structural_only and now - S.TBR[b, u, L.TBR_IDLE] < idle_thr:
                 continue
             if cf >= 0 and have[cf] - 1 < want[cf] - 0.5:
                 continue  # its own config would fall below target: keep it
