@@ -161,8 +161,8 @@ LINE = 64
 
 def cache_aligned_zeros(shape: tuple[int, ...], dtype) -> np.ndarray:
     """Zeros whose first element starts a 64-byte cache line (numpy's own allocations are
-    only 16-byte aligned). Rows of the State whose size is a multiple of a line then never
-    straddle two lines: a cluster's TBUs or a member's counters cost one line, not two."""
+    only 16-byte aligned). A run of State fields that fits in a line then never straddles
+    two: e.g. one field of a cluster's 4 TBUs (32 bytes)."""
     dtype = np.dtype(dtype)
     n = int(np.prod(shape)) * dtype.itemsize
     buf = np.zeros(n + LINE, np.uint8)

@@ -155,7 +155,7 @@ def _const(group: str, name: str) -> str:
     base = name.upper()
     if base.startswith(group + "_"):
         return base
-    return f"{group}_{base.removeprefix(group[:2] + '_')}"  # tb_qh in TBR: TBR_QH
+    return f"{group}_{base.removeprefix(group[:2] + '_')}"  # tb_idle in TBR: TBR_IDLE
 
 
 for _n, (_g, _i) in FIELD_INDEX.items():
