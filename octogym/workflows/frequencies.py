@@ -25,7 +25,6 @@ import numpy as np
 from octogym.workflows.graph import strongly_connected
 from octogym.workflows.model import ControlBlock, TaskBlock, Workflow
 
-
 # Up to this many blocks the linear system is solved densely (as it always was: bit-identical
 # figures for every workflow of normal size); above it, component by component in linear time.
 DENSE_MAX_BLOCKS = 256
