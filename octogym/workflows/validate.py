@@ -15,7 +15,7 @@ source, the block and the rule. Rules, by name:
 ``loop-cannot-exit``  expected executions are finite (spectral radius of the mean matrix < 1)
 ``join-deadlock``     no run leaves a join holding tokens it can never complete
 (``schema``, ``duplicate-id``, ``duration``, ``count``, ``phase``, ``limit``
-are raised while parsing; ``limit`` also here: a loop nest of more than ``limits.MAX_LOOP_BLOCKS`` blocks.)
+are raised while parsing; ``limit`` also here: a loop nest above ``MAX_LOOP_BLOCKS``.)
 
 Every check is linear in the size of the workflow (loops cost a dense eigenvalue problem of
 their own size), so a large file cannot make validation quadratic (docs/limits.md).
