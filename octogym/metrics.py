@@ -133,11 +133,13 @@ def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counter
     def frac(k: str) -> float:
         return float(split[k].sum()) / tot
 
-    p50, p95, p99 = percentiles(lat) if lat.size else [float("nan")] * 3
-
-    return SimResult(
+    if not lat.size:
+        raise ValueError("no request has completed yet, so latency metrics are undefined; run "
+                         "further (or to completion) before collecting results")
+    p50, p95, p99 = percentiles(lat)
+    res = SimResult(
         n_requests=int(lat.size),
-        latency_mean=float(lat.mean()) if lat.size else float("nan"),
+        latency_mean=float(lat.mean()),
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
@@ -154,6 +156,12 @@ def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counter
         tbu_idle=split,
         **counters,
     )
+    bad = [f.name for f in _SCALAR_FIELDS
+           if isinstance(getattr(res, f.name), float) and not math.isfinite(getattr(res, f.name))]
+    if bad:
+        raise ValueError(f"metrics {bad} are not finite (makespan {int(end)} cycles): a bound "
+                         "of docs/limits.md was not enforced; please report this input")
+    return res
 
 
 def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
