@@ -16,6 +16,7 @@ from octogym.workflows.model import Workflow, WorkflowError
 
 # libyaml's safe loader when available: the same safe subset of YAML, ~3x faster to parse.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TOO_DEEP = "nested too deeply to parse (a workflow needs only a few levels)"
 
 
 def _fmt(path: Path, fmt: str | None) -> str:
@@ -43,11 +44,12 @@ def loads_workflow(text: str, fmt: str = "yaml", source: str | None = None) -> W
         data: Any = json.loads(text) if fmt == "json" else yaml.load(text, Loader=_SAFE_LOADER)
         return Workflow.from_dict(data, source=source)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
+        if "maximum nesting depth" in str(e):  # libyaml's own depth limit
+            raise WorkflowError(source, None, "limit", _TOO_DEEP) from None
         raise WorkflowError(source, None, "syntax",
                             f"not valid {fmt.upper()}: {limits.short(str(e))}") from None
     except RecursionError:
-        raise WorkflowError(source, None, "limit", "nested too deeply to parse "
-                                                   "(a workflow needs only a few levels)") from None
+        raise WorkflowError(source, None, "limit", _TOO_DEEP) from None
 
 
 def load_workflow(path: str | Path, fmt: str | None = None) -> Workflow:
