@@ -459,3 +459,14 @@ def test_import_with_unwritable_cache_and_home(tmp_path):
                           "as c; print(c.CACHE_DIR)"], env=env, capture_output=True, text=True,
                          timeout=120, check=True)
     assert Path(out.stdout.strip()).parent == tmp_path / f"octogym-numba-{os.getuid()}"
+
+
+@pytest.mark.parametrize("params", [{"ema": float("nan")}, {"ema": 2.0},
+                                    {"structural_idle": float("inf")},
+                                    {"structural_idle": -1}, {"ema": "0.5"}])
+def test_scheduler_parameter_bounds(params):
+    from octogym.schedulers import param_vector
+
+    with pytest.raises(ValueError) as ei:
+        param_vector("octopus", params)
+    assert next(iter(params)) in str(ei.value)
