@@ -379,11 +379,27 @@ def test_time_horizon_raises_instead_of_wrapping():
         sim.run()
 
 
-def test_metrics_before_any_completion_raise_instead_of_nan():
+def test_metrics_before_any_completion_are_nan_only_for_latency():
+    """Before the first completion the latency metrics are undefined (NaN, with n_requests 0:
+    a truncated episode has them too); every other metric is finite."""
     sim = _sim()
     sim.advance(until=1)
-    with pytest.raises(ValueError, match="no request has completed"):
-        sim.result(0)
+    res = sim.result(0)
+    assert res.n_requests == 0
+    for k, v in res.to_dict().items():
+        if isinstance(v, float):
+            assert np.isnan(v) if k.startswith("latency_") else np.isfinite(v), k
+
+
+def test_non_finite_metric_raises():
+    from octogym.metrics import make_result
+
+    split = {k: np.zeros(2, np.int64) for k in ("busy", "starved", "waiting_data",
+                                                "reconfiguring", "blocked")}
+    counters = dict(reconfigurations=0, noc_byte_hops=float("inf"), tb_executions=0,
+                    cb_executions=0, events=0, invalid_actions=0, migrations=0, steals=0)
+    with pytest.raises(ValueError, match="noc_byte_hops"):
+        make_result(np.array([5.0]), 10, split, counters)
 
 
 def test_normal_run_metrics_are_finite():
