@@ -144,11 +144,25 @@ def max_count_mean(kind: str) -> float:
 
 
 @dataclass(frozen=True)
-class Duration:
-    """Cycles of one TB execution. ``params`` holds exactly the family's parameters."""
+class _Law:
+    """What a duration and a count law share: the family name and exactly its parameters."""
 
     dist: str
     params: tuple[tuple[str, Any], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dist": self.dist}
+        for k, v in self.params:
+            out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return dict(self.params)[key]
+
+
+@dataclass(frozen=True)
+class Duration(_Law):
+    """Cycles of one TB execution. ``params`` holds exactly the family's parameters."""
 
     @staticmethod
     def fixed(value: int) -> Duration:
@@ -205,15 +219,6 @@ class Duration:
             return float(max(p["a"], p["b"]))
         return float(max(p["values"]))
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dist": self.dist}
-        for k, v in self.params:
-            out[k] = list(v) if isinstance(v, tuple) else v
-        return out
-
-    def __getitem__(self, key: str) -> Any:
-        return dict(self.params)[key]
-
     def mean(self) -> float:
         """Expected cycles (of the continuous law; sampling rounds to whole cycles >= 1)."""
         p = dict(self.params)
@@ -265,11 +270,8 @@ class Duration:
 
 
 @dataclass(frozen=True)
-class Count:
+class Count(_Law):
     """Fan-out of a ``map``: how many parallel body copies one execution starts (>= 0)."""
-
-    dist: str
-    params: tuple[tuple[str, Any], ...] = field(default=())
 
     @staticmethod
     def fixed(value: int) -> Count:
@@ -306,15 +308,6 @@ class Count:
                     f"starts at most {cap} copies, and above that mean more than "
                     f"{COUNT_TAIL:g} of draws would be clamped (docs/limits.md)")
         return Count(kind, tuple(p.items()))
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dist": self.dist}
-        for k, v in self.params:
-            out[k] = list(v) if isinstance(v, tuple) else v
-        return out
-
-    def __getitem__(self, key: str) -> Any:
-        return dict(self.params)[key]
 
     def mean(self) -> float:
         p = dict(self.params)
