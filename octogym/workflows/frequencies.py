@@ -19,11 +19,14 @@ This derivation is ours (DESIGN.md §2 leaves it to us).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from octogym.workflows.graph import strongly_connected
-from octogym.workflows.model import ControlBlock, TaskBlock, Workflow
+
+if TYPE_CHECKING:  # model.py imports validate.py, which imports this module
+    from octogym.workflows.model import Workflow
 
 # Up to this many blocks the linear system is solved densely (as it always was: bit-identical
 # figures for every workflow of normal size); above it, component by component in linear time.
@@ -43,7 +46,7 @@ def _entries(wf: Workflow) -> tuple[list[str], list[list[tuple[int, float]]]]:
     out: list[list[tuple[int, float]]] = []
     for b in wf.blocks:
         row: list[tuple[int, float]] = []
-        if isinstance(b, TaskBlock) or b.type == "fork":
+        if b.type in ("task", "fork"):
             row = [(idx[s], 1.0) for s in succ[b.id]]
         elif b.type == "branch":
             row = [(idx[s], p) for s, p in b.probs or ()]
@@ -169,7 +172,7 @@ def expected_frequencies(wf: Workflow, phase: int = 0) -> Frequencies:
     work: dict[str, float] = {}
     cbu = 0.0
     for i, b in enumerate(wf.blocks):
-        if isinstance(b, ControlBlock):
+        if b.type != "task":
             if b.type == "join":
                 ex[i] = v[i] / max(indeg[b.id], 1)
             cbu += ex[i] * b.cost

@@ -31,6 +31,15 @@ def _fmt(path: Path, fmt: str | None) -> str:
                         f"unknown file type '{suf}'; use .yaml, .yml or .json")
 
 
+def _safe_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with libyaml's safe loader when available (same safe subset)."""
+    loader = _SAFE_LOADER(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def loads_workflow(text: str, fmt: str = "yaml", source: str | None = None) -> Workflow:
     """Parse a workflow from YAML or JSON text and validate it.
 
@@ -41,7 +50,7 @@ def loads_workflow(text: str, fmt: str = "yaml", source: str | None = None) -> W
                             f"a workflow is at most {limits.MAX_FILE_BYTES} characters "
                             f"(docs/limits.md), got {len(text)}")
     try:
-        data: Any = json.loads(text) if fmt == "json" else yaml.load(text, Loader=_SAFE_LOADER)
+        data: Any = json.loads(text) if fmt == "json" else _safe_yaml(text)
         return Workflow.from_dict(data, source=source)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         if "maximum nesting depth" in str(e):  # libyaml's own depth limit

@@ -16,22 +16,12 @@ from typing import Any
 from octogym import limits
 from octogym.limits import short
 from octogym.workflows.distributions import Count, DistributionError, Duration
+from octogym.workflows.errors import WorkflowError
+from octogym.workflows.validate import validate
 
 TASK_KINDS = ("ai", "general")
 CONTROL_TYPES = ("branch", "map", "fork", "join")
 BLOCK_TYPES = ("task", *CONTROL_TYPES)
-
-
-class WorkflowError(ValueError):
-    """A workflow breaks a rule. ``source``, ``block`` and ``rule`` say where and what."""
-
-    def __init__(self, source: str | None, block: str | None, rule: str, detail: str):
-        self.source = source or "<workflow>"
-        self.block = block
-        self.rule = rule
-        self.detail = detail
-        where = self.source + (f": block '{block}'" if block is not None else "")
-        super().__init__(f"{where}: [{rule}] {detail}")
 
 
 @dataclass(frozen=True)
@@ -180,8 +170,6 @@ class Workflow:
     @staticmethod
     def from_dict(d: Any, source: str | None = None) -> Workflow:
         """Parse and validate; raises :class:`WorkflowError` naming source, block and rule."""
-        from octogym.workflows.validate import validate
-
         wf = _parse_workflow(d, source)
         validate(wf)
         return wf

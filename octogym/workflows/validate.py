@@ -23,11 +23,16 @@ their own size), so a large file cannot make validation quadratic (docs/limits.m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from octogym import limits
 from octogym.limits import short
+from octogym.workflows.errors import WorkflowError
 from octogym.workflows.frequencies import spectral_radius
 from octogym.workflows.graph import on_a_cycle, strongly_connected
-from octogym.workflows.model import ControlBlock, Workflow, WorkflowError
+
+if TYPE_CHECKING:  # model.py imports this module to validate what it parses
+    from octogym.workflows.model import Workflow
 
 PROB_TOL = 1e-9
 # Bounds of the join-deadlock search (ours): beyond them the check gives up silently, since
@@ -84,7 +89,7 @@ def validate(wf: Workflow) -> None:
             raise err(b.id, "task-flows",
                       f"a task has at most one outgoing flow, found {short(succ[b.id])}; "
                       "use a fork")
-        if not isinstance(b, ControlBlock):
+        if b.type == "task":
             continue
         if b.type == "branch":
             check_probs(b.id, b.probs or ())
