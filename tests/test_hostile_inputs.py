@@ -486,3 +486,17 @@ def test_scheduler_parameter_bounds(params):
     with pytest.raises(ValueError) as ei:
         param_vector("octopus", params)
     assert next(iter(params)) in str(ei.value)
+
+
+def test_env_step_past_the_horizon_raises():
+    """The env runs members in compiled code up to 2**62; a member whose clock passes its
+    run's horizon (where sums of times could wrap) raises instead of returning rewards."""
+    import gymnasium as gym
+
+    import octogym  # noqa: F401  (registers the ids)
+
+    env = gym.make("octogym/TBUAssign-v0", requests_per_episode=5)
+    _, info = env.reset(seed=1)
+    env.unwrapped.core.sim.horizon = 1  # as if the run were huge
+    with pytest.raises(limits.TimeHorizonError, match="horizon"):
+        env.step(int(np.argmax(info["action_mask"])))
