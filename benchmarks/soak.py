@@ -7,7 +7,8 @@ time, so a leak (RSS climbing) or a slowdown (time per episode climbing) is visi
 
 Both play the lowest-id valid action from ``info["action_mask"]`` (no agent in the loop: the
 figures are the environment's own). RSS is the current resident set (``/proc/self/statm``),
-not the peak.
+not the peak. CPU time (``time.process_time``, all threads) is printed beside wall time: on a
+shared machine wall time also measures the neighbours.
 
     python benchmarks/soak.py                                  # ~2-4 minutes
     python benchmarks/soak.py --episodes 5000 --vector-episodes 1000 --windows 10
@@ -41,11 +42,12 @@ def soak_single(env_id: str, episodes: int, windows: int, requests: int) -> None
     env = gym.make(env_id, requests_per_episode=requests)
     per = max(1, episodes // windows)
     print(f"single env {env_id}, {episodes} episodes of {requests} requests")
-    print(f"{'episodes':>9} {'RSS MB':>8} {'ms/episode':>11} {'steps/episode':>14}")
+    print(f"{'episodes':>9} {'RSS MB':>8} {'ms/episode':>11} {'CPU ms/ep':>10} "
+          f"{'steps/episode':>14}")
     obs, info = env.reset(seed=1)
     env.step(int(first_valid(info["action_mask"])))  # compile outside the clock
     obs, info = env.reset(seed=1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     steps = 0
     for ep in range(1, episodes + 1):
         done = False
@@ -55,9 +57,10 @@ def soak_single(env_id: str, episodes: int, windows: int, requests: int) -> None
             done = term or trunc
         obs, info = env.reset()
         if ep % per == 0:
-            dt = time.perf_counter() - t0
-            print(f"{ep:>9} {rss_mb():>8.1f} {1e3 * dt / per:>11.2f} {steps / per:>14.1f}")
-            t0 = time.perf_counter()
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
+            print(f"{ep:>9} {rss_mb():>8.1f} {1e3 * dt / per:>11.2f} {1e3 * dc / per:>10.2f} "
+                  f"{steps / per:>14.1f}")
+            t0, c0 = time.perf_counter(), time.process_time()
             steps = 0
     env.close()
 
@@ -68,25 +71,27 @@ def soak_vector(env_id: str, n: int, episodes: int, windows: int, requests: int)
     per = max(1, episodes // windows)
     print(f"\nnative vector env {env_id}, N = {n}, until {episodes} episodes have ended "
           f"(auto-reset in the same step), {requests} requests each")
-    print(f"{'episodes':>9} {'RSS MB':>8} {'ms/episode':>11} {'ms/step':>8} {'steps':>7}")
+    print(f"{'episodes':>9} {'RSS MB':>8} {'ms/episode':>11} {'ms/step':>8} {'CPU ms/st':>10} "
+          f"{'steps':>7}")
     obs, info = env.reset(seed=1)
     # one step outside the clock: it compiles the vector step
     obs, r, term, trunc, info = env.step(first_valid(info["action_mask"]))
     ended = int(np.count_nonzero(term | trunc))
     last_ended, last_steps, steps = ended, 0, 1
     mark = per
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while ended < episodes:
         obs, r, term, trunc, info = env.step(first_valid(info["action_mask"]))
         steps += 1
         ended += int(np.count_nonzero(term | trunc))
         if ended >= mark:
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             print(f"{ended:>9} {rss_mb():>8.1f} {1e3 * dt / (ended - last_ended):>11.3f} "
-                  f"{1e3 * dt / (steps - last_steps):>8.3f} {steps:>7}")
+                  f"{1e3 * dt / (steps - last_steps):>8.3f} "
+                  f"{1e3 * dc / (steps - last_steps):>10.3f} {steps:>7}")
             mark = ended + per
             last_ended, last_steps = ended, steps
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
     env.close()
 
 
@@ -102,7 +107,8 @@ def main() -> None:
     a = ap.parse_args()
     print(f"start: RSS {rss_mb():.1f} MB")
     soak_single(a.env, a.episodes, a.windows, a.requests)
-    soak_vector(a.env, a.vector_envs, a.vector_episodes, a.windows, a.requests)
+    if a.vector_episodes > 0:
+        soak_vector(a.env, a.vector_envs, a.vector_episodes, a.windows, a.requests)
 
 
 if __name__ == "__main__":
