@@ -14,6 +14,7 @@ Sampled durations are integer cycles, at least 1.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,9 +122,9 @@ def limits_map_count() -> int:
     return limits.MAX_MAP_COUNT
 
 
-def count_tail(kind: str, mean: float) -> float:
-    """P(count > the clamp) for a poisson or geometric count law of this mean."""
-    cap = limits_map_count()
+def count_tail(kind: str, mean: float, cap: int | None = None) -> float:
+    """P(count > ``cap``, default the clamp) for a poisson or geometric law of this mean."""
+    cap = limits_map_count() if cap is None else cap
     if mean <= 0:
         return 0.0
     if kind == "geometric":
@@ -136,10 +137,15 @@ def count_tail(kind: str, mean: float) -> float:
 
 def max_count_mean(kind: str) -> float:
     """The largest mean of a ``poisson``/``geometric`` count accepted (see COUNT_TAIL)."""
-    lo, hi = 0.0, 10.0 * limits_map_count()
+    return _max_count_mean(kind, limits_map_count(), COUNT_TAIL)
+
+
+@functools.lru_cache(maxsize=16)
+def _max_count_mean(kind: str, cap: int, tail: float) -> float:
+    lo, hi = 0.0, 10.0 * cap  # bisection: ~4,000 exp/lgamma calls, hence the cache
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if count_tail(kind, mid) <= COUNT_TAIL else (lo, mid)
+        lo, hi = (mid, hi) if count_tail(kind, mid, cap) <= tail else (lo, mid)
     return lo
 
 
