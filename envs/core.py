@@ -51,6 +51,7 @@ from octogym.kernel.layout import (
 )
 from octogym.kernel.loop import NO_ACTION, run_member
 from octogym.kernel.policies import KERNEL_POLICIES
+from octogym.limits import TimeHorizonError
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
 from octogym.workflows import expected_frequencies
@@ -271,6 +272,9 @@ class KernelBatch:
             raise RuntimeError(f"member {b} reached status "
                                f"{STATUS_NAMES[int(self.sim.state.SC[b, L.SC_STATUS])]!r} "
                                "(the kernel stalled or was asked to stop early)")
+        if (self.sim.state.SC[stepped, L.SC_NOW] > self.sim.horizon).any():
+            raise TimeHorizonError(f"a member passed the simulated-time horizon of "
+                                   f"{self.sim.horizon} cycles (docs/limits.md)")
         return reward, term, trunc
 
     # ---- read-outs ------------------------------------------------------------------------

@@ -8,11 +8,13 @@ paper's and what is ours).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from octogym import limits
 from octogym.kernel import policies as P
 
 
@@ -120,5 +122,11 @@ def param_vector(name: str, overrides: Mapping[str, float] | None = None) -> np.
         if k not in sched.params:
             raise ValueError(f"scheduler {name!r} does not use parameter {k!r} "
                              f"(it uses {list(sched.params) or 'none'})")
-        vec[PARAMS[k].index] = float(v)
+        x = float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) \
+            else math.nan
+        hi = 1.0 if k == "ema" else float(limits.CYCLE_HORIZON)
+        if not 0.0 <= x <= hi:
+            raise ValueError(f"scheduler parameter {k!r} must be a number in [0, {hi:g}], got "
+                             f"{limits.short(v)}")
+        vec[PARAMS[k].index] = x
     return vec

@@ -209,6 +209,18 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("count-in-phase",
      MAP + "phases:\n  - {after_requests: 10, set: {m: {count: {dist: poisson, mean: -2}}}}\n",
      "count", "m"),
+    ("count-above-clamp", MAP.replace("{dist: poisson, mean: 3}", "{dist: fixed, value: 65}"),
+     "count", "m"),
+    ("count-poisson-mean-clamped", MAP.replace("mean: 3", "mean: 1000000"), "count", "m"),
+    ("duration-beyond-int64", doc([T.format("a").replace("value: 10", "value: 1.0e+30")]),
+     "duration", "a"),
+    # ---- limit (parse time, and loop nests while validating)
+    ("limit-out-bytes",
+     doc(["{id: a, type: task, config: c, kind: ai, out_bytes: 10000000000000000000, "
+          "duration: {dist: fixed, value: 1}}"]), "limit", "a"),
+    ("limit-cost", doc(["{id: a, type: fork, cost: 1099511627777}", task("b")], [("a", "b")]),
+     "limit", "a"),
+    ("limit-id-length", doc([task("a" * 300)], entry="a" * 300), "limit", None),
     # ---- phase (parse time)
     ("phase-both-triggers",
      LOOP + "phases:\n  - {after_requests: 10, after_cycles: 99, set: {br: {probs: "

@@ -248,3 +248,19 @@ def grow_state(S: State, what: str) -> State:
 
 def seeds_for(seed: int, B: int) -> list[int]:
     return [member_seed(seed, b) for b in range(B)]
+
+
+def state_nbytes(M: Model, mix: CompiledMix, B: int, R: int = 64, F: int = 256,
+                 J: int = 512) -> int:
+    """Bytes :func:`new_state` will allocate for ``B`` members (before any pool grows), so a
+    caller can refuse a configuration before allocating it (docs/limits.md)."""
+    margin = model_int(M, "margin")
+    sz = _sizes(M, mix, B, R, max(F, 4 * margin), max(J, 4 * margin),
+                model_int(M, "trace_cap"))
+    total = 0
+    for _, dt, shape, names in STATE_GROUPS:
+        sz["X"] = len(names)
+        total += B * int(np.prod([sz[d] for d in shape])) * np.dtype(_NP[dt]).itemsize
+    for _, dt, shape in STATE_SINGLE:
+        total += B * int(np.prod([sz[d] for d in shape])) * np.dtype(_NP[dt]).itemsize
+    return total

@@ -33,7 +33,7 @@ ARR_POISSON, ARR_CLOSED, ARR_TRACE = 0, 1, 2
 ARRIVAL_MODES = {"poisson": ARR_POISSON, "closed": ARR_CLOSED, "trace": ARR_TRACE}
 
 # Our model limit: a map never starts more than this many copies (the draw is clamped).
-MAX_MAP_COUNT = 64
+from octogym.limits import MAX_MAP_COUNT  # noqa: E402, F401  (one source: octogym/limits.py)
 
 # ---- Model: what does not change during a run ------------------------------------------------
 # Arrays are grouped (a field = one row of a group) because the compiled kernel passes these

@@ -64,6 +64,7 @@ from octogym.kernel.layout import (
 from octogym.kernel.policies import (
     decide_cluster,
     decide_tbu,
+    epoch_quiet_until,
     least_loaded_tbu,
     on_epoch,
     on_idle,
@@ -473,6 +474,33 @@ def _capacity_ok(M, S, b):
             and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_N] + margin <= HP.shape[1])
 
 
+@kernel_step
+def idle_epochs(M, S, b, pol, t, until):
+    """How many epoch lengths to the next epoch worth running, after a quiet epoch at ``t``
+    (1: the next one). Epochs before the next other event, before ``until`` and before
+    ``epoch_quiet_until`` would change nothing; skipping them leaves the state exactly as
+    running them would: clock at the last skipped one, its events counted, its pushes
+    sequenced (so huge cycle counts do not tick through millions of empty epochs)."""
+    SC = S.SC
+    e = M.MI[L.MI_EPOCH]
+    lim = epoch_quiet_until(M, S, b, pol)
+    if lim < 0:
+        return 1
+    target = S.HP[b, 0, L.HP_T]
+    if lim < target:
+        target = lim
+    k = (target - t + e - 1) // e  # first epoch at or after target
+    k2 = (until - t) // e + 1  # first epoch after until
+    if k2 < k:
+        k = k2
+    if k <= 1:
+        return 1
+    SC[b, L.SC_N_EVENTS] += k - 1
+    SC[b, L.SC_SEQ] += k - 1
+    SC[b, L.SC_NOW] = t + (k - 1) * e
+    return k
+
+
 @kernel_entry
 def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
     SC = S.SC
@@ -565,9 +593,15 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                     return ST_STALLED
             else:
                 SC[b, L.SC_IDLE_EPOCHS] = 0
+            rc0 = SC[b, L.SC_N_RECONF]
+            mg0 = SC[b, L.SC_N_MIGRATIONS]
             on_epoch(M, S, b, pol)
             if SC[b, L.SC_ND] < MI[L.MI_N_REQUESTS]:
-                heap_push(S, b, t + MI[L.MI_EPOCH], EV_EPOCH, 0)
+                k = 1
+                if SC[b, L.SC_N_RECONF] == rc0 and SC[b, L.SC_N_MIGRATIONS] == mg0 \
+                        and SC[b, L.SC_HP_N] > 0:
+                    k = idle_epochs(M, S, b, pol, t, until)
+                heap_push(S, b, t + k * MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
 @kernel_entry
