@@ -39,16 +39,15 @@ from __future__ import annotations
 
 import csv
 import math
-import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from octogym.distributed import Executor, make_executor
 from octogym.hardware import PRESETS, HardwareConfig, get_hardware
 from octogym.kernel.build import model_int, profile_configs
 from octogym.kernel.layout import field
@@ -381,13 +380,14 @@ def _warm_up() -> None:
 
 
 def compare(scenarios: Sequence[Scenario], schedulers: Sequence[str], seeds: int, *,
-            n_requests: int | None = None, progress: bool = True, jobs: int = 1
-            ) -> list[dict[str, Any]]:
+            n_requests: int | None = None, progress: bool = True, jobs: int = 1,
+            executor: Executor | None = None) -> list[dict[str, Any]]:
     """Run every scenario under every scheduler for ``seeds`` evaluation seeds.
 
     Returns tidy rows (see :func:`run_one`), ordered by scenario, scheduler (as given) and
     seed. ``n_requests`` overrides every scenario's; ``jobs > 1`` runs (scenario, scheduler)
-    pairs in that many worker processes (results are identical, only faster)."""
+    pairs in that many worker processes; ``executor`` (``octogym.distributed``, e.g. a
+    ``RayExecutor``) runs them elsewhere. Results are identical either way, only faster."""
     from tqdm.auto import tqdm
 
     tasks = [(s, p) for s in scenarios for p in schedulers]
@@ -398,22 +398,13 @@ def compare(scenarios: Sequence[Scenario], schedulers: Sequence[str], seeds: int
                    * (n_requests or t[0].n_requests) * cost[t[1]])
     bar = tqdm(total=len(tasks), disable=not progress, unit="run", desc="compare")
     done: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    executor = executor or make_executor(jobs, warm_up=_warm_up)
     try:
-        if jobs <= 1:
-            for s, p in order:
-                bar.set_postfix_str(f"{s.name} / {p}")
-                done[(s.name, p)] = run_one(s, p, seeds, n_requests)
-                bar.update()
-        else:
-            _warm_up()
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futs = {pool.submit(run_one, s, p, seeds, n_requests): (s.name, p)
-                        for s, p in order}
-                for fut in as_completed(futs):
-                    done[futs[fut]] = fut.result()
-                    bar.set_postfix_str(" / ".join(futs[fut]))
-                    bar.update()
+        calls = [(s, p, seeds, n_requests) for s, p in order]
+        for i, rows in executor.imap_unordered(run_one, calls):
+            done[(order[i][0].name, order[i][1])] = rows
+            bar.set_postfix_str(f"{order[i][0].name} / {order[i][1]}")
+            bar.update()
     finally:
         bar.close()
     return [r for s, p in tasks for r in done[(s.name, p)]]
@@ -1133,10 +1124,12 @@ def plan_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
 
 def compare_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
                    checkpoints: Sequence[str], seeds: int, *, n_requests: int | None = None,
-                   allow_hardware_transfer: bool = True, progress: bool = True, jobs: int = 1
+                   allow_hardware_transfer: bool = True, progress: bool = True, jobs: int = 1,
+                   executor: Executor | None = None
                    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Learned agents beside the heuristics on ``scenarios`` (see :func:`plan_agents` for
-    what runs): ``(rows, skipped)``, rows as :func:`run_arm` gives them, in plan order."""
+    what runs): ``(rows, skipped)``, rows as :func:`run_arm` gives them, in plan order.
+    ``jobs`` / ``executor``: where the runs execute, as in :func:`compare`."""
     from tqdm.auto import tqdm
 
     tasks, skipped, _ = plan_agents(scenarios, heuristics, checkpoints,
@@ -1151,24 +1144,14 @@ def compare_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
     done: dict[int, list[dict[str, Any]]] = {}
     bar = tqdm(total=len(tasks), disable=not progress, unit="run", desc="agents")
     kw = {"allow_hardware_transfer": allow_hardware_transfer}
+    executor = executor or make_executor(jobs, warm_up=_warm_up)
     try:
-        if jobs <= 1:
-            for i in order:
-                s, arm = tasks[i]
-                bar.set_postfix_str(f"{s.name} / {arm.label}")
-                done[i] = run_arm(s, arm, seeds, n_requests, **kw)
-                bar.update()
-        else:
-            _warm_up()
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futs = {pool.submit(run_arm, *tasks[i], seeds, n_requests, **kw): i
-                        for i in order}
-                for fut in as_completed(futs):
-                    i = futs[fut]
-                    done[i] = fut.result()
-                    bar.set_postfix_str(f"{tasks[i][0].name} / {tasks[i][1].label}")
-                    bar.update()
+        calls = [(*tasks[i], seeds, n_requests) for i in order]
+        for j, rows in executor.imap_unordered(run_arm, calls, **kw):
+            i = order[j]
+            done[i] = rows
+            bar.set_postfix_str(f"{tasks[i][0].name} / {tasks[i][1].label}")
+            bar.update()
     finally:
         bar.close()
     return [r for i in range(len(tasks)) for r in done[i]], skipped
