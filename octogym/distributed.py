@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
 
 __all__ = ["Executor", "ProcessExecutor", "RayExecutor", "SerialExecutor", "connect",
-           "executor_for", "make_executor", "require_ray"]
+           "executor_for", "kernel_cache_report", "make_executor", "require_ray"]
 
 RAY_EXTRA = 'pip install "octogym[ray]"  (or `make`, which installs it)'
 
@@ -110,13 +110,13 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     or join the cluster at ``address``; reuse the connection if Ray is already initialised.
     Returns the ``ray`` module. An unreachable address raises ``RuntimeError`` naming it."""
     ray = require_ray()
-    if ray.is_initialized():
-        return ray
     if address is not None and num_cpus is not None:
         raise ValueError("num_cpus applies to a local Ray instance only (address=None); a "
                          "cluster's CPUs are set by `ray start --num-cpus` on each node")
     if address is not None and address != "auto":
         _probe(address)
+    if ray.is_initialized():
+        return ray
     try:
         if address is None:
             ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=False)
@@ -145,9 +145,9 @@ class RayExecutor:
     def ray(self) -> Any:
         """The connected ``ray`` module (connecting on first call)."""
         ray = require_ray()
-        if not ray.is_initialized():
-            connect(self.address, self.num_cpus)
-            self._started = True
+        started = not ray.is_initialized()
+        connect(self.address, self.num_cpus)  # checks the address even if already connected
+        self._started = self._started or started
         return ray
 
     def imap_unordered(self, fn: Callable[..., Any], calls: Sequence[tuple],
@@ -201,3 +201,20 @@ def executor_for(jobs: int, ray: str | None, warm_up: Callable[[], Any] | None =
     executor = RayExecutor(None if local else ray, jobs if local else None, warm_up)
     executor.ray()
     return executor
+
+
+def kernel_cache_report() -> dict[str, Any]:
+    """Run a two-request simulation in this process (loading or compiling the kernel if this
+    process has not yet), then report numba's cache statistics for the kernel's entry point:
+    ``{"pid", "cache_hits", "cache_misses", "cache_dir"}``. A worker that loaded the kernel
+    from the cache shows hits and no misses (docs/scaling.md). Picklable: run it as a task."""
+    import os
+
+    from octogym._numba_cache import CACHE_DIR
+    from octogym.kernel.loop import run_batch
+    from octogym.simulator import Simulation
+
+    Simulation("recognition", "chip", n_requests=2, policy="static").run()
+    stats = run_batch.stats
+    return {"pid": os.getpid(), "cache_hits": sum(stats.cache_hits.values()),
+            "cache_misses": sum(stats.cache_misses.values()), "cache_dir": str(CACHE_DIR)}
