@@ -229,3 +229,22 @@ def test_unreachable_address_is_a_clear_error(capsys):
     assert "Ray cluster at '127.0.0.1:1' is unreachable" in err
     with pytest.raises(ValueError, match="neither 'auto' nor host:port"):
         connect("somewhere")
+
+
+def test_the_sweep_and_search_files_of_docs_scaling_are_valid(tmp_path):
+    """The YAML examples of docs/scaling.md parse and validate (the docs stay in step)."""
+    import re
+
+    from octogym.agents.tune import load_tune_spec
+
+    text = (ROOT / "docs" / "scaling.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 3
+    sweep_file, search_file, hp_file = (tmp_path / "s.yaml", tmp_path / "t.yaml",
+                                        tmp_path / "tiny_hp.yml")
+    sweep_file.write_text(blocks[0])
+    search_file.write_text(blocks[1])
+    hp_file.write_text(blocks[2])
+    assert len(S.load_sweep(sweep_file).points) == 54
+    spec = load_tune_spec(search_file)
+    assert spec["num_samples"] == 2 and spec["hyperparams"] == str(hp_file.resolve())
