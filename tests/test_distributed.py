@@ -93,6 +93,20 @@ def test_compare_on_ray_equals_process_pool_bit_for_bit(ray_local):
     assert any(r["scheduler"] == "octopus" and r["speedup"] != 1.0 for r in agg_ray)
 
 
+def test_agents_on_ray_equal_the_serial_run(ray_local):
+    """Checkpoints and heuristics through the env on Ray: the serial run's rows (compared
+    with the serial run, not the pool, whose workers importing torch would double the time)."""
+    zoo = ROOT / "agents" / "zoo" / "TBUAssign-v0"
+    if not (zoo / "final.zip").is_file():
+        pytest.skip("bundled TBU agent not present")
+    scen = E.resolve_scenarios(["env-chip"])
+    args = (scen, ["static", "least_loaded"], [str(zoo)], 2)
+    serial, _ = E.compare_agents(*args, n_requests=30, progress=False, jobs=1)
+    on_ray, _ = E.compare_agents(*args, n_requests=30, progress=False, executor=RayExecutor())
+    assert {r["kind"] for r in on_ray} == {"kernel", "env", "learned"}
+    assert same_rows(serial, on_ray)
+
+
 def test_evaluate_cli_on_ray_writes_the_same_tables_and_plots(ray_local, tmp_path):
     import evaluate
 
