@@ -25,6 +25,9 @@ decisions through the same env and controller, and the kernel-only schedulers (d
   learned.png         mean latency of every agent per scenario and decision level
 
 Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
+`--ray [ADDRESS]` runs every (scenario, scheduler or agent) as a Ray task (local instance or a
+cluster; same results as the process pool) and `--sweep FILE` runs a grid sweep instead
+(octogym/sweep.py); both in docs/scaling.md.
 The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
 and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
 shared the 2 cores); `--scenarios study --no-zoo` (docs/results.md) about 3-4 minutes.
