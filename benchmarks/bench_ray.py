@@ -21,6 +21,7 @@ import time
 
 from octogym import evaluation as E
 from octogym.distributed import ProcessExecutor, RayExecutor, connect, kernel_cache_report
+from octogym.evaluation.runner import warm_up
 
 
 def _strip(rows: list[dict]) -> list[dict]:
@@ -53,12 +54,12 @@ def main() -> None:
             best = min(best, time.perf_counter() - t0)
         return best, rows
 
-    E._warm_up()
+    warm_up()
     t_serial, ref = timed(None)
     print(f"serial (jobs=1)           {t_serial:7.2f} s  1.00x")
     figures = {}
     for n in (1, 2):
-        t, rows = timed(ProcessExecutor(n, E._warm_up))
+        t, rows = timed(ProcessExecutor(n, warm_up))
         assert _strip(rows) == _strip(ref), "process pool rows differ"
         figures[("pool", n)] = t
         t0 = time.perf_counter()

@@ -131,6 +131,12 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     return ray
 
 
+def _apply(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+    """The Ray task: ``fn`` may be any picklable callable (a ``functools.partial`` too, which
+    ``ray.remote`` itself refuses)."""
+    return fn(*args, **kwargs)
+
+
 class RayExecutor:
     """Every run a Ray task (one CPU each). The connection is made on first use
     (:func:`connect`) and kept; ``shutdown()`` ends a local instance this executor started.
@@ -155,8 +161,9 @@ class RayExecutor:
         ray = self.ray()
         if self.warm_up is not None:
             self.warm_up()
-        remote = ray.remote(num_cpus=1, max_retries=0)(fn)
-        refs = [remote.remote(*args, **kwargs) for args in calls]
+        remote = ray.remote(num_cpus=1, max_retries=0)(_apply)
+        fn_ref = ray.put(fn)  # sent once, not with every task
+        refs = [remote.remote(fn_ref, args, kwargs) for args in calls]
         index = {ref: i for i, ref in enumerate(refs)}
         pending = list(refs)
         try:

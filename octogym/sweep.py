@@ -24,7 +24,7 @@ Each point is one independent run (a task on the executor: see ``octogym.distrib
 ``requests`` requests under one scheduler, for its seeds; evaluation seed ``i`` is batch
 member ``i`` of ``EVAL_SEED``, exactly as in ``evaluate.py`` (a seed run alone via
 ``member_offset`` gives the same numbers). A checkpoint (a train.py run directory or .zip)
-plays the point through its env (``evaluation.run_arm``); it needs a preset hardware (no
+plays the point through its env (``octogym.agents.arena.run_arm``); it needs a preset hardware (no
 ``hardware_fields``) and batched seeds.
 
 Output in the folder: ``sweep.csv``, one row per (point, seed): the point's parameters, every
@@ -210,7 +210,7 @@ def run_point(point: SweepPoint) -> list[dict[str, Any]]:
     cols = point.columns()
     if point.scheduler not in SCHEDULERS:  # a checkpoint: through its env, like evaluate.py
         from octogym.agents import SB3Agent
-        from octogym.evaluation import learned_arm, run_arm
+        from octogym.agents.arena import learned_arm, run_arm
 
         arm = learned_arm(SB3Agent(point.scheduler))
         rows = run_arm(scen, arm, point.n_seeds, point.requests,
@@ -326,11 +326,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = ap.parse_args(list(argv) if argv is not None else None)
     from octogym.distributed import executor_for
-    from octogym.evaluation import _warm_up
+    from octogym.evaluation.runner import warm_up
 
     try:
         spec = load_sweep(args.file)
-        executor = executor_for(args.jobs, args.ray, warm_up=_warm_up)
+        executor = executor_for(args.jobs, args.ray, warm_up=warm_up)
     except (ValueError, RuntimeError) as e:
         print(f"sweep: error: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from octogym.distributed import (
     kernel_cache_report,
     require_ray,
 )
+from octogym.evaluation.runner import warm_up
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # evaluate.py, imported as a module
@@ -83,7 +84,7 @@ def test_compare_on_ray_equals_process_pool_bit_for_bit(ray_local):
     scenarios = E.resolve_scenarios(["recognition-chip", "mix-chip-light", "contagion-chip"])
     scheds = ["static", "octopus", "least_loaded"]
     pool = E.compare(scenarios, scheds, 2, n_requests=60, progress=False,
-                     executor=ProcessExecutor(2, E._warm_up))
+                     executor=ProcessExecutor(2, warm_up))
     on_ray = E.compare(scenarios, scheds, 2, n_requests=60, progress=False,
                        executor=RayExecutor())
     serial = E.compare(scenarios, scheds, 2, n_requests=60, progress=False, jobs=1)
@@ -99,10 +100,12 @@ def test_agents_on_ray_equal_the_serial_run(ray_local):
     zoo = ROOT / "agents" / "zoo" / "TBUAssign-v0"
     if not (zoo / "final.zip").is_file():
         pytest.skip("bundled TBU agent not present")
+    from octogym.agents import arena
+
     scen = E.resolve_scenarios(["env-chip"])
     args = (scen, ["static", "least_loaded"], [str(zoo)], 2)
-    serial, _ = E.compare_agents(*args, n_requests=30, progress=False, jobs=1)
-    on_ray, _ = E.compare_agents(*args, n_requests=30, progress=False, executor=RayExecutor())
+    serial, _ = arena.compare_agents(*args, n_requests=30, progress=False, jobs=1)
+    on_ray, _ = arena.compare_agents(*args, n_requests=30, progress=False, executor=RayExecutor())
     assert {r["kind"] for r in on_ray} == {"kernel", "env", "learned"}
     assert same_rows(serial, on_ray)
 
@@ -123,7 +126,7 @@ def test_evaluate_cli_on_ray_writes_the_same_tables_and_plots(ray_local, tmp_pat
 
 
 def test_ray_workers_load_the_kernel_from_the_cache(ray_local):
-    E._warm_up()  # the kernel is in the on-disk cache before workers start
+    warm_up()  # the kernel is in the on-disk cache before workers start
     remote = ray_local.remote(num_cpus=1)(kernel_cache_report)
     reports = ray_local.get([remote.remote() for _ in range(4)])
     for r in reports:
@@ -138,7 +141,7 @@ def test_sweep_on_ray_equals_process_pool_and_resumes_after_an_interrupt(ray_loc
     f.write_text(SWEEP)
     spec = S.load_sweep(f)
     assert len(spec.points) == 2 * 2 * 2 * 2
-    res = S.run_sweep(spec, tmp_path / "pool", ProcessExecutor(2, E._warm_up), progress=False)
+    res = S.run_sweep(spec, tmp_path / "pool", ProcessExecutor(2, warm_up), progress=False)
     assert res["ran"] == 16 and res["skipped"] == 0
 
     finished = []
