@@ -215,8 +215,8 @@ def run_point(point: SweepPoint) -> list[dict[str, Any]]:
         arm = learned_arm(SB3Agent(point.scheduler))
         rows = run_arm(scen, arm, point.n_seeds, point.requests,
                        allow_hardware_transfer=True)
-        return [{**cols, "seed": r["seed"], **{k: v for k, v in r.items()
-                                                if k not in cols and k != "seed"}}
+        return [{**cols, "seed": r["seed"], "sim_load": scen.sim_load(point.requests),
+                 **{k: v for k, v in r.items() if k not in cols and k != "seed"}}
                 for r in rows]
     prof = scen.profile(point.requests)
     if point.basis == "static":

@@ -199,6 +199,26 @@ def test_grid_seeds_run_alone_give_the_batched_numbers(tmp_path):
     assert ra == rb
 
 
+def test_sweep_plays_a_checkpoint_beside_a_scheduler(tmp_path):
+    zoo = ROOT / "agents" / "zoo" / "TBUAssign-v0"
+    if not (zoo / "final.zip").is_file():
+        pytest.skip("bundled TBU agent not present")
+    f = tmp_path / "ag.yaml"
+    f.write_text("requests: 20\nseeds: 1\ngrid:\n  workflows: [recognition]\n  load: [0.5]\n"
+                 f"  schedulers: [static, {zoo}]\n")
+    res = S.run_sweep(S.load_sweep(f), tmp_path / "out", progress=False)
+    rows = drop_timing(res["csv"].read_text())
+    head = rows[0]
+    got = {r[head.index("scheduler")]: r for r in rows[1:]}
+    assert set(got) == {"static", str(zoo)}
+    assert got[str(zoo)][head.index("kind")] == "learned"
+    assert got[str(zoo)][head.index("sim_load")] == got["static"][head.index("sim_load")]
+    assert float(got[str(zoo)][head.index("latency_mean")]) > 0
+    f.write_text(f.read_text().replace("grid:\n", "grid:\n  hardware_fields: {hop_cycles: [2]}\n"))
+    with pytest.raises(ValueError, match="checkpoints .* play preset hardware"):
+        S.load_sweep(f)
+
+
 @pytest.mark.parametrize("text,needle", [
     ("grid: {load: [0.5]}", "grid.workflows is required"),
     ("grid: {workflows: [nope], load: [0.5]}", "grid.workflows: 'nope'"),
