@@ -26,6 +26,7 @@ do. Nothing else in octogym imports Ray.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -119,6 +120,10 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
         return ray
     try:
         if address is None:
+            # Ray runs workers at nice +15 (its daemons first); on a machine shared with
+            # other jobs that starves the runs, so a local instance keeps our niceness
+            # (set RAY_worker_niceness yourself to choose otherwise)
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=False)
         else:
             ray.init(address=address, configure_logging=False)
@@ -215,8 +220,6 @@ def kernel_cache_report() -> dict[str, Any]:
     process has not yet), then report numba's cache statistics for the kernel's entry point:
     ``{"pid", "cache_hits", "cache_misses", "cache_dir"}``. A worker that loaded the kernel
     from the cache shows hits and no misses (docs/scaling.md). Picklable: run it as a task."""
-    import os
-
     from octogym._numba_cache import CACHE_DIR
     from octogym.kernel.loop import run_batch
     from octogym.simulator import Simulation

@@ -131,6 +131,10 @@ def test_ray_workers_load_the_kernel_from_the_cache(ray_local):
     reports = ray_local.get([remote.remote() for _ in range(4)])
     for r in reports:
         assert r["cache_misses"] == 0 and r["cache_hits"] >= 1, r
+    # and they run at our priority, not Ray's default nice +15 (starved on a shared machine)
+    import os
+
+    assert ray_local.get(ray_local.remote(num_cpus=1)(os.nice).remote(0)) == os.nice(0)
 
 
 # ---- sweeps -----------------------------------------------------------------------------------
