@@ -177,6 +177,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
                              f"({', '.join(SCHEDULERS)}) nor an existing checkpoint")
             agents.append(s)
     if "seeds" in grid:
+        if "seeds" in data:
+            _fail(where, "seeds is given twice (top level: batched; grid.seeds: one run per "
+                         "seed); keep one")
         grid_seeds = _list(grid, "seeds", where)
         for s in grid_seeds:
             if isinstance(s, bool) or not isinstance(s, int) or s < 0:
@@ -286,10 +289,12 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Any = None, *,
         if todo:
             ex = executor or SerialExecutor()
             with journal.open("a") as fh:
+                if journal.stat().st_size and not journal.read_bytes().endswith(b"\n"):
+                    fh.write("\n")  # end a torn line (a kill mid-write) before appending
                 for i, rows in ex.imap_unordered(run_point, [(p,) for p in todo]):
                     key = todo[i].key()
                     done[key] = rows
-                    fh.write(json.dumps({"key": key, "rows": rows}) + "\n")
+                    fh.write(json.dumps({"key": key, "rows": rows}, default=_jsonable) + "\n")
                     fh.flush()
                     ran += 1
                     bar.set_postfix_str(_label(todo[i]))
@@ -301,6 +306,13 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: Any = None, *,
         rows = [r for p in spec.points if p.key() in done for r in done[p.key()]]
         csv_path = write_csv(rows, out / "sweep.csv") if rows else None
     return {"points": len(spec.points), "skipped": skipped, "ran": ran, "csv": csv_path}
+
+
+def _jsonable(x: Any) -> Any:
+    """numpy scalars and arrays as plain numbers and lists (for the journal)."""
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"cannot write {type(x).__name__} to the sweep journal")
 
 
 def _label(p: SweepPoint) -> str:

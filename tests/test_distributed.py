@@ -188,6 +188,20 @@ def test_sweep_cli_runs_and_resumes(tmp_path, capsys):
     assert "0 run(s), 8 already done" in capsys.readouterr().out
 
 
+def test_a_torn_journal_line_is_run_again(tmp_path):
+    f = tmp_path / "tiny.yaml"
+    f.write_text(SWEEP.replace("[recognition, mix]", "[recognition]"))
+    spec = S.load_sweep(f)
+    S.run_sweep(spec, tmp_path / "a", progress=False)
+    journal = tmp_path / "a" / "runs.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:5]) + "\n" + lines[5][:40])  # killed mid-write
+    res = S.run_sweep(spec, tmp_path / "a", progress=False)
+    assert res["skipped"] == 5 and res["ran"] == 3
+    assert len(S.read_journal(journal)) == 8
+    assert S.run_sweep(spec, tmp_path / "a", progress=False)["ran"] == 0
+
+
 def test_grid_seeds_run_alone_give_the_batched_numbers(tmp_path):
     f = tmp_path / "a.yaml"
     f.write_text(SWEEP.replace("[recognition, mix]", "[recognition]"))
@@ -235,6 +249,7 @@ def test_sweep_plays_a_checkpoint_beside_a_scheduler(tmp_path):
     ("grid: {workflows: [mix], load: [0.5], seeds: [-1]}", "grid.seeds: -1"),
     ("grid: {workflows: [mix], load: [0.5], loads: [1]}", "unknown grid keys ['loads']"),
     ("grids: {}", "unknown keys ['grids']"),
+    ("seeds: 2\ngrid: {workflows: [mix], load: [0.5], seeds: [0]}", "seeds is given twice"),
     ("requests: 0\ngrid: {workflows: [mix], load: [0.5]}", "requests must be a positive"),
     ("basis: max\ngrid: {workflows: [mix], load: [0.5]}", "basis must be one of"),
     ("!!python/object/apply:os.system [echo]", "cannot read the sweep file"),
