@@ -145,7 +145,8 @@ def _apply(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
 class RayExecutor:
     """Every run a Ray task (one CPU each). The connection is made on first use
     (:func:`connect`) and kept; ``shutdown()`` ends a local instance this executor started.
-    ``warm_up()`` runs here first, like :class:`ProcessExecutor`'s."""
+    ``warm_up()`` runs here first, like :class:`ProcessExecutor`'s (not through Ray Client,
+    ``ray://``: that driver is not on a node)."""
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None,
                  warm_up: Callable[[], Any] | None = None) -> None:
@@ -164,7 +165,8 @@ class RayExecutor:
     def imap_unordered(self, fn: Callable[..., Any], calls: Sequence[tuple],
                        **kwargs: Any) -> Iterator[tuple[int, Any]]:
         ray = self.ray()
-        if self.warm_up is not None:
+        # a Ray Client driver is outside the cluster: compiling here would help no worker
+        if self.warm_up is not None and not (self.address or "").startswith("ray://"):
             self.warm_up()
         remote = ray.remote(num_cpus=1, max_retries=0)(_apply)
         fn_ref = ray.put(fn)  # sent once, not with every task
