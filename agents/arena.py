@@ -32,6 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from octogym.agents.base import HeuristicAgent, SB3Agent, decision_groups, zoo_checkpoints
+from octogym.distributed import Executor
 from octogym.envs.decisions import DECISIONS
 from octogym.envs.layout import obs_size
 from octogym.evaluation import EVAL_SEED, Scenario, run_one, run_tasks
@@ -254,10 +255,11 @@ def plan_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
 
 def compare_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
                    checkpoints: Sequence[str], seeds: int, *, n_requests: int | None = None,
-                   allow_hardware_transfer: bool = True, progress: bool = True, jobs: int = 1
-                   ) -> tuple[Rows, list[dict[str, str]]]:
+                   allow_hardware_transfer: bool = True, progress: bool = True, jobs: int = 1,
+                   executor: Executor | None = None) -> tuple[Rows, list[dict[str, str]]]:
     """Learned agents beside the heuristics on ``scenarios`` (see :func:`plan_agents` for
-    what runs): ``(rows, skipped)``, rows as :func:`run_arm` gives them, in plan order."""
+    what runs): ``(rows, skipped)``, rows as :func:`run_arm` gives them, in plan order.
+    ``jobs`` / ``executor``: where the runs execute (``octogym.evaluation.run_tasks``)."""
     plan, skipped, _ = plan_agents(scenarios, heuristics, checkpoints,
                                    allow_hardware_transfer=allow_hardware_transfer)
     tasks = [(s, arm, seeds, n_requests) for s, arm in plan]
@@ -269,5 +271,5 @@ def compare_agents(scenarios: Sequence[Scenario], heuristics: Sequence[str],
 
     run = functools.partial(run_arm, allow_hardware_transfer=allow_hardware_transfer)
     done = run_tasks(run, tasks, cost=cost, label=lambda t: f"{t[0].name} / {t[1].label}",
-                     jobs=jobs, progress=progress, desc="agents")
+                     jobs=jobs, progress=progress, desc="agents", executor=executor)
     return [r for rows in done for r in rows], skipped

@@ -2,8 +2,9 @@
 
 * :func:`run_one`: the unit of work, one scenario under one scheduler for ``seeds``
   evaluation seeds (one batched simulation, one row per seed);
-* :func:`run_tasks`: any such unit of work over a list of tasks, in this process or in worker
-  processes, with a progress bar; results in task order whatever the order they finish in;
+* :func:`run_tasks`: any such unit of work over a list of tasks, in this process, in worker
+  processes or as Ray tasks (``octogym.distributed``), with a progress bar; results in task
+  order whatever the order they finish in;
 * :func:`compare`: every scenario under every scheduler.
 
 A unit of work is a plain top-level function called with picklable arguments (frozen
@@ -13,12 +14,11 @@ scheduler can run it; its result depends on its arguments only.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
+from octogym.distributed import Executor, make_executor
 from octogym.evaluation.scenarios import BASELINE, Scenario
 from octogym.hardware import PRESETS
 from octogym.metrics import tbu_time_split
@@ -68,45 +68,40 @@ def warm_up() -> None:
 
 def run_tasks(fn: Callable[..., Rows], tasks: Sequence[tuple], *,
               cost: Callable[[tuple], float], label: Callable[[tuple], str], jobs: int = 1,
-              progress: bool = True, desc: str = "runs") -> list[Rows]:
+              progress: bool = True, desc: str = "runs", executor: Executor | None = None
+              ) -> list[Rows]:
     """``[fn(*t) for t in tasks]``, started in decreasing ``cost`` (so that parallel workers
     finish together), returned in task order. ``jobs > 1`` runs them in that many spawned
     worker processes after compiling the kernel here once (``fn`` must then be a top-level
-    function, or a ``functools.partial`` of one, and every task picklable); the results are
-    the same, only faster. ``label(t)`` names a task on the progress bar."""
+    function, or a ``functools.partial`` of one, and every task picklable); ``executor``
+    (``octogym.distributed``, e.g. a ``RayExecutor``: one Ray task each) runs them there
+    instead. The results are the same, only faster. ``label(t)`` names a task on the
+    progress bar (the task that just finished)."""
     from tqdm.auto import tqdm
 
     order = sorted(range(len(tasks)), key=lambda i: -cost(tasks[i]))
     done: dict[int, Rows] = {}
+    executor = executor or make_executor(jobs, warm_up=warm_up)
     bar = tqdm(total=len(tasks), disable=not progress, unit="run", desc=desc)
     try:
-        if jobs <= 1:
-            for i in order:
-                bar.set_postfix_str(label(tasks[i]))
-                done[i] = fn(*tasks[i])
-                bar.update()
-        else:
-            warm_up()
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futs = {pool.submit(fn, *tasks[i]): i for i in order}
-                for fut in as_completed(futs):
-                    i = futs[fut]
-                    done[i] = fut.result()
-                    bar.set_postfix_str(label(tasks[i]))
-                    bar.update()
+        for j, rows in executor.imap_unordered(fn, [tasks[i] for i in order]):
+            done[order[j]] = rows
+            bar.set_postfix_str(label(tasks[order[j]]))
+            bar.update()
     finally:
         bar.close()
     return [done[i] for i in range(len(tasks))]
 
 
 def compare(scenarios: Sequence[Scenario], schedulers: Sequence[str], seeds: int, *,
-            n_requests: int | None = None, progress: bool = True, jobs: int = 1) -> Rows:
+            n_requests: int | None = None, progress: bool = True, jobs: int = 1,
+            executor: Executor | None = None) -> Rows:
     """Run every scenario under every scheduler for ``seeds`` evaluation seeds.
 
     Returns tidy rows (see :func:`run_one`), ordered by scenario, scheduler (as given) and
     seed. ``n_requests`` overrides every scenario's; ``jobs > 1`` runs (scenario, scheduler)
-    pairs in that many worker processes (results are identical, only faster)."""
+    pairs in that many worker processes, ``executor`` elsewhere (e.g. on Ray; see
+    :func:`run_tasks`); results are identical, only faster."""
     tasks = [(s, p, seeds, n_requests) for s in scenarios for p in schedulers]
 
     def cost(t: tuple) -> float:
@@ -116,5 +111,5 @@ def compare(scenarios: Sequence[Scenario], schedulers: Sequence[str], seeds: int
                 * (3.0 if t[1] == "eft" else 1.0))
 
     done = run_tasks(run_one, tasks, cost=cost, label=lambda t: f"{t[0].name} / {t[1]}",
-                     jobs=jobs, progress=progress, desc="compare")
+                     jobs=jobs, progress=progress, desc="compare", executor=executor)
     return [r for rows in done for r in rows]
