@@ -125,7 +125,7 @@ def read_config(zip_path: Path, keys: dict[str, type] = AGENT_KEYS) -> dict[str,
             raise CheckpointError(path, f"missing key {key!r} (needs {sorted(keys)})")
         # bool is an int in Python; a seed of `true` is still wrong
         if not isinstance(cfg[key], typ) or (typ is int and isinstance(cfg[key], bool)):
-            raise CheckpointError(path, f"{key!r} must be a {typ.__name__}, got "
+            raise CheckpointError(path, f"{key!r} must be of type {typ.__name__}, got "
                                   f"{type(cfg[key]).__name__} {cfg[key]!r}")
     if cfg["algo"] not in ALGOS:
         raise CheckpointError(path, f"'algo' {cfg['algo']!r} is not one of {list(ALGOS)}")
@@ -154,8 +154,8 @@ def load_model(zip_path: Path, algo: str, env: Any = None) -> Any:
     try:
         model = algo_class(algo).load(zip_path, env=env, device="cpu")
     except Exception as e:  # SB3 raises whatever zipfile / json / torch / pickle raise
-        raise CheckpointError(zip_path, f"cannot load it as a {algo} model "
-                              f"({_cause(e)})") from e
+        raise CheckpointError(zip_path, f"cannot load it as a {algo} model ({CONFIG_NAME} "
+                              f"says algo {algo!r}; {_cause(e)})") from e
     masked = "Maskable" in type(model.policy).__name__
     if masked != (algo == "maskable_ppo"):
         raise CheckpointError(zip_path, f"holds a {type(model.policy).__name__}, but "
