@@ -311,8 +311,9 @@ def make_agent(spec: str | Path, **kwargs: Any) -> Agent:
     p = Path(spec)
     if p.is_dir():
         if not (p / "final.zip").is_file():
-            raise CheckpointError(p / "final.zip", "not found: not a train.py run directory "
-                                  "(give the run directory, or a checkpoint .zip inside it)")
+            raise CheckpointError(p / "final.zip", f"not found: {p} is a directory without "
+                                  "final.zip, not a train.py run (give the run directory, or a "
+                                  "checkpoint .zip inside it)")
         return SB3Agent(p, **kwargs)
     if p.is_file() or (p.suffix != ".zip" and p.with_suffix(".zip").is_file()):
         if p.suffix not in (".zip", ""):

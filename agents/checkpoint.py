@@ -112,8 +112,8 @@ def read_config(zip_path: Path, keys: dict[str, type] = AGENT_KEYS) -> dict[str,
     ``keys`` of the given types, a known ``algo`` and a registered ``env_id``."""
     path = Path(zip_path).parent / CONFIG_NAME
     if not path.is_file():
-        raise CheckpointError(path, f"missing (train.py writes one beside every checkpoint; "
-                              f"needed to load {Path(zip_path).name})")
+        raise CheckpointError(path, f"missing: no {CONFIG_NAME} next to checkpoint {zip_path} "
+                              "(train.py writes one beside every checkpoint)")
     try:
         cfg = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
