@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(str(e))
 
     # ---- seeding: python, numpy and torch (SB3 seeds them again, with the same seed) -----
+    # (torch and SB3 are imported only now, so that --help and bad arguments answer at once)
     import torch
     from stable_baselines3.common.utils import set_random_seed
     set_random_seed(run.seed)
