@@ -9,8 +9,11 @@ the run normalises (hyperparameter ``normalize``), ``<stem>_vecnormalize.pkl``.
 Writing (:func:`save_checkpoint`): every file goes to ``<name>.tmp`` and is renamed over its
 final name (``os.replace``, atomic on POSIX), in the order ``config.json``, the pickle, the
 zip. The zip's rename commits the checkpoint: a zip under its final name always has its
-``config.json`` and its pickle beside it. A kill leaves at most ``*.tmp`` files, which
-:func:`remove_temporaries` deletes when a run (re)starts in the folder.
+``config.json`` and its pickle beside it. The zip also records the pickle's SHA-256 (entry
+``octogym_vecnormalize.sha256``, which SB3 ignores), so a pickle that does not belong to the
+zip (say a kill between the two renames while ``final`` is being overwritten) is refused,
+never used. A kill leaves at most ``*.tmp`` files, which :func:`remove_temporaries` deletes
+when a run (re)starts in the folder.
 
 Reading: :func:`read_config`, :func:`load_model`, :func:`load_vecnormalize` raise
 :class:`CheckpointError` for a missing, truncated or inconsistent file.
@@ -22,9 +25,11 @@ you made or trust.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +38,8 @@ from octogym.agents.config import ALGOS, normalises
 
 CONFIG_NAME = "config.json"
 TMP_SUFFIX = ".tmp"
+#: The zip entry holding the SHA-256 of the checkpoint's VecNormalize pickle.
+STATS_DIGEST = "octogym_vecnormalize.sha256"
 
 #: The keys of ``config.json`` and their types: what every loader needs ...
 AGENT_KEYS: dict[str, type] = {"env_id": str, "algo": str, "env_kwargs": dict}
@@ -62,7 +69,7 @@ def stats_path(zip_path: str | Path) -> Path:
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Call ``write(f)`` on ``<path>.tmp``, flush it to disk, rename it to ``path``."""
     tmp = path.with_name(path.name + TMP_SUFFIX)
-    with tmp.open("wb") as f:
+    with tmp.open("w+b") as f:  # readable too: the zip is appended to after SB3 writes it
         write(f)
         f.flush()
         os.fsync(f.fileno())
@@ -78,9 +85,18 @@ def save_checkpoint(model: Any, norm: Any, stem: Path, config: dict[str, Any]) -
     text = (json.dumps(cfg, indent=2) + "\n").encode()
     atomic_write(stem.parent / CONFIG_NAME, lambda f: f.write(text))
     zip_path = stem.with_name(stem.name + ".zip")
+    digest = None
     if norm is not None:
-        atomic_write(stats_path(zip_path), lambda f: pickle.dump(norm, f))
-    atomic_write(zip_path, model.save)
+        blob = pickle.dumps(norm)
+        digest = hashlib.sha256(blob).hexdigest()
+        atomic_write(stats_path(zip_path), lambda f: f.write(blob))
+
+    def write_zip(f: IO[bytes]) -> None:
+        model.save(f)
+        if digest is not None:
+            with zipfile.ZipFile(f, "a") as archive:
+                archive.writestr(STATS_DIGEST, digest)
+    atomic_write(zip_path, write_zip)
     return zip_path
 
 
@@ -163,6 +179,19 @@ def load_model(zip_path: Path, algo: str, env: Any = None) -> Any:
     return model
 
 
+def stats_digest(zip_path: Path) -> str | None:
+    """The SHA-256 of its statistics pickle that checkpoint ``zip_path`` records (``None``
+    for a zip saved without one, e.g. by SB3 itself)."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            if STATS_DIGEST not in archive.namelist():
+                return None
+            return archive.read(STATS_DIGEST).decode().strip()
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise CheckpointError(zip_path, f"cannot load it: not a whole zip archive "
+                              f"({_cause(e)})") from e
+
+
 def load_vecnormalize(zip_path: Path, hyperparams: dict[str, Any], venv: Any = None,
                       what: str = "any") -> Any:
     """The ``VecNormalize`` saved beside ``zip_path`` (attached to ``venv`` if given), or
@@ -178,9 +207,13 @@ def load_vecnormalize(zip_path: Path, hyperparams: dict[str, Any], venv: Any = N
                                   f"'normalize' in {CONFIG_NAME}), so {Path(zip_path).name} "
                                   "needs its statistics")
         return None
+    blob = path.read_bytes()
+    expected = stats_digest(zip_path)
+    if expected is not None and hashlib.sha256(blob).hexdigest() != expected:
+        raise CheckpointError(path, f"does not belong to {Path(zip_path).name} (its SHA-256 "
+                              "differs from the one the zip records; an interrupted save?)")
     try:
-        with path.open("rb") as f:
-            norm = pickle.load(f)
+        norm = pickle.loads(blob)
     except Exception as e:  # a truncated pickle raises EOFError, UnpicklingError, ...
         raise CheckpointError(path, f"cannot unpickle it ({_cause(e)})") from e
     if not isinstance(norm, VecNormalize):

@@ -78,6 +78,26 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_pickle_from_an_interrupted_overwrite_is_refused(tmp_path, monkeypatch):
+    """Overwriting ``final`` and killed between the pickle's rename and the zip's: the old
+    zip meets the new pickle, which it does not record, so loading refuses it."""
+    model, venv = tiny_model()
+    C.save_checkpoint(model, venv, tmp_path / "final", CONFIG)
+    venv.obs_rms.count += 1  # statistics move on
+    real = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".zip"):
+            raise Crash
+        real(src, dst)
+    monkeypatch.setattr(C.os, "replace", replace)
+    with pytest.raises(Crash):
+        C.save_checkpoint(model, venv, tmp_path / "final", CONFIG)
+    monkeypatch.undo()
+    with pytest.raises(C.CheckpointError, match="does not belong to final.zip"):
+        C.load_vecnormalize(tmp_path / "final.zip", CONFIG["hyperparams"])
+
+
 def test_resume_continues_progress_csv(tmp_path):
     """Rows up to the resumed step stay (later ones, and a torn last row, go); new rows and
     new columns are appended as SB3 writes them."""

@@ -4,7 +4,8 @@ and exit with status 2, never a traceback. Every case goes through each CLI's ``
 process (fast); a few also through the real scripts in a subprocess.
 
 Each case copies a tiny trained run (MaskablePPO, normalised observations, so the run has
-``final.zip``, ``final_vecnormalize.pkl`` and ``config.json``) and damages one thing."""
+``final.zip``, ``final_vecnormalize.pkl``, ``config.json`` and a checkpoint at step 32) and
+damages one thing."""
 
 import importlib.util
 import json
@@ -12,13 +13,14 @@ import pickle
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 
 from octogym.agents import SB3Agent, make_agent
-from octogym.agents.checkpoint import CheckpointError
+from octogym.agents.checkpoint import STATS_DIGEST, CheckpointError
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +35,8 @@ def trained(tmp_path_factory):
     subprocess.run([sys.executable, str(ROOT / "train.py"), "--n-envs", "2", "--timesteps", "64",
                     "--hyperparams", str(hp), "--env-kwargs", "requests_per_episode=20",
                     "--out", str(out / "r"), "--no-progress", "--no-tensorboard",
-                    "--eval-every", "0"], check=True, cwd=ROOT, capture_output=True)
+                    "--eval-every", "0", "--checkpoint-every", "32"], check=True, cwd=ROOT,
+                   capture_output=True)
     return out / "r"
 
 
@@ -54,6 +57,22 @@ def edit_config(**changes):
     return damage
 
 
+def other_stats(d: Path) -> None:
+    """A whole VecNormalize pickle, but that of another checkpoint of the run."""
+    shutil.copy(d / "checkpoints" / "step_00000032_vecnormalize.pkl",
+                d / "final_vecnormalize.pkl")
+
+
+def plain_sb3_zip(d: Path) -> None:
+    """final.zip as SB3 itself saves it: without the digest of its statistics."""
+    z = d / "final.zip"
+    with zipfile.ZipFile(z) as archive:
+        entries = [(i, archive.read(i)) for i in archive.infolist() if i.filename != STATS_DIGEST]
+    with zipfile.ZipFile(z, "w") as archive:
+        for info, data in entries:
+            archive.writestr(info, data)
+
+
 # (id, damage(run_dir), the file the error must name, a word it must contain)
 CASES = [
     ("truncated-zip", lambda d: truncate(d / "final.zip"), "final.zip", "cannot load"),
@@ -61,11 +80,15 @@ CASES = [
     ("garbage-zip", lambda d: (d / "final.zip").write_bytes(b"not a zip" * 50), "final.zip",
      "cannot load"),
     ("truncated-pkl", lambda d: truncate(d / "final_vecnormalize.pkl"),
-     "final_vecnormalize.pkl", "unpickle"),
+     "final_vecnormalize.pkl", "does not belong"),
+    ("truncated-pkl-sb3-zip", lambda d: (plain_sb3_zip(d), truncate(
+        d / "final_vecnormalize.pkl")), "final_vecnormalize.pkl", "unpickle"),
     ("missing-pkl", lambda d: (d / "final_vecnormalize.pkl").unlink(),
      "final_vecnormalize.pkl", "missing"),
-    ("pkl-not-vecnormalize", lambda d: (d / "final_vecnormalize.pkl").write_bytes(
-        pickle.dumps({"obs_rms": None})), "final_vecnormalize.pkl", "not VecNormalize"),
+    ("pkl-not-vecnormalize", lambda d: (plain_sb3_zip(d), (d / "final_vecnormalize.pkl")
+     .write_bytes(pickle.dumps({"obs_rms": None}))), "final_vecnormalize.pkl",
+     "not VecNormalize"),
+    ("pkl-of-another-save", other_stats, "final_vecnormalize.pkl", "does not belong"),
     ("config-a-list", lambda d: (d / "config.json").write_text("[1, 2]"), "config.json",
      "JSON object"),
     ("config-not-json", lambda d: (d / "config.json").write_text("{env_id: "), "config.json",
@@ -160,7 +183,7 @@ def test_evaluate_agents_refuses_in_one_line(damaged, tmp_path, capsys):
     one_line_error(p, "evaluate.py", bad, word)
 
 
-@pytest.mark.parametrize("case", ["truncated-zip", "truncated-pkl", "config-a-list"])
+@pytest.mark.parametrize("case", ["truncated-zip", "truncated-pkl-sb3-zip", "config-a-list"])
 def test_the_scripts_refuse_in_one_line(case, trained, tmp_path):
     """The same through the real scripts: status 2, one line, no traceback."""
     _, damage, bad_file, word = next(c for c in CASES if c[0] == case)
