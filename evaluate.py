@@ -24,7 +24,8 @@ decisions through the same env and controller, and the kernel-only schedulers (d
   learned.csv         one row per (scenario, agent), learned_runs.csv one per seed too
   learned.png         mean latency of every agent per scenario and decision level
 
-Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
+Scenarios, seeds and the comparison logic live in `octogym.evaluation` (the learned agents'
+in `octogym.agents.arena`); `--list` shows the scenarios.
 The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
 and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
 shared the 2 cores); `--scenarios study --no-zoo` (docs/results.md) about 3-4 minutes.
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         for g, names in E.GROUPS.items():
             print(f"group {g}: {' '.join(names)}")
         return 0
+    from octogym.agents import arena, arena_report
+
     seeds = args.seeds or (1 if args.quick else 3)
     agent_seeds = args.agent_seeds or seeds
     requests = args.requests or (100 if args.quick else None)
@@ -95,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         scenarios = E.resolve_scenarios(args.scenarios)
-        schedulers, checkpoints = E.resolve_agents(args.agents, zoo=not args.no_zoo)
-        schedulers = schedulers or list(E.SCHEDULERS)
+        schedulers, checkpoints = arena.resolve_agents(args.agents, zoo=not args.no_zoo)
+        schedulers = schedulers or E.resolve_schedulers(None)
         agent_scenarios = E.resolve_scenarios(args.agent_scenarios) if checkpoints else []
         # load every checkpoint now: a broken one fails before the long runs
-        E.plan_agents(agent_scenarios, schedulers, checkpoints,
-                      allow_hardware_transfer=not args.no_transfer)
+        arena.plan_agents(agent_scenarios, schedulers, checkpoints,
+                          allow_hardware_transfer=not args.no_transfer)
     except ValueError as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 2
@@ -141,19 +144,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"learned agents: {len(checkpoints)} checkpoint(s) x {len(agent_scenarios)} "
               f"scenarios x {agent_seeds} seeds, beside {len(schedulers)} heuristics",
               file=sys.stderr, flush=True)
-        arows, skipped = E.compare_agents(agent_scenarios, schedulers, checkpoints, agent_seeds,
-                                          n_requests=requests, progress=not args.no_progress,
-                                          jobs=args.jobs,
-                                          allow_hardware_transfer=not args.no_transfer)
-        aagg = E.aggregate_agents(arows)
-        learned = E.learned_report(aagg, skipped, agent_scenarios, agent_seeds, requests)
+        arows, skipped = arena.compare_agents(
+            agent_scenarios, schedulers, checkpoints, agent_seeds, n_requests=requests,
+            progress=not args.no_progress, jobs=args.jobs,
+            allow_hardware_transfer=not args.no_transfer)
+        aagg = arena_report.aggregate_agents(arows)
+        learned = arena_report.learned_report(aagg, skipped, agent_scenarios, agent_seeds,
+                                              requests)
         print(learned)
         (out / "learned.md").write_text(learned)
         with (out / "table.md").open("a") as fh:
             fh.write("\n" + learned)
         written += [out / "learned.md", E.csv_table(aagg, out / "learned.csv"),
                     E.csv_table(arows, out / "learned_runs.csv"),
-                    E.plot_learned(aagg, out / "learned.png")]
+                    arena_report.plot_learned(aagg, out / "learned.png")]
     print("wrote " + " ".join(str(p) for p in written if p is not None))
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
