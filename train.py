@@ -254,7 +254,7 @@ def resolve(args: Args, given: set[str]) -> Run:
     if seed < 0 or seed + n_envs > EVAL_SEED:
         raise ValueError(f"training seeds are seed .. seed + n_envs - 1 = {seed} .. "
                          f"{seed + n_envs - 1}; they must lie in [0, {EVAL_SEED}) (seeds from "
-                         f"{EVAL_SEED} on are evaluation seeds, see octogym/evaluation.py)")
+                         f"{EVAL_SEED} on are evaluation seeds, see octogym/evaluation/)")
     tb_available = importlib.util.find_spec("tensorboard") is not None
     if args.tensorboard and not tb_available:
         raise ValueError("--tensorboard: the tensorboard package is not installed (pip install "
