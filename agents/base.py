@@ -1,4 +1,4 @@
-"""One agent interface for heuristics and learned policies (DESIGN §8).
+"""One agent interface for heuristics and learned policies (docs/agents.md).
 
 ``Agent.act(obs, mask, env_state) -> action`` where
 

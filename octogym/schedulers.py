@@ -2,7 +2,7 @@
 each does, and its tunables with defaults and reasons.
 
 The algorithms are compiled into the kernel (:mod:`octogym.kernel.policies`); every one of them
-is ours, named after the paper's strategies (DESIGN.md §6; docs/model.md §6 says what is the
+is ours, named after the paper's strategies (docs/model.md §6 says what is the
 paper's and what is ours).
 """
 

@@ -1,6 +1,6 @@
 """Differential tests: the compiled kernel against the SimPy reference simulator.
 
-On the same scenario and seed both must produce the same trajectory (DESIGN §5): the same TB
+On the same scenario and seed both must produce the same trajectory (docs/model.md §4): the same TB
 schedule (every execution's request, block, TBU, ready, start and end, in the same start order),
 the same per-request arrival / completion / home / workflow, and the same metrics (all scalar
 fields of ``SimResult``, per-TBU utilisation and idle split).

@@ -1,8 +1,8 @@
 """Duration and count distributions of the Orchestrated Workflow Graph.
 
-Durations are cycles of one TB execution on one TBU (fine-grained dynamicity, PAPER.md); counts
+Durations are cycles of one TB execution on one TBU (the paper's fine-grained dynamicity); counts
 are the fan-out of a ``map`` control block (coarse-grained dynamicity). The set of families is
-our design (DESIGN.md §2). Every distribution is a small immutable value object that
+our design (docs/model.md §1). Every distribution is a small immutable value object that
 
 * parses from / serialises to the file format's mapping (``{dist: lognormal, mean: .., cv: ..}``),
 * knows its exact mean (used by expected frequencies and the load calibration),

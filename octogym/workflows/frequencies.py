@@ -13,7 +13,7 @@ the spectral radius of ``M`` is below 1 (a subcritical multi-type branching proc
 some loop never exits in expectation and validation rejects the workflow.
 
 Executions: every block but a join runs once per token; a join runs ``v / indegree`` times.
-This derivation is ours (DESIGN.md §2 leaves it to us).
+This derivation is ours (the paper leaves it open).
 """
 
 from __future__ import annotations

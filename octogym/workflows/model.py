@@ -1,7 +1,7 @@
 """The Orchestrated Workflow Graph (OWG): Task Blocks, Control Blocks, Task Flows, Phases.
 
 Concepts (TB, CB, Task Flow, Dual Dynamicity) are the paper's; the block vocabulary
-(``branch``/``map``/``fork``/``join``), the file format and all numbers are ours (DESIGN.md §2).
+(``branch``/``map``/``fork``/``join``), the file format and all numbers are ours (docs/model.md §1).
 
 Objects here are immutable. ``Workflow.from_dict`` parses *and fully validates*; it either
 returns a valid workflow or raises :class:`WorkflowError` — nothing half-loaded escapes.

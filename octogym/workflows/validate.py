@@ -1,4 +1,4 @@
-"""Graph rules of a workflow (DESIGN.md §2). Each failure is a :class:`WorkflowError` naming the
+"""Graph rules of a workflow (docs/model.md §1). Each failure is a :class:`WorkflowError` naming the
 source, the block and the rule. Rules, by name:
 
 ``unknown-id``        entry, flow ends, map bodies, probs keys and phase targets must exist
