@@ -621,7 +621,7 @@ class ReferenceSimulation:
     # ---- TBUs --------------------------------------------------------------------------------
 
     def transfer(self, src: int, dst: int, nbytes: int) -> int:
-        """Cycles to move ``nbytes`` between clusters (docs/model.md §3, "Transfer cost"; no contention)."""
+        """Cycles to move ``nbytes`` between clusters (docs/model.md §3; no contention)."""
         hw = self.hw
         if src == dst:
             bw = hw.local_bytes_per_cycle
