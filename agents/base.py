@@ -34,7 +34,7 @@ from octogym.agents.checkpoint import (
     read_config,
 )
 from octogym.agents.config import jsonable
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU
 from octogym.kernel.policies import decide_cluster, decide_tbu
 from octogym.schedulers import SCHEDULERS
