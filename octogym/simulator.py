@@ -193,7 +193,7 @@ class Simulation:
         if (field(S, "fr_nfree")[members] < margin).any():
             S = grow_state(S, "F")
         if (field(S, "jb_nfree")[members] < margin).any() or \
-                (field(S, "hp_n")[members] + margin > S.HP.shape[1]).any():
+                (field(S, "hp_len")[members] + margin > S.HP.shape[1]).any():
             S = grow_state(S, "J")
         if (field(S, "rq_nfree")[members] < 1).any():
             S = grow_state(S, "R")
@@ -203,7 +203,7 @@ class Simulation:
         """Run every member to completion (or ``until``); returns one result per member."""
         st = self.advance(until)
         if (st == ST_STALLED).any():
-            raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == 4)}: "
+            raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}: "
                                "work is waiting but no event is pending (a policy deferred "
                                "work that no TBU will ever take)")
         if (st == ST_DECISION).any():

@@ -126,7 +126,7 @@ def test_vector_env_steps_are_unchanged(env_id):
 
 
 GOLDEN_SIM = "bc392e8252de9246dcbc"
-TRACE = ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")
+TRACE_COLUMNS = ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")
 
 
 def test_scheduler_metrics_and_traces_are_unchanged():
@@ -138,8 +138,8 @@ def test_scheduler_metrics_and_traces_are_unchanged():
                          policy=name, trace_cap=4000)
         record += [name, sim.run()]
         for b in range(2):
-            n = int(field(sim.state, "tr_n")[b])
-            record += [np.asarray(field(sim.state, k)[b][:n]) for k in TRACE]
+            n = int(field(sim.state, "n_traced")[b])
+            record += [np.asarray(field(sim.state, k)[b][:n]) for k in TRACE_COLUMNS]
     # the other arrival modes: a given trace of (cycle, workflow index) and a closed system
     times = np.arange(30) * 900
     wfs = np.arange(30) % 3

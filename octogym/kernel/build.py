@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from octogym.hardware import HardwareConfig
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import (
     MAX_MAP_COUNT,
     MF_POLICY,
@@ -132,7 +132,7 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
             pf[MF_POLICY: MF_POLICY + len(pol_f)] = pol_f
             vals[g] = pf
         else:
-            dt = np.float64 if g == "CFGF" else np.int64
+            dt = np.float64 if g == "CFG" else np.int64
             vals[g] = np.ascontiguousarray(np.stack([np.asarray(src[k], dtype=dt)
                                                      for k in names]))
     for k in MODEL_SINGLE:
@@ -152,7 +152,7 @@ def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L_: int
                 C=model_int(M, "C"), Q=model_int(M, "qcap"), N=model_int(M, "n_requests"),
                 L=max(L_, 1), NB=mix.n_blocks, NF=max(mix.n_flows, 1),
                 NCFG=max(mix.n_configs, 1), JJ=max(mix.max_joins, 1), PS=N_POLICY_SCRATCH,
-                W=4 * model_int(M, "margin") + 65, WT=5, WX=4)
+                W=4 * model_int(M, "margin") + 65, WX=4)
 
 
 _NP = {"i8": np.int64, "f8": np.float64, "u8": np.uint64, "i4": np.int32}
