@@ -1,4 +1,4 @@
-"""Run metrics (DESIGN §4), read out of a finished (or paused) batch member of the kernel."""
+"""Run metrics (docs/model.md §5), read out of a finished (or paused) batch member of the kernel."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def profile_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
     """Initial TBU configurations proportional to each config's expected share of work
     (largest remainder over all TBUs, at least one TBU per configuration with work), dealt
     across clusters so every config is spread out.
-    Our design: the paper's traditional baseline profiles at compile time (DESIGN §6)."""
+    Our design: the paper's traditional baseline profiles at compile time (docs/model.md §6)."""
     T, C = hw.n_tbus, hw.n_clusters
     raw = share * T
     cnt = np.floor(raw).astype(np.int64)

@@ -1,7 +1,7 @@
 """The compiled event loop: one call advances every batch member to its next external
 decision point, to a time limit, or to the end of its run.
 
-Semantics (DESIGN §4, with our choices documented in docs/model.md "Execution"):
+Semantics (docs/model.md §4 "Execution", with our choices):
 
 * A *token* is one unit of control flow of one request inside a *frame* (the request's root
   scope, or one copy of a map body). Tokens entering a block are delivered in FIFO order.

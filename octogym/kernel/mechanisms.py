@@ -275,7 +275,8 @@ def bl_release(M, S, b, c, release_all):
 
 @kernel_helper
 def transfer(M, src, dst, nbytes):
-    """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
+    """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (docs/model.md §3, no
+    contention)."""
     MI = M.MI
     NOC = M.NOC
     if src == dst:

@@ -12,7 +12,7 @@ A policy answers four hooks; each may use the mechanisms of :mod:`octogym.kernel
 Codes are kernel-level; names, parameters and documentation live in the scheduler registry
 (:mod:`octogym.schedulers`), the single source of truth users see. Tunables are read from
 ``M.MF[MF_POLICY + k]`` with the ``PARAM_*`` indices below. All algorithms are ours, after the
-paper's strategy names (DESIGN.md §6, docs/model.md §6).
+paper's strategy names (docs/model.md §6).
 """
 
 from __future__ import annotations
