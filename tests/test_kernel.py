@@ -25,6 +25,7 @@ from octogym.kernel.layout import (
     EV_EPOCH,
     EV_TBU_FREE,
     KIND_SHIFT,
+    PARK_HOME,
     ST_DONE,
     ST_TIME,
     TBU_IDLE,
@@ -32,7 +33,7 @@ from octogym.kernel.layout import (
     TBU_RUN,
     field,
 )
-from octogym.kernel.mechanisms import migrate, reconfigure, steal
+from octogym.kernel.mechanisms import migrate, park_code, parked_cluster, reconfigure, steal
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
 from octogym.workflows import Workflow
@@ -736,3 +737,9 @@ def test_every_row_constant_used_in_code_is_defined_in_fields():
     assert len(used) > 100
     missing = {n: p for n, p in used.items() if n not in defined}
     assert not missing, f"row constants used but not defined in fields.py: {missing}"
+
+
+def test_park_codes_name_every_cluster_below_park_home():
+    codes = [park_code(c) for c in range(300)]
+    assert all(code < PARK_HOME for code in codes) and len(set(codes)) == 300
+    assert [parked_cluster(code) for code in codes] == list(range(300))
