@@ -152,7 +152,7 @@ def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L_: int
                 C=model_int(M, "C"), Q=model_int(M, "qcap"), N=model_int(M, "n_requests"),
                 L=max(L_, 1), NB=mix.n_blocks, NF=max(mix.n_flows, 1),
                 NCFG=max(mix.n_configs, 1), JJ=max(mix.max_joins, 1), PS=N_POLICY_SCRATCH,
-                W=4 * model_int(M, "margin") + 65, WX=4)
+                W=4 * model_int(M, "margin") + 65, WT=L.WL_NFIELDS, WX=4)
 
 
 _NP = {"i8": np.int64, "f8": np.float64, "u8": np.uint64, "i4": np.int32}

@@ -196,7 +196,7 @@ TR_END = 5  # tr_end: cycle it finished
 TR_NFIELDS = 6
 
 # ---- State WL: token worklist of the current event: row 0 holds the counters (WL_HEAD, WL_TAIL),
-# row 1 + i token i (counters and first tokens share a line) [i8; B, W, field]
+# row 1 + i token i (counters and first tokens share a line) [i8; B, W, column]
 WL_FRAME = 0  # wl_frame: frame of the token
 WL_BLOCK = 1  # wl_block: block the token enters
 WL_ORG = 2  # wl_org: cluster where the token's data is

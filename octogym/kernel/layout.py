@@ -265,14 +265,6 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("tr_start", "cycle it started running"),
         ("tr_end", "cycle it finished"),
     )),
-    ("WL", "i8", ("W", "X"), "token worklist of the current event: row 0 holds the counters "
-     "(WL_HEAD, WL_TAIL), row 1 + i token i (counters and first tokens share a line)", (
-        ("wl_frame", "frame of the token"),
-        ("wl_block", "block the token enters"),
-        ("wl_org", "cluster where the token's data is"),
-        ("wl_bytes", "bytes the token carries"),
-        ("wl_lin", "lineage of the token (uint64 bits stored as int64)"),
-    )),
 )
 # single arrays: (name, dtype, shape after B)
 STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -288,10 +280,23 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ST_EXEC", "i4", ("C", "NB")),  # CB executions per block
     ("ST_SUM", "i4", ("C", "NB")),  # map: sum of drawn counts
     ("PS", "f8", ("C", "PS")),  # policy scratch
+    ("WL", "i8", ("W", "WT")),  # token worklist of the current event (columns: WL_TABLE)
     ("PW", "f8", ("WX", "NCFG")),  # policy scratch vectors per config
     ("DEMAND_EMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
     ("DEMAND_PREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
 )
+# The columns of single arrays whose columns are named (the constants are generated like the
+# group rows'). The token worklist is a single array, not a group, only to keep the State's
+# field order (and so the compiled code) as it was before its columns were named.
+WL_TABLE: tuple[str, str, tuple[tuple[str, str], ...]] = (
+    "WL", "token worklist of the current event: row 0 holds the counters (WL_HEAD, WL_TAIL), "
+    "row 1 + i token i (counters and first tokens share a line) [i8; B, W, column]", (
+        ("wl_frame", "frame of the token"),
+        ("wl_block", "block the token enters"),
+        ("wl_org", "cluster where the token's data is"),
+        ("wl_bytes", "bytes the token carries"),
+        ("wl_lin", "lineage of the token (uint64 bits stored as int64)"),
+    ))
 STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = tuple(
     (g, dt, shape, tuple(n for n, _ in fs)) for g, dt, shape, _, fs in STATE_TABLE)
 STATE_FIELDS = tuple(g[0] for g in STATE_GROUPS) + tuple(s[0] for s in STATE_SINGLE)
@@ -363,6 +368,7 @@ def fields_source() -> str:
     for g, dt, shape, what, fs in STATE_TABLE:
         axes = ", ".join(("field" if d == "X" else d) for d in ("B", *shape))
         group("State", g, f"{what} [{dt}; {axes}]", fs)
+    group("State", *WL_TABLE)
     return "\n".join(out) + "\n"
 
 
@@ -374,6 +380,8 @@ def groups_markdown() -> str:
     for g, dt, shape, what, fs in STATE_TABLE:
         axes = ", ".join(("field" if d == "X" else d) for d in ("B", *shape))
         rows.append(f"| `S.{g}` | {what} [{dt}; {axes}] | {', '.join(f'`{n}`' for n, _ in fs)} |")
+    g, what, fs = WL_TABLE
+    rows.append(f"| `S.{g}` | {what} | {', '.join(f'`{n}`' for n, _ in fs)} (columns) |")
     return "\n".join(rows) + "\n"
 
 
