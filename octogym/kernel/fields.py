@@ -50,7 +50,8 @@ PHASE_AFTER_CYC = 1  # phase_after_cyc: the row applies to requests arriving fro
 #   no)
 PHASE_NFIELDS = 2
 
-# ---- Model FL: int64 per flow (.., NF), CSR order (flows of block x: M.succ_ptr[x:x+2])
+# ---- Model FL: int64 per flow (.., NF), CSR order: block x's flows are [succ_ptr[x],
+# succ_ptr[x+1])
 FL_SUCC_DST = 0  # succ_dst: destination block of the flow
 FL_SUCC_BYTES = 1  # succ_bytes: bytes the flow carries
 FL_NFIELDS = 2
@@ -93,7 +94,7 @@ SC_DQ_HEAD = 14  # dq_head: first job of the decision queue (-1: empty; linked t
 SC_DQ_TAIL = 15  # dq_tail: last job of the decision queue
 SC_DQ_LEN = 16  # dq_len: jobs in the decision queue
 SC_HP_LEN = 17  # hp_len: entries in the event heap HP
-SC_RR_CLUSTER = 18  # rr_cluster: round-robin cluster choice: requests placed so far
+SC_RR_CLUSTER = 18  # rr_cluster: round-robin cluster choice: the next cluster in turn (taken mod C)
 SC_FR_NFREE = 19  # fr_nfree: free frame slots (FR)
 SC_JB_NFREE = 20  # jb_nfree: free job slots (JB)
 SC_RQ_NFREE = 21  # rq_nfree: free request slots (RQ)

@@ -102,7 +102,7 @@ MODEL_TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ("phase_after_req", "the row applies to requests from this arrival index on (-1: no)"),
         ("phase_after_cyc", "the row applies to requests arriving from this cycle on (-1: no)"),
     )),
-    ("FL", "int64 per flow (.., NF), CSR order (flows of block x: M.succ_ptr[x:x+2])", (
+    ("FL", "int64 per flow (.., NF), CSR order: block x's flows are [succ_ptr[x], succ_ptr[x+1])", (
         ("succ_dst", "destination block of the flow"),
         ("succ_bytes", "bytes the flow carries"),
     )),
@@ -173,7 +173,7 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("dq_tail", "last job of the decision queue"),
         ("dq_len", "jobs in the decision queue"),
         ("hp_len", "entries in the event heap HP"),
-        ("rr_cluster", "round-robin cluster choice: requests placed so far"),
+        ("rr_cluster", "round-robin cluster choice: the next cluster in turn (taken mod C)"),
         ("fr_nfree", "free frame slots (FR)"),
         ("jb_nfree", "free job slots (JB)"),
         ("rq_nfree", "free request slots (RQ)"),
