@@ -247,7 +247,7 @@ class Simulation:
         """Run every member to completion (or ``until``); returns one result per member."""
         st = self.advance(until)
         if (st == ST_STALLED).any():
-            raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == 4)}: "
+            raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}: "
                                "work is waiting but no event is pending (a policy deferred "
                                "work that no TBU will ever take)")
         if (st == ST_DECISION).any():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,13 +18,14 @@ from hypothesis import strategies as st
 
 from octogym.hardware import get_hardware
 from octogym.kernel import fields as L
+from octogym.kernel import layout
 from octogym.kernel.build import model_int, new_state
-from octogym.kernel.mechanisms import migrate, reconfigure, steal
 from octogym.kernel.layout import (
     EV_CB_DONE,
     EV_EPOCH,
     EV_TBU_FREE,
     KIND_SHIFT,
+    PARK_HOME,
     ST_DONE,
     ST_TIME,
     TBU_IDLE,
@@ -30,6 +33,7 @@ from octogym.kernel.layout import (
     TBU_RUN,
     field,
 )
+from octogym.kernel.mechanisms import migrate, park_code, parked_cluster, reconfigure, steal
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
 from octogym.workflows import Workflow
@@ -84,7 +88,8 @@ def trace_rows(sim: Simulation, b: int = 0) -> dict[str, np.ndarray]:
 
 def heap_events(sim: Simulation, b: int = 0):
     n = int(f(sim, "hp_len", b))
-    return (f(sim, "hp_time", b)[:n], f(sim, "hp_key", b)[:n] >> KIND_SHIFT, f(sim, "hp_data", b)[:n])
+    return (f(sim, "hp_time", b)[:n], f(sim, "hp_key", b)[:n] >> KIND_SHIFT,
+            f(sim, "hp_data", b)[:n])
 
 
 def check_free_stacks(sim: Simulation, b: int = 0) -> None:
@@ -163,7 +168,8 @@ def check_final(sim: Simulation, res, b: int = 0, tasks_per_request: int | None 
     assert int(f(sim, "status", b)) == ST_DONE
     # every request completes exactly once, after it arrived
     arr, done = f(sim, "res_arr", b), f(sim, "res_done", b)
-    assert res.n_requests == N and int(f(sim, "n_done", b)) == N and int(f(sim, "n_arrived", b)) == N
+    assert res.n_requests == N
+    assert int(f(sim, "n_done", b)) == N and int(f(sim, "n_arrived", b)) == N
     assert (arr >= 0).all() and (done >= arr).all()
     np.testing.assert_array_equal(res.latencies, (done - arr).astype(float))
     assert res.makespan == done.max() == int(f(sim, "t_end", b))
@@ -694,3 +700,47 @@ def test_to_dict_is_scalar_and_json_serialisable(policy):
     assert d["latency_p50"] <= d["latency_p95"] <= d["latency_p99"] <= res.latencies.max()
     assert d["throughput_per_mcycle"] == pytest.approx(d["n_requests"] / d["makespan"] * 1e6)
     assert d["latency_mean"] == pytest.approx(float(res.latencies.mean()))
+
+
+# ---- the field layout ---------------------------------------------------------------------------
+
+
+def test_fields_module_and_docs_table_are_generated_from_the_layout_tables():
+    assert layout.FIELDS_PATH.read_text() == layout.fields_source(), \
+        "octogym/kernel/fields.py is stale: regenerate it (python -m octogym.kernel.layout)"
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    assert layout.groups_markdown() in doc, \
+        "docs/model.md 'Kernel state' is stale: paste the table that " \
+        "python -m octogym.kernel.layout prints"
+
+
+def test_every_field_has_a_meaning_and_its_row_constant():
+    tables = [(g, fs) for g, _, fs in layout.MODEL_TABLE]
+    tables += [(g, fs) for g, _, _, _, fs in layout.STATE_TABLE]
+    tables.append((layout.WL_TABLE[0], layout.WL_TABLE[2]))
+    for g, fs in tables:
+        assert getattr(L, f"{g}_NFIELDS") == len(fs)
+        for i, (name, meaning) in enumerate(fs):
+            assert meaning.strip(), f"{g}.{name} has no meaning written"
+            assert getattr(L, layout.constant_name(g, name)) == i
+            assert g == "WL" or layout.FIELD_INDEX[name] == (g, i), f"{name!r} is not unique"
+
+
+def test_every_row_constant_used_in_code_is_defined_in_fields():
+    """``L.<NAME>`` anywhere in the project is a constant defined (greppable) in fields.py."""
+    root = Path(__file__).resolve().parents[1]
+    defined = set(re.findall(r"^([A-Z][A-Z0-9_]*) = \d+", layout.FIELDS_PATH.read_text(), re.M))
+    used: dict[str, str] = {}
+    for folder in ("octogym", "envs", "agents", "benchmarks", "tests"):
+        for p in (root / folder).rglob("*.py"):
+            for name in re.findall(r"\bL\.([A-Za-z_]\w*)", p.read_text()):
+                used.setdefault(name, str(p.relative_to(root)))
+    assert len(used) > 100
+    missing = {n: p for n, p in used.items() if n not in defined}
+    assert not missing, f"row constants used but not defined in fields.py: {missing}"
+
+
+def test_park_codes_name_every_cluster_below_park_home():
+    codes = [park_code(c) for c in range(300)]
+    assert all(code < PARK_HOME for code in codes) and len(set(codes)) == 300
+    assert [parked_cluster(code) for code in codes] == list(range(300))

@@ -43,7 +43,7 @@ def profile_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
     """Initial TBU configurations proportional to each config's expected share of work
     (largest remainder over all TBUs, at least one TBU per configuration with work), dealt
     across clusters so every config is spread out.
-    Our design: the paper's traditional baseline profiles at compile time (DESIGN §6)."""
+    Our design: the paper's traditional baseline profiles at compile time (docs/model.md §6)."""
     T, C = hw.n_tbus, hw.n_clusters
     raw = share * T
     cnt = np.floor(raw).astype(np.int64)
@@ -152,7 +152,7 @@ def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L_: int
                 C=model_int(M, "C"), Q=model_int(M, "qcap"), N=model_int(M, "n_requests"),
                 L=max(L_, 1), NB=mix.n_blocks, NF=max(mix.n_flows, 1),
                 NCFG=max(mix.n_configs, 1), JJ=max(mix.max_joins, 1), PS=N_POLICY_SCRATCH,
-                W=4 * model_int(M, "margin") + 65, WT=5, WX=4)
+                W=4 * model_int(M, "margin") + 65, WT=L.WL_NFIELDS, WX=4)
 
 
 _NP = {"i8": np.int64, "f8": np.float64, "u8": np.uint64, "i4": np.int32}

@@ -1,7 +1,7 @@
 """The compiled event loop: one call advances every batch member to its next external
 decision point, to a time limit, or to the end of its run.
 
-Semantics (DESIGN §4, with our choices documented in docs/model.md "Execution"):
+Semantics (docs/model.md §4 "Execution", with our choices):
 
 * A *token* is one unit of control flow of one request inside a *frame* (the request's root
   scope, or one copy of a map body). Tokens entering a block are delivered in FIFO order.
@@ -10,7 +10,7 @@ Semantics (DESIGN §4, with our choices documented in docs/model.md "Execution")
   join: counts tokens per frame and fires a CB job once it holds ``indegree`` of them.
 * A TB instance needs a TBU with queue space in its home cluster; if none has space (or the
   policy defers it) it waits in that cluster's backlog until a queue slot frees there, then
-  goes back to the front of the decision queue (``core.bl_release``).
+  goes back to the front of the decision queue (``mechanisms.bl_release``).
 * Every function is compiled with ``_nrt=False``: the kernel never allocates (all scratch
   space lives in the State), which removes numba's atomic reference counting from every call.
 * TBU: FIFO queue; head job = reconfigure if needed, wait for input data, run.
@@ -23,6 +23,32 @@ import math
 from numba import int64, uint64
 
 from octogym.kernel import fields as L
+from octogym.kernel.jit import kernel_entry, kernel_helper, kernel_step
+from octogym.kernel.layout import (
+    ARR_CLOSED,
+    ARR_POISSON,
+    ARR_TRACE,
+    DEC_CLUSTER,
+    DEC_NONE,
+    DEC_TBU,
+    EV_ARRIVAL,
+    EV_CB_DONE,
+    EV_EPOCH,
+    EV_TB_DONE,
+    EV_TBU_FREE,
+    FR_COPY,
+    FR_GROUP,
+    FR_ROOT,
+    PARK_HOME,
+    ST_DECISION,
+    ST_DONE,
+    ST_GROW,
+    ST_STALLED,
+    ST_TIME,
+    TBU_IDLE,
+    WL_HEAD,
+    WL_TAIL,
+)
 from octogym.kernel.mechanisms import (
     alloc_frame,
     alloc_job,
@@ -37,29 +63,8 @@ from octogym.kernel.mechanisms import (
     free_job,
     heap_pop,
     heap_push,
+    parked_cluster,
     start_next,
-)
-from octogym.kernel.jit import kernel_entry, kernel_helper, kernel_step
-from octogym.kernel.layout import (
-    ARR_CLOSED,
-    ARR_POISSON,
-    DEC_CLUSTER,
-    DEC_NONE,
-    DEC_TBU,
-    EV_ARRIVAL,
-    EV_CB_DONE,
-    EV_EPOCH,
-    EV_TB_DONE,
-    EV_TBU_FREE,
-    FR_COPY,
-    FR_GROUP,
-    FR_ROOT,
-    ST_DECISION,
-    ST_DONE,
-    ST_GROW,
-    ST_STALLED,
-    ST_TIME,
-    TBU_IDLE,
 )
 from octogym.kernel.policies import (
     decide_cluster,
@@ -99,22 +104,22 @@ MAX_IDLE_EPOCHS = 1000
 def make_worklist(S, b):
     """Member ``b``'s preallocated token worklist, emptied (the kernel never allocates)."""
     WL = S.WL[b]
-    WL[0, 0] = 0
-    WL[0, 1] = 0
+    WL[0, WL_HEAD] = 0
+    WL[0, WL_TAIL] = 0
     return WL
 
 
 @kernel_helper
 def wl_push(WL, f, x, org, nbytes, lin):
-    t = WL[0, 1] + 1
+    t = WL[0, WL_TAIL] + 1
     if t >= WL.shape[0]:
         raise RuntimeError("octogym kernel: token worklist overflow")
-    WL[t, 0] = f
-    WL[t, 1] = x
-    WL[t, 2] = org
-    WL[t, 3] = nbytes
-    WL[t, 4] = int64(lin)  # the lineage's bits, stored in the int64 row
-    WL[0, 1] = t
+    WL[t, L.WL_FRAME] = f
+    WL[t, L.WL_BLOCK] = x
+    WL[t, L.WL_ORG] = org
+    WL[t, L.WL_BYTES] = nbytes
+    WL[t, L.WL_LIN] = int64(lin)  # the lineage's bits, stored in the int64 row
+    WL[0, WL_TAIL] = t
 
 
 @kernel_helper
@@ -240,12 +245,14 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
 
 @kernel_step
 def flush(M, S, b, WL):
-    while WL[0, 0] < WL[0, 1]:
-        i = WL[0, 0] + 1
-        WL[0, 0] = i
-        deliver(M, S, b, WL, WL[i, 0], WL[i, 1], WL[i, 2], WL[i, 3], uint64(WL[i, 4]))
-    WL[0, 0] = 0
-    WL[0, 1] = 0
+    """Deliver the worklist's tokens in FIFO order (delivering one may append more)."""
+    while WL[0, WL_HEAD] < WL[0, WL_TAIL]:
+        i = WL[0, WL_HEAD] + 1
+        WL[0, WL_HEAD] = i
+        deliver(M, S, b, WL, WL[i, L.WL_FRAME], WL[i, L.WL_BLOCK], WL[i, L.WL_ORG],
+                WL[i, L.WL_BYTES], uint64(WL[i, L.WL_LIN]))
+    WL[0, WL_HEAD] = 0
+    WL[0, WL_TAIL] = 0
 
 
 # ---- events ------------------------------------------------------------------------------------
@@ -404,7 +411,7 @@ def on_arrival(M, S, b, n):
     SC[b, L.SC_RQ_NFREE] -= 1
     r = RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE]
     RQ[b, r, L.RQ_UID] = n
-    if MI[L.MI_ARR_MODE] == 2:
+    if MI[L.MI_ARR_MODE] == ARR_TRACE:
         w = TRACE[L.TRACE_W, n]
     else:
         u = u01(SEED[b], n, 0, S_WORKFLOW)
@@ -561,10 +568,10 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                     u = least_loaded_tbu(M, S, b, c)
                 if u >= 0:
                     enqueue(M, S, b, j, u)
-                elif u == -1:
+                elif u == PARK_HOME:
                     bl_push(M, S, b, c, j)
                 else:
-                    bl_push(M, S, b, -u - 2, j)
+                    bl_push(M, S, b, parked_cluster(u), j)
         if SC[b, L.SC_N_DONE] >= MI[L.MI_N_REQUESTS]:
             return ST_DONE
         if SC[b, L.SC_HP_LEN] == 0:
@@ -606,7 +613,8 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
 
 @kernel_entry
 def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
-    """Advance every active member; returns nothing (statuses are written to ``S.status``)."""
+    """Advance every active member; returns nothing (each member's status, ``ST_*``, is written
+    to its ``status`` field, ``S.SC[b, L.SC_STATUS]``)."""
     SC = S.SC
     for b in range(SC.shape[0]):
         if active[b]:

@@ -3,16 +3,16 @@
 A policy answers four hooks; each may use the mechanisms of :mod:`octogym.kernel.mechanisms`:
 
 * ``decide_cluster(M, S, b, j, pol)``: home cluster of the request of arrival job ``j``;
-* ``decide_tbu(M, S, b, j, pol)``: a TBU with queue space for TB instance ``j``; or -1 to
-  park it in its home cluster's backlog, or ``-(c + 2)`` to park it in cluster ``c``'s
-  backlog, until a queue slot frees there;
+* ``decide_tbu(M, S, b, j, pol)``: a TBU with queue space for TB instance ``j``; or
+  ``PARK_HOME`` to park it in its home cluster's backlog, or ``park_code(c)`` to park it in
+  cluster ``c``'s backlog, until a queue slot frees there;
 * ``on_idle(M, S, b, u, pol)``: TBU ``u`` just ran out of work (may steal);
 * ``on_epoch(M, S, b, pol)``: the periodic epoch event (may reconfigure / migrate).
 
 Codes are kernel-level; names, parameters and documentation live in the scheduler registry
 (:mod:`octogym.schedulers`), the single source of truth users see. Tunables are read from
 ``M.MF[MF_POLICY + k]`` with the ``PARAM_*`` indices below. All algorithms are ours, after the
-paper's strategy names (DESIGN.md §6, docs/model.md §6).
+paper's strategy names (docs/model.md §6).
 """
 
 from __future__ import annotations
@@ -20,17 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 from octogym.kernel import fields as L
+from octogym.kernel.jit import kernel_helper, kernel_step
+from octogym.kernel.layout import MF_POLICY, PARK_HOME, TBU_IDLE
 from octogym.kernel.mechanisms import (
     est_finish,
     has_space,
     migrate,
+    park_code,
     queued_movable,
     reconfigure,
     steal,
     transfer,
 )
-from octogym.kernel.jit import kernel_helper, kernel_step
-from octogym.kernel.layout import MF_POLICY, TBU_IDLE
 from octogym.rng import S_POLICY, u01
 
 P_ROUND_ROBIN, P_LEAST_LOADED, P_RANDOM = 0, 1, 2
@@ -173,8 +174,8 @@ def static_tbu(M, S, b, j):
                     bl = ql
                     best = u
         if held:
-            return best if best >= 0 else -(d + 2)
-    return -1
+            return best if best >= 0 else park_code(d)
+    return PARK_HOME
 
 
 # ---- hooks ---------------------------------------------------------------------------------
@@ -208,21 +209,21 @@ def decide_tbu(M, S, b, j, pol):
             if has_space(M, S, b, u):
                 CL[b, L.CL_RR_TBU, c] = (u - c * K + 1) % K
                 return u
-        return -1
+        return PARK_HOME
     if pol == P_RANDOM:
         n = 0
         for u in range(c * K, (c + 1) * K):
             if has_space(M, S, b, u):
                 n += 1
         if n == 0:
-            return -1
+            return PARK_HOME
         k = min(int(policy_draw(S, b) * n), n - 1)
         for u in range(c * K, (c + 1) * K):
             if has_space(M, S, b, u):
                 if k == 0:
                     return u
                 k -= 1
-        return -1
+        return PARK_HOME
     if pol == P_STATIC or pol == P_REACTIVE:
         return static_tbu(M, S, b, j)
     if pol == P_ADAPTIVE or pol == P_OCTOPUS:

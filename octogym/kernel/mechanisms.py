@@ -1,7 +1,10 @@
-"""Compiled mechanisms of the kernel: event heap, pools, lists, TBU queues, accounting, and the
+"""Compiled mechanisms of the kernel, the building blocks the event loop (``loop.py``) and the
+policies (``policies.py``) share: the event heap, the slot pools, the decision queue and the
+per-cluster backlogs, data transfers, the TBU queues and their time accounting, and the
 commands schedulers use (assign, reconfigure ahead of need, migrate, steal).
 
-Every function works on one batch member ``b`` of ``S`` (State) under ``M`` (Model).
+Every function works on one batch member ``b`` of ``S`` (State) under ``M`` (Model); ``L.*``
+are the row constants of :mod:`octogym.kernel.fields` (meanings in ``layout.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from octogym.kernel.layout import (
     EV_TB_DONE,
     EV_TBU_FREE,
     KIND_SHIFT,
+    PARK_CLUSTER0,
     TBU_IDLE,
     TBU_RECONF,
     TBU_RUN,
@@ -26,13 +30,13 @@ from octogym.kernel.layout import (
 
 @kernel_helper
 def _less(HP, b, i, j):
-    ti, tj = HP[b, i, 0], HP[b, j, 0]
-    return ti < tj or (ti == tj and HP[b, i, 1] < HP[b, j, 1])
+    ti, tj = HP[b, i, L.HP_TIME], HP[b, j, L.HP_TIME]
+    return ti < tj or (ti == tj and HP[b, i, L.HP_KEY] < HP[b, j, L.HP_KEY])
 
 
 @kernel_helper
 def _swap(HP, b, i, j):
-    for k in range(3):
+    for k in range(L.HP_NFIELDS):
         HP[b, i, k], HP[b, j, k] = HP[b, j, k], HP[b, i, k]
 
 
@@ -61,7 +65,7 @@ def _pop(HP, SC, b):
     n = SC[b, L.SC_HP_LEN] - 1
     SC[b, L.SC_HP_LEN] = n
     if n > 0:
-        for k in range(3):
+        for k in range(L.HP_NFIELDS):
             HP[b, 0, k] = HP[b, n, k]
         i = 0
         while True:
@@ -198,6 +202,18 @@ def idle_close(S, b, u, c):
 
 
 @kernel_helper
+def park_code(c):
+    """The TBU choice that parks a job in cluster ``c``'s backlog (see ``layout.PARK_HOME``)."""
+    return PARK_CLUSTER0 - c
+
+
+@kernel_helper
+def parked_cluster(code):
+    """The cluster a parking TBU choice ``code`` (< PARK_HOME) names: ``park_code``'s inverse."""
+    return PARK_CLUSTER0 - code
+
+
+@kernel_helper
 def bl_push(M, S, b, c, j):
     """Park job ``j`` in cluster ``c``'s backlog (no TBU can or may take it now)."""
     CL = S.CL
@@ -259,7 +275,8 @@ def bl_release(M, S, b, c, release_all):
 
 @kernel_helper
 def transfer(M, src, dst, nbytes):
-    """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
+    """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (docs/model.md §3, no
+    contention)."""
     MI = M.MI
     NOC = M.NOC
     if src == dst:
