@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from octogym.kernel.build import (
     reset_members,
     seeds_for,
 )
+from octogym.kernel.fork import clone_rows, copy_state
 from octogym.kernel.layout import (
     ARRIVAL_MODES,
     ST_DECISION,
@@ -165,6 +167,21 @@ class Simulation:
         """Start members ``rows`` afresh, member ``rows[i]`` seeded with ``seeds[i]`` (already
         derived, as ``self.seeds`` are)."""
         reset_members(self.model, self.state, rows, seeds, self.tbu_cfg)
+
+    def clone(self, src: int, dst: int | Sequence[int]) -> None:
+        """Copy member ``src``'s whole state into member(s) ``dst`` of this batch (one
+        compiled call, :mod:`octogym.kernel.fork`): a clone given the same actions follows
+        ``src`` event for event, and sees the same future draws whatever its actions."""
+        dst = np.atleast_1d(np.asarray(dst, np.int64))
+        clone_rows(self.state, np.full(dst.shape, int(src), np.int64), self.state, dst)
+
+    def fork(self) -> Simulation:
+        """An independent copy of this simulation at its current state (every member; the
+        read-only model is shared)."""
+        other = copy.copy(self)
+        other.state = copy_state(self.state)
+        other.seeds = list(self.seeds)
+        return other
 
     def advance(self, until: int = 2**62, actions: np.ndarray | None = None,
                 active: np.ndarray | None = None, ext_cluster: bool = False,
