@@ -29,7 +29,7 @@ import numpy as np
 from octogym.kernel import layout as L
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU
 from octogym.kernel.policies import decide_cluster, decide_tbu
-from octogym.schedulers import SCHEDULERS
+from octogym.schedulers import SCHEDULERS, is_planner
 
 ALGOS = ("ppo", "maskable_ppo")
 CONFIG_NAME = "config.json"
@@ -324,11 +324,16 @@ def _jsonable(x: Any) -> Any:
 
 
 def make_agent(spec: str | Path, **kwargs: Any) -> Agent:
-    """A scheduler name (``HeuristicAgent``) or a checkpoint path (``SB3Agent``: a run
+    """A scheduler name (``HeuristicAgent``), a planner spec such as ``"rollout:adaptive"``
+    (``octogym.agents.rollout.RolloutAgent``) or a checkpoint path (``SB3Agent``: a run
     directory with ``final.zip`` and ``config.json``, or a checkpoint ``.zip``; ``kwargs`` go to
     it). Anything else is a ``ValueError`` saying what is wrong."""
     if isinstance(spec, str) and spec in SCHEDULERS:
         return HeuristicAgent(spec)
+    if isinstance(spec, str) and is_planner(spec):
+        from octogym.agents.rollout import RolloutAgent
+
+        return RolloutAgent(spec)
     p = Path(spec)
     if p.is_dir():
         if not (p / "final.zip").is_file():

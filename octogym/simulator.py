@@ -40,7 +40,7 @@ from octogym.kernel.layout import (
 )
 from octogym.kernel.loop import run_batch
 from octogym.metrics import SimResult, collect
-from octogym.schedulers import get_scheduler, param_vector
+from octogym.schedulers import get_scheduler, is_planner, param_vector
 from octogym.workflows import Workflow, load_workflow
 from octogym.workflows.compiled import CompiledMix, compile_mix
 
@@ -79,7 +79,9 @@ def resolve_workflows(spec: WorkflowSpec | Sequence[WorkflowSpec] | dict[Any, fl
 class Simulation:
     """A batch of ``batch`` independent runs of one scenario under a compiled scheduler.
 
-    ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS`; its epoch length,
+    ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS` or a planner spec
+    (``rollout:<base>...``, :mod:`octogym.planner`: its base runs in the kernel, the planner
+    answers the decisions it takes over in :meth:`run`); its epoch length,
     initial TBU configurations and tunables default to the registry's (override with
     ``epoch``, ``tbu_init`` and ``policy_params={name: value}``). ``slowdown={cluster:
     factor}`` makes the TBUs of those clusters run TBs ``factor`` times slower (a what-if for
@@ -116,6 +118,14 @@ class Simulation:
         self.mix: CompiledMix = compile_mix(wfs, weights)
         if arrival not in ARRIVAL_MODES:
             raise ValueError(f"arrival must be one of {sorted(ARRIVAL_MODES)}, got {arrival!r}")
+        self.planner = None  # a Python-driven planner (``rollout:<base>...``) over its base
+        if is_planner(policy):
+            from octogym.planner import RolloutConfig
+
+            self.planner = RolloutConfig.parse(policy)
+            policy_spec, policy = policy, self.planner.base
+        else:
+            policy_spec = policy
         sched = get_scheduler(policy)
         if epoch is None:
             epoch = sched.epoch
@@ -146,7 +156,7 @@ class Simulation:
                                  pol_f=param_vector(policy, policy_params),
                                  tbu_slow=self._slowdown(slowdown))
         self.policy = sched.code
-        self.policy_name = policy
+        self.policy_name = policy_spec
         self.batch = batch
         self.seeds = seeds_for(seed, batch + member_offset)[member_offset:]
         self.state: State = new_state(self.model, self.mix, batch, self.seeds, self.tbu_cfg)
@@ -218,6 +228,10 @@ class Simulation:
 
     def run(self, until: int = 2**62) -> list[SimResult]:
         """Run every member to completion (or ``until``); returns one result per member."""
+        if self.planner is not None:
+            from octogym.planner import run_planned
+
+            return run_planned(self, self.planner, until)
         st = self.advance(until)
         if (st == ST_STALLED).any():
             raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == 4)}: "
