@@ -24,6 +24,10 @@ decisions through the same env and controller, and the kernel-only schedulers (d
   learned.csv         one row per (scenario, agent), learned_runs.csv one per seed too
   learned.png         mean latency of every agent per scenario and decision level
 
+`--scenarios headroom` writes the headroom report instead (octogym/headroom.py: every
+heuristic, the rollout planner over the best one, and the lower bounds, with 95% intervals over
+--seeds, default 10): headroom.md, headroom.csv, headroom_runs.csv.
+
 Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
 The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
 and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
@@ -86,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         for g, names in E.GROUPS.items():
             print(f"group {g}: {' '.join(names)}")
         return 0
+    if args.scenarios == ["headroom"]:  # the headroom report (octogym/headroom.py)
+        from octogym.headroom import main as headroom
+
+        return headroom(args.out, args.seeds, args.requests or (100 if args.quick else None))
     seeds = args.seeds or (1 if args.quick else 3)
     agent_seeds = args.agent_seeds or seeds
     requests = args.requests or (100 if args.quick else None)

@@ -7,7 +7,7 @@ hardware is warmed up first) and prints its decisions, rollouts (scratch rows si
 wall time, decisions/s, rollouts/s, and the time ratio to the base run of the same scenario.
 Times are wall-clock ``time.perf_counter``, the best of ``--repeat`` runs.
 
-    python benchmarks/bench_planner.py            # ~1-2 minutes on 2 cores
+    python benchmarks/bench_planner.py            # a few minutes on 2 cores
     python benchmarks/bench_planner.py --quick    # seconds
 """
 
@@ -18,8 +18,10 @@ import time
 
 from octogym.simulator import Simulation
 
-SETTINGS = ("level=tbu,k=0,R=1,H=8", "level=cluster,k=4,R=1,H=8", "level=both,k=0,R=1,H=8",
-            "level=both,k=3,R=4,H=8", "level=both,k=0,R=1,H=32")
+# k = 4 at the TBU level is every TBU of the cluster (K = 4) plus the base's own choice; the
+# cluster level has 16 (chip) or 256 (wafer) candidates, hence k = 4 there
+SETTINGS = ("level=tbu,k=4,R=1,H=8", "level=cluster,k=4,R=1,H=8", "level=both,k=4,R=1,H=8",
+            "level=both,k=3,R=4,H=8", "level=both,k=4,R=1,H=2")
 
 
 def timed(policy: str, hw: str, n: int, B: int, repeat: int) -> tuple[float, Simulation]:
@@ -35,10 +37,10 @@ def timed(policy: str, hw: str, n: int, B: int, repeat: int) -> tuple[float, Sim
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--base", default="adaptive")
     args = ap.parse_args()
-    n, B = (30, 2) if args.quick else (200, 4)
+    n, B = (30, 2) if args.quick else (100, 2)
     for hw in ("chip", "wafer"):
         timed(f"rollout:{args.base}:k=2,H=1", hw, 10, 1, 1)  # warm-up (compilation)
         t_base, _ = timed(args.base, hw, n, B, args.repeat)
