@@ -190,22 +190,21 @@ class RolloutPlanner:
             acts = np.full(rows.size, NO_ACTION, np.int64)
 
     def concrete(self, b: int, action: int) -> int:
-        """``action`` for member ``b`` as a TBU / cluster id: ``POLICY_ACTION`` becomes the
-        base's answer (asked on a scratch clone, so no policy state of ``b`` changes); a base
-        TBU answer outside the home cluster or a deferral becomes the least-loaded valid TBU
-        of the home cluster (as :class:`~octogym.agents.base.HeuristicAgent` does)."""
+        """``action`` for member ``b`` as a TBU / cluster id (for an env, which cannot take
+        ``POLICY_ACTION``). The base's choice is asked from the base's decision hook on ``b``'s
+        own state, so its policy state (round-robin pointers, random draws) moves on exactly
+        as in the kernel (as :class:`~octogym.agents.base.HeuristicAgent` does); a TBU answer
+        outside the home cluster, or a deferral, becomes the least-loaded valid TBU there."""
         if action != POLICY_ACTION:
             return int(action)
-        sc = self._scratch(1)
-        clone_rows(self.sim.state, [b], sc.state, [0])
-        S, M = sc.state, sc.model
-        j = int(S.SC[0, L.SC_DEC_JOB])
-        if int(S.SC[0, L.SC_DEC_KIND]) == DEC_CLUSTER:
-            return int(decide_cluster(M, S, 0, j, self.pol))
-        u = int(decide_tbu(M, S, 0, j, self.pol))
+        S, M = self.sim.state, self.sim.model
+        j = int(S.SC[b, L.SC_DEC_JOB])
+        if int(S.SC[b, L.SC_DEC_KIND]) == DEC_CLUSTER:
+            return int(decide_cluster(M, S, b, j, self.pol))
+        u = int(decide_tbu(M, S, b, j, self.pol))
         K, Q = self.sim.hw.tbus_per_cluster, self.sim.hw.queue_capacity
-        home = int(S.RQ[0, S.JB[0, j, L.JB_REQ], L.RQ_HOME])
-        ql = self.sim.state.TB[b, L.TB_QL, home * K:(home + 1) * K]
+        home = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME])
+        ql = S.TB[b, L.TB_QL, home * K:(home + 1) * K]
         if home * K <= u < (home + 1) * K and ql[u - home * K] < Q:
             return u
         return home * K + int(np.argmin(np.where(ql < Q, ql, np.iinfo(np.int64).max)))

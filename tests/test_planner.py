@@ -91,3 +91,39 @@ def test_agent_plays_single_and_vector_envs(env_id):
         acts = agent.act_batch(obs, info["action_mask"], venv)
         assert info["action_mask"][np.arange(3), acts].all()
         obs, r, term, trunc, info = venv.step(acts)
+
+
+def test_cluster_agent_k1_acts_as_the_heuristic_agent():
+    """Round-robin cluster choice (adaptive's): the base's pointer moves as in the kernel."""
+    env = gym.make("octogym/ClusterAssign-v0", requests_per_episode=20, controller="adaptive")
+    twin = gym.make("octogym/ClusterAssign-v0", requests_per_episode=20, controller="adaptive")
+    agent, heur = make_agent("rollout:adaptive:k=1"), HeuristicAgent("adaptive")
+    (obs, info), (obs2, info2) = env.reset(seed=5), twin.reset(seed=5)
+    seen = set()
+    for _ in range(10_000):
+        a = agent.act(obs, info["action_mask"], env)
+        assert a == heur.act(obs2, info2["action_mask"], twin)
+        seen.add(a)
+        obs, r, term, trunc, info = env.step(a)
+        obs2, r2, term2, trunc2, info2 = twin.step(a)
+        assert r == r2
+        if term:
+            break
+    assert term and len(seen) > 1
+
+
+def test_headroom_rows_pair_seeds_and_respect_the_bound():
+    from octogym.headroom import run_headroom, summarise
+
+    rows = run_headroom(["env-chip"], 2, 20, ["level=both,k=2,R=1,H=2"], log=lambda m: None)
+    arms = {r["arm"] for r in rows}
+    assert {"best", "eft", "bound", "bound:path", "bound:capacity"} <= arms
+    assert any(a.startswith("rollout:") for a in arms)
+    bound = {r["seed"]: r["latency_mean"] for r in rows if r["arm"] == "bound"}
+    for r in rows:
+        if not r["arm"].startswith("bound"):
+            assert r["latency_mean"] >= bound[r["seed"]]
+    summ = summarise(rows)
+    assert all(s["seeds"] == 2 for s in summ)
+    best = next(s for s in summ if s["arm"] == next(r["best"] for r in rows if r["arm"] == "best"))
+    assert best["vs_best"] == 0.0
