@@ -16,6 +16,9 @@ Rows pair by seed (common random numbers), so each arm's change against the best
 a per-seed ratio with a 95% Student-t interval over the seeds; ``room`` is the best
 heuristic's mean latency over the bound minus one (what a perfect scheduler could at most
 gain), ``closed`` the share of that room an arm takes.
+
+    python evaluate.py --scenarios headroom --seeds 10 --requests 100 --out results
+    python -m octogym.headroom --scenarios mix-wafer --settings level=tbu,k=4,R=4,H=4,z=2
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from octogym.schedulers import SCHEDULERS
 HEADROOM_SCENARIOS = ("env-chip", "env-wafer", "mix-chip", "mix-chip-light", "mix-wafer",
                       "mix-wafer-light")
 # k = 4 at the TBU level is every TBU of the cluster (K = 4) plus the base's own choice; the
-# cluster level has 16 (chip) or 256 (wafer) candidates, so its k keeps decisions affordable
-PLANNER_SETTINGS = ("level=tbu,k=4,R=1,H=8", "level=cluster,k=4,R=1,H=8",
-                    "level=both,k=4,R=1,H=8", "level=both,k=3,R=4,H=8",
+# cluster level has 16 (chip) or 256 (wafer) candidates, so its k keeps decisions affordable.
+# R = 4 with the z = 2 guard per level and for both; R = 1 unguarded (the lowest estimate
+# always wins); the oracle (resample = 0: rollouts see the run's own future).
+PLANNER_SETTINGS = ("level=tbu,k=4,R=4,H=8,z=2", "level=cluster,k=4,R=4,H=8,z=2",
+                    "level=both,k=4,R=4,H=8,z=2", "level=both,k=4,R=1,H=8",
                     "level=both,k=4,R=1,H=8,resample=0")
 BOUND_ARMS = ("bound:path", "bound:capacity", "bound")
 
@@ -198,3 +203,17 @@ def main(out: Path, seeds: int | None, n_requests: int | None,
     print(write_report(rows, out, seeds, n_requests))
     print(f"wrote {out}/headroom.md, headroom.csv, headroom_runs.csv")
     return 0
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="the headroom report (module docstring)")
+    ap.add_argument("--scenarios", nargs="+", default=list(HEADROOM_SCENARIOS))
+    ap.add_argument("--settings", nargs="+", default=list(PLANNER_SETTINGS),
+                    help="planner settings 'level=..,k=..,R=..,H=..[,z=..][,resample=..]'")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--requests", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=Path("results"))
+    a = ap.parse_args()
+    raise SystemExit(main(a.out, a.seeds, a.requests, a.scenarios, a.settings))

@@ -14,7 +14,8 @@ At a decision of member ``b`` (a TB's TBU, or a request's home cluster) the plan
    TB durations, all rows of all deciding members in one compiled call
    (:func:`octogym.kernel.fork.run_rows`);
 4. takes the candidate with the lowest mean cost, the time-integral of the requests in the
-   system up to the horizon (the envs' ``latency`` reward), the base's choice on ties.
+   system up to the horizon (the envs' ``latency`` reward), the base's choice on ties; with
+   ``R >= 2`` only when its paired saving over the base exceeds ``z`` standard errors.
 
 What a rollout knows that a real scheduler would not: the durations of TBs already created
 (drawn at creation and stored in the job) and the time of the next arrival (already in the
@@ -58,12 +59,13 @@ class RolloutConfig:
     R: int
     H: float
     resample: int
+    z: float
 
     @classmethod
     def parse(cls, spec: str) -> RolloutConfig:
         _, base, p = parse_planner(spec)
         cfg = cls(base=base, level=str(p["level"]), k=int(p["k"]), R=int(p["R"]),
-                  H=float(p["H"]), resample=int(p["resample"]))
+                  H=float(p["H"]), resample=int(p["resample"]), z=float(p["z"]))
         if cfg.level not in LEVELS:
             raise ValueError(f"{spec!r}: level must be one of {sorted(LEVELS)}, got {cfg.level!r}")
         if cfg.k < 0:
@@ -79,7 +81,7 @@ class RolloutConfig:
     @property
     def name(self) -> str:
         return (f"rollout:{self.base}:level={self.level},k={self.k},R={self.R},H={self.H:g},"
-                f"resample={self.resample}")
+                f"resample={self.resample},z={self.z:g}")
 
 
 _G = np.uint64(0x9E3779B97F4A7C15)
@@ -168,13 +170,28 @@ class RolloutPlanner:
                 - SC[:, L.SC_SUM_ARR]).astype(np.float64)
         out = np.empty(rows.size, np.int64)
         start = 0
+        self.last_costs = []  # per member: (candidates, R) costs of the last call
         for i, c in enumerate(cands):
-            m = cost[start:start + sizes[i]].reshape(len(c), cfg.R).mean(axis=1)
-            out[i] = c[int(np.argmin(m))]  # first minimum: the base's choice on ties
+            per = cost[start:start + sizes[i]].reshape(len(c), cfg.R)
+            self.last_costs.append(per)
+            out[i] = c[self._pick(per)]
             start += sizes[i]
         self.decisions += rows.size
         self.rollouts += n
         return out
+
+    def _pick(self, per: np.ndarray) -> int:
+        """Index of the chosen candidate from its ``(candidates, R)`` costs: the lowest mean,
+        the base's (index 0) on ties; with ``R >= 2`` only if its paired saving over the
+        base (same replica = same future) exceeds ``z`` standard errors, so that noise in
+        the estimates alone does not pull the planner away from its base."""
+        m = per.mean(axis=1)
+        best = int(np.argmin(m))  # first minimum: the base's choice on ties
+        if best == 0 or self.cfg.R < 2 or self.cfg.z <= 0:
+            return best
+        d = per[best] - per[0]
+        se = d.std(ddof=1) / np.sqrt(self.cfg.R)
+        return best if -d.mean() > self.cfg.z * se else 0
 
     def _rollout(self, sc: Simulation, rows: np.ndarray, until: np.ndarray,
                  acts: np.ndarray) -> None:

@@ -128,6 +128,9 @@ PLANNERS: dict[str, Planner] = {p.name: p for p in (
                       "candidates): 1 already ranks candidates on one shared future"),
              "H": (8.0, "rollout horizon in mean TB durations: long enough for a placement's "
                         "queueing to show, short enough to keep decisions cheap"),
+             "z": (0.0, "with R >= 2, leave the base's choice only for a paired saving above "
+                        "z standard errors (0 = the lowest mean wins): guards against picking "
+                        "a candidate for its luck in R sampled futures"),
              "resample": (1, "1 = forks draw a fresh future (the planner is not clairvoyant "
                              "about arrivals, durations, branches not yet drawn); 0 = forks "
                              "keep the run's own draws (an oracle, R must be 1)")}),

@@ -127,3 +127,16 @@ def test_headroom_rows_pair_seeds_and_respect_the_bound():
     assert all(s["seeds"] == 2 for s in summ)
     best = next(s for s in summ if s["arm"] == next(r["best"] for r in rows if r["arm"] == "best"))
     assert best["vs_best"] == 0.0
+
+
+def test_z_guard_keeps_the_base_unless_the_saving_is_clear():
+    sim = Simulation(policy="adaptive", hardware="chip", n_requests=5)
+    from octogym.planner import RolloutPlanner
+
+    noisy = np.array([[10.0, 20.0, 30.0, 40.0], [12.0, 14.0, 31.0, 38.0]])  # saves 1.25, sd 2.9
+    clear = np.array([[10.0, 20.0, 30.0, 40.0], [9.0, 19.0, 29.0, 39.0]])  # saves 1 each time
+    guarded = RolloutPlanner(sim, RolloutConfig.parse("rollout:adaptive:R=4,z=2"))
+    plain = RolloutPlanner(sim, RolloutConfig.parse("rollout:adaptive:R=4"))
+    assert guarded._pick(noisy) == 0 and plain._pick(noisy) == 1
+    assert guarded._pick(clear) == 1
+    assert plain._pick(np.array([[5.0, 5.0], [5.0, 5.0]])) == 0  # ties: the base
