@@ -151,6 +151,14 @@ class RolloutPlanner:
         rows = np.asarray(rows, np.int64)
         sim, cfg = self.sim, self.cfg
         cands = [self.candidates(int(b)) for b in rows]
+        out = np.full(rows.size, POLICY_ACTION, np.int64)
+        many = np.array([len(c) > 1 for c in cands], np.bool_)  # one candidate: no rollout
+        self.decisions += rows.size
+        self.last_costs = []  # per planned member: (candidates, R) costs of the last call
+        if not many.any():
+            return out
+        idx = np.flatnonzero(many)
+        rows, cands = rows[idx], [cands[i] for i in idx]
         sizes = np.array([len(c) * cfg.R for c in cands])
         src = np.repeat(rows, sizes)
         acts = np.concatenate([np.repeat(np.asarray(c, np.int64), cfg.R) for c in cands])
@@ -168,15 +176,12 @@ class RolloutPlanner:
         SC = S.SC[dst]
         cost = (SC[:, L.SC_SUM_DONE] + (SC[:, L.SC_NA] - SC[:, L.SC_ND]) * until
                 - SC[:, L.SC_SUM_ARR]).astype(np.float64)
-        out = np.empty(rows.size, np.int64)
         start = 0
-        self.last_costs = []  # per member: (candidates, R) costs of the last call
         for i, c in enumerate(cands):
             per = cost[start:start + sizes[i]].reshape(len(c), cfg.R)
             self.last_costs.append(per)
-            out[i] = c[self._pick(per)]
+            out[idx[i]] = c[self._pick(per)]
             start += sizes[i]
-        self.decisions += rows.size
         self.rollouts += n
         return out
 

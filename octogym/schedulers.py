@@ -124,13 +124,14 @@ PLANNERS: dict[str, Planner] = {p.name: p for p in (
                                 "the base decides the others"),
              "k": (0, "candidates per decision: 0 = every valid action, else the base's choice "
                       "plus the k-1 least-loaded others (cost grows linearly in k)"),
-             "R": (1, "forks per candidate, each with a resampled future (common across "
-                      "candidates): 1 already ranks candidates on one shared future"),
+             "R": (4, "forks per candidate, each with a resampled future (common across "
+                      "candidates): enough for the z guard to tell a saving from luck "
+                      "(docs/results.md §9)"),
              "H": (8.0, "rollout horizon in mean TB durations: long enough for a placement's "
                         "queueing to show, short enough to keep decisions cheap"),
-             "z": (0.0, "with R >= 2, leave the base's choice only for a paired saving above "
-                        "z standard errors (0 = the lowest mean wins): guards against picking "
-                        "a candidate for its luck in R sampled futures"),
+             "z": (2.0, "with R >= 2, leave the base's choice only for a paired saving above "
+                        "z standard errors (0 = the lowest mean wins): without it the planner "
+                        "picks candidates for their luck and loses to eft (docs/results.md §9)"),
              "resample": (1, "1 = forks draw a fresh future (the planner is not clairvoyant "
                              "about arrivals, durations, branches not yet drawn); 0 = forks "
                              "keep the run's own draws (an oracle, R must be 1)")}),

@@ -136,7 +136,7 @@ def test_z_guard_keeps_the_base_unless_the_saving_is_clear():
     noisy = np.array([[10.0, 20.0, 30.0, 40.0], [12.0, 14.0, 31.0, 38.0]])  # saves 1.25, sd 2.9
     clear = np.array([[10.0, 20.0, 30.0, 40.0], [9.0, 19.0, 29.0, 39.0]])  # saves 1 each time
     guarded = RolloutPlanner(sim, RolloutConfig.parse("rollout:adaptive:R=4,z=2"))
-    plain = RolloutPlanner(sim, RolloutConfig.parse("rollout:adaptive:R=4"))
+    plain = RolloutPlanner(sim, RolloutConfig.parse("rollout:adaptive:R=4,z=0"))
     assert guarded._pick(noisy) == 0 and plain._pick(noisy) == 1
     assert guarded._pick(clear) == 1
     assert plain._pick(np.array([[5.0, 5.0], [5.0, 5.0]])) == 0  # ties: the base
