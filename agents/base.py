@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU
 from octogym.kernel.policies import decide_cluster, decide_tbu
 from octogym.schedulers import SCHEDULERS, is_planner

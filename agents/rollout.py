@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from octogym.agents.base import Agent, _octo_env
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_TBU
 from octogym.planner import RolloutConfig, RolloutPlanner
 

@@ -40,7 +40,7 @@ from octogym.envs.decisions import (
 )
 from octogym.envs.layout import layout, obs_size
 from octogym.envs.reward import RewardAccount, account_member
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_TBU,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 
 REWARDS: dict[str, str] = {
     "latency": "minus the time-integral of requests in the system between decisions (default)",
@@ -52,8 +52,8 @@ def account_member(SC, b, acc, kind, scale, per_tbu, out):
     """Write member ``b``'s reward since its previous call to ``out[b]``; afterwards
     ``acc[b, AC_I]`` is I(now) and ``acc[b, AC_LAT]`` the summed latency of the finished
     requests."""
-    na = SC[b, L.SC_NA]
-    nd = SC[b, L.SC_ND]
+    na = SC[b, L.SC_N_ARRIVED]
+    nd = SC[b, L.SC_N_DONE]
     a = acc[b]
     prev_i = a[AC_I]
     prev_lat = a[AC_LAT]

@@ -848,7 +848,7 @@ def plot_timeline(scenario: Scenario, path: str | Path,
         while True:
             sim = scenario.simulation(p, seed + 1, n_requests=n_requests, trace_cap=cap)
             sim.advance(until=t1)
-            n = int(field(sim.state, "tr_n")[seed])
+            n = int(field(sim.state, "n_traced")[seed])
             if n < cap:
                 break
             cap *= 4

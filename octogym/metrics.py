@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.build import model_int
 from octogym.kernel.layout import TBU_IDLE, TBU_RECONF, TBU_RUN
 from octogym.kernel.layout import field as sfield
@@ -163,7 +163,7 @@ def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
 
     done = f("res_done") >= 0
     lat = (f("res_done")[done] - f("res_arr")[done]).astype(np.float64)
-    end = int(f("t_end")) if int(f("nd")) >= model_int(M, "n_requests") else int(f("now"))
+    end = int(f("t_end")) if int(f("n_done")) >= model_int(M, "n_requests") else int(f("now"))
     counters = dict(
         reconfigurations=int(f("n_reconf")),
         noc_byte_hops=float(f("byte_hops")),

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.build import cache_aligned_zeros
 from octogym.kernel.fork import clone_rows, match_pools, run_rows
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, ST_DECISION, ST_GROW, ST_STALLED, State
@@ -138,7 +138,7 @@ class RolloutPlanner:
             acts, load = us[ok], ql[ok]
         elif kind == DEC_CLUSTER:
             acts = np.arange(hw.n_clusters)
-            load = S.CL[b, L.CL_Q] + S.CL[b, L.CL_BL_LEN]
+            load = S.CL[b, L.CL_QUEUED] + S.CL[b, L.CL_BL_LEN]
         else:
             raise RuntimeError(f"member {b}: no decision is pending")
         if self.cfg.k > 0:
@@ -174,7 +174,7 @@ class RolloutPlanner:
             S.SEED[dst] = _mix(S.SEED[dst] ^ _mix(key))
         self._rollout(sc, dst, until, acts)
         SC = S.SC[dst]
-        cost = (SC[:, L.SC_SUM_DONE] + (SC[:, L.SC_NA] - SC[:, L.SC_ND]) * until
+        cost = (SC[:, L.SC_SUM_DONE] + (SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]) * until
                 - SC[:, L.SC_SUM_ARR]).astype(np.float64)
         start = 0
         for i, c in enumerate(cands):

@@ -220,7 +220,7 @@ class Simulation:
         if (field(S, "fr_nfree")[members] < margin).any():
             S = grow_state(S, "F")
         if (field(S, "jb_nfree")[members] < margin).any() or \
-                (field(S, "hp_n")[members] + margin > S.HP.shape[1]).any():
+                (field(S, "hp_len")[members] + margin > S.HP.shape[1]).any():
             S = grow_state(S, "J")
         if (field(S, "rq_nfree")[members] < 1).any():
             S = grow_state(S, "R")

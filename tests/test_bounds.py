@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from test_kernel import scenarios
 
 from octogym.bounds import request_bounds, srpt_flow_sum
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.schedulers import SCHEDULERS
 from octogym.simulator import Simulation
 from octogym.workflows.generator import toy_chain

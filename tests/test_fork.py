@@ -32,7 +32,7 @@ def assert_members_equal(sim: Simulation, a: int, b: int) -> None:
 def tb_multiset(sim: Simulation, b: int) -> Counter:
     """(request, block, run cycles) of every TB execution: the draws, whatever the placement."""
     S = sim.state
-    n = int(S.SC[b, octogym.kernel.layout.SC_TR_N])
+    n = int(S.SC[b, octogym.kernel.layout.SC_N_TRACED])
     tr = S.TR[b, :n]
     L = octogym.kernel.layout
     return Counter(zip(tr[:, L.TR_UID].tolist(), tr[:, L.TR_BLK].tolist(),
@@ -64,7 +64,7 @@ def test_fork_mid_run_equals_unforked_run(hw, policy):
     assert sim.result(1).to_dict() == ref.result(0).to_dict()
     assert fork.result(0).to_dict() == ref.result(0).to_dict()
     L = octogym.kernel.layout
-    k = int(ref.state.SC[0, L.SC_TR_N])
+    k = int(ref.state.SC[0, L.SC_N_TRACED])
     assert k > 0 and np.array_equal(sim.state.TR[1, :k], ref.state.TR[0, :k])  # event log
 
 

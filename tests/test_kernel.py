@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from octogym.hardware import get_hardware
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.build import model_int, new_state
-from octogym.kernel.core import migrate, reconfigure, steal
+from octogym.kernel.mechanisms import migrate, reconfigure, steal
 from octogym.kernel.layout import (
     EV_CB_DONE,
     EV_EPOCH,
@@ -77,14 +77,14 @@ def chain_dict(n: int, d: int, flow_bytes: int, config: str = "toy", name: str =
 
 
 def trace_rows(sim: Simulation, b: int = 0) -> dict[str, np.ndarray]:
-    n = int(f(sim, "tr_n", b))
+    n = int(f(sim, "n_traced", b))
     return {k: f(sim, k, b)[:n] for k in ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start",
                                           "tr_end")}
 
 
 def heap_events(sim: Simulation, b: int = 0):
-    n = int(f(sim, "hp_n", b))
-    return (f(sim, "hp_t", b)[:n], f(sim, "hp_k", b)[:n] >> KIND_SHIFT, f(sim, "hp_d", b)[:n])
+    n = int(f(sim, "hp_len", b))
+    return (f(sim, "hp_time", b)[:n], f(sim, "hp_key", b)[:n] >> KIND_SHIFT, f(sim, "hp_data", b)[:n])
 
 
 def check_free_stacks(sim: Simulation, b: int = 0) -> None:
@@ -111,7 +111,7 @@ def check_paused(sim: Simulation, until: int, b: int = 0, strict_backlog: bool =
     # a full queue is never over-filled
     assert (ql >= 0).all() and (ql <= qcap).all(), ql
     # cluster queue counters agree with the TBU queues
-    np.testing.assert_array_equal(f(sim, "cl_q", b), ql.reshape(-1, K).sum(axis=1))
+    np.testing.assert_array_equal(f(sim, "cl_queued", b), ql.reshape(-1, K).sum(axis=1))
     # no event in the past
     ht, hk, hd = heap_events(sim, b)
     assert (ht >= now).all() and (ht > until).all()
@@ -127,7 +127,7 @@ def check_paused(sim: Simulation, until: int, b: int = 0, strict_backlog: bool =
     assert len(set(queued)) == len(queued)
     # at most one TB runs on a TBU at any instant: trace rows still running at `until`
     tr = trace_rows(sim, b)
-    assert int(f(sim, "tr_n", b)) < model_int(M, "trace_cap")
+    assert int(f(sim, "n_traced", b)) < model_int(M, "trace_cap")
     running = np.bincount(tr["tr_tbu"][tr["tr_end"] > until], minlength=len(ql))
     np.testing.assert_array_equal(running, (state == TBU_RUN).astype(int))
     # accounting: the whole span of a started job is accounted at its start, so the committed
@@ -144,7 +144,7 @@ def check_paused(sim: Simulation, until: int, b: int = 0, strict_backlog: bool =
     used = sim.state.JB.shape[1] - int(f(sim, "jb_nfree", b))
     assert used == int(ql.sum()) + int(f(sim, "bl_len", b).sum()) + n_cb
     # request pool: in-flight requests
-    in_flight = int(f(sim, "na", b) - f(sim, "nd", b))
+    in_flight = int(f(sim, "n_arrived", b) - f(sim, "n_done", b))
     assert sim.state.RQ.shape[1] - int(f(sim, "rq_nfree", b)) == in_flight
     # a backlog exists only while every TBU of its cluster is full
     if strict_backlog:
@@ -163,14 +163,14 @@ def check_final(sim: Simulation, res, b: int = 0, tasks_per_request: int | None 
     assert int(f(sim, "status", b)) == ST_DONE
     # every request completes exactly once, after it arrived
     arr, done = f(sim, "res_arr", b), f(sim, "res_done", b)
-    assert res.n_requests == N and int(f(sim, "nd", b)) == N and int(f(sim, "na", b)) == N
+    assert res.n_requests == N and int(f(sim, "n_done", b)) == N and int(f(sim, "n_arrived", b)) == N
     assert (arr >= 0).all() and (done >= arr).all()
     np.testing.assert_array_equal(res.latencies, (done - arr).astype(float))
     assert res.makespan == done.max() == int(f(sim, "t_end", b))
     # every TB instance runs exactly once, and every execution is in the trace
     n_tb = int(f(sim, "n_tb_done", b))
     assert int(f(sim, "n_tb_created", b)) == n_tb == res.tb_executions
-    assert int(f(sim, "tr_n", b)) == n_tb < model_int(M, "trace_cap")
+    assert int(f(sim, "n_traced", b)) == n_tb < model_int(M, "trace_cap")
     assert int(f(sim, "ST_DEM", b).sum()) == n_tb
     tr = trace_rows(sim, b)
     uid, tbu, ready, start, end = (tr[k] for k in ("tr_uid", "tr_tbu", "tr_ready", "tr_start",
@@ -598,7 +598,7 @@ def test_migrate_moves_a_waiting_job_and_pays_the_transfer():
     bh0 = float(f(sim, "byte_hops"))
     assert migrate(M, S, 0, 0, 2, 1)
     assert f(sim, "tb_ql").tolist() == [2, 4]
-    assert f(sim, "cl_q").tolist() == [2, 4]
+    assert f(sim, "cl_queued").tolist() == [2, 4]
     assert int(f(sim, "n_migrations")) == 1 and int(f(sim, "n_steals")) == 0
     qh = f(sim, "tb_qh")
     assert int(f(sim, "TBQ")[1, (qh[1] + 3) % 4]) == j and f(sim, "jb_tbu")[j] == 1

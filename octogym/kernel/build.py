@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from octogym.hardware import HardwareConfig
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import (
     MAX_MAP_COUNT,
     MF_POLICY,
@@ -132,7 +132,7 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
             pf[MF_POLICY: MF_POLICY + len(pol_f)] = pol_f
             vals[g] = pf
         else:
-            dt = np.float64 if g == "CFGF" else np.int64
+            dt = np.float64 if g == "CFG" else np.int64
             vals[g] = np.ascontiguousarray(np.stack([np.asarray(src[k], dtype=dt)
                                                      for k in names]))
     for k in MODEL_SINGLE:

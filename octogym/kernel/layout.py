@@ -49,15 +49,15 @@ MODEL_GROUPS: dict[str, tuple[str, ...]] = {
     # int64 per map block and phase row (.., NPH, NB)
     "MC": ("cnt_code", "cnt_emp_off", "cnt_emp_len"),
     # int64 per phase row (.., NPH)
-    "PHA": ("phase_after_req", "phase_after_cyc"),
+    "PHASE": ("phase_after_req", "phase_after_cyc"),
     # int64 per flow (.., NF), CSR order
     "FL": ("succ_dst", "succ_bytes"),
     # int64 (.., C, C): fixed transfer latency and mesh hops
-    "HW2": ("latency", "hops"),
+    "NOC": ("latency", "hops"),
     # int64 per request (.., N): trace arrival times and workflow indices
-    "TRC": ("trace_t", "trace_w"),
+    "TRACE": ("trace_t", "trace_w"),
     # float64 per config (.., NCFG): mean TB duration, expected share of work (static profile)
-    "CFGF": ("cfg_mean", "cfg_share"),
+    "CFG": ("cfg_mean", "cfg_share"),
     # float64 scalars: arrival rate (requests per cycle), then policy tunables
     "MF": ("rate",),
 }
@@ -91,29 +91,29 @@ Model = namedtuple("Model", MODEL_FIELDS)
 # touches set its cost (``benchmarks/lines_per_decision.py`` counts them).
 STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("SC", "i8", ("X",), (
-        "now", "seq", "nd", "na", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
+        "now", "seq", "n_done", "n_arrived", "dec_kind", "dec_job", "n_tb_created", "n_tb_done",
         "n_cb_done", "n_reconf", "n_events", "n_invalid", "n_migrations", "n_steals",
-        "dq_head", "dq_tail", "dq_len", "hp_n", "rr_c", "fr_nfree", "jb_nfree", "rq_nfree",
-        "tr_n", "t_end", "status", "n_policy_draws", "idle_epochs",
+        "dq_head", "dq_tail", "dq_len", "hp_len", "rr_cluster", "fr_nfree", "jb_nfree", "rq_nfree",
+        "n_traced", "t_end", "status", "n_policy_draws", "idle_epochs",
         # running sums of arrival times of arrived requests, and of completion and arrival
         # times of finished ones (exact: the env's rewards read them in O(1))
         "sum_arr", "sum_done", "sum_done_arr")),
     ("SF", "f8", ("X",), ("arr_clock", "byte_hops")),
-    ("HP", "i8", ("H", "X"), ("hp_t", "hp_k", "hp_d")),  # event heap
+    ("HP", "i8", ("H", "X"), ("hp_time", "hp_key", "hp_data")),  # event heap
     ("RQ", "i8", ("R", "X"), ("rq_uid", "rq_wf", "rq_home", "rq_row", "rq_free")),
     # frames: scopes for join counting and map copies
     ("FR", "i8", ("F", "X"), ("fr_parent", "fr_kind", "fr_live", "fr_req", "fr_map", "fr_org",
                               "fr_free")),
     # jobs: TB instances, CB executions, and arrival (cluster) decisions
-    ("JB", "i8", ("J", "X"), ("jb_req", "jb_frame", "jb_block", "jb_org", "jb_bytes", "jb_t",
+    ("JB", "i8", ("J", "X"), ("jb_req", "jb_frame", "jb_block", "jb_org", "jb_bytes", "jb_created",
                               "jb_dur", "jb_data", "jb_tbu", "jb_next", "jb_free")),
     # TBUs: what the policies and observations scan across TBUs, field by field ...
     ("TB", "i8", ("X", "T"), ("tb_cfg", "tb_state", "tb_ql", "tb_qh", "tb_end")),
     # ... and what only one TBU's own events touch, TBU by TBU
     ("TBR", "i8", ("T", "X"), ("tb_idle", "tb_runs", "acc_busy", "acc_reconf", "acc_wait",
                                "acc_starved", "acc_blocked")),
-    ("CL", "i8", ("X", "C"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_q",
-                              "rr_t")),
+    ("CL", "i8", ("X", "C"), ("cbu_free", "acc_cbu", "bl_head", "bl_tail", "bl_len", "cl_queued",
+                              "rr_tbu")),
     ("RES", "i8", ("N", "X"), ("res_arr", "res_done", "res_wf", "res_home")),
     ("TR", "i8", ("L", "X"), ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")),
 )
@@ -135,8 +135,8 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # (frame, block, origin, bytes, lineage as int64); counters and first tokens share a line
     ("WL", "i8", ("W", "WT")),
     ("PW", "f8", ("WX", "NCFG")),  # policy scratch vectors per config
-    ("PEMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
-    ("PPREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
+    ("DEMAND_EMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
+    ("DEMAND_PREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
 )
 STATE_FIELDS = tuple(g[0] for g in STATE_GROUPS) + tuple(s[0] for s in STATE_SINGLE)
 State = namedtuple("State", STATE_FIELDS)

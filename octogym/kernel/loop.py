@@ -22,8 +22,8 @@ import math
 
 from numba import int64, uint64
 
-from octogym.kernel import layout as L
-from octogym.kernel.core import (
+from octogym.kernel import fields as L
+from octogym.kernel.mechanisms import (
     alloc_frame,
     alloc_job,
     bl_push,
@@ -149,7 +149,7 @@ def consume(M, S, b, WL, f, org):
             RES[b, uid, L.RES_DONE] = SC[b, L.SC_NOW]
             SC[b, L.SC_SUM_DONE] += SC[b, L.SC_NOW]
             SC[b, L.SC_SUM_DONE_ARR] += RES[b, uid, L.RES_ARR]
-            SC[b, L.SC_ND] += 1
+            SC[b, L.SC_N_DONE] += 1
             SC[b, L.SC_T_END] = SC[b, L.SC_NOW]
             RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE] = r
             SC[b, L.SC_RQ_NFREE] += 1
@@ -179,7 +179,7 @@ def new_job(M, S, b, f, x, org, nbytes, lin):
     S.JBU[b, j] = lin
     JB[b, j, L.JB_ORG] = org
     JB[b, j, L.JB_BYTES] = nbytes
-    JB[b, j, L.JB_T] = S.SC[b, L.SC_NOW]
+    JB[b, j, L.JB_CREATED] = S.SC[b, L.SC_NOW]
     return j
 
 
@@ -377,14 +377,14 @@ def next_arrival_time(M, S, b, n):
     SEED = S.SEED
     SF = S.SF
     MF = M.MF
-    TRC = M.TRC
+    TRACE = M.TRACE
     if MI[L.MI_ARR_MODE] == ARR_POISSON:
         u = u01(SEED[b], n, 0, S_ARRIVAL)
         SF[b, L.SF_ARR_CLOCK] += -math.log(1.0 - u) / MF[L.MF_RATE]
         return int(math.floor(SF[b, L.SF_ARR_CLOCK]))
     if MI[L.MI_ARR_MODE] == ARR_CLOSED:
         return 0
-    return TRC[L.TRC_TRACE_T, n]
+    return TRACE[L.TRACE_T, n]
 
 
 @kernel_step
@@ -392,11 +392,11 @@ def on_arrival(M, S, b, n):
     SC = S.SC
     MI = M.MI
     RQ = S.RQ
-    TRC = M.TRC
+    TRACE = M.TRACE
     SEED = S.SEED
     m_wf_cdf = M.wf_cdf
     m_wf_phase_off = M.wf_phase_off
-    PHA = M.PHA
+    PHASE = M.PHASE
     RES = S.RES
     JB = S.JB
     now = SC[b, L.SC_NOW]
@@ -407,7 +407,7 @@ def on_arrival(M, S, b, n):
     r = RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE]
     RQ[b, r, L.RQ_UID] = n
     if MI[L.MI_ARR_MODE] == 2:
-        w = TRC[L.TRC_TRACE_W, n]
+        w = TRACE[L.TRACE_W, n]
     else:
         u = u01(SEED[b], n, 0, S_WORKFLOW)
         w = 0
@@ -417,19 +417,19 @@ def on_arrival(M, S, b, n):
     RQ[b, r, L.RQ_HOME] = -1
     row = m_wf_phase_off[w]
     for k in range(m_wf_phase_off[w] + 1, m_wf_phase_off[w + 1]):
-        ar = PHA[L.PHA_PHASE_AFTER_REQ, k]
-        ac = PHA[L.PHA_PHASE_AFTER_CYC, k]
+        ar = PHASE[L.PHASE_AFTER_REQ, k]
+        ac = PHASE[L.PHASE_AFTER_CYC, k]
         if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
             row = k
     RQ[b, r, L.RQ_ROW] = row
     RES[b, n, L.RES_ARR] = now
     RES[b, n, L.RES_WF] = w
-    SC[b, L.SC_NA] += 1
+    SC[b, L.SC_N_ARRIVED] += 1
     SC[b, L.SC_SUM_ARR] += now
     j = alloc_job(S, b)
     JB[b, j, L.JB_BLOCK] = -1
     JB[b, j, L.JB_REQ] = r
-    JB[b, j, L.JB_T] = now
+    JB[b, j, L.JB_CREATED] = now
     dq_push(S, b, j)
 
 
@@ -492,7 +492,7 @@ def _capacity_ok(M, S, b):
     HP = S.HP
     margin = MI[L.MI_MARGIN]
     return (SC[b, L.SC_FR_NFREE] >= margin and SC[b, L.SC_JB_NFREE] >= margin
-            and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_N] + margin <= HP.shape[1])
+            and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_LEN] + margin <= HP.shape[1])
 
 
 @kernel_entry
@@ -554,11 +554,11 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                     SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
                 place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol))
-        if SC[b, L.SC_ND] >= MI[L.MI_N_REQUESTS]:
+        if SC[b, L.SC_N_DONE] >= MI[L.MI_N_REQUESTS]:
             return ST_DONE
-        if SC[b, L.SC_HP_N] == 0:
+        if SC[b, L.SC_HP_LEN] == 0:
             return ST_STALLED
-        if HP[b, 0, L.HP_T] > until:
+        if HP[b, 0, L.HP_TIME] > until:
             return ST_TIME
         if not _capacity_ok(M, S, b):
             return ST_GROW
@@ -576,14 +576,14 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
         else:
             # an epoch with nothing else pending and no decision to make: count it, so a
             # member whose work can never be placed ends as stalled instead of looping
-            if SC[b, L.SC_HP_N] == 0 and SC[b, L.SC_DQ_LEN] == 0:
+            if SC[b, L.SC_HP_LEN] == 0 and SC[b, L.SC_DQ_LEN] == 0:
                 SC[b, L.SC_IDLE_EPOCHS] += 1
                 if SC[b, L.SC_IDLE_EPOCHS] > MAX_IDLE_EPOCHS:
                     return ST_STALLED
             else:
                 SC[b, L.SC_IDLE_EPOCHS] = 0
             on_epoch(M, S, b, pol)
-            if SC[b, L.SC_ND] < MI[L.MI_N_REQUESTS]:
+            if SC[b, L.SC_N_DONE] < MI[L.MI_N_REQUESTS]:
                 heap_push(S, b, t + MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 

@@ -1,6 +1,6 @@
 """Compiled scheduling policies, dispatched by integer code inside the kernel.
 
-A policy answers four hooks; each may use the mechanisms of :mod:`octogym.kernel.core`:
+A policy answers four hooks; each may use the mechanisms of :mod:`octogym.kernel.mechanisms`:
 
 * ``decide_cluster(M, S, b, j, pol)``: home cluster of the request of arrival job ``j``;
 * ``decide_tbu(M, S, b, j, pol)``: a TBU with queue space for TB instance ``j``; or -1 to
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from octogym.kernel import layout as L
-from octogym.kernel.core import (
+from octogym.kernel import fields as L
+from octogym.kernel.mechanisms import (
     est_finish,
     has_space,
     migrate,
@@ -91,7 +91,7 @@ def least_loaded_cluster(M, S, b):
     best = 0
     bl = 1 << 62
     for c in range(MI[L.MI_C]):
-        load = CL[b, L.CL_Q, c] + CL[b, L.CL_BL_LEN, c]
+        load = CL[b, L.CL_QUEUED, c] + CL[b, L.CL_BL_LEN, c]
         if load < bl:
             bl = load
             best = c
@@ -108,9 +108,9 @@ def cluster_work(M, S, b, c):
     for u in range(c * K, (c + 1) * K):
         w += S.TBF[b, u]
     mean = 0.0
-    n = M.CFGF.shape[1]
+    n = M.CFG.shape[1]
     for k in range(n):
-        mean += M.CFGF[L.CFGF_CFG_MEAN, k] * M.CFGF[L.CFGF_CFG_SHARE, k]
+        mean += M.CFG[L.CFG_MEAN, k] * M.CFG[L.CFG_SHARE, k]
     w += S.CL[b, L.CL_BL_LEN, c] * mean
     return w / K
 
@@ -191,8 +191,8 @@ def decide_cluster(M, S, b, j, pol):
     if pol == P_PROACTIVE or pol == P_OCTOPUS:
         return lowest_finish_cluster(M, S, b)
     # round_robin, static, reactive, adaptive: requests go to clusters in turn
-    c = SC[b, L.SC_RR_C] % MI[L.MI_C]
-    SC[b, L.SC_RR_C] = c + 1
+    c = SC[b, L.SC_RR_CLUSTER] % MI[L.MI_C]
+    SC[b, L.SC_RR_CLUSTER] = c + 1
     return c
 
 
@@ -204,9 +204,9 @@ def decide_tbu(M, S, b, j, pol):
     if pol == P_ROUND_ROBIN:
         CL = S.CL
         for k in range(K):
-            u = c * K + (CL[b, L.CL_RR_T, c] + k) % K
+            u = c * K + (CL[b, L.CL_RR_TBU, c] + k) % K
             if has_space(M, S, b, u):
-                CL[b, L.CL_RR_T, c] = (u - c * K + 1) % K
+                CL[b, L.CL_RR_TBU, c] = (u - c * K + 1) % K
                 return u
         return -1
     if pol == P_RANDOM:
@@ -272,7 +272,7 @@ def reactive_epoch(M, S, b):
     configuration (pressure < 1; never the machine's last TBU of a configuration)."""
     MI = M.MI
     K = MI[L.MI_K]
-    ncfg = M.CFGF.shape[1]
+    ncfg = M.CFG.shape[1]
     thr = param(M, PARAM_REACTIVE_THRESHOLD)
     waiting = S.PW[b, 0]
     ntbu = S.PW[b, 1]
@@ -320,7 +320,7 @@ def proactive_epoch(M, S, b, structural_only):
     cycles are re-provisioned: a briefly idle TBU is transient idleness, left to stealing."""
     MI = M.MI
     K = MI[L.MI_K]
-    ncfg = M.CFGF.shape[1]
+    ncfg = M.CFG.shape[1]
     a = param(M, PARAM_EMA)
     now = S.SC[b, L.SC_NOW]
     idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
@@ -330,10 +330,10 @@ def proactive_epoch(M, S, b, structural_only):
     for c in range(MI[L.MI_C]):
         tot = 0.0
         for k in range(ncfg):
-            d = S.ST_DEM[b, c, k] - S.PPREV[b, c, k]
-            S.PPREV[b, c, k] = S.ST_DEM[b, c, k]
-            S.PEMA[b, c, k] = (1.0 - a) * S.PEMA[b, c, k] + a * d
-            want[k] = S.PEMA[b, c, k] * M.CFGF[L.CFGF_CFG_MEAN, k]
+            d = S.ST_DEM[b, c, k] - S.DEMAND_PREV[b, c, k]
+            S.DEMAND_PREV[b, c, k] = S.ST_DEM[b, c, k]
+            S.DEMAND_EMA[b, c, k] = (1.0 - a) * S.DEMAND_EMA[b, c, k] + a * d
+            want[k] = S.DEMAND_EMA[b, c, k] * M.CFG[L.CFG_MEAN, k]
             tot += want[k]
         if tot <= 0.0:
             continue
