@@ -29,6 +29,11 @@ in `octogym.agents.arena`); `--list` shows the scenarios.
 `--ray [ADDRESS]` runs every (scenario, scheduler or agent) as a Ray task (local instance or a
 cluster; same results as the process pool) and `--sweep FILE` runs a grid sweep instead
 (octogym/sweep.py); both in docs/scaling.md.
+`--scenarios headroom` writes the headroom report instead (octogym/headroom.py: every
+heuristic, the rollout planner over the best one, and the lower bounds, with 95% intervals over
+--seeds, default 10): headroom.md, headroom.csv, headroom_runs.csv.
+
+Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
 The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
 and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
 shared the 2 cores); `--scenarios study --no-zoo` (docs/results.md) about 3-4 minutes.
@@ -100,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         for g, names in E.GROUPS.items():
             print(f"group {g}: {' '.join(names)}")
         return 0
+    if args.scenarios == ["headroom"]:  # the headroom report (octogym/headroom.py)
+        from octogym.headroom import main as headroom
+
+        return headroom(args.out, args.seeds, args.requests or (100 if args.quick else None))
     if args.sweep is not None:
         from octogym.sweep import main as sweep_main
         return sweep_main([str(args.sweep), *(["--out", str(args.out)] if args.out else []),

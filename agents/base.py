@@ -37,7 +37,7 @@ from octogym.agents.config import jsonable
 from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU
 from octogym.kernel.policies import decide_cluster, decide_tbu
-from octogym.schedulers import SCHEDULERS
+from octogym.schedulers import SCHEDULERS, is_planner
 
 
 class Agent:
@@ -302,12 +302,17 @@ def _env_spec(env_id: str) -> tuple[str, str]:
 
 
 def make_agent(spec: str | Path, **kwargs: Any) -> Agent:
-    """A scheduler name (``HeuristicAgent``) or a checkpoint path (``SB3Agent``: a run
+    """A scheduler name (``HeuristicAgent``), a planner spec such as ``"rollout:adaptive"``
+    (``octogym.agents.rollout.RolloutAgent``) or a checkpoint path (``SB3Agent``: a run
     directory with ``final.zip`` and ``config.json``, or a checkpoint ``.zip``; ``kwargs`` go to
     it). Anything else is a ``ValueError`` saying what is wrong (a
     :class:`~octogym.agents.checkpoint.CheckpointError` for a path)."""
     if isinstance(spec, str) and spec in SCHEDULERS:
         return HeuristicAgent(spec)
+    if isinstance(spec, str) and is_planner(spec):
+        from octogym.agents.rollout import RolloutAgent
+
+        return RolloutAgent(spec)
     p = Path(spec)
     if p.is_dir():
         if not (p / "final.zip").is_file():

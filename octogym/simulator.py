@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from octogym.kernel.build import (
     seeds_for,
     state_nbytes,
 )
+from octogym.kernel.fork import clone_rows, copy_state
 from octogym.kernel.layout import (
     ARRIVAL_MODES,
     ST_DECISION,
@@ -40,7 +42,7 @@ from octogym.kernel.layout import (
 )
 from octogym.kernel.loop import run_batch
 from octogym.metrics import SimResult, collect
-from octogym.schedulers import get_scheduler, param_vector
+from octogym.schedulers import get_scheduler, is_planner, param_vector
 from octogym.workflows import Workflow, load_workflow
 from octogym.workflows.compiled import CompiledMix, compile_mix
 
@@ -79,7 +81,9 @@ def resolve_workflows(spec: WorkflowSpec | Sequence[WorkflowSpec] | dict[Any, fl
 class Simulation:
     """A batch of ``batch`` independent runs of one scenario under a compiled scheduler.
 
-    ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS`; its epoch length,
+    ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS` or a planner spec
+    (``rollout:<base>...``, :mod:`octogym.planner`: its base runs in the kernel, the planner
+    answers the decisions it takes over in :meth:`run`); its epoch length,
     initial TBU configurations and tunables default to the registry's (override with
     ``epoch``, ``tbu_init`` and ``policy_params={name: value}``). ``slowdown={cluster:
     factor}`` makes the TBUs of those clusters run TBs ``factor`` times slower (a what-if for
@@ -116,6 +120,14 @@ class Simulation:
         self.mix: CompiledMix = compile_mix(wfs, weights)
         if arrival not in ARRIVAL_MODES:
             raise ValueError(f"arrival must be one of {sorted(ARRIVAL_MODES)}, got {arrival!r}")
+        self.planner = None  # a Python-driven planner (``rollout:<base>...``) over its base
+        if is_planner(policy):
+            from octogym.planner import RolloutConfig
+
+            self.planner = RolloutConfig.parse(policy)
+            policy_spec, policy = policy, self.planner.base
+        else:
+            policy_spec = policy
         sched = get_scheduler(policy)
         if epoch is None:
             epoch = sched.epoch
@@ -162,7 +174,7 @@ class Simulation:
                                  pol_f=param_vector(policy, policy_params),
                                  tbu_slow=self._slowdown(slowdown))
         self.policy = sched.code
-        self.policy_name = policy
+        self.policy_name = policy_spec
         self.batch = batch
         self.seeds = seeds_for(seed, batch + member_offset)[member_offset:]
         need = state_nbytes(self.model, self.mix, batch)
@@ -198,6 +210,21 @@ class Simulation:
         """Start members ``rows`` afresh, member ``rows[i]`` seeded with ``seeds[i]`` (already
         derived, as ``self.seeds`` are)."""
         reset_members(self.model, self.state, rows, seeds, self.tbu_cfg)
+
+    def clone(self, src: int, dst: int | Sequence[int]) -> None:
+        """Copy member ``src``'s whole state into member(s) ``dst`` of this batch (one
+        compiled call, :mod:`octogym.kernel.fork`): a clone given the same actions follows
+        ``src`` event for event, and sees the same future draws whatever its actions."""
+        dst = np.atleast_1d(np.asarray(dst, np.int64))
+        clone_rows(self.state, np.full(dst.shape, int(src), np.int64), self.state, dst)
+
+    def fork(self) -> Simulation:
+        """An independent copy of this simulation at its current state (every member; the
+        read-only model is shared)."""
+        other = copy.copy(self)
+        other.state = copy_state(self.state)
+        other.seeds = list(self.seeds)
+        return other
 
     def advance(self, until: int | None = None, actions: np.ndarray | None = None,
                 active: np.ndarray | None = None, ext_cluster: bool = False,
@@ -245,6 +272,10 @@ class Simulation:
 
     def run(self, until: int | None = None) -> list[SimResult]:
         """Run every member to completion (or ``until``); returns one result per member."""
+        if self.planner is not None:
+            from octogym.planner import run_planned
+
+            return run_planned(self, self.planner, until)
         st = self.advance(until)
         if (st == ST_STALLED).any():
             raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}: "

@@ -94,6 +94,9 @@ ROOT_LIN = 0x5EED
 JOIN_SALT = 0xC0FFEE
 COPY_SALT = 1 << 20
 NO_ACTION = -1
+# An action that resolves the pending external decision with the member's own policy, as if
+# the level were not external (the rollout planner's base candidate: octogym/planner.py).
+POLICY_ACTION = -2
 MAX_IDLE_EPOCHS = 1000
 
 
@@ -472,6 +475,26 @@ def init_members(M, S, rows):
 
 
 @kernel_helper
+def place_tb(M, S, b, j, c, u):
+    """TB job ``j`` (the decision queue's head, home cluster ``c``) goes where the policy's
+    ``decide_tbu`` answer ``u`` says: a TBU (an invalid one is counted and replaced by the
+    least-loaded TBU of ``c``), ``PARK_HOME`` = ``c``'s backlog, ``park_code(c')`` = cluster
+    ``c'``'s backlog."""
+    MI = M.MI
+    TB = S.TB
+    dq_pop(S, b)
+    if u >= 0 and (u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]):
+        S.SC[b, L.SC_N_INVALID] += 1
+        u = least_loaded_tbu(M, S, b, c)
+    if u >= 0:
+        enqueue(M, S, b, j, u)
+    elif u == PARK_HOME:
+        bl_push(M, S, b, c, j)
+    else:
+        bl_push(M, S, b, parked_cluster(u), j)
+
+
+@kernel_helper
 def _capacity_ok(M, S, b):
     SC = S.SC
     MI = M.MI
@@ -523,19 +546,24 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
         j = SC[b, L.SC_DQ_HEAD]
         if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
-            if h < 0 or h >= MI[L.MI_C]:
+            if action == POLICY_ACTION:
+                h = decide_cluster(M, S, b, j, pol)
+            elif h < 0 or h >= MI[L.MI_C]:
                 SC[b, L.SC_N_INVALID] += 1
                 h = decide_cluster(M, S, b, j, pol)
             dq_pop(S, b)
             apply_cluster(M, S, b, WL, j, h)
         else:
             c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
-            u = action
-            if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
-                SC[b, L.SC_N_INVALID] += 1
-                u = least_loaded_tbu(M, S, b, c)
-            dq_pop(S, b)
-            enqueue(M, S, b, j, u)
+            if action == POLICY_ACTION:
+                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol))
+            else:
+                u = action
+                if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
+                    SC[b, L.SC_N_INVALID] += 1
+                    u = least_loaded_tbu(M, S, b, c)
+                dq_pop(S, b)
+                enqueue(M, S, b, j, u)
         SC[b, L.SC_DEC_KIND] = DEC_NONE
         SC[b, L.SC_DEC_JOB] = -1
     while True:
@@ -561,17 +589,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                     SC[b, L.SC_DEC_KIND] = DEC_TBU
                     SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
-                u = decide_tbu(M, S, b, j, pol)
-                dq_pop(S, b)
-                if u >= 0 and (u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]):
-                    SC[b, L.SC_N_INVALID] += 1
-                    u = least_loaded_tbu(M, S, b, c)
-                if u >= 0:
-                    enqueue(M, S, b, j, u)
-                elif u == PARK_HOME:
-                    bl_push(M, S, b, c, j)
-                else:
-                    bl_push(M, S, b, parked_cluster(u), j)
+                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol))
         if SC[b, L.SC_N_DONE] >= MI[L.MI_N_REQUESTS]:
             return ST_DONE
         if SC[b, L.SC_HP_LEN] == 0:
@@ -621,6 +639,5 @@ def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
             SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext_cluster, ext_tbu, until, actions[b])
 
 
-__all__ = ["FORK", "NO_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member", "init_members",
-           "run_batch",
-           "run_member"]
+__all__ = ["FORK", "NO_ACTION", "POLICY_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member",
+           "init_members", "run_batch", "run_member"]
