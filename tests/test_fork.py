@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import octogym  # noqa: F401  (registers the env ids)
+from octogym.kernel import fields as L
 from octogym.kernel.fork import clone_rows
 from octogym.kernel.layout import ST_DONE, ST_TIME, State
 from octogym.schedulers import SCHEDULERS
@@ -32,7 +33,7 @@ def assert_members_equal(sim: Simulation, a: int, b: int) -> None:
 def tb_multiset(sim: Simulation, b: int) -> Counter:
     """(request, block, run cycles) of every TB execution: the draws, whatever the placement."""
     S = sim.state
-    n = int(S.SC[b, octogym.kernel.layout.SC_N_TRACED])
+    n = int(S.SC[b, L.SC_N_TRACED])
     tr = S.TR[b, :n]
     L = octogym.kernel.layout
     return Counter(zip(tr[:, L.TR_UID].tolist(), tr[:, L.TR_BLK].tolist(),
@@ -48,7 +49,7 @@ def test_fork_mid_run_equals_unforked_run(hw, policy):
     ref = Simulation(batch=1, **kw)
     ref.run()
     sim = Simulation(batch=3, **kw)
-    t_mid = int(ref.state.SC[0, octogym.kernel.layout.SC_T_END]) // 2
+    t_mid = int(ref.state.SC[0, L.SC_T_END]) // 2
     st = sim.advance(until=t_mid)
     assert st[0] == ST_TIME
     fork = sim.fork()
@@ -165,7 +166,7 @@ def test_clone_after_growth_keeps_results():
     ref = Simulation(batch=1, **kw)
     ref.run()
     sim = Simulation(batch=2, **kw)
-    st = sim.advance(until=int(ref.state.SC[0, octogym.kernel.layout.SC_T_END]) * 3 // 4)
+    st = sim.advance(until=int(ref.state.SC[0, L.SC_T_END]) * 3 // 4)
     assert st[0] == ST_TIME and sim.state.JB.shape[1] > Simulation(batch=1, **kw).state.JB.shape[1]
     sim.clone(0, 1)
     assert (sim.advance() == ST_DONE).all()
