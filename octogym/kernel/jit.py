@@ -11,15 +11,15 @@ an atomic increment and decrement per array argument of every call, is switched 
 
   - ``llvm`` (default): the step is marked *always inline* for LLVM (numba's ``forceinline``),
     which inlines it into its callers: the event loop becomes one function. A call of a step
-    otherwise passes the Model and State field by field (every array as its data pointer,
-    shapes and strides: hundreds of arguments), which cost more than most steps' work;
+    would pass the Model and State field by field (each array as pointers, sizes, shapes and
+    strides: about 465 scalars), and the callee could not be optimised for its call site;
   - ``calls``: the steps stay function calls (the previous default): a step is a symbol of
-    its own in a profiler, and the kernel runs at less than half the speed.
+    its own in a profiler, and the kernel runs at 0.3-0.45x the speed of ``llvm``.
 
-  numba's own inlining (``inline="always"``, as for the helpers) would re-type and re-lower a
-  step at every call site: the first compilation took 8-10 CPU minutes and the kernel ran
-  slower than with ``llvm``. ``benchmarks/bench_kernel.py --inline-modes`` measures the modes
-  side by side (first compilation and TB executions/s);
+  numba's own inlining (``inline="always"``, as for the helpers) re-types and re-lowers a
+  step at every call site: the kernel ran no faster than with ``llvm``, and its first
+  compilation took about four times as long. ``benchmarks/bench_kernel.py --inline-modes``
+  measures the modes side by side (first compilation and TB executions per CPU-second);
 * ``kernel_entry``: the functions called from Python.
 
 The compiled code is cached per source version and mode (see ``octogym._numba_cache``).
