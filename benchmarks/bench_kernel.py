@@ -171,10 +171,12 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
 def child_rates(requests: dict[str, int], load: float, seed: int, repeat: int) -> None:
     """In a child process (its own compile mode and a fresh cache): print, as JSON, the CPU and
     wall seconds of the first run (the kernel's first compilation) and the TB executions per
-    CPU-second of the kernel on each hardware (round_robin, one member, best of ``repeat``)."""
+    CPU-second of the kernel on each hardware (round_robin, one member, best of ``repeat``),
+    with the run's metrics (every mode must give the same)."""
     t0, c0 = time.perf_counter(), time.process_time()
     Simulation(None, "wafer", n_requests=50, policy="round_robin").run()
-    out = dict(compile_cpu_s=time.process_time() - c0, compile_wall_s=time.perf_counter() - t0)
+    out = dict(compile_cpu_s=time.process_time() - c0, compile_wall_s=time.perf_counter() - t0,
+               tb_per_s={}, metrics={})
     for hw in HARDWARE:
         best = float("inf")
         for _ in range(repeat):
@@ -183,7 +185,8 @@ def child_rates(requests: dict[str, int], load: float, seed: int, repeat: int) -
             t = time.process_time()
             res = sim.run()[0]
             best = min(best, time.process_time() - t)
-        out[hw] = res.tb_executions / best
+        out["tb_per_s"][hw] = res.tb_executions / best
+        out["metrics"][hw] = res.to_dict()
     print(json.dumps(out))
 
 
@@ -294,16 +297,20 @@ def main(argv: list[str] | None = None) -> int:
         res = compare_modes(modes, requests, args.load, args.seed, repeat)
         out["inline_modes"] = res
         ref = res[modes[0]]
-        rows = [[m + (" (default)" if m == INLINE_MODES[0] else ""),
-                 f"{r['compile_cpu_s']:.0f}", f"{r['compile_wall_s']:.0f}",
-                 *(x for hw in HARDWARE
-                   for x in (fmt_rate(r[hw]), f"{r[hw] / ref[hw]:.2f}x"))]
-                for m, r in res.items()]
+        rows = []
+        for m, r in res.items():
+            rate, ref_rate = r["tb_per_s"], ref["tb_per_s"]
+            rows.append([m + (" (default)" if m == INLINE_MODES[0] else ""),
+                         f"{r['compile_cpu_s']:.0f}", f"{r['compile_wall_s']:.0f}",
+                         *(x for hw in HARDWARE
+                           for x in (fmt_rate(rate[hw]), f"{rate[hw] / ref_rate[hw]:.2f}x")),
+                         "yes" if r["metrics"] == ref["metrics"] else "NO"])
         print_table("3. compile modes (OCTOGYM_KERNEL_INLINE), each in a child process with an "
                     "empty cache: first compilation, then TB/s per CPU-second (round_robin, one "
                     f"member, best of {repeat})",
                     ["mode", "compile CPU s", "compile wall s",
-                     *(x for hw in HARDWARE for x in (f"{hw} TB/s", f"vs {modes[0]}"))], rows)
+                     *(x for hw in HARDWARE for x in (f"{hw} TB/s", f"vs {modes[0]}")),
+                     "same metrics"], rows)
 
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     out["meta"]["maxrss_mb"] = maxrss_mb
