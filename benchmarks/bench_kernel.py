@@ -1,6 +1,7 @@
 """Speed and memory of the compiled batched kernel, side by side with the reference simulator.
 
-Measures, in one run (compilation excluded: every hardware is warmed up with a tiny run first):
+Measures, in one run (compilation excluded: every hardware is warmed up with a tiny run first),
+with the kernel compiled in the default mode (or the one ``OCTOGYM_KERNEL_INLINE`` names):
 
 1. the kernel's TB executions/s, events/s and requests/s on ``chip`` and ``wafer`` with the
    built-in suite mix (``workflows=None``) under ``round_robin`` and ``least_loaded``, and,
@@ -9,17 +10,23 @@ Measures, in one run (compilation excluded: every hardware is warmed up with a t
 2. the kernel's aggregate rate over a whole batch at B = 1, 64, 1024 members (fewer requests
    per member at larger B; the table says what ran), with the state's size (``nbytes`` of all
    arrays, before and after pool growth) and the peak of traced allocations (tracemalloc,
-   measured in a separate untimed pass).
+   measured in a separate untimed pass);
+3. with ``--inline-modes``: the kernel's compile modes (``octogym/kernel/jit.py``) side by
+   side, each compiled from scratch in a child process: first-compilation seconds and TB/s.
 
-Times are wall-clock ``time.perf_counter``. Kernel: ``Simulation.advance()`` to the end (the
-compiled loop and pool growth); building the batch and reading metrics out (``result()``,
-Python, per member) are shown apart. Reference: its ``run()`` (metrics included, a few ms).
-Kernel rows are the best of ``--repeat`` runs, reference rows of ``--ref-repeat``.
+Run times (kernel and reference) are CPU seconds of this process (``time.process_time``; both
+run on one core), so the rates say what one core does even on a shared machine, where
+wall-clock time also counts the time other processes hold the core. Kernel:
+``Simulation.advance()`` to the end (the compiled loop and pool growth); building the batch
+and reading metrics out (``result()``, Python, per member) are shown apart, wall-clock.
+Reference: its ``run()`` (metrics included, a few ms). Kernel rows are the best of
+``--repeat`` runs, reference rows of ``--ref-repeat``.
 
     python benchmarks/bench_kernel.py            # full run (under a minute)
     python benchmarks/bench_kernel.py --quick    # tiny run (seconds, after compilation)
     python benchmarks/bench_kernel.py --json out.json
     python benchmarks/bench_kernel.py --inline-modes   # + compile modes side by side
+    python benchmarks/bench_kernel.py --no-batch --inline-modes llvm calls
 
 Nothing is written unless ``--json PATH`` is given.
 """
@@ -34,6 +41,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -42,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from octogym.kernel.jit import INLINE, INLINE_MODES  # noqa: E402
 from octogym.kernel.layout import ST_DONE  # noqa: E402
 from octogym.simulator import Simulation  # noqa: E402
 
@@ -90,13 +99,15 @@ def time_kernel(hw: str, policy: str, n: int, load: float, seed: int, batch: int
                          batch=batch)
         t1 = time.perf_counter()
         mb0 = state_mb(sim)
+        c1 = time.process_time()
         status = sim.advance()
+        run_s = time.process_time() - c1
         t2 = time.perf_counter()
         res = [sim.result(b) for b in range(batch)]
         t3 = time.perf_counter()
         if not (status == ST_DONE).all():
             raise RuntimeError(f"{hw}/{policy}/B={batch}: members did not finish: {status}")
-        row = dict(build_s=t1 - t0, run_s=t2 - t1, collect_s=t3 - t2, state_mb_initial=mb0,
+        row = dict(build_s=t1 - t0, run_s=run_s, collect_s=t3 - t2, state_mb_initial=mb0,
                    state_mb_final=state_mb(sim),
                    tb=sum(r.tb_executions for r in res), events=sum(r.events for r in res),
                    requests=sum(r.n_requests for r in res),
@@ -127,9 +138,10 @@ def time_reference(ref_cls, hw: str, policy: str, n: int, load: float, seed: int
         t0 = time.perf_counter()
         sim = ref_cls(None, hw, load=load, n_requests=n, seed=seed, policy=policy)
         t1 = time.perf_counter()
+        c1 = time.process_time()
         res = sim.run()
-        t2 = time.perf_counter()
-        row = dict(build_s=t1 - t0, run_s=t2 - t1, tb=res.tb_executions, events=res.events,
+        run_s = time.process_time() - c1
+        row = dict(build_s=t1 - t0, run_s=run_s, tb=res.tb_executions, events=res.events,
                    requests=res.n_requests, result0=res.to_dict())
         if best is None or row["run_s"] < best["run_s"]:
             best = row
@@ -156,18 +168,42 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(c.rjust(w[i]) for i, c in enumerate(r)))
 
 
-def child_rate(n: int, load: float, seed: int, repeat: int) -> None:
-    """In a child process: print TB executions per CPU-second of the kernel (and warm-up s)."""
-    t0 = time.perf_counter()
+def child_rates(requests: dict[str, int], load: float, seed: int, repeat: int) -> None:
+    """In a child process (its own compile mode and a fresh cache): print, as JSON, the CPU and
+    wall seconds of the first run (the kernel's first compilation) and the TB executions per
+    CPU-second of the kernel on each hardware (round_robin, one member, best of ``repeat``),
+    with the run's metrics (every mode must give the same)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     Simulation(None, "wafer", n_requests=50, policy="round_robin").run()
-    warm = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeat):
-        sim = Simulation(None, "wafer", load=load, n_requests=n, seed=seed, policy="round_robin")
-        t = time.process_time()
-        res = sim.run()[0]
-        best = min(best, time.process_time() - t)
-    print(res.tb_executions / best, warm)
+    out = dict(compile_cpu_s=time.process_time() - c0, compile_wall_s=time.perf_counter() - t0,
+               tb_per_s={}, metrics={})
+    for hw in HARDWARE:
+        best = float("inf")
+        for _ in range(repeat):
+            sim = Simulation(None, hw, load=load, n_requests=requests[hw], seed=seed,
+                             policy="round_robin")
+            t = time.process_time()
+            res = sim.run()[0]
+            best = min(best, time.process_time() - t)
+        out["tb_per_s"][hw] = res.tb_executions / best
+        out["metrics"][hw] = res.to_dict()
+    print(json.dumps(out))
+
+
+def compare_modes(modes: list[str], requests: dict[str, int], load: float, seed: int,
+                  repeat: int) -> dict:
+    """Each compile mode in a child process with an empty cache folder: first compilation and
+    kernel speed, side by side (the first mode is the reference of the ratios)."""
+    res: dict = {}
+    for mode in modes:
+        with tempfile.TemporaryDirectory(prefix="octogym-bench-") as cache:
+            child = subprocess.run(
+                [sys.executable, __file__, "--child-rates", json.dumps(requests), str(load),
+                 str(seed), str(repeat)],
+                env={**os.environ, "OCTOGYM_KERNEL_INLINE": mode, "OCTOGYM_CACHE_DIR": cache},
+                capture_output=True, text=True, check=True)
+        res[mode] = json.loads(child.stdout)
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="reference runs per row, best kept")
     ap.add_argument("--no-reference", action="store_true", help="skip the reference simulator")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch table")
-    ap.add_argument("--inline-modes", action="store_true",
-                    help="also compare the kernel's compile modes (OCTOGYM_KERNEL_INLINE=steps "
-                         "vs all) side by side, each in a child process; the first 'all' run "
-                         "compiles for several minutes")
+    ap.add_argument("--inline-modes", nargs="*", metavar="MODE", choices=INLINE_MODES,
+                    help="also compare the kernel's compile modes (OCTOGYM_KERNEL_INLINE; "
+                         f"default: all of {', '.join(INLINE_MODES)}) side by side, each "
+                         "compiled from scratch in a child process (about a minute each)")
     args = ap.parse_args(argv)
 
     requests = QUICK_REQUESTS if args.quick else FULL_REQUESTS
@@ -195,15 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     warm_s = warm_up()
     print(f"octogym kernel benchmark: python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, {platform.machine()}; load {args.load}, seed {args.seed}, "
-          f"suite mix; warm-up (compile or cache load) {warm_s:.1f} s, excluded")
-    print("rates = (TB executions | events | completed requests) / wall-clock seconds of the "
+          f"suite mix; kernel mode {INLINE}; warm-up (compile or cache load) {warm_s:.1f} s, "
+          "excluded")
+    print("rates = (TB executions | events | completed requests) / CPU seconds of the "
           f"kernel's advance() or the reference's run(); kernel best of {repeat}, reference "
           f"best of {args.ref_repeat}")
     if ref_cls is None:
         print("reference simulator: " + ("skipped" if args.no_reference
                                          else "octogym/reference.py not found"))
 
-    out: dict = dict(meta=dict(python=platform.python_version(), cpus=os.cpu_count(),
+    out: dict = dict(meta=dict(python=platform.python_version(), cpus=os.cpu_count(), mode=INLINE,
                                machine=platform.machine(), load=args.load, seed=args.seed,
                                quick=args.quick, repeat=repeat, ref_repeat=args.ref_repeat,
                                warm_up_s=warm_s),
@@ -228,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
                 row += [f"{r['run_s']:.3f}", fmt_rate(r["tb_per_s"]), fmt_rate(r["events_per_s"]),
                         f"{rec['speedup']:.1f}x", "yes" if rec["identical_metrics"] else "NO"]
             rows.append(row)
-    header = ["hw", "policy", "requests", "TB execs", "kernel s", "TB/s", "events/s", "req/s"]
+    header = ["hw", "policy", "requests", "TB execs", "kernel CPU s", "TB/s", "events/s",
+              "req/s"]
     if ref_cls is not None:
-        header += ["ref s", "ref TB/s", "ref ev/s", "kernel/ref", "same metrics"]
-    print_table("1. one run (B=1), kernel vs reference", header, rows)
+        header += ["ref CPU s", "ref TB/s", "ref ev/s", "kernel/ref", "same metrics"]
+    print_table(f"1. one run (B=1), kernel ({INLINE} mode) vs reference", header, rows)
 
     if not args.no_batch:
         rows = []
@@ -249,29 +287,30 @@ def main(argv: list[str] | None = None) -> int:
                              f"{k['state_mb_initial']:.1f}", f"{k['state_mb_final']:.1f}",
                              f"{peak:.1f}"])
         print_table("2. batch scaling (least_loaded; aggregate over all members)",
-                    ["hw", "B", "req/member", "requests", "TB execs", "build s", "run s",
+                    ["hw", "B", "req/member", "requests", "TB execs", "build s", "run CPU s",
                      "collect s", "TB/s", "events/s", "req/s", "state MB", "grown MB",
                      "traced peak MB"],
                     rows)
 
-    if args.inline_modes:
-        n = requests["wafer"]
-        rows, rates = [], {}
-        for mode in ("steps", "all"):
-            t0 = time.perf_counter()
-            child = subprocess.run(
-                [sys.executable, __file__, "--child-rate", str(n), str(args.load),
-                 str(args.seed), str(repeat)],
-                env={**os.environ, "OCTOGYM_KERNEL_INLINE": mode}, capture_output=True,
-                text=True, check=True)
-            rate, warm = (float(x) for x in child.stdout.split())
-            rates[mode] = rate
-            rows.append([mode, str(n), f"{warm:.0f}", fmt_rate(rate),
-                         f"{rate / rates['steps']:.2f}x", f"{time.perf_counter() - t0:.0f}"])
-        out["inline_modes"] = rates
-        print_table("3. compile modes (wafer, round_robin, one member; kernel CPU time, best of "
-                    f"{repeat})", ["mode", "requests", "warm-up s", "TB/s", "vs steps",
-                                   "child s"], rows)
+    if args.inline_modes is not None:
+        modes = args.inline_modes or list(INLINE_MODES)
+        res = compare_modes(modes, requests, args.load, args.seed, repeat)
+        out["inline_modes"] = res
+        ref = res[modes[0]]
+        rows = []
+        for m, r in res.items():
+            rate, ref_rate = r["tb_per_s"], ref["tb_per_s"]
+            rows.append([m + (" (default)" if m == INLINE_MODES[0] else ""),
+                         f"{r['compile_cpu_s']:.0f}", f"{r['compile_wall_s']:.0f}",
+                         *(x for hw in HARDWARE
+                           for x in (fmt_rate(rate[hw]), f"{rate[hw] / ref_rate[hw]:.2f}x")),
+                         "yes" if r["metrics"] == ref["metrics"] else "NO"])
+        print_table("3. compile modes (OCTOGYM_KERNEL_INLINE), each in a child process with an "
+                    "empty cache: first compilation, then TB/s per CPU-second (round_robin, one "
+                    f"member, best of {repeat})",
+                    ["mode", "compile CPU s", "compile wall s",
+                     *(x for hw in HARDWARE for x in (f"{hw} TB/s", f"vs {modes[0]}")),
+                     "same metrics"], rows)
 
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     out["meta"]["maxrss_mb"] = maxrss_mb
@@ -282,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child-rate":
-    child_rate(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child-rates":
+    child_rates(json.loads(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     sys.exit(0)
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -36,7 +36,7 @@ def _env_sources() -> list[Path]:
 
 def _source_hash() -> str:
     h = hashlib.sha1(numba.__version__.encode())
-    h.update(os.environ.get("OCTOGYM_KERNEL_INLINE", "steps").encode())
+    h.update(os.environ.get("OCTOGYM_KERNEL_INLINE", "").encode())  # unset: the default mode
     for p in sorted([_ROOT / "rng.py", *(_ROOT / "kernel").glob("*.py"), *_env_sources()]):
         h.update(p.name.encode())
         h.update(p.read_bytes())
