@@ -35,7 +35,6 @@ def tb_multiset(sim: Simulation, b: int) -> Counter:
     S = sim.state
     n = int(S.SC[b, L.SC_N_TRACED])
     tr = S.TR[b, :n]
-    L = octogym.kernel.layout
     return Counter(zip(tr[:, L.TR_UID].tolist(), tr[:, L.TR_BLK].tolist(),
                        (tr[:, L.TR_END] - tr[:, L.TR_START]).tolist(), strict=True))
 
@@ -64,7 +63,6 @@ def test_fork_mid_run_equals_unforked_run(hw, policy):
             assert np.array_equal(x[0], y[0])
     assert sim.result(1).to_dict() == ref.result(0).to_dict()
     assert fork.result(0).to_dict() == ref.result(0).to_dict()
-    L = octogym.kernel.layout
     k = int(ref.state.SC[0, L.SC_N_TRACED])
     assert k > 0 and np.array_equal(sim.state.TR[1, :k], ref.state.TR[0, :k])  # event log
 
@@ -136,7 +134,6 @@ def test_env_forks_with_different_actions_share_arrivals_and_draws():
     _play(env.unwrapped, _first_valid, 100_000)
     _play(fork, _last_valid, 100_000)
     s1, s2 = env.unwrapped.sim, fork.sim
-    L = octogym.kernel.layout
     assert not np.array_equal(s1.state.RES[0, :, L.RES_DONE], s2.state.RES[0, :, L.RES_DONE])
     assert np.array_equal(s1.state.RES[0, :, L.RES_ARR], s2.state.RES[0, :, L.RES_ARR])
     assert np.array_equal(s1.state.RES[0, :, L.RES_WF], s2.state.RES[0, :, L.RES_WF])
