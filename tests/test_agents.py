@@ -4,12 +4,12 @@ config and refuse a different env."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 import octogym  # noqa: F401
 from octogym.agents import HeuristicAgent, SB3Agent, load_hyperparams, make_agent
@@ -17,7 +17,6 @@ from octogym.envs.registration import ENV_IDS
 from octogym.simulator import Simulation
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[1]
 KW = {"requests_per_episode": 50, "load": 0.9}
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -23,7 +24,6 @@ from octogym.agents.logs import keep_rows_until, make_logger
 from octogym.envs.sb3 import make_sb3_vec_env
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {"env_id": "octogym/TBUAssign-v0", "env_kwargs": {"requests_per_episode": 20},
           "algo": "maskable_ppo", "seed": 0, "n_envs": 1,
           "hyperparams": {"normalize": True}}

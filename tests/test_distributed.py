@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from octogym import evaluation as E
 from octogym import sweep as S
@@ -24,7 +24,6 @@ from octogym.distributed import (
 )
 from octogym.evaluation.runner import warm_up
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # evaluate.py, imported as a module
 TIMING = ("wall_s",)  # wall-clock columns: the only ones allowed to differ between runs
 

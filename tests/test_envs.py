@@ -6,11 +6,11 @@ import pickle
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import ROOT
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -21,7 +21,6 @@ from octogym.envs.reward import REWARDS
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"requests_per_episode": 20}
 
 

@@ -7,22 +7,18 @@ import ast
 import csv
 import math
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, run_script
 
 from octogym import evaluation as E
 from octogym.schedulers import SCHEDULERS
 from octogym.simulator import Simulation
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def run_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_script("evaluate.py", *args, timeout=timeout)
 
 
 # ---- the command -------------------------------------------------------------------------

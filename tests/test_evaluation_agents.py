@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, run_script
 
 import octogym  # noqa: F401
 from octogym import evaluation as E
@@ -31,7 +32,6 @@ from octogym.agents import arena as A
 from octogym.envs.core import root_seed
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def train(out: Path, env: str, algo: str) -> Path:
@@ -56,8 +56,7 @@ def runs(tmp_path_factory):
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_script("evaluate.py", *args, timeout=timeout)
 
 
 # ---- the command -------------------------------------------------------------------------

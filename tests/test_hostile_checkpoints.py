@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 
 from octogym.agents import SB3Agent, make_agent
 from octogym.agents.checkpoint import STATS_DIGEST, CheckpointError
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import tomllib
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def test_every_subpackage_is_packaged():

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ("octogym/{env}:\n  n_envs: 2\n  n_timesteps: 128\n  n_steps: 32\n  batch_size: 32\n"
         "  n_epochs: 1\n  policy_kwargs: \"dict(net_arch=[16])\"\n")
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 
 import octogym.workflows.validate as validate_mod
 from octogym.workflows import Workflow, WorkflowError, load_workflow, loads_workflow
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # A task block in flow style; the cases below are built from these small pieces.
 T = "{{id: {0}, type: task, config: c, kind: ai, duration: {{dist: fixed, value: 10}}}}"
