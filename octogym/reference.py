@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from octogym import rng
 from octogym.hardware import HardwareConfig, get_hardware
 from octogym.kernel.build import initial_configs, mix_work, seeds_for
 from octogym.kernel.layout import (
@@ -85,19 +86,6 @@ from octogym.kernel.layout import (
 )
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
 from octogym.metrics import SimResult, make_result
-from octogym.rng import (
-    S_ARRIVAL,
-    S_BRANCH,
-    S_COUNT,
-    S_DURATION,
-    S_DURATION2,
-    S_WORKFLOW,
-    lin_next,
-    mix64,
-    sample_count,
-    sample_duration,
-    u01,
-)
 from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK, CompiledMix, compile_mix
 
 __all__ = ["REFERENCE_POLICIES", "Cluster", "Frame", "KernelEvent", "ReferenceSimulation",
@@ -417,23 +405,23 @@ class ReferenceSimulation:
     def next_arrival_time(self, n: int) -> int:
         """Arrival time of request ``n`` (Poisson: accumulated exponential gaps, floored)."""
         if self.arrival_mode == "poisson":
-            u = u01(self.seed, n, 0, S_ARRIVAL)
+            u = rng.u01(self.seed, n, 0, rng.S_ARRIVAL)
             self.arr_clock += -math.log(1.0 - u) / self.rate
             return int(math.floor(self.arr_clock))
         if self.arrival_mode == "closed":
             return 0
         return self.trace_t[n]
 
-    def on_arrival(self, n: int) -> None:
-        """Request ``n`` arrives: schedule the next arrival, draw its workflow, pick its drift
-        phase row, and queue its cluster decision."""
-        now = self.env.now
-        if n + 1 < self.n_requests:
-            self.at(max(self.next_arrival_time(n + 1), now), EV_ARRIVAL, n + 1)
+    # ---- draws (shared with octogym.bounds, which walks the same lineages) ----------------
+
+    def workflow_and_phase(self, n: int, now: int) -> tuple[int, int]:
+        """``(workflow, drift-phase row)`` of request ``n`` arriving at cycle ``now``: the
+        trace's workflow or a draw from the mix, and the last phase of that workflow whose
+        request or cycle threshold has been reached."""
         if self.trace_w is not None:
             w = self.trace_w[n]
         else:
-            u = u01(self.seed, n, 0, S_WORKFLOW)
+            u = rng.u01(self.seed, n, 0, rng.S_WORKFLOW)
             w = 0
             while w < len(self.wf_cdf) - 1 and u >= self.wf_cdf[w]:
                 w += 1
@@ -442,6 +430,42 @@ class ReferenceSimulation:
             ar, ac = self.phase_after_req[k], self.phase_after_cyc[k]
             if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
                 row = k
+        return w, row
+
+    def task_duration(self, uid: int, x: int, lineage: np.uint64) -> int:
+        """Duration (cycles) of task block ``x`` reached by a token of ``lineage``."""
+        code, p0, p1, p2, off, n = self.duration_law[x]
+        u1 = rng.u01(self.seed, uid, lineage, rng.S_DURATION)
+        u2 = rng.u01(self.seed, uid, lineage, rng.S_DURATION2)
+        return int(rng.sample_duration(code, p0, p1, p2, self.emp, off, n, u1, u2))
+
+    def branch_flow(self, uid: int, row: int, x: int, lineage: np.uint64) -> int:
+        """The flow branch block ``x`` takes (phase row ``row``'s probabilities)."""
+        u = rng.u01(self.seed, uid, lineage, rng.S_BRANCH)
+        probs = self.flow_prob[row]
+        acc, chosen = 0.0, -1
+        for fi in self.flows_of[x]:
+            if probs[fi] > 0.0:
+                chosen = fi
+                acc += probs[fi]
+                if u < acc:
+                    break
+        return chosen
+
+    def map_count(self, uid: int, row: int, x: int, lineage: np.uint64) -> int:
+        """How many copies map block ``x`` starts (phase row ``row``'s count law)."""
+        code, p0, off, n_emp = self.count_law[row][x]
+        return int(rng.sample_count(code, p0, self.emp, off, n_emp,
+                                    rng.u01(self.seed, uid, lineage, rng.S_COUNT),
+                                    MAX_MAP_COUNT))
+
+    def on_arrival(self, n: int) -> None:
+        """Request ``n`` arrives: schedule the next arrival, draw its workflow, pick its drift
+        phase row, and queue its cluster decision."""
+        now = self.env.now
+        if n + 1 < self.n_requests:
+            self.at(max(self.next_arrival_time(n + 1), now), EV_ARRIVAL, n + 1)
+        w, row = self.workflow_and_phase(n, now)
         req = Request(n, w, row, now)
         self.requests[n] = req
         self.n_arrived += 1
@@ -466,7 +490,7 @@ class ReferenceSimulation:
         """A token leaves along ``flow`` (a CSR flow id) inside ``frame``."""
         frame.live += 1
         self.tokens.append(Token(frame, self.flow_dst[flow], org, self.flow_bytes[flow],
-                                 _U64(lin_next(lineage, flow))))
+                                 _U64(rng.lin_next(lineage, flow))))
 
     def deliver(self, tok: Token) -> None:
         """A token arrives at its block."""
@@ -474,10 +498,7 @@ class ReferenceSimulation:
         t = self.blk_type[x]
         if t == TASK:
             uid = tok.frame.request.uid
-            code, p0, p1, p2, off, n = self.duration_law[x]
-            u1 = u01(self.seed, uid, tok.lineage, S_DURATION)
-            u2 = u01(self.seed, uid, tok.lineage, S_DURATION2)
-            dur = int(sample_duration(code, p0, p1, p2, self.emp, off, n, u1, u2))
+            dur = self.task_duration(uid, x, tok.lineage)
             self.n_tb_created += 1
             self.decisions.append(TBInstance(tok, self.env.now, dur))
         elif t == JOIN:
@@ -486,7 +507,7 @@ class ReferenceSimulation:
             seen[1] ^= tok.lineage
             if seen[0] == self.blk_indeg[x]:
                 del tok.frame.joins[x]
-                lineage = _U64(mix64(seen[1] ^ _JOIN_SALT))
+                lineage = _U64(rng.mix64(seen[1] ^ _JOIN_SALT))
                 self.start_cb(Token(tok.frame, x, tok.org, tok.nbytes, lineage))
             else:
                 self.consume(tok.frame, tok.org)
@@ -531,20 +552,9 @@ class ReferenceSimulation:
         self.n_cb_done += 1
         t = self.blk_type[x]
         if t == BRANCH:
-            u = u01(self.seed, req.uid, lineage, S_BRANCH)
-            probs = self.flow_prob[req.row]
-            acc, chosen = 0.0, -1
-            for fi in self.flows_of[x]:
-                if probs[fi] > 0.0:
-                    chosen = fi
-                    acc += probs[fi]
-                    if u < acc:
-                        break
-            self.emit(frame, chosen, org, lineage)
+            self.emit(frame, self.branch_flow(req.uid, req.row, x, lineage), org, lineage)
         elif t == MAP:
-            code, p0, off, n_emp = self.count_law[req.row][x]
-            n = int(sample_count(code, p0, self.emp, off, n_emp,
-                                 u01(self.seed, req.uid, lineage, S_COUNT), MAX_MAP_COUNT))
+            n = self.map_count(req.uid, req.row, x, lineage)
             if n == 0:
                 for fi in self.flows_of[x]:
                     self.emit(frame, fi, org, lineage)
@@ -558,7 +568,7 @@ class ReferenceSimulation:
                 for i in range(n):
                     copy = Frame(COPY, group, req, 1)
                     self.tokens.append(Token(copy, body, org, tok.nbytes,
-                                             _U64(lin_next(lineage, COPY_SALT + i))))
+                                             _U64(rng.lin_next(lineage, COPY_SALT + i))))
         else:  # fork, join
             for fi in self.flows_of[x]:
                 self.emit(frame, fi, org, lineage)
