@@ -42,13 +42,14 @@ shared the 2 cores); `--scenarios study --no-zoo` (docs/results.md) about 3-4 mi
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from octogym.distributed import add_executor_arguments
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[2:]))
@@ -76,12 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "100 with --quick)")
     ap.add_argument("--out", default=None, type=Path,
                     help="output folder (default results/; a sweep's: see octogym/sweep.py)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="worker processes (default: the number of CPUs)")
-    ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                    help="run every (scenario, scheduler/agent) as a Ray task: no ADDRESS "
-                         "starts a local Ray instance with --jobs CPUs; 'auto' or "
-                         "ray://HOST:10001 joins a cluster (docs/scaling.md)")
+    add_executor_arguments(ap, "(scenario, scheduler/agent)")
     ap.add_argument("--sweep", type=Path, default=None, metavar="FILE",
                     help="run the grid sweep in this YAML file instead (octogym/sweep.py, "
                          "docs/scaling.md); --out, --jobs, --ray and --no-progress apply")

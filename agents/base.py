@@ -76,6 +76,17 @@ def _octo_env(env_state: Any):
     return env
 
 
+def _vector_sim(env_state: Any, who: str):
+    """The simulation behind a native octogym vector env ``env_state`` (the vector env, a
+    wrapper of it, or its ``.core``); ``who`` names the caller in the error."""
+    core = getattr(getattr(env_state, "unwrapped", env_state), "core", env_state)
+    sim = getattr(core, "sim", None)
+    if sim is None or not hasattr(sim, "state"):
+        raise TypeError(f"{who} needs env_state = a native octogym vector "
+                        f"env (or its .core), got {type(env_state).__name__}")
+    return sim
+
+
 class HeuristicAgent(Agent):
     """Acts as registered scheduler ``name`` would: it calls the scheduler's compiled decision
     hook (``octogym.kernel.policies.decide_tbu`` / ``decide_cluster`` with the scheduler's
@@ -114,11 +125,7 @@ class HeuristicAgent(Agent):
         vector env, or its ``.core``); member ``b``'s hook runs on member ``b``'s state, so
         its policy state and random draws are that member's own. Fallbacks are counted in
         ``self.fallbacks`` and per member in ``self.member_fallbacks``."""
-        core = getattr(getattr(env_state, "unwrapped", env_state), "core", env_state)
-        sim = getattr(core, "sim", None)
-        if sim is None or not hasattr(sim, "state"):
-            raise TypeError("HeuristicAgent.act_batch needs env_state = a native octogym vector "
-                            f"env (or its .core), got {type(env_state).__name__}")
+        sim = _vector_sim(env_state, "HeuristicAgent.act_batch")
         B = sim.state.SC.shape[0]
         if self.member_fallbacks.shape[0] != B:
             self.member_fallbacks = np.zeros(B, np.int64)

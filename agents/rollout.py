@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from octogym.agents.base import Agent, _octo_env
+from octogym.agents.base import Agent, _octo_env, _vector_sim
 from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_TBU
 from octogym.planner import RolloutConfig, RolloutPlanner
@@ -52,11 +52,7 @@ class RolloutAgent(Agent):
     def act_batch(self, obs: np.ndarray, masks: np.ndarray, env_state: Any = None,
                   rows: np.ndarray | None = None) -> np.ndarray:
         """Every member ``rows`` of a native vector env planned in one compiled rollout call."""
-        core = getattr(getattr(env_state, "unwrapped", env_state), "core", env_state)
-        sim = getattr(core, "sim", None)
-        if sim is None or not hasattr(sim, "state"):
-            raise TypeError("RolloutAgent.act_batch needs env_state = a native octogym vector "
-                            f"env (or its .core), got {type(env_state).__name__}")
+        sim = _vector_sim(env_state, "RolloutAgent.act_batch")
         B = sim.state.SC.shape[0]
         rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
         out = np.zeros(B, np.int64)

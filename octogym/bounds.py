@@ -33,21 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from octogym.kernel.layout import MAX_MAP_COUNT
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
 from octogym.reference import ReferenceSimulation
-from octogym.rng import (
-    S_BRANCH,
-    S_COUNT,
-    S_DURATION,
-    S_DURATION2,
-    S_WORKFLOW,
-    lin_next,
-    mix64,
-    sample_count,
-    sample_duration,
-    u01,
-)
+from octogym.rng import lin_next, mix64
 from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK
 
 _U64 = np.uint64
@@ -130,7 +118,6 @@ def _critical_path(ref: ReferenceSimulation, uid: int, w: int, row: int, arr: in
     """``(completion, work)`` of request ``uid`` on an unbounded machine (every TB on a
     matching idle TBU, every CB on a free CBU, no transfers), walking the same token
     lineages as the kernel so every draw is the run's own."""
-    seed = ref.seed
     root = _Frame(_ROOT, None, 1)
     tokens: deque = deque([(root, ref.wf_entry[w], arr, _U64(ROOT_LIN))])
     out = [0, 0]  # completion, work
@@ -157,20 +144,9 @@ def _critical_path(ref: ReferenceSimulation, uid: int, w: int, row: int, arr: in
     def cb_done(fr: _Frame, x: int, t: int, lin) -> None:
         kind = ref.blk_type[x]
         if kind == BRANCH:
-            u = u01(seed, uid, lin, S_BRANCH)
-            probs = ref.flow_prob[row]
-            acc, chosen = 0.0, -1
-            for fi in ref.flows_of[x]:
-                if probs[fi] > 0.0:
-                    chosen = fi
-                    acc += probs[fi]
-                    if u < acc:
-                        break
-            emit(fr, chosen, t, lin)
+            emit(fr, ref.branch_flow(uid, row, x, lin), t, lin)
         elif kind == MAP:
-            code, p0, off, n_emp = ref.count_law[row][x]
-            n = int(sample_count(code, p0, ref.emp, off, n_emp,
-                                 u01(seed, uid, lin, S_COUNT), MAX_MAP_COUNT))
+            n = ref.map_count(uid, row, x, lin)
             if n == 0:
                 for fi in ref.flows_of[x]:
                     emit(fr, fi, t, lin)
@@ -190,10 +166,7 @@ def _critical_path(ref: ReferenceSimulation, uid: int, w: int, row: int, arr: in
         fr, x, t, lin = tokens.popleft()
         kind = ref.blk_type[x]
         if kind == TASK:
-            code, p0, p1, p2, off, n = ref.duration_law[x]
-            d = int(sample_duration(code, p0, p1, p2, ref.emp, off, n,
-                                    u01(seed, uid, lin, S_DURATION),
-                                    u01(seed, uid, lin, S_DURATION2)))
+            d = ref.task_duration(uid, x, lin)
             out[1] += d
             for fi in ref.flows_of[x]:
                 emit(fr, fi, t + d, lin)
@@ -230,18 +203,7 @@ def request_bounds(workflows: Any = None, hardware: Any = "chip", *, load: float
     now = 0
     for n in range(N):
         now = max(ref.next_arrival_time(n), now)
-        if ref.trace_w is not None:
-            w = ref.trace_w[n]
-        else:
-            u = u01(ref.seed, n, 0, S_WORKFLOW)
-            w = 0
-            while w < len(ref.wf_cdf) - 1 and u >= ref.wf_cdf[w]:
-                w += 1
-        row = ref.wf_phase_off[w]
-        for k in range(ref.wf_phase_off[w] + 1, ref.wf_phase_off[w + 1]):
-            ar, ac = ref.phase_after_req[k], ref.phase_after_cyc[k]
-            if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
-                row = k
+        w, row = ref.workflow_and_phase(n, now)
         done, wk = _critical_path(ref, n, w, row, now)
         arr[n], wf[n], cp[n], work[n] = now, w, done - now, wk
     return RequestBounds(arr, wf, cp, work, ref.hw.n_tbus)

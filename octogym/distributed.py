@@ -25,6 +25,7 @@ do. Nothing else in octogym imports Ray.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import socket
@@ -32,8 +33,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
 
-__all__ = ["Executor", "ProcessExecutor", "RayExecutor", "SerialExecutor", "connect",
-           "executor_for", "kernel_cache_report", "make_executor", "require_ray"]
+__all__ = ["Executor", "ProcessExecutor", "RayExecutor", "SerialExecutor",
+           "add_executor_arguments", "connect", "executor_for", "kernel_cache_report",
+           "make_executor", "require_ray"]
 
 RAY_EXTRA = 'pip install "octogym[ray]"  (or `make`, which installs it)'
 
@@ -215,6 +217,18 @@ def executor_for(jobs: int, ray: str | None, warm_up: Callable[[], Any] | None =
     executor = RayExecutor(None if local else ray, jobs if local else None, warm_up)
     executor.ray()
     return executor
+
+
+def add_executor_arguments(ap: argparse.ArgumentParser, task: str) -> None:
+    """Add ``--jobs`` and ``--ray`` (what :func:`executor_for` takes) to a command line whose
+    units of work are ``task`` (e.g. ``"point"``), one definition for every CLI."""
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="worker processes, or a local Ray instance's CPUs (default: the number "
+                         "of CPUs)")
+    ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help=f"run every {task} as a Ray task: no ADDRESS starts a local Ray "
+                         "instance with --jobs CPUs; 'auto' or ray://HOST:10001 joins a cluster "
+                         "(docs/scaling.md)")
 
 
 def kernel_cache_report() -> dict[str, Any]:

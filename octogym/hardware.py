@@ -179,13 +179,7 @@ class HardwareConfig:
                 f"hardware spec must be a mapping of fields, got {type(data).__name__}"
             )
         where = f"hardware {short(data.get('name', '<unnamed>'))}"
-        names = _field_names()
-        unknown = [k for k in data if k not in names]
-        if unknown:
-            raise HardwareError(
-                f"{where}: unknown field(s) {short(unknown)}; "
-                f"valid fields: {', '.join(names)}"
-            )
+        _check_known_fields(data, where)
         missing = [
             f.name
             for f in dataclasses.fields(cls)
@@ -416,45 +410,42 @@ def _positive(x: Any, what: str) -> float:
     return v
 
 
-def _field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(HardwareConfig)]
+def _check_known_fields(keys: Any, where: str) -> None:
+    """Raise :class:`HardwareError` naming any of ``keys`` that is no HardwareConfig field."""
+    names = [f.name for f in dataclasses.fields(HardwareConfig)]
+    unknown = [k for k in keys if k not in names]
+    if unknown:
+        raise HardwareError(
+            f"{where}: unknown field(s) {short(unknown)}; "
+            f"valid fields: {', '.join(names)}"
+        )
 
 
 # The presets, defined once. All numbers are ours (the paper publishes none); reasons are in the
 # field comments above and in docs/model.md.
-PRESETS: dict[str, HardwareConfig] = {
+_CHIP = HardwareConfig(
     # One chip: 4x4 clusters x 4 TBUs = 16 clusters, 64 TBUs, a single die.
-    "chip": HardwareConfig(
-        name="chip",
-        rows=4,
-        cols=4,
-        tbus_per_cluster=4,
-        die_rows=4,
-        die_cols=4,
-        queue_capacity=4,
-        reconfig_cycles=20_000,
-        hop_cycles=4,
-        die_hop_cycles=200,  # unused while the chip is one die; kept for die-splitting overrides
-        link_bytes_per_cycle=32,
-        local_bytes_per_cycle=128,
-        clock_ghz=1.0,
-    ),
-    # Wafer scale: 16x16 clusters x 4 TBUs = 256 clusters, 1024 TBUs, 16 dies of 4x4 clusters.
-    "wafer": HardwareConfig(
-        name="wafer",
-        rows=16,
-        cols=16,
-        tbus_per_cluster=4,
-        die_rows=4,
-        die_cols=4,
-        queue_capacity=4,
-        reconfig_cycles=20_000,
-        hop_cycles=4,
-        die_hop_cycles=200,  # die-to-die crossings ~50x a mesh hop: placement across dies matters
-        link_bytes_per_cycle=32,
-        local_bytes_per_cycle=128,
-        clock_ghz=1.0,
-    ),
+    name="chip",
+    rows=4,
+    cols=4,
+    tbus_per_cluster=4,
+    die_rows=4,
+    die_cols=4,
+    queue_capacity=4,
+    reconfig_cycles=20_000,
+    hop_cycles=4,
+    # Die-to-die crossings ~50x a mesh hop: placement across dies matters on the wafer (unused
+    # while the chip is one die; kept for die-splitting overrides).
+    die_hop_cycles=200,
+    link_bytes_per_cycle=32,
+    local_bytes_per_cycle=128,
+    clock_ghz=1.0,
+)
+PRESETS: dict[str, HardwareConfig] = {
+    "chip": _CHIP,
+    # Wafer scale: the chip's clusters and links on a 16x16 mesh = 256 clusters, 1024 TBUs,
+    # 16 dies of 4x4 clusters.
+    "wafer": dataclasses.replace(_CHIP, name="wafer", rows=16, cols=16),
 }
 
 
@@ -509,11 +500,5 @@ def _resolve(spec: Any, overrides: dict[str, Any]) -> HardwareConfig:
     fields.update(overrides)
     if base is None:
         return HardwareConfig.from_dict(fields)
-    names = _field_names()
-    unknown = [k for k in fields if k not in names]
-    if unknown:
-        raise HardwareError(
-            f"hardware {base.name!r}: unknown field(s) {short(unknown)}; "
-            f"valid fields: {', '.join(names)}"
-        )
+    _check_known_fields(fields, f"hardware {base.name!r}")
     return dataclasses.replace(base, **fields) if fields else base

@@ -18,7 +18,7 @@ Same draws
     This module calls the very same functions, so it sees the kernel's draws without sharing
     any state with it.
 
-The model, in objects
+The model, in objects (defined in :mod:`octogym.reference_model`)
     :class:`Request` - one workflow instance; gets a *home* :class:`Cluster` on arrival.
     :class:`Frame` - a scope of one request: the request's root, one copy of a map body, or the
     *group* of a map's copies. Joins count tokens per frame; a frame ends when its last live
@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from octogym import rng
 from octogym.hardware import HardwareConfig, get_hardware
 from octogym.kernel.build import initial_configs, mix_work, seeds_for
 from octogym.kernel.layout import (
@@ -85,18 +86,17 @@ from octogym.kernel.layout import (
 )
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
 from octogym.metrics import SimResult, make_result
-from octogym.rng import (
-    S_ARRIVAL,
-    S_BRANCH,
-    S_COUNT,
-    S_DURATION,
-    S_DURATION2,
-    S_WORKFLOW,
-    lin_next,
-    mix64,
-    sample_count,
-    sample_duration,
-    u01,
+from octogym.reference_model import (
+    COPY,
+    GROUP,
+    ROOT,
+    TBU,
+    Cluster,
+    Frame,
+    KernelEvent,
+    Request,
+    TBInstance,
+    Token,
 )
 from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK, CompiledMix, compile_mix
 
@@ -105,167 +105,9 @@ __all__ = ["REFERENCE_POLICIES", "Cluster", "Frame", "KernelEvent", "ReferenceSi
 
 REFERENCE_POLICIES = ("round_robin", "least_loaded")
 
-ROOT, COPY, GROUP = "root", "copy", "group"  # frame kinds
-
 # Lineages and seeds are uint64 (as in the kernel), so they go to the numba draws as np.uint64.
 _U64 = np.uint64
 _ROOT_LIN, _JOIN_SALT = _U64(ROOT_LIN), _U64(JOIN_SALT)
-
-
-# ---- the objects ---------------------------------------------------------------------------
-
-
-class Request:
-    """One workflow instance: ``uid`` = arrival index, ``row`` = its drift phase row."""
-
-    __slots__ = ("uid", "workflow", "row", "arrival", "home", "done")
-
-    def __init__(self, uid: int, workflow: int, row: int, arrival: int) -> None:
-        self.uid = uid
-        self.workflow = workflow
-        self.row = row
-        self.arrival = arrival
-        self.home = -1
-        self.done = -1
-
-
-class Frame:
-    """A scope of one request (root, one map-body copy, or the group of a map's copies)."""
-
-    __slots__ = ("kind", "parent", "request", "live", "org", "lineage", "map_block", "joins")
-
-    def __init__(self, kind: str, parent: Frame | None, request: Request, live: int) -> None:
-        self.kind = kind
-        self.parent = parent
-        self.request = request
-        self.live = live  # tokens (and child groups) still alive in this frame
-        self.org = -1  # cluster of the data of the frame's last ended token
-        self.lineage = _U64(0)  # group only: lineage of the map's CB job
-        self.map_block = -1  # group only: the map block
-        self.joins: dict[int, list] = {}  # join block -> [tokens seen, lineage xor]
-
-
-class Token:
-    """A unit of control flow arriving at ``block``; its data lies at cluster ``org``.
-    A token held by a CBU is that CB's job."""
-
-    __slots__ = ("frame", "block", "org", "nbytes", "lineage")
-
-    def __init__(self, frame: Frame, block: int, org: int, nbytes: int,
-                 lineage: np.uint64) -> None:
-        self.frame = frame
-        self.block = block
-        self.org = org
-        self.nbytes = nbytes
-        self.lineage = lineage
-
-
-class TBInstance:
-    """One execution of a task block (a TB job)."""
-
-    __slots__ = ("request", "frame", "block", "lineage", "org", "nbytes", "ready", "duration",
-                 "tbu", "data_ready")
-
-    def __init__(self, token: Token, ready: int, duration: int) -> None:
-        self.request = token.frame.request
-        self.frame = token.frame
-        self.block = token.block
-        self.lineage = token.lineage
-        self.org = token.org
-        self.nbytes = token.nbytes
-        self.ready = ready  # when its token arrived
-        self.duration = duration  # drawn when it became ready
-        self.tbu: TBU | None = None
-        self.data_ready = -1  # when its input data is at its TBU
-
-
-class TBU:
-    """One PEA: a configuration and a FIFO queue; the head job is the running one."""
-
-    __slots__ = ("id", "cluster", "config", "running", "queue", "idle_since", "runs", "busy",
-                 "reconfiguring", "waiting", "starved", "blocked")
-
-    def __init__(self, tbu_id: int, cluster: Cluster, config: int) -> None:
-        self.id = tbu_id
-        self.cluster = cluster
-        self.config = config
-        self.running = False
-        self.queue: deque[TBInstance] = deque()
-        self.idle_since = 0
-        self.runs = 0
-        # accounted cycles (docs/model.md: the idle split)
-        self.busy = self.reconfiguring = self.waiting = self.starved = self.blocked = 0
-
-    def close_idle(self, now: int) -> None:
-        """Account the open idle segment up to ``now`` (blocked while the cluster has a
-        backlog, starved otherwise) and restart it at ``now``."""
-        if not self.running:
-            dt = now - self.idle_since
-            if self.cluster.backlog:
-                self.blocked += dt
-            else:
-                self.starved += dt
-            self.idle_since = now
-
-
-class Cluster:
-    """TBUs, one CBU (serial: ``cbu_free`` is when it next is free) and a TB-job backlog."""
-
-    __slots__ = ("id", "tbus", "cbu_free", "cbu_busy", "backlog", "queued", "free_slots",
-                 "rr_next", "qcap")
-
-    def __init__(self, cluster_id: int, qcap: int) -> None:
-        self.id = cluster_id
-        self.tbus: list[TBU] = []
-        self.cbu_free = 0
-        self.cbu_busy = 0
-        self.backlog: deque[TBInstance] = deque()
-        self.queued = 0  # jobs in this cluster's TBU queues (running heads included)
-        self.free_slots = 0  # free queue places over its TBUs (set once its TBUs are added)
-        self.rr_next = 0  # round-robin pointer over its TBUs
-        self.qcap = qcap
-
-    def has_space(self) -> bool:
-        """Some TBU of the cluster has queue space."""
-        return self.free_slots > 0
-
-    def close_idle(self, now: int) -> None:
-        for u in self.tbus:
-            u.close_idle(now)
-
-    def least_loaded_tbu(self) -> TBU | None:
-        """The TBU with space and the fewest queued jobs (lowest id on ties)."""
-        best = None
-        for u in self.tbus:
-            if len(u.queue) < self.qcap and (best is None or len(u.queue) < len(best.queue)):
-                best = u
-        return best
-
-    def round_robin_tbu(self) -> TBU | None:
-        """The next TBU with space from the round-robin pointer; the pointer moves past it."""
-        k = len(self.tbus)
-        for i in range(k):
-            u = self.tbus[(self.rr_next + i) % k]
-            if len(u.queue) < self.qcap:
-                self.rr_next = (u.id - self.tbus[0].id + 1) % k
-                return u
-        return None
-
-
-class KernelEvent(simpy.Event):
-    """An event already triggered with ``payload``, processed at ``time`` with SimPy priority
-    ``kind`` (built like :class:`simpy.Timeout`, which always uses priority NORMAL)."""
-
-    def __init__(self, env: simpy.Environment, time: int, kind: int, payload: Any,
-                 callback: Any) -> None:
-        if time < env.now:
-            raise ValueError(f"event in the past: {time} < {env.now}")
-        self.env = env
-        self.callbacks = [callback]
-        self._value = payload
-        self._ok = True
-        self.kind = kind
-        env.schedule(self, kind, time - env.now)
 
 
 # ---- the simulator -------------------------------------------------------------------------
@@ -417,23 +259,23 @@ class ReferenceSimulation:
     def next_arrival_time(self, n: int) -> int:
         """Arrival time of request ``n`` (Poisson: accumulated exponential gaps, floored)."""
         if self.arrival_mode == "poisson":
-            u = u01(self.seed, n, 0, S_ARRIVAL)
+            u = rng.u01(self.seed, n, 0, rng.S_ARRIVAL)
             self.arr_clock += -math.log(1.0 - u) / self.rate
             return int(math.floor(self.arr_clock))
         if self.arrival_mode == "closed":
             return 0
         return self.trace_t[n]
 
-    def on_arrival(self, n: int) -> None:
-        """Request ``n`` arrives: schedule the next arrival, draw its workflow, pick its drift
-        phase row, and queue its cluster decision."""
-        now = self.env.now
-        if n + 1 < self.n_requests:
-            self.at(max(self.next_arrival_time(n + 1), now), EV_ARRIVAL, n + 1)
+    # ---- draws (shared with octogym.bounds, which walks the same lineages) ----------------
+
+    def workflow_and_phase(self, n: int, now: int) -> tuple[int, int]:
+        """``(workflow, drift-phase row)`` of request ``n`` arriving at cycle ``now``: the
+        trace's workflow or a draw from the mix, and the last phase of that workflow whose
+        request or cycle threshold has been reached."""
         if self.trace_w is not None:
             w = self.trace_w[n]
         else:
-            u = u01(self.seed, n, 0, S_WORKFLOW)
+            u = rng.u01(self.seed, n, 0, rng.S_WORKFLOW)
             w = 0
             while w < len(self.wf_cdf) - 1 and u >= self.wf_cdf[w]:
                 w += 1
@@ -442,6 +284,42 @@ class ReferenceSimulation:
             ar, ac = self.phase_after_req[k], self.phase_after_cyc[k]
             if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
                 row = k
+        return w, row
+
+    def task_duration(self, uid: int, x: int, lineage: np.uint64) -> int:
+        """Duration (cycles) of task block ``x`` reached by a token of ``lineage``."""
+        code, p0, p1, p2, off, n = self.duration_law[x]
+        u1 = rng.u01(self.seed, uid, lineage, rng.S_DURATION)
+        u2 = rng.u01(self.seed, uid, lineage, rng.S_DURATION2)
+        return int(rng.sample_duration(code, p0, p1, p2, self.emp, off, n, u1, u2))
+
+    def branch_flow(self, uid: int, row: int, x: int, lineage: np.uint64) -> int:
+        """The flow branch block ``x`` takes (phase row ``row``'s probabilities)."""
+        u = rng.u01(self.seed, uid, lineage, rng.S_BRANCH)
+        probs = self.flow_prob[row]
+        acc, chosen = 0.0, -1
+        for fi in self.flows_of[x]:
+            if probs[fi] > 0.0:
+                chosen = fi
+                acc += probs[fi]
+                if u < acc:
+                    break
+        return chosen
+
+    def map_count(self, uid: int, row: int, x: int, lineage: np.uint64) -> int:
+        """How many copies map block ``x`` starts (phase row ``row``'s count law)."""
+        code, p0, off, n_emp = self.count_law[row][x]
+        return int(rng.sample_count(code, p0, self.emp, off, n_emp,
+                                    rng.u01(self.seed, uid, lineage, rng.S_COUNT),
+                                    MAX_MAP_COUNT))
+
+    def on_arrival(self, n: int) -> None:
+        """Request ``n`` arrives: schedule the next arrival, draw its workflow, pick its drift
+        phase row, and queue its cluster decision."""
+        now = self.env.now
+        if n + 1 < self.n_requests:
+            self.at(max(self.next_arrival_time(n + 1), now), EV_ARRIVAL, n + 1)
+        w, row = self.workflow_and_phase(n, now)
         req = Request(n, w, row, now)
         self.requests[n] = req
         self.n_arrived += 1
@@ -466,7 +344,7 @@ class ReferenceSimulation:
         """A token leaves along ``flow`` (a CSR flow id) inside ``frame``."""
         frame.live += 1
         self.tokens.append(Token(frame, self.flow_dst[flow], org, self.flow_bytes[flow],
-                                 _U64(lin_next(lineage, flow))))
+                                 _U64(rng.lin_next(lineage, flow))))
 
     def deliver(self, tok: Token) -> None:
         """A token arrives at its block."""
@@ -474,10 +352,7 @@ class ReferenceSimulation:
         t = self.blk_type[x]
         if t == TASK:
             uid = tok.frame.request.uid
-            code, p0, p1, p2, off, n = self.duration_law[x]
-            u1 = u01(self.seed, uid, tok.lineage, S_DURATION)
-            u2 = u01(self.seed, uid, tok.lineage, S_DURATION2)
-            dur = int(sample_duration(code, p0, p1, p2, self.emp, off, n, u1, u2))
+            dur = self.task_duration(uid, x, tok.lineage)
             self.n_tb_created += 1
             self.decisions.append(TBInstance(tok, self.env.now, dur))
         elif t == JOIN:
@@ -486,7 +361,7 @@ class ReferenceSimulation:
             seen[1] ^= tok.lineage
             if seen[0] == self.blk_indeg[x]:
                 del tok.frame.joins[x]
-                lineage = _U64(mix64(seen[1] ^ _JOIN_SALT))
+                lineage = _U64(rng.mix64(seen[1] ^ _JOIN_SALT))
                 self.start_cb(Token(tok.frame, x, tok.org, tok.nbytes, lineage))
             else:
                 self.consume(tok.frame, tok.org)
@@ -531,20 +406,9 @@ class ReferenceSimulation:
         self.n_cb_done += 1
         t = self.blk_type[x]
         if t == BRANCH:
-            u = u01(self.seed, req.uid, lineage, S_BRANCH)
-            probs = self.flow_prob[req.row]
-            acc, chosen = 0.0, -1
-            for fi in self.flows_of[x]:
-                if probs[fi] > 0.0:
-                    chosen = fi
-                    acc += probs[fi]
-                    if u < acc:
-                        break
-            self.emit(frame, chosen, org, lineage)
+            self.emit(frame, self.branch_flow(req.uid, req.row, x, lineage), org, lineage)
         elif t == MAP:
-            code, p0, off, n_emp = self.count_law[req.row][x]
-            n = int(sample_count(code, p0, self.emp, off, n_emp,
-                                 u01(self.seed, req.uid, lineage, S_COUNT), MAX_MAP_COUNT))
+            n = self.map_count(req.uid, req.row, x, lineage)
             if n == 0:
                 for fi in self.flows_of[x]:
                     self.emit(frame, fi, org, lineage)
@@ -558,7 +422,7 @@ class ReferenceSimulation:
                 for i in range(n):
                     copy = Frame(COPY, group, req, 1)
                     self.tokens.append(Token(copy, body, org, tok.nbytes,
-                                             _U64(lin_next(lineage, COPY_SALT + i))))
+                                             _U64(rng.lin_next(lineage, COPY_SALT + i))))
         else:  # fork, join
             for fi in self.flows_of[x]:
                 self.emit(frame, fi, org, lineage)

@@ -324,20 +324,17 @@ def _label(p: SweepPoint) -> str:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
+    from octogym.distributed import add_executor_arguments, executor_for
+
     ap = argparse.ArgumentParser(prog="python -m octogym.sweep",
                                  description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file", type=Path, help="the sweep file (YAML)")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default results/sweep-<name>)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="worker processes, or a local Ray instance's CPUs (default: all)")
-    ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                    help="run every point as a Ray task: no ADDRESS starts a local instance; "
-                         "'auto' or ray://HOST:10001 joins a cluster (docs/scaling.md)")
+    add_executor_arguments(ap, "point")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = ap.parse_args(list(argv) if argv is not None else None)
-    from octogym.distributed import executor_for
     from octogym.evaluation.runner import warm_up
 
     try:

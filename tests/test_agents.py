@@ -2,14 +2,12 @@
 config and refuse a different env."""
 
 import json
-import subprocess
-import sys
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import train_tiny
 
 import octogym  # noqa: F401
 from octogym.agents import HeuristicAgent, SB3Agent, load_hyperparams, make_agent
@@ -93,16 +91,7 @@ def test_hyperparams_errors(tmp_path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny MaskablePPO run of train.py (normalised observations, to cover the stats)."""
-    out = tmp_path_factory.mktemp("run")
-    hp = out / "hp.yml"
-    hp.write_text("octogym/TBUAssign-v0:\n  n_steps: 32\n  batch_size: 32\n  n_epochs: 1\n"
-                  "  normalize: true\n  policy_kwargs: \"dict(net_arch=[16])\"\n")
-    subprocess.run([sys.executable, str(ROOT / "train.py"), "--env", "octogym/TBUAssign-v0",
-                    "--n-envs", "2", "--timesteps", "64", "--hyperparams", str(hp),
-                    "--env-kwargs", "requests_per_episode=20", "--out", str(out / "r"),
-                    "--no-progress", "--no-tensorboard"], check=True, cwd=ROOT,
-                   capture_output=True)
-    return out / "r"
+    return train_tiny(tmp_path_factory.mktemp("run"), "--env", "octogym/TBUAssign-v0")
 
 
 def test_sb3_agent_loads_and_acts(trained):

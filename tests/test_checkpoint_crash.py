@@ -3,6 +3,7 @@ times, mostly mid-save) never leaves a half-written file under a final name, ``-
 continues from the newest complete checkpoint, and ``progress.csv`` keeps its earlier rows."""
 
 import csv
+import itertools
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,18 @@ CONFIG = {"env_id": "octogym/TBUAssign-v0", "env_kwargs": {"requests_per_episode
 
 class Crash(Exception):
     pass
+
+
+def crash_replace_when(monkeypatch, crash: Callable[[str], bool]) -> None:
+    """Make the checkpoint module's ``os.replace`` raise :class:`Crash` instead of renaming
+    whenever ``crash(destination)`` is true (a kill just before that rename)."""
+    real = os.replace
+
+    def replace(src, dst):
+        if crash(str(dst)):
+            raise Crash
+        real(src, dst)
+    monkeypatch.setattr(C.os, "replace", replace)
 
 
 def tiny_model():
@@ -60,14 +74,8 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch
             raise Crash
         monkeypatch.setattr(model, "save", half_save)
     else:
-        real, calls = os.replace, []
-
-        def replace(src, dst):
-            calls.append(dst)
-            if len(calls) > crash_at:
-                raise Crash
-            real(src, dst)
-        monkeypatch.setattr(C.os, "replace", replace)
+        renames = itertools.count(1)
+        crash_replace_when(monkeypatch, lambda dst: next(renames) > crash_at)
     with pytest.raises(Crash):
         C.save_checkpoint(model, venv, tmp_path / "step_2", CONFIG)
     monkeypatch.undo()
@@ -84,13 +92,7 @@ def test_a_pickle_from_an_interrupted_overwrite_is_refused(tmp_path, monkeypatch
     model, venv = tiny_model()
     C.save_checkpoint(model, venv, tmp_path / "final", CONFIG)
     venv.obs_rms.count += 1  # statistics move on
-    real = os.replace
-
-    def replace(src, dst):
-        if str(dst).endswith(".zip"):
-            raise Crash
-        real(src, dst)
-    monkeypatch.setattr(C.os, "replace", replace)
+    crash_replace_when(monkeypatch, lambda dst: dst.endswith(".zip"))
     with pytest.raises(Crash):
         C.save_checkpoint(model, venv, tmp_path / "final", CONFIG)
     monkeypatch.undo()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, train_tiny
 
 from octogym.agents import SB3Agent, make_agent
 from octogym.agents.checkpoint import STATS_DIGEST, CheckpointError
@@ -28,16 +28,8 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    hp = out / "hp.yml"
-    hp.write_text("octogym/TBUAssign-v0:\n  n_steps: 32\n  batch_size: 32\n  n_epochs: 1\n"
-                  "  normalize: true\n  policy_kwargs: \"dict(net_arch=[16])\"\n")
-    subprocess.run([sys.executable, str(ROOT / "train.py"), "--n-envs", "2", "--timesteps", "64",
-                    "--hyperparams", str(hp), "--env-kwargs", "requests_per_episode=20",
-                    "--out", str(out / "r"), "--no-progress", "--no-tensorboard",
-                    "--eval-every", "0", "--checkpoint-every", "32"], check=True, cwd=ROOT,
-                   capture_output=True)
-    return out / "r"
+    return train_tiny(tmp_path_factory.mktemp("run"), "--eval-every", "0",
+                      "--checkpoint-every", "32")
 
 
 def truncate(path: Path, keep: float = 0.5) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -149,6 +149,9 @@ def _max_count_mean(kind: str, cap: int, tail: float) -> float:
     return lo
 
 
+_L = TypeVar("_L", bound="_Law")
+
+
 @dataclass(frozen=True)
 class _Law:
     """What a duration and a count law share: the family name and exactly its parameters."""
@@ -165,14 +168,15 @@ class _Law:
     def __getitem__(self, key: str) -> Any:
         return dict(self.params)[key]
 
+    @classmethod
+    def fixed(cls: type[_L], value: int) -> _L:
+        """The law that always gives ``value`` (validated as the subclass's ``from_dict``)."""
+        return cls.from_dict({"dist": "fixed", "value": value})
+
 
 @dataclass(frozen=True)
 class Duration(_Law):
     """Cycles of one TB execution. ``params`` holds exactly the family's parameters."""
-
-    @staticmethod
-    def fixed(value: int) -> Duration:
-        return Duration.from_dict({"dist": "fixed", "value": value})
 
     @staticmethod
     def from_dict(d: Any, what: str = "duration") -> Duration:
@@ -278,10 +282,6 @@ class Duration(_Law):
 @dataclass(frozen=True)
 class Count(_Law):
     """Fan-out of a ``map``: how many parallel body copies one execution starts (>= 0)."""
-
-    @staticmethod
-    def fixed(value: int) -> Count:
-        return Count.from_dict({"dist": "fixed", "value": value})
 
     @staticmethod
     def from_dict(d: Any, what: str = "count") -> Count:
