@@ -129,8 +129,11 @@ def test_duration_at_the_limit_is_accepted():
 def run_bounded(code: str, seconds: float = 60, max_mb: float = 500) -> str:
     """Run ``code`` in a fresh interpreter; it must print one line; return that line."""
     prog = textwrap.dedent(code) + textwrap.dedent("""
-        import resource
-        print("RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # VmHWM: this process's own peak RSS (getrusage's ru_maxrss would include the pytest
+        # parent's RSS, inherited across fork and exec)
+        with open("/proc/self/status") as f:
+            hwm = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
+        print("RSS_MB", hwm / 1024)
     """)
     out = subprocess.run([sys.executable, "-"], input=prog, capture_output=True, text=True,
                          timeout=seconds, check=False)
