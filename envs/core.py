@@ -25,8 +25,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import config, njit, prange
+from numba import config as numba_config
+from numba import njit, prange
 
+from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
 from octogym.envs.decisions import (
     OF_TAU,
     OF_WORK,
@@ -50,7 +52,6 @@ from octogym.kernel.layout import (
     STATUS_NAMES,
 )
 from octogym.kernel.loop import NO_ACTION, run_member
-from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
 from octogym.workflows import expected_frequencies
@@ -149,30 +150,23 @@ step_parallel = njit(cache=True, parallel=True)(_named(_step_members, "step_para
 class KernelBatch:
     """``batch`` members of one scenario under the kernel, each waiting at a ``decision``."""
 
-    def __init__(self, decision: Decision, batch: int, *, hardware: Any = "chip",
-                 workflows: Any = None, load: float = 0.8, requests_per_episode: int = 200,
-                 reward: str = "latency", reward_scale: float | None = None,
-                 controller: str | None = None, max_steps: int | None = None,
-                 arrival: str = "poisson", sim_options: dict[str, Any] | None = None) -> None:
-        controller = decision.default_controller if controller is None else controller
-        if controller not in KERNEL_POLICIES:
-            raise ValueError(f"controller must be one of {sorted(KERNEL_POLICIES)}, got "
-                             f"{controller!r}")
-        if max_steps is not None and (not isinstance(max_steps, (int, np.integer))
-                                      or max_steps < 1):
-            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+    def __init__(self, decision: Decision, batch: int, config: EnvConfig) -> None:
+        controller = decision.default_controller if config.controller is None \
+            else config.controller
         self.decision = decision
         self.controller = controller
-        self.sim = Simulation(workflows, hardware, load=load, n_requests=requests_per_episode,
-                              arrival=arrival, batch=batch, seed=0, policy=controller,
-                              **(sim_options or {}))
+        self.config = config
+        self.sim = Simulation(config.workflows, config.hardware, load=config.load,
+                              n_requests=config.requests_per_episode, arrival=config.arrival,
+                              batch=batch, seed=0, policy=controller,
+                              **(config.sim_options or {}))
         hw = self.sim.hw
         self.hw = hw
         self.B = batch
         self.K, self.C, self.T = hw.tbus_per_cluster, hw.n_clusters, hw.n_tbus
         self.Q = hw.queue_capacity
-        self.N = int(requests_per_episode)
-        self.max_steps = None if max_steps is None else int(max_steps)
+        self.N = int(config.requests_per_episode)
+        self.max_steps = None if config.max_steps is None else int(config.max_steps)
         self.tau, self.work, self.wf_work = mix_scales(self.sim)
         self.n_actions = decision.n_actions(hw)
         self.slices = layout(decision.features, self.K, self.C)
@@ -180,8 +174,15 @@ class KernelBatch:
         # start of each feature, in table order (what the compiled builders index)
         self.offsets = np.array([self.slices[f.name].start for f in decision.features],
                                 np.int64)
-        scale = 1.0 / self.tau if reward_scale is None else float(reward_scale)
-        self.rewards = RewardAccount(batch, reward, scale, self.C * self.K)
+        if config.reward_scale is None:
+            scale = 1.0 / self.tau if self.tau > 0 else float("inf")
+            if not scale <= MAX_REWARD_SCALE:
+                raise ValueError(f"the workflow mix's mean TB duration tau is {self.tau}, so "
+                                 "the default reward_scale 1 / tau is too large: pass "
+                                 "reward_scale")
+        else:
+            scale = float(config.reward_scale)
+        self.rewards = RewardAccount(batch, config.reward, scale, self.C * self.K)
         self.rows = np.arange(batch)
         self.steps = np.zeros(batch, np.int64)
         self.invalid = np.zeros(batch, np.int64)
@@ -194,7 +195,7 @@ class KernelBatch:
         self.obs_ints[[OI_K, OI_C, OI_Q, OI_T, OI_N]] = (self.K, self.C, self.Q, self.T, self.N)
         self.obs_floats = np.zeros(2)
         self.obs_floats[[OF_TAU, OF_WORK]] = (self.tau, self.work)
-        self._step = step_parallel if (batch >= PARALLEL_MIN and config.NUMBA_NUM_THREADS > 1
+        self._step = step_parallel if (batch >= PARALLEL_MIN and numba_config.NUMBA_NUM_THREADS > 1
                                        ) else step_serial
 
     # ---- episodes -------------------------------------------------------------------------
