@@ -13,9 +13,10 @@ gives member ``i`` root ``member_seed(s, i)``, as ``Simulation(..., seed=s, batc
 reset without a seed continues each member's chain with its next episode.
 
 Invalid actions (ours): an action outside the action space or masked out is replaced by the
-nearest valid action (smallest ``|a - a'|``, the lower on a tie; :func:`fix_actions`) and
-counted per episode in ``info["invalid_actions"]``. The kernel never sees it, so it cannot
-corrupt the state.
+nearest valid action (smallest ``|a - a'|``, the lower on a tie; :func:`fix_action`, after
+:func:`octogym.envs.actions.kernel_actions` checked the shape and dtype and fixed fractional and
+non-finite floats) and counted per episode in ``info["invalid_actions"]``. The kernel never sees
+it, so it cannot corrupt the state.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 from numba import config as numba_config
 from numba import njit, prange
 
+from octogym.envs.actions import kernel_actions
 from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
 from octogym.envs.decisions import (
     OF_TAU,
@@ -97,7 +99,9 @@ def fix_action(actions, mask, b, invalid):
     x = actions[b]
     if 0 <= x < A and mask[b, x]:
         return x
-    best, dist = 0, 1 << 62
+    # only the side of a far-away action matters; clipping keeps |k - x| from overflowing
+    x = min(max(x, -1), A)
+    best, dist = 0, A + 2
     for k in range(A):
         if mask[b, k] and abs(k - x) < dist:
             best, dist = k, abs(k - x)
@@ -243,11 +247,8 @@ class KernelBatch:
         """Apply one action per member (``active`` members only) and run each to its next
         decision or the end of its episode. Returns ``(reward, terminated, truncated)`` for all
         members (zeros / False for inactive ones); ``obs``/``mask`` are refreshed."""
-        a = np.array(actions, dtype=np.int64)
-        if a.size != self.B:
-            raise ValueError(f"expected {self.B} actions, got shape {a.shape}")
-        a = a.reshape(self.B)
         stepped = rows = self.rows if active is None else self.rows[active]
+        a = kernel_actions(actions, self.mask, self.invalid, rows)
         reward = np.zeros(self.B)
         term = np.zeros(self.B, np.bool_)
         trunc = np.zeros(self.B, np.bool_)

@@ -64,7 +64,7 @@ class OctoEnv(gym.Env[np.ndarray, np.int64]):
         if not self._started or self._over:
             raise RuntimeError("the episode is over (or never started): call reset()")
         core = self.core
-        r, term, trunc = core.step(np.asarray([action]))
+        r, term, trunc = core.step(action)
         terminated, truncated = bool(term[0]), bool(trunc[0])
         if terminated or truncated:
             self._over = True
