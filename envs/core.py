@@ -30,18 +30,9 @@ from numba import config as numba_config
 from numba import njit, prange
 
 from octogym.envs.actions import kernel_actions
+from octogym.envs.bundles import MemberBuffers, StepConstants
 from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
-from octogym.envs.decisions import (
-    OF_TAU,
-    OF_WORK,
-    OI_C,
-    OI_K,
-    OI_N,
-    OI_Q,
-    OI_T,
-    Decision,
-    observe_member,
-)
+from octogym.envs.decisions import Decision, observe_member
 from octogym.envs.layout import layout, obs_size
 from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import layout as L
@@ -110,32 +101,32 @@ def fix_action(actions, mask, b, invalid):
     return best
 
 
-def _step_members(M, S, pol, kind, rows, resume, actions, mask, home, invalid, steps, max_steps,
-                  term, trunc, acc, rcode, rscale, per_tbu, reward, wf_work, off, oi, of, obs):
+def _step_members(M, S, c, m, rows, resume, actions, reward, term, trunc):
     """One env step of members ``rows``, each on its own: fix its action, turn it into a kernel
     action, run the member to its next decision (or its end), count the step, account its
-    reward and build its next observation, while its state is still in the cache. Members
-    that return ST_GROW are left there (the caller grows the pools and calls again with
-    ``resume``: their action is already applied)."""
-    ext_cluster = kind == DEC_CLUSTER
-    ext_tbu = kind == DEC_TBU
+    reward and build its next observation, while its state is still in the cache. ``c``: the
+    batch's :class:`~octogym.envs.bundles.StepConstants`, ``m``: its
+    :class:`~octogym.envs.bundles.MemberBuffers`; ``reward``, ``term``, ``trunc`` receive the
+    step's results. Members that return ST_GROW are left there (the caller grows the pools and
+    calls again with ``resume``: their action is already applied)."""
+    ext_cluster = c.decision_kind == DEC_CLUSTER
+    ext_tbu = c.decision_kind == DEC_TBU
     SC = S.SC
-    K = oi[OI_K]
     for i in prange(rows.shape[0]):
         b = rows[i]
-        ka = NO_ACTION
+        kernel_action = NO_ACTION
         if not resume:
-            a = fix_action(actions, mask, b, invalid)
-            ka = home[b] * K + a if ext_tbu else a
-        st = run_member(M, S, b, pol, ext_cluster, ext_tbu, NO_LIMIT, ka)
+            a = fix_action(actions, m.mask, b, m.invalid)
+            kernel_action = m.home[b] * c.K + a if ext_tbu else a
+        st = run_member(M, S, b, c.kernel_policy, ext_cluster, ext_tbu, NO_LIMIT, kernel_action)
         SC[b, L.SC_STATUS] = st
         if st == ST_GROW:
             continue
-        steps[b] += 1
+        m.steps[b] += 1
         term[b] = st == ST_DONE
-        trunc[b] = st != ST_DONE and max_steps > 0 and steps[b] >= max_steps
-        account_member(SC, b, acc, rcode, rscale, per_tbu, reward)
-        observe_member(kind, b, M, S, wf_work, off, oi, of, obs, mask, home)
+        trunc[b] = st != ST_DONE and c.max_steps > 0 and m.steps[b] >= c.max_steps
+        account_member(SC, b, m.reward_acc, c.reward_kind, c.reward_scale, c.per_tbu, reward)
+        observe_member(b, M, S, c, m)
 
 
 def _named(fn, name: str):
@@ -195,10 +186,14 @@ class KernelBatch:
         self.obs = np.zeros((batch, self.obs_dim), np.float32)
         self.mask = np.ones((batch, self.n_actions), np.bool_)
         self.home = np.zeros(batch, np.int64)
-        self.obs_ints = np.zeros(5, np.int64)
-        self.obs_ints[[OI_K, OI_C, OI_Q, OI_T, OI_N]] = (self.K, self.C, self.Q, self.T, self.N)
-        self.obs_floats = np.zeros(2)
-        self.obs_floats[[OF_TAU, OF_WORK]] = (self.tau, self.work)
+        rw = self.rewards
+        self.consts = StepConstants(
+            decision_kind=decision.kind, kernel_policy=self.sim.policy,
+            max_steps=self.max_steps or 0, reward_kind=rw.code, reward_scale=rw.scale,
+            per_tbu=rw.per_tbu, K=self.K, C=self.C, Q=self.Q, T=self.T, N=self.N, tau=self.tau,
+            work=self.work, wf_work=self.wf_work, feature_offsets=self.offsets)
+        self.members = MemberBuffers(obs=self.obs, mask=self.mask, home=self.home,
+                                     steps=self.steps, invalid=self.invalid, reward_acc=rw.acc)
         self._step = step_parallel if (batch >= PARALLEL_MIN and numba_config.NUMBA_NUM_THREADS > 1
                                        ) else step_serial
 
@@ -255,11 +250,8 @@ class KernelBatch:
         resume = False
         while True:
             sim = self.sim
-            self._step(sim.model, sim.state, sim.policy, self.decision.kind, rows, resume, a,
-                       self.mask, self.home, self.invalid, self.steps, self.max_steps or 0,
-                       term, trunc, self.rewards.acc, self.rewards.code, self.rewards.scale,
-                       self.rewards.per_tbu, reward, self.wf_work, self.offsets,
-                       self.obs_ints, self.obs_floats, self.obs)
+            self._step(sim.model, sim.state, self.consts, self.members, rows, resume, a,
+                       reward, term, trunc)
             st = sim.state.SC[rows, L.SC_STATUS]
             grow = st == ST_GROW
             if not grow.any():
