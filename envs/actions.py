@@ -2,8 +2,8 @@
 before anything reaches the kernel (docs/envs.md, "Actions, masks, invalid actions").
 
 * Shape: ``(B,)`` for ``B`` members, or a scalar when ``B = 1``; a numeric dtype (signed or
-  unsigned integers, floats; or an object array of Python ints, which is how numpy holds ints
-  beyond int64). Anything else (bools, strings, other objects, other shapes) is a
+  unsigned integers, floats; or an object array of Python numbers, which is how numpy holds
+  ints beyond int64). Anything else (bools, strings, other objects, other shapes) is a
   ``ValueError`` saying what was expected.
 * Integers go to the fused step as int64 (Python ints beyond int64 clipped to ``[-1, A]``
   first, which keeps their nearest valid action); its ``fix_action``
@@ -16,7 +16,7 @@ before anything reaches the kernel (docs/envs.md, "Actions, masks, invalid actio
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -50,14 +50,16 @@ def kernel_actions(actions: Any, mask: np.ndarray, invalid: np.ndarray, rows: np
                          f"is not an array ({e})") from None
     if a.shape != (B,) and not (B == 1 and a.ndim == 0):
         raise ValueError(f"{_expected(B)}; got shape {a.shape}")
+    if a.dtype.kind == "O" and all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+                                   for v in a.flat):
+        # Python numbers, some beyond int64 (numpy keeps those as objects)
+        a = np.array([min(max(int(v), -1), A) if isinstance(v, Integral) else float(v)
+                      for v in a.flat]).reshape(a.shape)
     kind = a.dtype.kind
     if kind == "i":
         return a.astype(np.int64).reshape(B)
     if kind == "u":
         return np.minimum(a, A).astype(np.int64).reshape(B)
-    if kind == "O" and all(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
-                           for v in a.flat):
-        return np.array([min(max(int(v), -1), A) for v in a.flat], np.int64)
     if kind != "f":
         raise ValueError(f"{_expected(B)}; got dtype {a.dtype} ({a.flat[0]!r:.40} ...)"
                          if a.size else f"{_expected(B)}; got dtype {a.dtype}")

@@ -46,7 +46,7 @@ class Decision:
     name: str
     kind: int  # kernel decision kind (DEC_TBU / DEC_CLUSTER)
     features: tuple[Feature, ...]
-    # The heuristic for the level the agent does not control (DESIGN §7): `proactive` for
+    # The heuristic for the level the agent does not control (docs/envs.md): `proactive` for
     # the TBU env, `adaptive` for the cluster env. Defined here, once per decision kind.
     default_controller: str
     ext: dict[str, bool]  # Simulation.advance flags that make the kernel pause here

@@ -100,9 +100,10 @@ batched kernel; :class:`{vector}` runs many in one kernel call.
 {action}
 
 Masks: ``env.action_masks()`` (for sb3-contrib ``MaskablePPO``) and ``info["action_mask"]``.
-An invalid action (outside the space or masked out) is replaced by the nearest valid action
-(smallest ``|a - a'|``, the lower on a tie) and counted in ``info["invalid_actions"]``; it never
-reaches the kernel.
+An action is an integer (or a float; a scalar or shape ``(1,)``); another shape or dtype is a
+``ValueError``. An invalid action (outside the space, masked out, a fractional float, NaN or
++-inf) is replaced by the nearest valid action (smallest ``|a - a'|``, the lower on a tie; NaN
+as the lowest) and counted in ``info["invalid_actions"]``; it never reaches the kernel.
 
 ## Observation Space
 

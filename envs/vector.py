@@ -105,22 +105,23 @@ class OctoVectorEnv(VectorEnv):
         mask = np.asarray(mask, np.bool_)
         if mask.shape != (N,) or not mask.any():
             raise ValueError(f"reset_mask must be a bool array of shape ({N},) with a True")
+        # each member's new root seed, None to continue its chain (module docstring)
+        roots: list[int | None]
         if isinstance(seed, (int, np.integer)):
             super().reset(seed=int(seed))
-            seeds: list[Any] = [("member", int(seed), i) for i in range(N)]
+            roots = [root_seed(int(seed), i) for i in range(N)]  # member i of a batch
         elif seed is None:
-            seeds = [None] * N
+            roots = [None] * N
         else:
             if len(seed) != N:
                 raise ValueError(f"a list of seeds must have num_envs={N} entries, got "
                                  f"{len(seed)}")
-            seeds = [None if s is None else ("single", int(s), 0) for s in seed]
+            roots = [None if s is None else root_seed(int(s)) for s in seed]  # single envs
         rows = np.flatnonzero(mask)
         cont = []
         for b in rows:
-            s = seeds[b]
-            if s is not None:
-                self.core.seed([b], [root_seed(s[1], int(b) if s[0] == "member" else 0)])
+            if roots[b] is not None:
+                self.core.seed([b], [roots[b]])
             elif not self._started[b]:
                 self.core.seed([b], [int(self.np_random.integers(0, 2**63))])
             else:

@@ -74,7 +74,8 @@ HANDLED = [
     (np.uint64(2**64 - 1), True), (float("nan"), True), (float("inf"), True),
     (float("-inf"), True), (np.float32(0.4), True), (1.5, True), (2.5, True), (-0.3, True),
     (1e300, True), (np.array([7.6]), True), (-1, True), (99, True), (0, None), (3.0, None),
-    (np.array([2]), None), (np.int8(1), None),
+    (np.array([2]), None), (np.int8(1), None), (np.array([1.5], dtype=object), True),
+    (np.array([-(2**70)], dtype=object), True),
 ]
 
 
@@ -117,7 +118,7 @@ def test_huge_cluster_action_is_the_last_cluster():
 # ---- actions refused --------------------------------------------------------------------------
 
 REFUSED = ["1", True, np.bool_(False), None, 1 + 0j, np.array([[1]]), [0, 1], np.array([]),
-           np.array(["a"]), np.array([None], dtype=object), np.array([1.5], dtype=object),
+           np.array(["a"]), np.array([None], dtype=object), np.array(["1"], dtype=object),
            [[0], [0, 1]], {"a": 1}]
 
 
