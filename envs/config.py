@@ -186,5 +186,7 @@ def rst_list() -> str:
                      f"{f.metadata['doc'].replace('`', '``')}." for f in fields(EnvConfig))
 
 
+EnvConfig.__doc__ = f"{EnvConfig.__doc__}\n\nOptions:\n\n{rst_list()}\n"
+
 if __name__ == "__main__":
     print(markdown_table())

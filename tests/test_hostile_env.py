@@ -179,7 +179,7 @@ BAD_KWARGS = [
     ({"max_steps": 1.5}, "max_steps"), ({"controller": "telepathy"}, "controller"),
     ({"controller": 3}, "controller"), ({"reward": "nope"}, "reward"),
     ({"reward": None}, "reward"), ({"arrival": "never"}, "arrival"),
-    ({"render_mode": "human"}, "render_mode"), ({"sim_options": {"seed": 1}}, "sim_options"),
+    ({"render_mode": "sparkles"}, "render_mode"), ({"sim_options": {"seed": 1}}, "sim_options"),
     ({"sim_options": [1]}, "sim_options"), ({"hardware": 3}, "hardware"),
     ({"viewer": "x"}, "viewer"),
 ]
