@@ -112,21 +112,24 @@ def _step_members(M, S, c, m, rows, resume, actions, reward, term, trunc):
     ext_cluster = c.decision_kind == DEC_CLUSTER
     ext_tbu = c.decision_kind == DEC_TBU
     SC = S.SC
+    # Unpacked here: numba's parallel loop drops writes made through a namedtuple's array
+    # fields in inlined code (fix_action, account_member and observe_member are inlined).
+    obs, mask, home, steps, invalid, acc = m.obs, m.mask, m.home, m.steps, m.invalid, m.reward_acc
     for i in prange(rows.shape[0]):
         b = rows[i]
         kernel_action = NO_ACTION
         if not resume:
-            a = fix_action(actions, m.mask, b, m.invalid)
-            kernel_action = m.home[b] * c.K + a if ext_tbu else a
+            a = fix_action(actions, mask, b, invalid)
+            kernel_action = home[b] * c.K + a if ext_tbu else a
         st = run_member(M, S, b, c.kernel_policy, ext_cluster, ext_tbu, NO_LIMIT, kernel_action)
         SC[b, L.SC_STATUS] = st
         if st == ST_GROW:
             continue
-        m.steps[b] += 1
+        steps[b] += 1
         term[b] = st == ST_DONE
-        trunc[b] = st != ST_DONE and c.max_steps > 0 and m.steps[b] >= c.max_steps
-        account_member(SC, b, m.reward_acc, c.reward_kind, c.reward_scale, c.per_tbu, reward)
-        observe_member(b, M, S, c, m)
+        trunc[b] = st != ST_DONE and c.max_steps > 0 and steps[b] >= c.max_steps
+        account_member(SC, b, acc, c.reward_kind, c.reward_scale, c.per_tbu, reward)
+        observe_member(b, M, S, c, obs, mask, home)
 
 
 def _named(fn, name: str):

@@ -268,24 +268,28 @@ def cluster_observe_member(b, SC, JB, RQ, CL, TBF, wf_work, off, K, C, Q, T, N, 
 
 
 @njit(cache=True, inline="always")
-def observe_member(b, M, S, c, m):
+def observe_member(b, M, S, c, obs, mask, home):
     """Observation, mask and home cluster of member ``b`` at its pending decision of kind
-    ``c.decision_kind`` (``c``: :class:`~octogym.envs.bundles.StepConstants`; written into
-    ``m``: :class:`~octogym.envs.bundles.MemberBuffers`)."""
+    ``c.decision_kind`` (``c``: :class:`~octogym.envs.bundles.StepConstants`), written into
+    ``obs[b]``, ``mask[b]``, ``home[b]``. The arrays come one by one, not in their
+    ``MemberBuffers``: numba's parallel loop drops writes made through a namedtuple's array
+    fields in inlined code (the fused step calls this inside one)."""
     if c.decision_kind == DEC_TBU:
         tbu_observe_member(b, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
                            M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.Q,
-                           c.C * c.K, c.N, c.tau, c.work, m.obs, m.mask, m.home)
+                           c.C * c.K, c.N, c.tau, c.work, obs, mask, home)
     else:
         cluster_observe_member(b, S.SC, S.JB, S.RQ, S.CL, S.TBF, c.wf_work, c.feature_offsets,
-                               c.K, c.C, c.Q, c.T, c.N, c.tau, c.work, m.obs, m.mask, m.home)
+                               c.K, c.C, c.Q, c.T, c.N, c.tau, c.work, obs, mask, home)
 
 
 @njit(cache=True)
 def observe_rows(rows, M, S, c, m):
-    """:func:`observe_member` for every member in ``rows``."""
+    """:func:`observe_member` for every member in ``rows`` (``m``: the
+    :class:`~octogym.envs.bundles.MemberBuffers`)."""
+    obs, mask, home = m.obs, m.mask, m.home
     for i in range(rows.shape[0]):
-        observe_member(rows[i], M, S, c, m)
+        observe_member(rows[i], M, S, c, obs, mask, home)
 
 
 DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision()}

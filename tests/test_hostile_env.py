@@ -185,6 +185,7 @@ BAD_KWARGS = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:.*render_mode='sparkles'")  # gymnasium's own warning
 @pytest.mark.parametrize("kw,field", BAD_KWARGS, ids=[f for _, f in BAD_KWARGS])
 def test_bad_env_keywords_name_the_field(kw, field):
     for make in (lambda: gym.make(TBU, **kw), lambda: gym.make(CLUSTER, **kw),
