@@ -25,6 +25,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from octogym.envs.reward import REWARDS
+from octogym.hardware import HardwareConfig
 from octogym.kernel.layout import ARRIVAL_MODES
 from octogym.kernel.policies import KERNEL_POLICIES
 
@@ -93,8 +94,7 @@ class EnvConfig:
         def bad(name: str, problem: str) -> ValueError:
             return ValueError(f"env option {name} {problem}, got {getattr(self, name)!r}")
 
-        if not isinstance(self.hardware, (str, dict)) and \
-                type(self.hardware).__name__ != "HardwareConfig":
+        if not isinstance(self.hardware, (str, dict, HardwareConfig)):
             raise bad("hardware", "must be a preset name, a HardwareConfig or a dict")
         if not _is_real(self.load) or not math.isfinite(self.load) or self.load <= 0:
             raise bad("load", "must be a finite number > 0")
