@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install "$(TORCH_PIN)"
-	$(PY) -m pip install -e ".[test,zoo]"
+	$(PY) -m pip install -e ".[test,zoo,ray]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -24,6 +24,15 @@ decisions through the same env and controller, and the kernel-only schedulers (d
   learned.csv         one row per (scenario, agent), learned_runs.csv one per seed too
   learned.png         mean latency of every agent per scenario and decision level
 
+Scenarios, seeds and the comparison logic live in `octogym.evaluation` (the learned agents'
+in `octogym.agents.arena`); `--list` shows the scenarios.
+`--ray [ADDRESS]` runs every (scenario, scheduler or agent) as a Ray task (local instance or a
+cluster; same results as the process pool) and `--sweep FILE` runs a grid sweep instead
+(octogym/sweep.py); both in docs/scaling.md.
+`--scenarios headroom` writes the headroom report instead (octogym/headroom.py: every
+heuristic, the rollout planner over the best one, and the lower bounds, with 95% intervals over
+--seeds, default 10): headroom.md, headroom.csv, headroom_runs.csv.
+
 Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
 The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
 and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
@@ -65,9 +74,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--requests", type=int, default=None,
                     help="requests per run for every scenario (default: each scenario's own; "
                          "100 with --quick)")
-    ap.add_argument("--out", default="results", type=Path, help="output folder (results/)")
+    ap.add_argument("--out", default=None, type=Path,
+                    help="output folder (default results/; a sweep's: see octogym/sweep.py)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="worker processes (default: the number of CPUs)")
+    ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="run every (scenario, scheduler/agent) as a Ray task: no ADDRESS "
+                         "starts a local Ray instance with --jobs CPUs; 'auto' or "
+                         "ray://HOST:10001 joins a cluster (docs/scaling.md)")
+    ap.add_argument("--sweep", type=Path, default=None, metavar="FILE",
+                    help="run the grid sweep in this YAML file instead (octogym/sweep.py, "
+                         "docs/scaling.md); --out, --jobs, --ray and --no-progress apply")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: tiny budgets (100 requests, 1 seed)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -78,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from octogym import evaluation as E
+    from octogym.distributed import executor_for
+    from octogym.evaluation.runner import warm_up
 
     if args.list:
         for name, s in E.SCENARIOS.items():
@@ -86,6 +105,18 @@ def main(argv: list[str] | None = None) -> int:
         for g, names in E.GROUPS.items():
             print(f"group {g}: {' '.join(names)}")
         return 0
+    if args.scenarios == ["headroom"]:  # the headroom report (octogym/headroom.py)
+        from octogym.headroom import main as headroom
+
+        return headroom(args.out, args.seeds, args.requests or (100 if args.quick else None))
+    if args.sweep is not None:
+        from octogym.sweep import main as sweep_main
+        return sweep_main([str(args.sweep), *(["--out", str(args.out)] if args.out else []),
+                           "--jobs", str(args.jobs),
+                           *(["--ray", args.ray] if args.ray else []),
+                           *(["--no-progress"] if args.no_progress else [])])
+    from octogym.agents import arena, arena_report
+
     seeds = args.seeds or (1 if args.quick else 3)
     agent_seeds = args.agent_seeds or seeds
     requests = args.requests or (100 if args.quick else None)
@@ -95,23 +126,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         scenarios = E.resolve_scenarios(args.scenarios)
-        schedulers, checkpoints = E.resolve_agents(args.agents, zoo=not args.no_zoo)
-        schedulers = schedulers or list(E.SCHEDULERS)
+        schedulers, checkpoints = arena.resolve_agents(args.agents, zoo=not args.no_zoo)
+        schedulers = schedulers or E.resolve_schedulers(None)
         agent_scenarios = E.resolve_scenarios(args.agent_scenarios) if checkpoints else []
         # load every checkpoint now: a broken one fails before the long runs
-        E.plan_agents(agent_scenarios, schedulers, checkpoints,
-                      allow_hardware_transfer=not args.no_transfer)
-    except ValueError as e:
+        arena.plan_agents(agent_scenarios, schedulers, checkpoints,
+                          allow_hardware_transfer=not args.no_transfer)
+        executor = executor_for(args.jobs, args.ray, warm_up=warm_up)
+    except (ValueError, RuntimeError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 2
-    out: Path = args.out
+    out: Path = args.out or Path("results")
     out.mkdir(parents=True, exist_ok=True)
-    print(f"{len(scenarios)} scenarios x {len(schedulers)} schedulers x {seeds} seeds, "
-          f"{args.jobs} worker(s); the first run compiles the kernel (~2 min, cached)",
-          flush=True)
+    print(f"{len(scenarios)} scenarios x {len(schedulers)} schedulers x {seeds} seeds on "
+          f"{executor!r}; the first run compiles the kernel (~2 min, cached)", flush=True)
     t0 = time.perf_counter()
     rows = E.compare(scenarios, schedulers, seeds, n_requests=requests,
-                     progress=not args.no_progress, jobs=args.jobs)
+                     progress=not args.no_progress, executor=executor)
     agg = E.aggregate(rows)
     report = E.markdown_report(rows, agg, scenarios, seeds, requests)
     print(report)
@@ -141,19 +172,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"learned agents: {len(checkpoints)} checkpoint(s) x {len(agent_scenarios)} "
               f"scenarios x {agent_seeds} seeds, beside {len(schedulers)} heuristics",
               file=sys.stderr, flush=True)
-        arows, skipped = E.compare_agents(agent_scenarios, schedulers, checkpoints, agent_seeds,
-                                          n_requests=requests, progress=not args.no_progress,
-                                          jobs=args.jobs,
-                                          allow_hardware_transfer=not args.no_transfer)
-        aagg = E.aggregate_agents(arows)
-        learned = E.learned_report(aagg, skipped, agent_scenarios, agent_seeds, requests)
+        arows, skipped = arena.compare_agents(
+            agent_scenarios, schedulers, checkpoints, agent_seeds, n_requests=requests,
+            progress=not args.no_progress, executor=executor,
+            allow_hardware_transfer=not args.no_transfer)
+        aagg = arena_report.aggregate_agents(arows)
+        learned = arena_report.learned_report(aagg, skipped, agent_scenarios, agent_seeds,
+                                              requests)
         print(learned)
         (out / "learned.md").write_text(learned)
         with (out / "table.md").open("a") as fh:
             fh.write("\n" + learned)
         written += [out / "learned.md", E.csv_table(aagg, out / "learned.csv"),
                     E.csv_table(arows, out / "learned_runs.csv"),
-                    E.plot_learned(aagg, out / "learned.png")]
+                    arena_report.plot_learned(aagg, out / "learned.png")]
     print("wrote " + " ".join(str(p) for p in written if p is not None))
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0

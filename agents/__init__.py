@@ -12,7 +12,8 @@ from octogym.agents.base import (
     make_agent,
     zoo_checkpoints,
 )
+from octogym.agents.checkpoint import CheckpointError
 from octogym.agents.config import load_hyperparams
 
-__all__ = ["EXACT", "SAME_DECISION", "ZOO_DIR", "Agent", "HeuristicAgent", "SB3Agent",
-           "decision_groups", "load_hyperparams", "make_agent", "zoo_checkpoints"]
+__all__ = ["EXACT", "SAME_DECISION", "ZOO_DIR", "Agent", "CheckpointError", "HeuristicAgent",
+           "SB3Agent", "decision_groups", "load_hyperparams", "make_agent", "zoo_checkpoints"]

@@ -1,4 +1,4 @@
-"""One agent interface for heuristics and learned policies (DESIGN §8).
+"""One agent interface for heuristics and learned policies (docs/agents.md).
 
 ``Agent.act(obs, mask, env_state) -> action`` where
 
@@ -20,19 +20,24 @@ The returned action is an ``int`` in the env's action space (a local TBU index f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from octogym.kernel import layout as L
+from octogym.agents.checkpoint import (
+    CONFIG_NAME,
+    CheckpointError,
+    checkpoint_zip,
+    load_model,
+    load_vecnormalize,
+    read_config,
+)
+from octogym.agents.config import jsonable
+from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU
 from octogym.kernel.policies import decide_cluster, decide_tbu
-from octogym.schedulers import SCHEDULERS
-
-ALGOS = ("ppo", "maskable_ppo")
-CONFIG_NAME = "config.json"
+from octogym.schedulers import SCHEDULERS, is_planner
 
 
 class Agent:
@@ -146,56 +151,33 @@ class HeuristicAgent(Agent):
         return int(np.argmin(np.where(mask, queue, np.inf)))
 
 
-def _load_config(path: Path) -> dict[str, Any]:
-    cfg_path = path.parent / CONFIG_NAME if path.is_file() else path / CONFIG_NAME
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"no {CONFIG_NAME} next to checkpoint {path} (train.py writes "
-                                "one beside every checkpoint)")
-    return json.loads(cfg_path.read_text())
-
-
-def _checkpoint_zip(path: Path) -> Path:
-    if path.is_dir():
-        path = path / "final.zip"
-    if path.suffix != ".zip":
-        path = path.with_suffix(".zip")
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    return path
-
-
 class SB3Agent(Agent):
     """A trained SB3 model saved by ``train.py``: ``path`` is a run directory (its
     ``final.zip``) or a checkpoint ``.zip``; the ``config.json`` beside it says the env id,
     env kwargs and algorithm it was trained with. Deterministic actions by default;
     MaskablePPO predicts with ``action_masks=mask``. If the run normalised observations,
-    the saved ``VecNormalize`` statistics are applied (frozen) before prediction."""
+    the saved ``VecNormalize`` statistics are applied (frozen) before prediction.
+
+    A missing, truncated or inconsistent zip, ``config.json`` or statistics file raises
+    :class:`~octogym.agents.checkpoint.CheckpointError` naming it. Loading unpickles the
+    statistics (and parts of the zip): checkpoints are trusted input."""
 
     def __init__(self, path: str | Path, deterministic: bool = True) -> None:
         path = Path(path)
-        self.zip_path = _checkpoint_zip(path)
-        self.config = _load_config(self.zip_path)
-        self.algo = self.config["algo"]
-        if self.algo not in ALGOS:
-            raise ValueError(f"checkpoint algo {self.algo!r} is not one of {ALGOS}")
+        self.zip_path = checkpoint_zip(path)
+        self.config = read_config(self.zip_path)
+        self.algo: str = self.config["algo"]
         self.env_id: str = self.config["env_id"]
-        self.env_kwargs: dict[str, Any] = dict(self.config.get("env_kwargs", {}))
+        self.env_kwargs: dict[str, Any] = dict(self.config["env_kwargs"])
         self.name = str(path)
         self.deterministic = deterministic
-        if self.algo == "maskable_ppo":
-            from sb3_contrib import MaskablePPO as cls
-        else:
-            from stable_baselines3 import PPO as cls
-        self.model = cls.load(self.zip_path, device="cpu")
+        self.model = load_model(self.zip_path, self.algo)
         self.model.policy.set_training_mode(False)
         self.obs_rms = None
-        stats = self.zip_path.with_name(self.zip_path.stem + "_vecnormalize.pkl")
-        if stats.is_file():
-            import pickle
-            with stats.open("rb") as f:
-                vn = pickle.load(f)
-            if getattr(vn, "norm_obs", True):  # reward-only statistics do not touch obs
-                self.obs_rms, self._clip, self._eps = vn.obs_rms, vn.clip_obs, vn.epsilon
+        hp = self.config.get("hyperparams")
+        vn = load_vecnormalize(self.zip_path, hp if isinstance(hp, dict) else {}, what="obs")
+        if vn is not None and vn.norm_obs:  # reward-only statistics do not touch obs
+            self.obs_rms, self._clip, self._eps = vn.obs_rms, vn.clip_obs, vn.epsilon
 
     @property
     def decision(self) -> str:
@@ -235,14 +217,14 @@ class SB3Agent(Agent):
         # the hardware in effect: the kwarg, else the id's preset (TBUAssign-v0 with
         # hardware="wafer" is TBUAssign-Wafer-v0)
         hw_a, hw_b = self.hardware, env_kwargs.get("hardware", theirs[1])
-        if _jsonable(hw_a) != _jsonable(hw_b) and not allow_hardware_transfer:
+        if jsonable(hw_a) != jsonable(hw_b) and not allow_hardware_transfer:
             raise ValueError(f"{self.name}: trained on hardware {hw_a!r}, asked to act on "
                              f"{hw_b!r} (allow_hardware_transfer=True evaluates a transfer)")
         for key in sorted(set(env_kwargs) | set(self.env_kwargs)):
             if key in vary or key == "hardware":
                 continue
             a, b = self.env_kwargs.get(key, "<default>"), env_kwargs.get(key, "<default>")
-            if _jsonable(a) != _jsonable(b):
+            if jsonable(a) != jsonable(b):
                 raise ValueError(f"{self.name}: env kwarg {key!r} differs: trained with {a!r}, "
                                  f"asked with {b!r}")
 
@@ -323,28 +305,31 @@ def _env_spec(env_id: str) -> tuple[str, str]:
     return ENV_SPECS[name]
 
 
-def _jsonable(x: Any) -> Any:
-    return json.loads(json.dumps(x, sort_keys=True, default=str))
-
-
 def make_agent(spec: str | Path, **kwargs: Any) -> Agent:
-    """A scheduler name (``HeuristicAgent``) or a checkpoint path (``SB3Agent``: a run
+    """A scheduler name (``HeuristicAgent``), a planner spec such as ``"rollout:adaptive"``
+    (``octogym.agents.rollout.RolloutAgent``) or a checkpoint path (``SB3Agent``: a run
     directory with ``final.zip`` and ``config.json``, or a checkpoint ``.zip``; ``kwargs`` go to
-    it). Anything else is a ``ValueError`` saying what is wrong."""
+    it). Anything else is a ``ValueError`` saying what is wrong (a
+    :class:`~octogym.agents.checkpoint.CheckpointError` for a path)."""
     if isinstance(spec, str) and spec in SCHEDULERS:
         return HeuristicAgent(spec)
+    if isinstance(spec, str) and is_planner(spec):
+        from octogym.agents.rollout import RolloutAgent
+
+        return RolloutAgent(spec)
     p = Path(spec)
     if p.is_dir():
         if not (p / "final.zip").is_file():
-            raise ValueError(f"{spec!r} is a directory without final.zip: not a train.py run "
-                             "(give the run directory, or a checkpoint .zip inside it)")
+            raise CheckpointError(p / "final.zip", f"not found: {p} is a directory without "
+                                  "final.zip, not a train.py run (give the run directory, or a "
+                                  "checkpoint .zip inside it)")
         return SB3Agent(p, **kwargs)
     if p.is_file() or (p.suffix != ".zip" and p.with_suffix(".zip").is_file()):
         if p.suffix not in (".zip", ""):
-            raise ValueError(f"{spec!r} is not a checkpoint .zip")
+            raise CheckpointError(p, "not a checkpoint .zip")
         return SB3Agent(p, **kwargs)
-    raise ValueError(f"{spec!r} is neither a scheduler ({sorted(SCHEDULERS)}) nor a checkpoint "
-                     "path (a train.py run directory or a .zip); no such file or directory")
+    raise CheckpointError(p, f"neither a scheduler ({sorted(SCHEDULERS)}) nor a checkpoint "
+                          "path (a train.py run directory or a .zip); no such file or directory")
 
 
 #: The bundled agents: ``agents/zoo/<name>/final.zip`` + ``config.json`` (``octogym.agents``

@@ -1,4 +1,7 @@
-"""Hyperparameters in rl-zoo3's YAML form (``agents/hyperparams/<algo>.yml``).
+"""Training configuration shared by ``train.py`` and the agents: the algorithms, the
+hyperparameter files and the JSON form of a run's configuration.
+
+Hyperparameters are in rl-zoo3's YAML form (``agents/hyperparams/<algo>.yml``).
 
 Top-level keys are env ids; each value maps hyperparameter names to values, as rl-zoo3 reads
 them (``n_envs``, ``n_timesteps``, ``policy``, ``normalize`` and the algorithm's constructor
@@ -9,16 +12,23 @@ it is parsed (literals, lists, ``dict(...)`` and ``nn.<Activation>`` only), neve
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
+
+#: The algorithms train.py trains and ``SB3Agent`` loads (stable-baselines3 PPO, sb3-contrib
+#: MaskablePPO). ``train.py --algo`` takes its choices from this type.
+AlgoName = Literal["ppo", "maskable_ppo"]
+ALGOS: tuple[str, ...] = get_args(AlgoName)
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 
 # Keys consumed by train.py itself; everything else goes to the algorithm's constructor.
-# ``pretrain`` is ours (not rl-zoo3's): an imitation warm start before PPO, see train.py's
-# ``imitate`` (a teacher scheduler name, or "dict(teacher='adaptive', samples=..., ...)").
+# ``pretrain`` is ours (not rl-zoo3's): an imitation warm start before PPO, see
+# ``octogym.agents.imitation.imitate`` (a teacher scheduler name, or
+# "dict(teacher='adaptive', samples=..., ...)").
 TRAIN_KEYS = {"n_envs", "n_timesteps", "policy", "normalize", "pretrain"}
 ALGO_KEYS = {"n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda",
              "clip_range", "clip_range_vf", "normalize_advantage", "ent_coef", "vf_coef",
@@ -92,3 +102,19 @@ def _value(node: ast.AST) -> Any:
             raise ValueError(f"nn.{node.attr} is not a torch module")
         return fn
     raise ValueError(f"unsupported expression {ast.dump(node)[:60]}")
+
+
+def jsonable(x: Any) -> Any:
+    """``x`` as it reads back from JSON (classes such as ``nn.Tanh`` by their name, other
+    objects by ``str``): what ``config.json`` stores, and how configurations are compared."""
+    return json.loads(json.dumps(x, default=lambda o: getattr(o, "__name__", str(o))))
+
+
+def normalises(hp: dict[str, Any], what: str = "any") -> bool:
+    """Whether hyperparameters ``hp`` wrap the training env in ``VecNormalize``
+    (``what="any"``) or normalise its observations (``what="obs"``; ``VecNormalize``'s
+    ``norm_obs`` defaults to true)."""
+    norm = hp.get("normalize", False)
+    if what == "obs" and isinstance(norm, dict):
+        return bool(norm.get("norm_obs", True))
+    return bool(norm)

@@ -41,7 +41,7 @@ from numba import njit, prange
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import make_sb3_vec_env
 from octogym.envs.decisions import DECISIONS
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import ST_DECISION, ST_GROW
 from octogym.kernel.loop import run_member
 from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu

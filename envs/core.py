@@ -35,7 +35,7 @@ from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
 from octogym.envs.decisions import Decision, observe_member
 from octogym.envs.layout import layout, obs_size
 from octogym.envs.reward import RewardAccount, account_member
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_TBU,
@@ -45,6 +45,7 @@ from octogym.kernel.layout import (
     STATUS_NAMES,
 )
 from octogym.kernel.loop import NO_ACTION, run_member
+from octogym.limits import TimeHorizonError
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
 from octogym.workflows import expected_frequencies
@@ -268,6 +269,9 @@ class KernelBatch:
             raise RuntimeError(f"member {b} reached status "
                                f"{STATUS_NAMES[int(self.sim.state.SC[b, L.SC_STATUS])]!r} "
                                "(the kernel stalled or was asked to stop early)")
+        if (self.sim.state.SC[stepped, L.SC_NOW] > self.sim.horizon).any():
+            raise TimeHorizonError(f"a member passed the simulated-time horizon of "
+                                   f"{self.sim.horizon} cycles (docs/limits.md)")
         return reward, term, trunc
 
     # ---- read-outs ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from numba import njit
 
 from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, Feature
 from octogym.hardware import HardwareConfig
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, TBU_IDLE
 
 if TYPE_CHECKING:
@@ -114,16 +114,16 @@ class TBUDecision(Decision):
                             TB[r2, L.TB_CFG, tbus])
         remaining = np.where(busy, np.maximum(TB[r2, L.TB_END, tbus] - now[:, None], 0), 0)
         mask = (ql < Q) | ~has[:, None]
-        in_sys = SC[:, L.SC_NA] - SC[:, L.SC_ND]
+        in_sys = SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]
         h2 = hasf[:, None]
         values = {
             "tb_expected_duration": squash(M.dur_mean[blk], core.tau) * hasf,
-            "tb_waiting": squash(now - S.JB[rows, j, L.JB_T], core.tau) * hasf,
+            "tb_waiting": squash(now - S.JB[rows, j, L.JB_CREATED], core.tau) * hasf,
             "tb_remote_input": ((org != home) & has).astype(np.float64),
             "request_age": squash(now - S.RES[rows, uid, L.RES_ARR], core.work) * hasf,
             "home_backlog": squash(S.CL[rows, L.CL_BL_LEN, home], K) * hasf,
             "in_system": squash(in_sys, core.C * K),
-            "progress": SC[:, L.SC_ND] / core.N,
+            "progress": SC[:, L.SC_N_DONE] / core.N,
             "tbu_free_slot": (ql < Q) * h2,
             "tbu_queue": ql / Q * h2,
             "tbu_queued_work": squash(S.TBF[r2, tbus], core.tau) * h2,
@@ -157,14 +157,14 @@ class ClusterDecision(Decision):
         req = np.where(has, S.JB[rows, j, L.JB_REQ], 0)
         wf = np.where(has, S.RQ[rows, req, L.RQ_WF], 0)
         CL = S.CL
-        clq = CL[rows, L.CL_Q]
+        clq = CL[rows, L.CL_QUEUED]
         cbu = np.maximum(CL[rows, L.CL_CBU_FREE] - now[:, None], 0)
         work_c = S.TBF[rows].reshape(n, C, K).sum(axis=2)
-        in_sys = SC[:, L.SC_NA] - SC[:, L.SC_ND]
+        in_sys = SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]
         values = {
             "request_expected_work": squash(core.wf_work[wf], core.work) * has,
             "in_system": squash(in_sys, C * K),
-            "progress": SC[:, L.SC_ND] / core.N,
+            "progress": SC[:, L.SC_N_DONE] / core.N,
             "system_queue": clq.sum(axis=1) / (core.T * Q),
             "cluster_queue": clq / (K * Q),
             "cluster_backlog": squash(CL[rows, L.CL_BL_LEN], K),
@@ -195,9 +195,9 @@ def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, 
     o = obs[b]
     o[:] = 0.0
     now = SC[b, L.SC_NOW]
-    n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
+    n = SC[b, L.SC_N_ARRIVED] - SC[b, L.SC_N_DONE]
     o[off[T_IN_SYS]] = n / (n + CK)
-    o[off[T_PROGRESS]] = SC[b, L.SC_ND] / N
+    o[off[T_PROGRESS]] = SC[b, L.SC_N_DONE] / N
     if SC[b, L.SC_DEC_KIND] != DEC_TBU:
         mask[b, :] = True
         home[b] = 0
@@ -210,7 +210,7 @@ def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, 
     home[b] = h
     x = dur_mean[blk]
     o[off[T_DUR]] = x / (x + tau)
-    t = now - JB[b, j, L.JB_T]
+    t = now - JB[b, j, L.JB_CREATED]
     o[off[T_WAIT]] = t / (t + tau)
     o[off[T_REMOTE]] = 1.0 if JB[b, j, L.JB_ORG] != h else 0.0
     t = now - RES[b, RQ[b, r, L.RQ_UID], L.RES_ARR]
@@ -242,16 +242,16 @@ def cluster_observe_member(b, SC, JB, RQ, CL, TBF, wf_work, off, K, C, Q, T, N, 
                            mask, home):
     o = obs[b]
     now = SC[b, L.SC_NOW]
-    n = SC[b, L.SC_NA] - SC[b, L.SC_ND]
+    n = SC[b, L.SC_N_ARRIVED] - SC[b, L.SC_N_DONE]
     o[off[C_IN_SYS]] = n / (n + C * K)
-    o[off[C_PROGRESS]] = SC[b, L.SC_ND] / N
+    o[off[C_PROGRESS]] = SC[b, L.SC_N_DONE] / N
     o[off[C_WORK]] = 0.0
     if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
         x = wf_work[RQ[b, JB[b, SC[b, L.SC_DEC_JOB], L.JB_REQ], L.RQ_WF]]
         o[off[C_WORK]] = x / (x + work)
     tot = 0
     for c in range(C):
-        q = CL[b, L.CL_Q, c]
+        q = CL[b, L.CL_QUEUED, c]
         tot += q
         o[off[C_QUEUE] + c] = q / (K * Q)
         n = CL[b, L.CL_BL_LEN, c]

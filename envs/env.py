@@ -6,6 +6,7 @@ two public classes only name their :class:`~octogym.envs.decisions.Decision`.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import gymnasium as gym
@@ -72,6 +73,18 @@ class OctoEnv(gym.Env[np.ndarray, np.int64]):
         else:
             info = core.info(0)
         return core.obs[0].copy(), float(r[0]), terminated, truncated, info
+
+    def fork(self) -> OctoEnv:
+        """An independent env at this env's current state (kernel state, episode bookkeeping
+        and ``np_random``): stepped with the same actions it returns what this env returns,
+        and whatever its actions it sees the same future arrivals, durations and branch
+        outcomes (:mod:`octogym.envs.fork`)."""
+        from octogym.envs.fork import fork_batch
+
+        other = copy.copy(self)
+        other.core = fork_batch(self.core)
+        other._np_random = copy.deepcopy(self._np_random)
+        return other
 
     def action_masks(self) -> np.ndarray:
         """Valid actions of the pending decision (bool, ``(n_actions,)``); all ones when no

@@ -3,7 +3,7 @@
 Let ``N(t)`` be the number of requests arrived and not finished at cycle ``t``. Its integral
 
     I(t) = sum over finished requests of (done - arr) + sum over open requests of (t - arr)
-         = D + (na - nd) * t - A
+         = D + (n_arrived - n_done) * t - A
 
 where ``A`` sums the arrival times of all arrived requests and ``D`` the completion times of
 all finished ones. Over a whole episode ``I(end)`` is the total latency. The kernel keeps ``A``,
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 
 REWARDS: dict[str, str] = {
     "latency": "minus the time-integral of requests in the system between decisions (default)",
@@ -44,7 +44,11 @@ AC_I, AC_LAT = range(2)
 N_ACCOUNT = 2
 
 
-REWARD_CODES = {name: i for i, name in enumerate(REWARDS)}
+# The kind of reward as the compiled code sees it.
+REWARD_LATENCY, REWARD_COMPLETION, REWARD_IN_SYSTEM = 0, 1, 2
+REWARD_CODES = {"latency": REWARD_LATENCY, "completion": REWARD_COMPLETION,
+                "in_system": REWARD_IN_SYSTEM}
+assert list(REWARD_CODES) == list(REWARDS), "REWARD_CODES must name every reward of REWARDS"
 
 
 @njit(cache=True, inline="always")
@@ -52,19 +56,19 @@ def account_member(SC, b, acc, kind, scale, per_tbu, out):
     """Write member ``b``'s reward since its previous call to ``out[b]``; afterwards
     ``acc[b, AC_I]`` is I(now) and ``acc[b, AC_LAT]`` the summed latency of the finished
     requests."""
-    na = SC[b, L.SC_NA]
-    nd = SC[b, L.SC_ND]
+    n_arrived = SC[b, L.SC_N_ARRIVED]
+    n_done = SC[b, L.SC_N_DONE]
     a = acc[b]
     prev_i = a[AC_I]
     prev_lat = a[AC_LAT]
-    a[AC_I] = SC[b, L.SC_SUM_DONE] + (na - nd) * SC[b, L.SC_NOW] - SC[b, L.SC_SUM_ARR]
+    a[AC_I] = SC[b, L.SC_SUM_DONE] + (n_arrived - n_done) * SC[b, L.SC_NOW] - SC[b, L.SC_SUM_ARR]
     a[AC_LAT] = SC[b, L.SC_SUM_DONE] - SC[b, L.SC_SUM_DONE_ARR]
-    if kind == 0:  # latency
+    if kind == REWARD_LATENCY:
         out[b] = -(a[AC_I] - prev_i) * scale
-    elif kind == 1:  # completion
+    elif kind == REWARD_COMPLETION:
         out[b] = -(a[AC_LAT] - prev_lat) * scale
     else:  # in_system
-        out[b] = -(na - nd) / per_tbu
+        out[b] = -(n_arrived - n_done) / per_tbu
 
 
 class RewardAccount:

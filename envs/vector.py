@@ -188,6 +188,16 @@ class OctoVectorEnv(VectorEnv):
         self._ended = done
         return core.obs.copy(), r, term, trunc, infos
 
+    def clone_member(self, src: int, dst: int | list[int]) -> None:
+        """Member ``src`` cloned into member(s) ``dst`` at its current state (kernel state and
+        episode bookkeeping; :mod:`octogym.envs.fork`)."""
+        from octogym.envs.fork import clone_members
+
+        clone_members(self.core, src, dst)
+        d = np.atleast_1d(np.asarray(dst, np.int64))
+        self._started[d] = self._started[src]
+        self._ended[d] = self._ended[src]
+
     def action_masks(self) -> np.ndarray:
         """Valid actions of every member's pending decision, ``(num_envs, n_actions)`` bool."""
         return self.core.mask.copy()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, TBU_IDLE, TBU_RUN
 
 if TYPE_CHECKING:
@@ -68,8 +68,9 @@ class GridViewer:
         what = {DEC_TBU: f"TB ready in cluster {dc}: choose a TBU 0-{K - 1}",
                 DEC_CLUSTER: f"request arrived: choose a cluster 0-{core.C - 1}"}.get(
                     kind, "no decision pending (episode over)")
+        in_system = int(sc[L.SC_N_ARRIVED] - sc[L.SC_N_DONE])
         lines = [f"{core.decision.name} t={int(sc[L.SC_NOW])} cycles  requests done "
-                 f"{int(sc[L.SC_ND])}/{core.N}  in system {int(sc[L.SC_NA] - sc[L.SC_ND])}  "
+                 f"{int(sc[L.SC_N_DONE])}/{core.N}  in system {in_system}  "
                  f"step {int(core.steps[b])}",
                  f"decision: {what}",
                  f"cell: per TBU its queue length 0-{Q} (a letter when idle: a = 0, b = 1, "

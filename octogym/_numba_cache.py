@@ -8,8 +8,8 @@ code, ``octogym.envs``' files containing ``@njit``) and by the inlining mode
 (``OCTOGYM_KERNEL_INLINE``, see ``octogym/kernel/jit.py``). Imported before any ``@njit``
 decorator runs (numba reads the directory when a function is decorated).
 
-Set ``OCTOGYM_CACHE_DIR`` to choose the parent folder (default ``~/.cache/octogym``; a
-temporary folder if that is not writable).
+Set ``OCTOGYM_CACHE_DIR`` to choose the parent folder (default ``~/.cache/octogym``; a private
+temporary folder if that is not writable; see :func:`_cache_dir` and docs/limits.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numba
@@ -42,17 +43,54 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def _cache_dir() -> Path:
-    base = Path(os.environ.get("OCTOGYM_CACHE_DIR", Path.home() / ".cache" / "octogym"))
-    d = base / "numba" / _source_hash()
+def _usable(d: Path, private: bool) -> bool:
+    """Whether ``d`` can hold the cache: created if need be, writable, and (``private``) owned
+    by us and closed to others, since numba loads compiled code from it."""
     try:
+        if private:
+            d.parent.mkdir(exist_ok=True, mode=0o700)
+            st = d.parent.stat()
+            if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+                return False
         d.mkdir(parents=True, exist_ok=True)
-        probe = d / ".write-test"
+        probe = d / f".write-test-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
+        return True
     except OSError:
-        d = Path(tempfile.gettempdir()) / "octogym-numba" / _source_hash()
-        d.mkdir(parents=True, exist_ok=True)
+        return False
+
+
+def _cache_dir() -> Path:
+    """``$OCTOGYM_CACHE_DIR/numba/<hash>`` (default ``~/.cache/octogym``), else a private
+    ``$TMPDIR/octogym-numba-<uid>/<hash>``, else a fresh temporary folder (compiling anew each
+    run, with a warning). Raises ImportError naming ``OCTOGYM_CACHE_DIR`` if none works."""
+    h = _source_hash()
+    tried = []
+    base = os.environ.get("OCTOGYM_CACHE_DIR")
+    if base is None:
+        try:
+            base = str(Path.home() / ".cache" / "octogym")
+        except RuntimeError:  # no home directory at all
+            base = None
+    if base is not None:
+        tried.append(Path(base) / "numba" / h)
+        if _usable(tried[-1], private=False):
+            return tried[-1]
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    tried.append(Path(tempfile.gettempdir()) / f"octogym-numba-{uid}" / h)
+    if _usable(tried[-1], private=True):
+        return tried[-1]
+    try:
+        d = Path(tempfile.mkdtemp(prefix="octogym-numba-"))
+    except OSError as e:
+        raise ImportError(
+            "octogym: no writable folder for the compiled-kernel cache (tried "
+            f"{', '.join(map(str, tried))} and a new temporary folder: {e.strerror}); set "
+            "OCTOGYM_CACHE_DIR to a writable folder") from None
+    warnings.warn(f"octogym: cache folders {', '.join(map(str, tried))} are not usable; "
+                  f"compiling into {d} for this run only (set OCTOGYM_CACHE_DIR to a writable "
+                  "folder to keep the compiled kernel)", RuntimeWarning, stacklevel=2)
     return d
 
 

@@ -36,6 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from octogym import limits
+from octogym.limits import short
+
 __all__ = [
     "HardwareError",
     "HardwareConfig",
@@ -65,6 +68,21 @@ _INT_MIN: dict[str, int] = {
     "die_hop_cycles": 0,
     "link_bytes_per_cycle": 1,
     "local_bytes_per_cycle": 0,
+}
+# ... and the largest (docs/limits.md): sizes keep the kernel's pools and the (C, C) matrices
+# allocatable, cycle counts keep one transfer or reconfiguration far below int64.
+_INT_MAX: dict[str, int] = {
+    "rows": limits.MAX_MESH_SIDE,
+    "cols": limits.MAX_MESH_SIDE,
+    "tbus_per_cluster": limits.MAX_TBUS_PER_CLUSTER,
+    "die_rows": limits.MAX_MESH_SIDE,
+    "die_cols": limits.MAX_MESH_SIDE,
+    "queue_capacity": limits.MAX_QUEUE_CAPACITY,
+    "reconfig_cycles": limits.MAX_LATENCY_CYCLES,
+    "hop_cycles": limits.MAX_LATENCY_CYCLES,
+    "die_hop_cycles": limits.MAX_LATENCY_CYCLES,
+    "link_bytes_per_cycle": limits.MAX_BANDWIDTH,
+    "local_bytes_per_cycle": limits.MAX_BANDWIDTH,
 }
 
 
@@ -105,20 +123,25 @@ class HardwareConfig:
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
-        where = f"hardware {self.name!r}"
+        where = f"hardware {short(self.name)}"
         if not isinstance(self.name, str) or not self.name.strip():
             raise HardwareError(f"{where}: name must be a non-empty string")
         for field, lo in _INT_MIN.items():
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise HardwareError(
-                    f"{where}: {field}={value!r} must be an integer (got {type(value).__name__})"
-                )
+                raise HardwareError(f"{where}: {field}={short(value)} must be an integer "
+                                    f"(got {type(value).__name__})")
             value = int(value)
             if value < lo:
                 rule = "positive" if lo == 1 else "non-negative"
                 raise HardwareError(f"{where}: {field}={value} must be {rule} (>= {lo})")
+            if value > _INT_MAX[field]:
+                raise HardwareError(f"{where}: {field}={short(value)} must be <= "
+                                    f"{_INT_MAX[field]} (docs/limits.md)")
             object.__setattr__(self, field, value)
+        if self.n_tbus > limits.MAX_TBUS:
+            raise HardwareError(f"{where}: rows*cols*tbus_per_cluster={self.n_tbus} TBUs must "
+                                f"be <= {limits.MAX_TBUS} (docs/limits.md)")
         if self.rows % self.die_rows:
             raise HardwareError(f"{where}: die_rows={self.die_rows} must divide rows={self.rows}")
         if self.cols % self.die_cols:
@@ -126,7 +149,7 @@ class HardwareConfig:
         clock = self.clock_ghz
         if isinstance(clock, bool) or not isinstance(clock, numbers.Real):
             raise HardwareError(
-                f"{where}: clock_ghz={clock!r} must be a number (got {type(clock).__name__})"
+                f"{where}: clock_ghz={short(clock)} must be a number (got {type(clock).__name__})"
             )
         clock = float(clock)
         if not math.isfinite(clock) or clock <= 0.0:
@@ -155,12 +178,12 @@ class HardwareConfig:
             raise HardwareError(
                 f"hardware spec must be a mapping of fields, got {type(data).__name__}"
             )
-        where = f"hardware {data.get('name', '<unnamed>')!r}"
+        where = f"hardware {short(data.get('name', '<unnamed>'))}"
         names = _field_names()
         unknown = [k for k in data if k not in names]
         if unknown:
             raise HardwareError(
-                f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                f"{where}: unknown field(s) {short(unknown)}; "
                 f"valid fields: {', '.join(names)}"
             )
         missing = [
@@ -389,7 +412,7 @@ def _positive(x: Any, what: str) -> float:
         raise ValueError(f"{what} must be a number, got {type(x).__name__}")
     v = float(x)
     if not math.isfinite(v) or v <= 0.0:
-        raise ValueError(f"{what}={x!r} must be finite and > 0")
+        raise ValueError(f"{what}={short(x)} must be finite and > 0")
     return v
 
 
@@ -461,7 +484,7 @@ def get_hardware(
 def _preset(name: Any) -> HardwareConfig:
     if not isinstance(name, str) or name not in PRESETS:
         raise HardwareError(
-            f"unknown hardware preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}"
+            f"unknown hardware preset {short(name)}; valid presets: {', '.join(sorted(PRESETS))}"
         )
     return PRESETS[name]
 
@@ -490,7 +513,7 @@ def _resolve(spec: Any, overrides: dict[str, Any]) -> HardwareConfig:
     unknown = [k for k in fields if k not in names]
     if unknown:
         raise HardwareError(
-            f"hardware {base.name!r}: unknown field(s) {', '.join(map(repr, unknown))}; "
+            f"hardware {base.name!r}: unknown field(s) {short(unknown)}; "
             f"valid fields: {', '.join(names)}"
         )
     return dataclasses.replace(base, **fields) if fields else base

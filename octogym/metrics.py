@@ -1,4 +1,4 @@
-"""Run metrics (DESIGN §4), read out of a finished (or paused) batch member of the kernel."""
+"""Run metrics (docs/model.md §5), read out of a finished (or paused) batch member of the kernel."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.build import model_int
 from octogym.kernel.layout import TBU_IDLE, TBU_RECONF, TBU_RUN
 from octogym.kernel.layout import field as sfield
@@ -55,6 +55,7 @@ class SimResult:
 
 _SCALAR_FIELDS = tuple(f for f in fields(SimResult)
                        if f.name not in ("latencies", "tbu_utilisation", "tbu_idle"))
+_LATENCY_FIELDS = ("latency_mean", "latency_p50", "latency_p95", "latency_p99")
 
 
 def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray]:
@@ -133,11 +134,12 @@ def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counter
     def frac(k: str) -> float:
         return float(split[k].sum()) / tot
 
-    p50, p95, p99 = percentiles(lat) if lat.size else [float("nan")] * 3
-
-    return SimResult(
+    # No completed request (a truncated episode, or advance(until=...) before the first
+    # completion): the latency metrics are undefined, NaN, and n_requests == 0 says so.
+    p50, p95, p99 = percentiles(lat) if lat.size else [math.nan] * 3
+    res = SimResult(
         n_requests=int(lat.size),
-        latency_mean=float(lat.mean()) if lat.size else float("nan"),
+        latency_mean=float(lat.mean()) if lat.size else math.nan,
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
@@ -154,6 +156,14 @@ def make_result(lat: np.ndarray, end: int, split: dict[str, np.ndarray], counter
         tbu_idle=split,
         **counters,
     )
+    undefined = () if lat.size else _LATENCY_FIELDS
+    bad = [f.name for f in _SCALAR_FIELDS
+           if isinstance(getattr(res, f.name), float) and f.name not in undefined
+           and not math.isfinite(getattr(res, f.name))]
+    if bad:
+        raise ValueError(f"metrics {bad} are not finite (makespan {int(end)} cycles): a bound "
+                         "of docs/limits.md was not enforced; please report this input")
+    return res
 
 
 def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
@@ -163,7 +173,7 @@ def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
 
     done = f("res_done") >= 0
     lat = (f("res_done")[done] - f("res_arr")[done]).astype(np.float64)
-    end = int(f("t_end")) if int(f("nd")) >= model_int(M, "n_requests") else int(f("now"))
+    end = int(f("t_end")) if int(f("n_done")) >= model_int(M, "n_requests") else int(f("now"))
     counters = dict(
         reconfigurations=int(f("n_reconf")),
         noc_byte_hops=float(f("byte_hops")),

@@ -1,7 +1,7 @@
 """A small, readable, object-based reference simulator of the octogym execution model.
 
 This is the project's plain-Python statement of the semantics the compiled, batched kernel
-(:mod:`octogym.kernel`) implements (DESIGN §4-§5), written with SimPy, the field's usual
+(:mod:`octogym.kernel`) implements (docs/model.md §4), written with SimPy, the field's usual
 discrete-event tool. It exists for two reasons:
 
 * **differential tests**: on the same scenario and seed it must produce exactly the kernel's
@@ -193,7 +193,7 @@ class TBU:
         self.queue: deque[TBInstance] = deque()
         self.idle_since = 0
         self.runs = 0
-        # accounted cycles (DESIGN §4 idle split)
+        # accounted cycles (docs/model.md: the idle split)
         self.busy = self.reconfiguring = self.waiting = self.starved = self.blocked = 0
 
     def close_idle(self, now: int) -> None:
@@ -621,7 +621,7 @@ class ReferenceSimulation:
     # ---- TBUs --------------------------------------------------------------------------------
 
     def transfer(self, src: int, dst: int, nbytes: int) -> int:
-        """Cycles to move ``nbytes`` between clusters (DESIGN §3; no contention)."""
+        """Cycles to move ``nbytes`` between clusters (docs/model.md §3; no contention)."""
         hw = self.hw
         if src == dst:
             bw = hw.local_bytes_per_cycle

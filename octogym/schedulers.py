@@ -2,17 +2,19 @@
 each does, and its tunables with defaults and reasons.
 
 The algorithms are compiled into the kernel (:mod:`octogym.kernel.policies`); every one of them
-is ours, named after the paper's strategies (DESIGN.md §6; docs/model.md §6 says what is the
+is ours, named after the paper's strategies (docs/model.md §6 says what is the
 paper's and what is ours).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from octogym import limits
 from octogym.kernel import policies as P
 
 
@@ -100,6 +102,76 @@ PAPER_SCHEDULERS = tuple(n for n, s in SCHEDULERS.items() if s.origin == "paper"
 assert set(SCHEDULERS) == set(P.KERNEL_POLICIES), "registry and kernel policy codes disagree"
 
 
+
+
+@dataclass(frozen=True)
+class Planner:
+    """A scheduler driven from Python around the kernel (not a kernel policy code): it pauses
+    the kernel at decisions and answers them by simulating forks. Named
+    ``<name>:<base>[:key=value,...]``, e.g. ``rollout:adaptive`` or
+    ``rollout:eft:level=tbu,k=3,R=2,H=10``; the base is a kernel scheduler above."""
+
+    name: str
+    summary: str
+    params: dict[str, tuple[float | str, str]]  # name -> (default, reason)
+
+
+PLANNERS: dict[str, Planner] = {p.name: p for p in (
+    Planner("rollout",
+            "rollout planner: at each decision, every candidate action is applied to R forks "
+            "of the member, each continued under the base scheduler for H mean TB durations; "
+            "the candidate with the lowest time-integral of requests in the system wins (the "
+            "base's own choice on ties); octogym/planner.py, docs/model.md §6",
+            {"level": ("both", "decision levels the planner takes over: tbu, cluster or both; "
+                                "the base decides the others"),
+             "k": (0, "candidates per decision: 0 = every valid action, else the base's choice "
+                      "plus the k-1 least-loaded others (cost grows linearly in k)"),
+             "R": (4, "forks per candidate, each with a resampled future (common across "
+                      "candidates): enough for the z guard to tell a saving from luck "
+                      "(docs/results.md §9)"),
+             "H": (8.0, "rollout horizon in mean TB durations: long enough for a placement's "
+                        "queueing to show, short enough to keep decisions cheap"),
+             "z": (2.0, "with R >= 2, leave the base's choice only for a paired saving above "
+                        "z standard errors (0 = the lowest mean wins): without it the planner "
+                        "picks candidates for their luck and loses to eft (docs/results.md §9)"),
+             "resample": (1, "1 = forks draw a fresh future (the planner is not clairvoyant "
+                             "about arrivals, durations, branches not yet drawn); 0 = forks "
+                             "keep the run's own draws (an oracle, R must be 1)")}),
+)}
+
+
+def is_planner(spec: str) -> bool:
+    """True if ``spec`` names a planner (``rollout:...``), not a kernel scheduler."""
+    return isinstance(spec, str) and spec.split(":", 1)[0] in PLANNERS
+
+
+def parse_planner(spec: str) -> tuple[str, str, dict[str, float | str]]:
+    """``(planner, base, params)`` of ``"<planner>:<base>[:key=value,...]"``, with every
+    parameter of the planner present (defaults filled in); a clear ``ValueError`` otherwise."""
+    parts = spec.split(":")
+    if parts[0] not in PLANNERS or len(parts) not in (2, 3):
+        raise ValueError(f"planner spec {spec!r} must be '<planner>:<base>[:key=value,...]' "
+                         f"with planner one of {sorted(PLANNERS)}")
+    pl = PLANNERS[parts[0]]
+    base = parts[1]
+    if base not in SCHEDULERS:
+        raise ValueError(f"planner spec {spec!r}: base {base!r} is not a kernel scheduler "
+                         f"({sorted(SCHEDULERS)})")
+    params: dict[str, float | str] = {k: v[0] for k, v in pl.params.items()}
+    for item in (parts[2].split(",") if len(parts) == 3 and parts[2] else []):
+        key, eq, value = item.partition("=")
+        if not eq or key not in pl.params:
+            raise ValueError(f"planner spec {spec!r}: {item!r} is not key=value with key one "
+                             f"of {sorted(pl.params)}")
+        default = pl.params[key][0]
+        try:
+            params[key] = value if isinstance(default, str) else type(default)(value)
+        except ValueError:
+            raise ValueError(f"planner spec {spec!r}: {key}={value!r} is not a "
+                             f"{type(default).__name__}") from None
+    return pl.name, base, params
+
+
 def get_scheduler(name: str) -> Scheduler:
     try:
         return SCHEDULERS[name]
@@ -120,5 +192,11 @@ def param_vector(name: str, overrides: Mapping[str, float] | None = None) -> np.
         if k not in sched.params:
             raise ValueError(f"scheduler {name!r} does not use parameter {k!r} "
                              f"(it uses {list(sched.params) or 'none'})")
-        vec[PARAMS[k].index] = float(v)
+        x = float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) \
+            else math.nan
+        hi = 1.0 if k == "ema" else float(limits.CYCLE_HORIZON)
+        if not 0.0 <= x <= hi:
+            raise ValueError(f"scheduler parameter {k!r} must be a number in [0, {hi:g}], got "
+                             f"{limits.short(v)}")
+        vec[PARAMS[k].index] = x
     return vec

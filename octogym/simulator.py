@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from octogym import limits
 from octogym.hardware import HardwareConfig, get_hardware
 from octogym.kernel.build import (
     build_model,
@@ -25,7 +27,9 @@ from octogym.kernel.build import (
     new_state,
     reset_members,
     seeds_for,
+    state_nbytes,
 )
+from octogym.kernel.fork import clone_rows, copy_state
 from octogym.kernel.layout import (
     ARRIVAL_MODES,
     ST_DECISION,
@@ -38,7 +42,7 @@ from octogym.kernel.layout import (
 )
 from octogym.kernel.loop import run_batch
 from octogym.metrics import SimResult, collect
-from octogym.schedulers import get_scheduler, param_vector
+from octogym.schedulers import get_scheduler, is_planner, param_vector
 from octogym.workflows import Workflow, load_workflow
 from octogym.workflows.compiled import CompiledMix, compile_mix
 
@@ -77,7 +81,9 @@ def resolve_workflows(spec: WorkflowSpec | Sequence[WorkflowSpec] | dict[Any, fl
 class Simulation:
     """A batch of ``batch`` independent runs of one scenario under a compiled scheduler.
 
-    ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS`; its epoch length,
+    ``policy`` is a name from :data:`octogym.schedulers.SCHEDULERS` or a planner spec
+    (``rollout:<base>...``, :mod:`octogym.planner`: its base runs in the kernel, the planner
+    answers the decisions it takes over in :meth:`run`); its epoch length,
     initial TBU configurations and tunables default to the registry's (override with
     ``epoch``, ``tbu_init`` and ``policy_params={name: value}``). ``slowdown={cluster:
     factor}`` makes the TBUs of those clusters run TBs ``factor`` times slower (a what-if for
@@ -114,17 +120,37 @@ class Simulation:
         self.mix: CompiledMix = compile_mix(wfs, weights)
         if arrival not in ARRIVAL_MODES:
             raise ValueError(f"arrival must be one of {sorted(ARRIVAL_MODES)}, got {arrival!r}")
+        self.planner = None  # a Python-driven planner (``rollout:<base>...``) over its base
+        if is_planner(policy):
+            from octogym.planner import RolloutConfig
+
+            self.planner = RolloutConfig.parse(policy)
+            policy_spec, policy = policy, self.planner.base
+        else:
+            policy_spec = policy
         sched = get_scheduler(policy)
         if epoch is None:
             epoch = sched.epoch
         if tbu_init is None:
             tbu_init = sched.tbu_init
-        if not isinstance(n_requests, (int, np.integer)) or n_requests < 1:
-            raise ValueError(f"n_requests must be a positive integer, got {n_requests!r}")
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got {batch}")
+        _check_int(n_requests, "n_requests", 1, limits.MAX_REQUESTS)
+        _check_int(batch, "batch", 1, limits.MAX_BATCH)
+        _check_int(member_offset, "member_offset", 0, limits.MAX_BATCH)
+        _check_int(trace_cap, "trace_cap", 0, limits.MAX_REQUESTS)
+        if epoch is not None:
+            _check_int(epoch, "epoch", 0, limits.CYCLE_HORIZON)
+        # the run stops with an error at this simulated time: int64 sums of times stay exact
+        self.horizon = limits.time_horizon(int(n_requests))
+        self._check_memory(int(batch), int(n_requests), int(trace_cap))
         self.work_per_request, self.share = mix_work(self.mix)
         rate = self.hw.arrival_rate(load, self.work_per_request) if arrival == "poisson" else 1.0
+        if arrival == "poisson":
+            worst = limits.EXPONENTIAL_MAX_GAPS * int(n_requests) / rate
+            if not worst <= self.horizon / 2:
+                raise ValueError(
+                    f"load={limits.short(load)} with n_requests={n_requests}: the last arrival "
+                    f"could come at {worst:.3g} cycles, beyond half the simulated-time horizon "
+                    f"{self.horizon} (docs/limits.md); raise load or lower n_requests")
         tt = tw = None
         if arrival == "trace":
             if trace is None:
@@ -135,6 +161,10 @@ class Simulation:
                                  "indices of equal length")
             if np.any(np.diff(tt) < 0) or np.any(tt < 0):
                 raise ValueError("trace times must be non-negative and non-decreasing")
+            if tt.size and tt[-1] > self.horizon // 2:
+                raise ValueError(f"trace times must be <= {self.horizon // 2} (half the "
+                                 "simulated-time horizon, docs/limits.md), got "
+                                 f"{int(tt[-1])}")
             if np.any((tw < 0) | (tw >= len(wfs))):
                 raise ValueError(f"trace workflow indices must be in [0, {len(wfs)})")
         self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
@@ -144,19 +174,34 @@ class Simulation:
                                  pol_f=param_vector(policy, policy_params),
                                  tbu_slow=self._slowdown(slowdown))
         self.policy = sched.code
-        self.policy_name = policy
+        self.policy_name = policy_spec
         self.batch = batch
         self.seeds = seeds_for(seed, batch + member_offset)[member_offset:]
+        need = state_nbytes(self.model, self.mix, batch)
+        if need > limits.max_memory_bytes():
+            raise MemoryError(_memory_message("its state", need))
         self.state: State = new_state(self.model, self.mix, batch, self.seeds, self.tbu_cfg)
+
+    def _check_memory(self, batch: int, n_requests: int, trace_cap: int) -> None:
+        """Refuse before allocating: the hardware's (C, C) matrices (and their temporaries)
+        and the per-request rows must fit in ``limits.max_memory_bytes()``."""
+        C = self.hw.n_clusters
+        need = 64 * C * C + 8 * 8 * batch * (n_requests + trace_cap)
+        if need > limits.max_memory_bytes():
+            raise MemoryError(_memory_message(
+                f"hardware {self.hw.name!r} ({C} clusters) with batch={batch}, "
+                f"n_requests={n_requests}", need))
 
     def _slowdown(self, slowdown: dict[int, float] | None) -> np.ndarray:
         """Per-TBU run-time factors from ``{cluster: factor}`` (what-if: a slowed cluster)."""
         f = np.ones(self.hw.n_tbus)
         for c, x in (slowdown or {}).items():
             if not 0 <= int(c) < self.hw.n_clusters:
-                raise ValueError(f"slowdown: cluster {c} is not in [0, {self.hw.n_clusters})")
-            if not float(x) >= 1.0:
-                raise ValueError(f"slowdown: factor for cluster {c} must be >= 1, got {x}")
+                raise ValueError(f"slowdown: cluster {limits.short(c)} is not in "
+                                 f"[0, {self.hw.n_clusters})")
+            if not 1.0 <= float(x) <= limits.MAX_SLOWDOWN:
+                raise ValueError(f"slowdown: factor for cluster {c} must be in "
+                                 f"[1, {limits.MAX_SLOWDOWN:g}], got {limits.short(x)}")
             K = self.hw.tbus_per_cluster
             f[int(c) * K:(int(c) + 1) * K] = float(x)
         return f
@@ -166,11 +211,31 @@ class Simulation:
         derived, as ``self.seeds`` are)."""
         reset_members(self.model, self.state, rows, seeds, self.tbu_cfg)
 
-    def advance(self, until: int = 2**62, actions: np.ndarray | None = None,
+    def clone(self, src: int, dst: int | Sequence[int]) -> None:
+        """Copy member ``src``'s whole state into member(s) ``dst`` of this batch (one
+        compiled call, :mod:`octogym.kernel.fork`): a clone given the same actions follows
+        ``src`` event for event, and sees the same future draws whatever its actions."""
+        dst = np.atleast_1d(np.asarray(dst, np.int64))
+        clone_rows(self.state, np.full(dst.shape, int(src), np.int64), self.state, dst)
+
+    def fork(self) -> Simulation:
+        """An independent copy of this simulation at its current state (every member; the
+        read-only model is shared)."""
+        other = copy.copy(self)
+        other.state = copy_state(self.state)
+        other.seeds = list(self.seeds)
+        return other
+
+    def advance(self, until: int | None = None, actions: np.ndarray | None = None,
                 active: np.ndarray | None = None, ext_cluster: bool = False,
                 ext_tbu: bool = False) -> np.ndarray:
         """Advance active members to their next external decision, ``until``, or done.
-        Grows pools as needed. Returns the members' statuses."""
+        Grows pools as needed. Returns the members' statuses.
+
+        ``until`` defaults to (and is capped at) ``self.horizon``; a member that would pass
+        the horizon raises :class:`octogym.limits.TimeHorizonError` (int64 cycle counts and
+        their sums would overflow beyond it, docs/limits.md)."""
+        until = self.horizon if until is None else min(int(until), self.horizon)
         B = self.batch
         acts = np.full(B, -1, np.int64) if actions is None else np.asarray(actions, np.int64)
         act = np.ones(B, np.bool_) if active is None else np.asarray(active, np.bool_)
@@ -183,7 +248,13 @@ class Simulation:
             self.grow(grow)
             acts = np.where(grow, acts, -1)
             act = grow
-        return field(self.state, "status").copy()
+        st = field(self.state, "status").copy()
+        if until >= self.horizon and (st == ST_TIME).any():
+            raise limits.TimeHorizonError(
+                f"members {np.flatnonzero(st == ST_TIME).tolist()[:8]} reached the "
+                f"simulated-time horizon of {self.horizon} cycles before finishing "
+                "(docs/limits.md): durations, latencies or the request count are too large")
+        return st
 
     def grow(self, members: np.ndarray) -> None:
         """Double the pools that members ``members`` (bool mask or indices; status ST_GROW)
@@ -193,17 +264,21 @@ class Simulation:
         if (field(S, "fr_nfree")[members] < margin).any():
             S = grow_state(S, "F")
         if (field(S, "jb_nfree")[members] < margin).any() or \
-                (field(S, "hp_n")[members] + margin > S.HP.shape[1]).any():
+                (field(S, "hp_len")[members] + margin > S.HP.shape[1]).any():
             S = grow_state(S, "J")
         if (field(S, "rq_nfree")[members] < 1).any():
             S = grow_state(S, "R")
         self.state = S
 
-    def run(self, until: int = 2**62) -> list[SimResult]:
+    def run(self, until: int | None = None) -> list[SimResult]:
         """Run every member to completion (or ``until``); returns one result per member."""
+        if self.planner is not None:
+            from octogym.planner import run_planned
+
+            return run_planned(self, self.planner, until)
         st = self.advance(until)
         if (st == ST_STALLED).any():
-            raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == 4)}: "
+            raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}: "
                                "work is waiting but no event is pending (a policy deferred "
                                "work that no TBU will ever take)")
         if (st == ST_DECISION).any():
@@ -213,3 +288,14 @@ class Simulation:
 
     def result(self, b: int = 0) -> SimResult:
         return collect(self.model, self.state, b, self.hw.clock_ghz)
+
+
+def _check_int(v: Any, what: str, lo: int, hi: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+        raise ValueError(f"{what} must be an integer in [{lo}, {hi}], got {limits.short(v)}")
+
+
+def _memory_message(what: str, need: int) -> str:
+    return (f"{what} needs about {need / 2**20:.0f} MB, above the limit of "
+            f"{limits.max_memory_bytes() / 2**20:.0f} MB; set OCTOGYM_MAX_MEMORY_MB to allow "
+            "more (docs/limits.md)")

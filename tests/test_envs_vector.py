@@ -312,3 +312,30 @@ def test_bench_ceiling_does_the_env_work(env_id, bench):
     for b in range(n):
         want = sim.result(b).to_dict()
         assert {k: metrics[b][k] for k in want} == want
+
+
+def test_stack_infos_equals_gymnasium_add_info():
+    from gymnasium.vector import VectorEnv
+
+    from octogym.envs.vector import stack_infos
+
+    class V(VectorEnv):
+        num_envs = 5
+
+    infos = {1: {"a": 3, "m": {"x": 1.5, "n": np.int64(2)}, "mask": np.ones(3, bool)},
+             4: {"a": 7, "m": {"x": 2.5, "n": np.int64(9)}, "mask": np.zeros(3, bool)}}
+    ref: dict = {}
+    for b, i in infos.items():
+        ref = V()._add_info(ref, i, b)
+    got = stack_infos(5, infos)
+
+    def same(x, y):
+        assert type(x) is type(y)
+        if isinstance(x, dict):
+            assert list(x) == list(y)
+            for k in x:
+                same(x[k], y[k])
+        else:
+            assert x.dtype == y.dtype and x.shape == y.shape
+            np.testing.assert_array_equal(x, y)
+    same(got, ref)

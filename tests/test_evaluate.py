@@ -3,6 +3,7 @@ the aggregation math is right on hand-made rows, scenarios mean what they say.""
 
 from __future__ import annotations
 
+import ast
 import csv
 import math
 import subprocess
@@ -59,6 +60,21 @@ def test_unknown_names_fail_listing_the_valid_ones(tmp_path, flag, bad, valid):
     assert p.returncode == 2
     assert bad in p.stderr and valid in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_evaluation_does_not_depend_on_envs_or_agents():
+    """The agents build on the evaluation (octogym.agents.arena), never the other way round."""
+    pkg = ROOT / "octogym" / "evaluation"
+    imported = []
+    for path in sorted(pkg.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:  # also `from octogym import envs`
+                imported += [(path.name, f"{node.module}.{a.name}") for a in node.names]
+            elif isinstance(node, ast.Import):
+                imported += [(path.name, a.name) for a in node.names]
+    assert imported and {f for f, _ in imported} >= {"runner.py", "scenarios.py"}
+    bad = [(f, m) for f, m in imported if m.startswith(("octogym.envs", "octogym.agents"))]
+    assert not bad, f"octogym/evaluation imports envs/agents: {bad}"
 
 
 def test_resolvers():

@@ -27,6 +27,7 @@ from octogym.agents import (
     make_agent,
     zoo_checkpoints,
 )
+from octogym.agents import arena as A
 from octogym.envs.core import root_seed
 
 torch.set_num_threads(1)
@@ -112,7 +113,7 @@ def test_broken_checkpoints_fail_clearly(tmp_path, runs):
     no_cfg.mkdir()
     shutil.copy(runs["tbu"] / "final.zip", no_cfg / "final.zip")
     with pytest.raises(ValueError, match="no config.json next to checkpoint"):
-        E.plan_agents([], ["static"], [str(no_cfg)])
+        A.plan_agents([], ["static"], [str(no_cfg)])
     p = run_cli("--agents", str(no_cfg), "--out", str(tmp_path / "o"), timeout=120)
     assert p.returncode == 2 and "config.json" in p.stderr and "Traceback" not in p.stderr
 
@@ -135,7 +136,7 @@ def test_evaluation_seeds_are_disjoint_from_training_seeds(tmp_path, runs):
     cfg = json.loads((bad / "config.json").read_text())
     (bad / "config.json").write_text(json.dumps({**cfg, "seed": E.EVAL_SEED - 1}))
     with pytest.raises(ValueError, match="reach the evaluation seeds"):
-        E.plan_agents([], ["static"], [str(bad)])
+        A.plan_agents([], ["static"], [str(bad)])
 
 
 # ---- fairness: the same-env heuristics ---------------------------------------------------
@@ -145,7 +146,7 @@ def test_same_env_heuristic_equals_kernel_run_when_it_is_the_controller(runs):
     """The env rows are what the kernel-only rows are when the heuristic is the env's own
     controller (an end-to-end check that env runs use the scenario and the seeds exactly)."""
     scen = [E.SCENARIOS["env-chip"]]
-    rows, skipped = E.compare_agents(scen, ["proactive", "adaptive", "eft"],
+    rows, skipped = A.compare_agents(scen, ["proactive", "adaptive", "eft"],
                                      [str(runs["tbu"]), str(runs["cluster"])], 2,
                                      n_requests=60, progress=False)
     assert not skipped
@@ -167,7 +168,7 @@ def test_same_decision_groups_act_identically():
     for level, groups in SAME_DECISION.items():
         ctrl = "proactive" if level == "TBUAssign" else "adaptive"
         for group in groups:
-            runs = [E.run_arm(scen, E.env_arm(n, level, ctrl), 2, 40) for n in group]
+            runs = [A.run_arm(scen, A.env_arm(n, level, ctrl), 2, 40) for n in group]
             for rows in runs[1:]:
                 assert [r["latency_mean"] for r in rows] == \
                        [r["latency_mean"] for r in runs[0]], (level, group)
@@ -190,8 +191,8 @@ def test_hardware_transfer_is_explicit(runs):
     with pytest.raises(ValueError, match="observation shape"):
         cl.check_spaces(wafer.observation_space, wafer.action_space)
     with pytest.raises(ValueError, match="allow_hardware_transfer"):
-        E.run_arm(E.SCENARIOS["env-wafer"], E.learned_arm(tbu), 1, 10)
-    _, skipped, _ = E.plan_agents([E.SCENARIOS["env-wafer"]], ["static"], [str(runs["tbu"])],
+        A.run_arm(E.SCENARIOS["env-wafer"], A.learned_arm(tbu), 1, 10)
+    _, skipped, _ = A.plan_agents([E.SCENARIOS["env-wafer"]], ["static"], [str(runs["tbu"])],
                                   allow_hardware_transfer=False)
     assert skipped and "hardware transfer disabled" in skipped[0]["reason"]
 
@@ -224,7 +225,7 @@ ZOO = zoo_checkpoints()
 @pytest.mark.parametrize("run", ZOO, ids=[p.name for p in ZOO])
 def test_bundled_agents_load_and_act(run):
     agent = make_agent(str(run))
-    E.check_training_seeds(agent)
+    A.check_training_seeds(agent)
     hardware = ["chip", "wafer"] if agent.decision == "TBUAssign" else [agent.hardware]
     for hw in hardware:
         env = gym.make(agent.env_id, **{**agent.env_kwargs, "hardware": hw,

@@ -1,5 +1,5 @@
 """Exact expected frequencies (``expected_frequencies``) against an independent Monte-Carlo
-token sampler written here from the semantics in DESIGN.md §2.
+token sampler written here from the semantics in docs/model.md §1.
 
 Sampler semantics: a task or fork sends a token to every successor; a branch sends one to a
 successor drawn from its probs; a map draws N with ``Count.sample``, runs N independent copies

@@ -166,11 +166,12 @@ def test_different_seeds_differ():
 def test_uses_only_the_given_generator():
     """Never the global numpy RNG: its state is untouched, and a seeded draw is reproducible
     however the global state was left."""
-    np.random.seed(123)  # noqa: global-rng
-    before = np.random.get_state()[1].copy()  # noqa: global-rng
-    a = _gen(7, n_phases=2)  # noqa: global-rng
-    assert np.array_equal(np.random.get_state()[1], before)  # noqa: global-rng
-    np.random.seed(999)  # noqa: global-rng
+    # the legacy global RNG on purpose (NPY002): the generator must leave it untouched
+    np.random.seed(123)  # noqa: NPY002
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    a = _gen(7, n_phases=2)
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+    np.random.seed(999)  # noqa: NPY002
     assert _gen(7, n_phases=2) == a
 
 

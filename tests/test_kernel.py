@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,14 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from octogym.hardware import get_hardware
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
+from octogym.kernel import layout
 from octogym.kernel.build import model_int, new_state
-from octogym.kernel.core import migrate, reconfigure, steal
 from octogym.kernel.layout import (
     EV_CB_DONE,
     EV_EPOCH,
     EV_TBU_FREE,
     KIND_SHIFT,
+    PARK_HOME,
     ST_DONE,
     ST_TIME,
     TBU_IDLE,
@@ -30,6 +33,7 @@ from octogym.kernel.layout import (
     TBU_RUN,
     field,
 )
+from octogym.kernel.mechanisms import migrate, park_code, parked_cluster, reconfigure, steal
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
 from octogym.workflows import Workflow
@@ -77,14 +81,15 @@ def chain_dict(n: int, d: int, flow_bytes: int, config: str = "toy", name: str =
 
 
 def trace_rows(sim: Simulation, b: int = 0) -> dict[str, np.ndarray]:
-    n = int(f(sim, "tr_n", b))
+    n = int(f(sim, "n_traced", b))
     return {k: f(sim, k, b)[:n] for k in ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start",
                                           "tr_end")}
 
 
 def heap_events(sim: Simulation, b: int = 0):
-    n = int(f(sim, "hp_n", b))
-    return (f(sim, "hp_t", b)[:n], f(sim, "hp_k", b)[:n] >> KIND_SHIFT, f(sim, "hp_d", b)[:n])
+    n = int(f(sim, "hp_len", b))
+    return (f(sim, "hp_time", b)[:n], f(sim, "hp_key", b)[:n] >> KIND_SHIFT,
+            f(sim, "hp_data", b)[:n])
 
 
 def check_free_stacks(sim: Simulation, b: int = 0) -> None:
@@ -111,7 +116,7 @@ def check_paused(sim: Simulation, until: int, b: int = 0, strict_backlog: bool =
     # a full queue is never over-filled
     assert (ql >= 0).all() and (ql <= qcap).all(), ql
     # cluster queue counters agree with the TBU queues
-    np.testing.assert_array_equal(f(sim, "cl_q", b), ql.reshape(-1, K).sum(axis=1))
+    np.testing.assert_array_equal(f(sim, "cl_queued", b), ql.reshape(-1, K).sum(axis=1))
     # no event in the past
     ht, hk, hd = heap_events(sim, b)
     assert (ht >= now).all() and (ht > until).all()
@@ -127,7 +132,7 @@ def check_paused(sim: Simulation, until: int, b: int = 0, strict_backlog: bool =
     assert len(set(queued)) == len(queued)
     # at most one TB runs on a TBU at any instant: trace rows still running at `until`
     tr = trace_rows(sim, b)
-    assert int(f(sim, "tr_n", b)) < model_int(M, "trace_cap")
+    assert int(f(sim, "n_traced", b)) < model_int(M, "trace_cap")
     running = np.bincount(tr["tr_tbu"][tr["tr_end"] > until], minlength=len(ql))
     np.testing.assert_array_equal(running, (state == TBU_RUN).astype(int))
     # accounting: the whole span of a started job is accounted at its start, so the committed
@@ -144,7 +149,7 @@ def check_paused(sim: Simulation, until: int, b: int = 0, strict_backlog: bool =
     used = sim.state.JB.shape[1] - int(f(sim, "jb_nfree", b))
     assert used == int(ql.sum()) + int(f(sim, "bl_len", b).sum()) + n_cb
     # request pool: in-flight requests
-    in_flight = int(f(sim, "na", b) - f(sim, "nd", b))
+    in_flight = int(f(sim, "n_arrived", b) - f(sim, "n_done", b))
     assert sim.state.RQ.shape[1] - int(f(sim, "rq_nfree", b)) == in_flight
     # a backlog exists only while every TBU of its cluster is full
     if strict_backlog:
@@ -163,14 +168,15 @@ def check_final(sim: Simulation, res, b: int = 0, tasks_per_request: int | None 
     assert int(f(sim, "status", b)) == ST_DONE
     # every request completes exactly once, after it arrived
     arr, done = f(sim, "res_arr", b), f(sim, "res_done", b)
-    assert res.n_requests == N and int(f(sim, "nd", b)) == N and int(f(sim, "na", b)) == N
+    assert res.n_requests == N
+    assert int(f(sim, "n_done", b)) == N and int(f(sim, "n_arrived", b)) == N
     assert (arr >= 0).all() and (done >= arr).all()
     np.testing.assert_array_equal(res.latencies, (done - arr).astype(float))
     assert res.makespan == done.max() == int(f(sim, "t_end", b))
     # every TB instance runs exactly once, and every execution is in the trace
     n_tb = int(f(sim, "n_tb_done", b))
     assert int(f(sim, "n_tb_created", b)) == n_tb == res.tb_executions
-    assert int(f(sim, "tr_n", b)) == n_tb < model_int(M, "trace_cap")
+    assert int(f(sim, "n_traced", b)) == n_tb < model_int(M, "trace_cap")
     assert int(f(sim, "ST_DEM", b).sum()) == n_tb
     tr = trace_rows(sim, b)
     uid, tbu, ready, start, end = (tr[k] for k in ("tr_uid", "tr_tbu", "tr_ready", "tr_start",
@@ -598,7 +604,7 @@ def test_migrate_moves_a_waiting_job_and_pays_the_transfer():
     bh0 = float(f(sim, "byte_hops"))
     assert migrate(M, S, 0, 0, 2, 1)
     assert f(sim, "tb_ql").tolist() == [2, 4]
-    assert f(sim, "cl_q").tolist() == [2, 4]
+    assert f(sim, "cl_queued").tolist() == [2, 4]
     assert int(f(sim, "n_migrations")) == 1 and int(f(sim, "n_steals")) == 0
     qh = f(sim, "tb_qh")
     assert int(f(sim, "TBQ")[1, (qh[1] + 3) % 4]) == j and f(sim, "jb_tbu")[j] == 1
@@ -694,3 +700,47 @@ def test_to_dict_is_scalar_and_json_serialisable(policy):
     assert d["latency_p50"] <= d["latency_p95"] <= d["latency_p99"] <= res.latencies.max()
     assert d["throughput_per_mcycle"] == pytest.approx(d["n_requests"] / d["makespan"] * 1e6)
     assert d["latency_mean"] == pytest.approx(float(res.latencies.mean()))
+
+
+# ---- the field layout ---------------------------------------------------------------------------
+
+
+def test_fields_module_and_docs_table_are_generated_from_the_layout_tables():
+    assert layout.FIELDS_PATH.read_text() == layout.fields_source(), \
+        "octogym/kernel/fields.py is stale: regenerate it (python -m octogym.kernel.layout)"
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    assert layout.groups_markdown() in doc, \
+        "docs/model.md 'Kernel state' is stale: paste the table that " \
+        "python -m octogym.kernel.layout prints"
+
+
+def test_every_field_has_a_meaning_and_its_row_constant():
+    tables = [(g, fs) for g, _, fs in layout.MODEL_TABLE]
+    tables += [(g, fs) for g, _, _, _, fs in layout.STATE_TABLE]
+    tables.append((layout.WL_TABLE[0], layout.WL_TABLE[2]))
+    for g, fs in tables:
+        assert getattr(L, f"{g}_NFIELDS") == len(fs)
+        for i, (name, meaning) in enumerate(fs):
+            assert meaning.strip(), f"{g}.{name} has no meaning written"
+            assert getattr(L, layout.constant_name(g, name)) == i
+            assert g == "WL" or layout.FIELD_INDEX[name] == (g, i), f"{name!r} is not unique"
+
+
+def test_every_row_constant_used_in_code_is_defined_in_fields():
+    """``L.<NAME>`` anywhere in the project is a constant defined (greppable) in fields.py."""
+    root = Path(__file__).resolve().parents[1]
+    defined = set(re.findall(r"^([A-Z][A-Z0-9_]*) = \d+", layout.FIELDS_PATH.read_text(), re.M))
+    used: dict[str, str] = {}
+    for folder in ("octogym", "envs", "agents", "benchmarks", "tests"):
+        for p in (root / folder).rglob("*.py"):
+            for name in re.findall(r"\bL\.([A-Za-z_]\w*)", p.read_text()):
+                used.setdefault(name, str(p.relative_to(root)))
+    assert len(used) > 100
+    missing = {n: p for n, p in used.items() if n not in defined}
+    assert not missing, f"row constants used but not defined in fields.py: {missing}"
+
+
+def test_park_codes_name_every_cluster_below_park_home():
+    codes = [park_code(c) for c in range(300)]
+    assert all(code < PARK_HOME for code in codes) and len(set(codes)) == 300
+    assert [parked_cluster(code) for code in codes] == list(range(300))

@@ -1,6 +1,6 @@
 """Differential tests: the compiled kernel against the SimPy reference simulator.
 
-On the same scenario and seed both must produce the same trajectory (DESIGN §5): the same TB
+On the same scenario and seed both must produce the same trajectory (docs/model.md §4): the same TB
 schedule (every execution's request, block, TBU, ready, start and end, in the same start order),
 the same per-request arrival / completion / home / workflow, and the same metrics (all scalar
 fields of ``SimResult``, per-TBU utilisation and idle split).
@@ -31,7 +31,7 @@ def kernel_run(workflows, hardware, member: int = 0, **kw):
     sim = Simulation(workflows, hardware, trace_cap=TRACE_CAP, batch=member + 1, **kw)
     res = sim.run()[member]
     S = sim.state
-    n = int(field(S, "tr_n")[member])
+    n = int(field(S, "n_traced")[member])
     assert n < TRACE_CAP, "trace truncated: raise TRACE_CAP"
     sched = list(zip(*[field(S, c)[member][:n].tolist() for c in TRACE_COLS], strict=True))
     per_req = {k: field(S, f"res_{k}")[member].copy() for k in ("arr", "done", "home", "wf")}

@@ -67,7 +67,7 @@ def test_static_never_reconfigures():
         assert all(r.reconfigurations == 0 for r in res)
         assert all(r.migrations == 0 and r.steals == 0 for r in res)
         # and every TB ran on a TBU holding its own configuration from the start
-        n = field(sim.state, "tr_n")
+        n = field(sim.state, "n_traced")
         assert n[0] == 0  # no trace requested; configs are fixed, checked via tb_cfg below
         assert np.array_equal(field(sim.state, "tb_cfg")[0], sim.tbu_cfg)
 

@@ -31,7 +31,7 @@ def test_suite_names_match_files():
     files = sorted(p.stem for p in Path(str(SUITE_DIR)).glob("*.yaml"))
     assert NAMES == files
     assert NAMES == sorted(NAMES)
-    # The names are stable API (DESIGN.md §2).
+    # The names are stable API (docs/model.md §2).
     assert set(STABLE_NAMES) <= set(NAMES)
 
 

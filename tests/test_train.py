@@ -114,3 +114,37 @@ def test_resume_rejects_a_different_env(tmp_path, hp):
     p = train("--resume", str(out / "final.zip"), "--env", "octogym/ClusterAssign-v0",
               check=False)
     assert p.returncode == 2 and "from the checkpoint's config.json" in p.stderr
+
+
+def train_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "train.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while being defined
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_argument_types_come_from_the_annotations():
+    t = train_module()
+    args, given = t.parse_args(["--n-envs", "4", "--env-kwargs", "load=0.9", "hardware=wafer",
+                                "--no-progress", "--algo", "ppo", "--tensorboard"])
+    assert args.n_envs == 4 and args.algo == "ppo" and args.progress is False
+    assert args.env_kwargs == ["load=0.9", "hardware=wafer"] and args.tensorboard is True
+    assert args.seed == 0 and args.timesteps is None and args.eval_every == 50_000  # defaults
+    assert given == {"n_envs", "env_kwargs", "progress", "algo", "tensorboard"}
+    assert t.argument(t.typing.get_type_hints(t.Args)["algo"]) == {
+        "choices": ("ppo", "maskable_ppo")}
+    for bad in (["--n-envs", "four"], ["--algo", "dqn"], ["--eval-every", "1.5"]):
+        with pytest.raises(SystemExit) as e:
+            t.parse_args(bad)
+        assert e.value.code == 2
+
+
+def test_env_kwargs_parsing():
+    t = train_module()
+    assert t.parse_env_kwargs(['{"load": 0.9}']) == {"load": 0.9}
+    assert t.parse_env_kwargs(["load=0.9", "hardware=wafer"]) == {"load": 0.9,
+                                                                  "hardware": "wafer"}
+    with pytest.raises(ValueError, match="unknown keys"):
+        t.parse_env_kwargs(["telepathy=1"])

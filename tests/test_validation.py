@@ -14,6 +14,8 @@ import yaml
 import octogym.workflows.validate as validate_mod
 from octogym.workflows import Workflow, WorkflowError, load_workflow, loads_workflow
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # A task block in flow style; the cases below are built from these small pieces.
 T = "{{id: {0}, type: task, config: c, kind: ai, duration: {{dist: fixed, value: 10}}}}"
 
@@ -209,6 +211,18 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("count-in-phase",
      MAP + "phases:\n  - {after_requests: 10, set: {m: {count: {dist: poisson, mean: -2}}}}\n",
      "count", "m"),
+    ("count-above-clamp", MAP.replace("{dist: poisson, mean: 3}", "{dist: fixed, value: 65}"),
+     "count", "m"),
+    ("count-poisson-mean-clamped", MAP.replace("mean: 3", "mean: 1000000"), "count", "m"),
+    ("duration-beyond-int64", doc([T.format("a").replace("value: 10", "value: 1.0e+30")]),
+     "duration", "a"),
+    # ---- limit (parse time, and loop nests while validating)
+    ("limit-out-bytes",
+     doc(["{id: a, type: task, config: c, kind: ai, out_bytes: 10000000000000000000, "
+          "duration: {dist: fixed, value: 1}}"]), "limit", "a"),
+    ("limit-cost", doc(["{id: a, type: fork, cost: 1099511627777}", task("b")], [("a", "b")]),
+     "limit", "a"),
+    ("limit-id-length", doc([task("a" * 300)], entry="a" * 300), "limit", None),
     # ---- phase (parse time)
     ("phase-both-triggers",
      LOOP + "phases:\n  - {after_requests: 10, after_cycles: 99, set: {br: {probs: "
@@ -298,36 +312,18 @@ def test_python_tag_is_rejected_not_executed(tmp_path):
     assert not victim.exists()
 
 
-DESIGN_EXAMPLE = """\
-name: recognition
-entry: detect
-blocks:
-  - {id: detect, type: task, config: yolo, kind: ai,
-     duration: {dist: lognormal, mean: 120000, cv: 0.25}, out_bytes: 65536}
-  - {id: objects, type: map, body: classify, cost: 40,
-     count: {dist: poisson, mean: 3}}
-  - {id: classify, type: task, config: resnet50, kind: ai,
-     duration: {dist: lognormal, mean: 40000, cv: 0.1}, out_bytes: 4096}
-  - {id: alarm, type: branch, cost: 20, probs: {notify: 0.1, post: 0.9}}
-  - {id: notify, type: task, config: cpu, kind: general,
-     duration: {dist: uniform, low: 2000, high: 6000}, out_bytes: 256}
-  - {id: post, type: task, config: cpu, kind: general,
-     duration: {dist: fixed, value: 5000}, out_bytes: 1024}
-flows:
-  - {src: detect, dst: objects, bytes: 65536}
-  - {src: objects, dst: alarm, bytes: 4096}
-  - {src: alarm, dst: notify, bytes: 256}
-  - {src: alarm, dst: post, bytes: 256}
-  - {src: notify, dst: post, bytes: 256}
-phases:
-  - {after_requests: 500, set: {objects: {count: {dist: poisson, mean: 8}},
-                                alarm: {probs: {notify: 0.4, post: 0.6}}}}
-"""
+def _docs_example() -> str:
+    """The file-format example of docs/model.md (the docs' example must load)."""
+    text = (ROOT / "docs" / "model.md").read_text()
+    return text.split("### File format", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+FORMAT_EXAMPLE = _docs_example()
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
 def test_valid_file_loads(tmp_path, suffix):
-    text = DESIGN_EXAMPLE if suffix != ".json" else json.dumps(yaml.safe_load(DESIGN_EXAMPLE))
+    text = FORMAT_EXAMPLE if suffix != ".json" else json.dumps(yaml.safe_load(FORMAT_EXAMPLE))
     path = _write(tmp_path, text, "recognition" + suffix)
     wf = load_workflow(path)
     assert isinstance(wf, Workflow)
@@ -335,7 +331,7 @@ def test_valid_file_loads(tmp_path, suffix):
     assert wf.block_ids == ["detect", "objects", "classify", "alarm", "notify", "post"]
     assert len(wf.flows) == 5 and len(wf.phases) == 1
     assert wf.source == str(path)
-    assert wf == loads_workflow(DESIGN_EXAMPLE)
+    assert wf == loads_workflow(FORMAT_EXAMPLE)
 
 
 @pytest.mark.parametrize("text", [LOOP, MAP], ids=["loop", "map"])

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from octogym.hardware import HardwareConfig
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.layout import (
     MAX_MAP_COUNT,
     MF_POLICY,
@@ -43,7 +43,7 @@ def profile_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
     """Initial TBU configurations proportional to each config's expected share of work
     (largest remainder over all TBUs, at least one TBU per configuration with work), dealt
     across clusters so every config is spread out.
-    Our design: the paper's traditional baseline profiles at compile time (DESIGN §6)."""
+    Our design: the paper's traditional baseline profiles at compile time (docs/model.md §6)."""
     T, C = hw.n_tbus, hw.n_clusters
     raw = share * T
     cnt = np.floor(raw).astype(np.int64)
@@ -132,7 +132,7 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
             pf[MF_POLICY: MF_POLICY + len(pol_f)] = pol_f
             vals[g] = pf
         else:
-            dt = np.float64 if g == "CFGF" else np.int64
+            dt = np.float64 if g == "CFG" else np.int64
             vals[g] = np.ascontiguousarray(np.stack([np.asarray(src[k], dtype=dt)
                                                      for k in names]))
     for k in MODEL_SINGLE:
@@ -152,7 +152,7 @@ def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L_: int
                 C=model_int(M, "C"), Q=model_int(M, "qcap"), N=model_int(M, "n_requests"),
                 L=max(L_, 1), NB=mix.n_blocks, NF=max(mix.n_flows, 1),
                 NCFG=max(mix.n_configs, 1), JJ=max(mix.max_joins, 1), PS=N_POLICY_SCRATCH,
-                W=4 * model_int(M, "margin") + 65, WT=5, WX=4)
+                W=4 * model_int(M, "margin") + 65, WT=L.WL_NFIELDS, WX=4)
 
 
 _NP = {"i8": np.int64, "f8": np.float64, "u8": np.uint64, "i4": np.int32}
@@ -248,3 +248,19 @@ def grow_state(S: State, what: str) -> State:
 
 def seeds_for(seed: int, B: int) -> list[int]:
     return [member_seed(seed, b) for b in range(B)]
+
+
+def state_nbytes(M: Model, mix: CompiledMix, B: int, R: int = 64, F: int = 256,
+                 J: int = 512) -> int:
+    """Bytes :func:`new_state` will allocate for ``B`` members (before any pool grows), so a
+    caller can refuse a configuration before allocating it (docs/limits.md)."""
+    margin = model_int(M, "margin")
+    sz = _sizes(M, mix, B, R, max(F, 4 * margin), max(J, 4 * margin),
+                model_int(M, "trace_cap"))
+    total = 0
+    for _, dt, shape, names in STATE_GROUPS:
+        sz["X"] = len(names)
+        total += B * int(np.prod([sz[d] for d in shape])) * np.dtype(_NP[dt]).itemsize
+    for _, dt, shape in STATE_SINGLE:
+        total += B * int(np.prod([sz[d] for d in shape])) * np.dtype(_NP[dt]).itemsize
+    return total

@@ -1,7 +1,7 @@
 """The compiled event loop: one call advances every batch member to its next external
 decision point, to a time limit, or to the end of its run.
 
-Semantics (DESIGN §4, with our choices documented in docs/model.md "Execution"):
+Semantics (docs/model.md §4 "Execution", with our choices):
 
 * A *token* is one unit of control flow of one request inside a *frame* (the request's root
   scope, or one copy of a map body). Tokens entering a block are delivered in FIFO order.
@@ -10,7 +10,7 @@ Semantics (DESIGN §4, with our choices documented in docs/model.md "Execution")
   join: counts tokens per frame and fires a CB job once it holds ``indegree`` of them.
 * A TB instance needs a TBU with queue space in its home cluster; if none has space (or the
   policy defers it) it waits in that cluster's backlog until a queue slot frees there, then
-  goes back to the front of the decision queue (``core.bl_release``).
+  goes back to the front of the decision queue (``mechanisms.bl_release``).
 * Every function is compiled with ``_nrt=False``: the kernel never allocates (all scratch
   space lives in the State), which removes numba's atomic reference counting from every call.
 * TBU: FIFO queue; head job = reconfigure if needed, wait for input data, run.
@@ -22,8 +22,34 @@ import math
 
 from numba import int64, uint64
 
-from octogym.kernel import layout as L
-from octogym.kernel.core import (
+from octogym.kernel import fields as L
+from octogym.kernel.jit import kernel_entry, kernel_helper, kernel_step
+from octogym.kernel.layout import (
+    ARR_CLOSED,
+    ARR_POISSON,
+    ARR_TRACE,
+    DEC_CLUSTER,
+    DEC_NONE,
+    DEC_TBU,
+    EV_ARRIVAL,
+    EV_CB_DONE,
+    EV_EPOCH,
+    EV_TB_DONE,
+    EV_TBU_FREE,
+    FR_COPY,
+    FR_GROUP,
+    FR_ROOT,
+    PARK_HOME,
+    ST_DECISION,
+    ST_DONE,
+    ST_GROW,
+    ST_STALLED,
+    ST_TIME,
+    TBU_IDLE,
+    WL_HEAD,
+    WL_TAIL,
+)
+from octogym.kernel.mechanisms import (
     alloc_frame,
     alloc_job,
     bl_push,
@@ -37,33 +63,13 @@ from octogym.kernel.core import (
     free_job,
     heap_pop,
     heap_push,
+    parked_cluster,
     start_next,
-)
-from octogym.kernel.jit import kernel_entry, kernel_helper, kernel_step
-from octogym.kernel.layout import (
-    ARR_CLOSED,
-    ARR_POISSON,
-    DEC_CLUSTER,
-    DEC_NONE,
-    DEC_TBU,
-    EV_ARRIVAL,
-    EV_CB_DONE,
-    EV_EPOCH,
-    EV_TB_DONE,
-    EV_TBU_FREE,
-    FR_COPY,
-    FR_GROUP,
-    FR_ROOT,
-    ST_DECISION,
-    ST_DONE,
-    ST_GROW,
-    ST_STALLED,
-    ST_TIME,
-    TBU_IDLE,
 )
 from octogym.kernel.policies import (
     decide_cluster,
     decide_tbu,
+    epoch_quiet_until,
     least_loaded_tbu,
     on_epoch,
     on_idle,
@@ -88,6 +94,9 @@ ROOT_LIN = 0x5EED
 JOIN_SALT = 0xC0FFEE
 COPY_SALT = 1 << 20
 NO_ACTION = -1
+# An action that resolves the pending external decision with the member's own policy, as if
+# the level were not external (the rollout planner's base candidate: octogym/planner.py).
+POLICY_ACTION = -2
 MAX_IDLE_EPOCHS = 1000
 
 
@@ -98,22 +107,22 @@ MAX_IDLE_EPOCHS = 1000
 def make_worklist(S, b):
     """Member ``b``'s preallocated token worklist, emptied (the kernel never allocates)."""
     WL = S.WL[b]
-    WL[0, 0] = 0
-    WL[0, 1] = 0
+    WL[0, WL_HEAD] = 0
+    WL[0, WL_TAIL] = 0
     return WL
 
 
 @kernel_helper
 def wl_push(WL, f, x, org, nbytes, lin):
-    t = WL[0, 1] + 1
+    t = WL[0, WL_TAIL] + 1
     if t >= WL.shape[0]:
         raise RuntimeError("octogym kernel: token worklist overflow")
-    WL[t, 0] = f
-    WL[t, 1] = x
-    WL[t, 2] = org
-    WL[t, 3] = nbytes
-    WL[t, 4] = int64(lin)  # the lineage's bits, stored in the int64 row
-    WL[0, 1] = t
+    WL[t, L.WL_FRAME] = f
+    WL[t, L.WL_BLOCK] = x
+    WL[t, L.WL_ORG] = org
+    WL[t, L.WL_BYTES] = nbytes
+    WL[t, L.WL_LIN] = int64(lin)  # the lineage's bits, stored in the int64 row
+    WL[0, WL_TAIL] = t
 
 
 @kernel_helper
@@ -146,7 +155,7 @@ def consume(M, S, b, WL, f, org):
             RES[b, uid, L.RES_DONE] = SC[b, L.SC_NOW]
             SC[b, L.SC_SUM_DONE] += SC[b, L.SC_NOW]
             SC[b, L.SC_SUM_DONE_ARR] += RES[b, uid, L.RES_ARR]
-            SC[b, L.SC_ND] += 1
+            SC[b, L.SC_N_DONE] += 1
             SC[b, L.SC_T_END] = SC[b, L.SC_NOW]
             RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE] = r
             SC[b, L.SC_RQ_NFREE] += 1
@@ -176,7 +185,7 @@ def new_job(M, S, b, f, x, org, nbytes, lin):
     S.JBU[b, j] = lin
     JB[b, j, L.JB_ORG] = org
     JB[b, j, L.JB_BYTES] = nbytes
-    JB[b, j, L.JB_T] = S.SC[b, L.SC_NOW]
+    JB[b, j, L.JB_CREATED] = S.SC[b, L.SC_NOW]
     return j
 
 
@@ -239,12 +248,14 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
 
 @kernel_step
 def flush(M, S, b, WL):
-    while WL[0, 0] < WL[0, 1]:
-        i = WL[0, 0] + 1
-        WL[0, 0] = i
-        deliver(M, S, b, WL, WL[i, 0], WL[i, 1], WL[i, 2], WL[i, 3], uint64(WL[i, 4]))
-    WL[0, 0] = 0
-    WL[0, 1] = 0
+    """Deliver the worklist's tokens in FIFO order (delivering one may append more)."""
+    while WL[0, WL_HEAD] < WL[0, WL_TAIL]:
+        i = WL[0, WL_HEAD] + 1
+        WL[0, WL_HEAD] = i
+        deliver(M, S, b, WL, WL[i, L.WL_FRAME], WL[i, L.WL_BLOCK], WL[i, L.WL_ORG],
+                WL[i, L.WL_BYTES], uint64(WL[i, L.WL_LIN]))
+    WL[0, WL_HEAD] = 0
+    WL[0, WL_TAIL] = 0
 
 
 # ---- events ------------------------------------------------------------------------------------
@@ -374,14 +385,14 @@ def next_arrival_time(M, S, b, n):
     SEED = S.SEED
     SF = S.SF
     MF = M.MF
-    TRC = M.TRC
+    TRACE = M.TRACE
     if MI[L.MI_ARR_MODE] == ARR_POISSON:
         u = u01(SEED[b], n, 0, S_ARRIVAL)
         SF[b, L.SF_ARR_CLOCK] += -math.log(1.0 - u) / MF[L.MF_RATE]
         return int(math.floor(SF[b, L.SF_ARR_CLOCK]))
     if MI[L.MI_ARR_MODE] == ARR_CLOSED:
         return 0
-    return TRC[L.TRC_TRACE_T, n]
+    return TRACE[L.TRACE_T, n]
 
 
 @kernel_step
@@ -389,11 +400,11 @@ def on_arrival(M, S, b, n):
     SC = S.SC
     MI = M.MI
     RQ = S.RQ
-    TRC = M.TRC
+    TRACE = M.TRACE
     SEED = S.SEED
     m_wf_cdf = M.wf_cdf
     m_wf_phase_off = M.wf_phase_off
-    PHA = M.PHA
+    PHASE = M.PHASE
     RES = S.RES
     JB = S.JB
     now = SC[b, L.SC_NOW]
@@ -403,8 +414,8 @@ def on_arrival(M, S, b, n):
     SC[b, L.SC_RQ_NFREE] -= 1
     r = RQ[b, SC[b, L.SC_RQ_NFREE], L.RQ_FREE]
     RQ[b, r, L.RQ_UID] = n
-    if MI[L.MI_ARR_MODE] == 2:
-        w = TRC[L.TRC_TRACE_W, n]
+    if MI[L.MI_ARR_MODE] == ARR_TRACE:
+        w = TRACE[L.TRACE_W, n]
     else:
         u = u01(SEED[b], n, 0, S_WORKFLOW)
         w = 0
@@ -414,19 +425,19 @@ def on_arrival(M, S, b, n):
     RQ[b, r, L.RQ_HOME] = -1
     row = m_wf_phase_off[w]
     for k in range(m_wf_phase_off[w] + 1, m_wf_phase_off[w + 1]):
-        ar = PHA[L.PHA_PHASE_AFTER_REQ, k]
-        ac = PHA[L.PHA_PHASE_AFTER_CYC, k]
+        ar = PHASE[L.PHASE_AFTER_REQ, k]
+        ac = PHASE[L.PHASE_AFTER_CYC, k]
         if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
             row = k
     RQ[b, r, L.RQ_ROW] = row
     RES[b, n, L.RES_ARR] = now
     RES[b, n, L.RES_WF] = w
-    SC[b, L.SC_NA] += 1
+    SC[b, L.SC_N_ARRIVED] += 1
     SC[b, L.SC_SUM_ARR] += now
     j = alloc_job(S, b)
     JB[b, j, L.JB_BLOCK] = -1
     JB[b, j, L.JB_REQ] = r
-    JB[b, j, L.JB_T] = now
+    JB[b, j, L.JB_CREATED] = now
     dq_push(S, b, j)
 
 
@@ -464,13 +475,60 @@ def init_members(M, S, rows):
 
 
 @kernel_helper
+def place_tb(M, S, b, j, c, u):
+    """TB job ``j`` (the decision queue's head, home cluster ``c``) goes where the policy's
+    ``decide_tbu`` answer ``u`` says: a TBU (an invalid one is counted and replaced by the
+    least-loaded TBU of ``c``), ``PARK_HOME`` = ``c``'s backlog, ``park_code(c')`` = cluster
+    ``c'``'s backlog."""
+    MI = M.MI
+    TB = S.TB
+    dq_pop(S, b)
+    if u >= 0 and (u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]):
+        S.SC[b, L.SC_N_INVALID] += 1
+        u = least_loaded_tbu(M, S, b, c)
+    if u >= 0:
+        enqueue(M, S, b, j, u)
+    elif u == PARK_HOME:
+        bl_push(M, S, b, c, j)
+    else:
+        bl_push(M, S, b, parked_cluster(u), j)
+
+
+@kernel_helper
 def _capacity_ok(M, S, b):
     SC = S.SC
     MI = M.MI
     HP = S.HP
     margin = MI[L.MI_MARGIN]
     return (SC[b, L.SC_FR_NFREE] >= margin and SC[b, L.SC_JB_NFREE] >= margin
-            and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_N] + margin <= HP.shape[1])
+            and SC[b, L.SC_RQ_NFREE] >= 1 and SC[b, L.SC_HP_LEN] + margin <= HP.shape[1])
+
+
+@kernel_step
+def idle_epochs(M, S, b, pol, t, until):
+    """How many epoch lengths to the next epoch worth running, after a quiet epoch at ``t``
+    (1: the next one). Epochs before the next other event, before ``until`` and before
+    ``epoch_quiet_until`` would change nothing; skipping them leaves the state exactly as
+    running them would: clock at the last skipped one, its events counted, its pushes
+    sequenced (so huge cycle counts do not tick through millions of empty epochs)."""
+    SC = S.SC
+    e = M.MI[L.MI_EPOCH]
+    lim = epoch_quiet_until(M, S, b, pol)
+    if lim < 0:
+        return 1
+    target = S.HP[b, 0, L.HP_TIME]
+    if lim < target:
+        target = lim
+    k = (target - t + e - 1) // e  # first epoch at or after target
+    k2 = (until - t) // e + 1  # first epoch after until
+    if k2 < k:
+        k = k2
+    if k <= 1:
+        return 1
+    SC[b, L.SC_N_EVENTS] += k - 1
+    SC[b, L.SC_SEQ] += k - 1
+    SC[b, L.SC_NOW] = t + (k - 1) * e
+    return k
 
 
 @kernel_entry
@@ -488,19 +546,24 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
         j = SC[b, L.SC_DQ_HEAD]
         if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
-            if h < 0 or h >= MI[L.MI_C]:
+            if action == POLICY_ACTION:
+                h = decide_cluster(M, S, b, j, pol)
+            elif h < 0 or h >= MI[L.MI_C]:
                 SC[b, L.SC_N_INVALID] += 1
                 h = decide_cluster(M, S, b, j, pol)
             dq_pop(S, b)
             apply_cluster(M, S, b, WL, j, h)
         else:
             c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
-            u = action
-            if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
-                SC[b, L.SC_N_INVALID] += 1
-                u = least_loaded_tbu(M, S, b, c)
-            dq_pop(S, b)
-            enqueue(M, S, b, j, u)
+            if action == POLICY_ACTION:
+                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol))
+            else:
+                u = action
+                if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
+                    SC[b, L.SC_N_INVALID] += 1
+                    u = least_loaded_tbu(M, S, b, c)
+                dq_pop(S, b)
+                enqueue(M, S, b, j, u)
         SC[b, L.SC_DEC_KIND] = DEC_NONE
         SC[b, L.SC_DEC_JOB] = -1
     while True:
@@ -526,22 +589,12 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                     SC[b, L.SC_DEC_KIND] = DEC_TBU
                     SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
-                u = decide_tbu(M, S, b, j, pol)
-                dq_pop(S, b)
-                if u >= 0 and (u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]):
-                    SC[b, L.SC_N_INVALID] += 1
-                    u = least_loaded_tbu(M, S, b, c)
-                if u >= 0:
-                    enqueue(M, S, b, j, u)
-                elif u == -1:
-                    bl_push(M, S, b, c, j)
-                else:
-                    bl_push(M, S, b, -u - 2, j)
-        if SC[b, L.SC_ND] >= MI[L.MI_N_REQUESTS]:
+                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol))
+        if SC[b, L.SC_N_DONE] >= MI[L.MI_N_REQUESTS]:
             return ST_DONE
-        if SC[b, L.SC_HP_N] == 0:
+        if SC[b, L.SC_HP_LEN] == 0:
             return ST_STALLED
-        if HP[b, 0, L.HP_T] > until:
+        if HP[b, 0, L.HP_TIME] > until:
             return ST_TIME
         if not _capacity_ok(M, S, b):
             return ST_GROW
@@ -559,26 +612,32 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
         else:
             # an epoch with nothing else pending and no decision to make: count it, so a
             # member whose work can never be placed ends as stalled instead of looping
-            if SC[b, L.SC_HP_N] == 0 and SC[b, L.SC_DQ_LEN] == 0:
+            if SC[b, L.SC_HP_LEN] == 0 and SC[b, L.SC_DQ_LEN] == 0:
                 SC[b, L.SC_IDLE_EPOCHS] += 1
                 if SC[b, L.SC_IDLE_EPOCHS] > MAX_IDLE_EPOCHS:
                     return ST_STALLED
             else:
                 SC[b, L.SC_IDLE_EPOCHS] = 0
+            rc0 = SC[b, L.SC_N_RECONF]
+            mg0 = SC[b, L.SC_N_MIGRATIONS]
             on_epoch(M, S, b, pol)
-            if SC[b, L.SC_ND] < MI[L.MI_N_REQUESTS]:
-                heap_push(S, b, t + MI[L.MI_EPOCH], EV_EPOCH, 0)
+            if SC[b, L.SC_N_DONE] < MI[L.MI_N_REQUESTS]:
+                k = 1
+                if SC[b, L.SC_N_RECONF] == rc0 and SC[b, L.SC_N_MIGRATIONS] == mg0 \
+                        and SC[b, L.SC_HP_LEN] > 0:
+                    k = idle_epochs(M, S, b, pol, t, until)
+                heap_push(S, b, t + k * MI[L.MI_EPOCH], EV_EPOCH, 0)
 
 
 @kernel_entry
 def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
-    """Advance every active member; returns nothing (statuses are written to ``S.status``)."""
+    """Advance every active member; returns nothing (each member's status, ``ST_*``, is written
+    to its ``status`` field, ``S.SC[b, L.SC_STATUS]``)."""
     SC = S.SC
     for b in range(SC.shape[0]):
         if active[b]:
             SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext_cluster, ext_tbu, until, actions[b])
 
 
-__all__ = ["FORK", "NO_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member", "init_members",
-           "run_batch",
-           "run_member"]
+__all__ = ["FORK", "NO_ACTION", "POLICY_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member",
+           "init_members", "run_batch", "run_member"]

@@ -1,36 +1,37 @@
 """Compiled scheduling policies, dispatched by integer code inside the kernel.
 
-A policy answers four hooks; each may use the mechanisms of :mod:`octogym.kernel.core`:
+A policy answers four hooks; each may use the mechanisms of :mod:`octogym.kernel.mechanisms`:
 
 * ``decide_cluster(M, S, b, j, pol)``: home cluster of the request of arrival job ``j``;
-* ``decide_tbu(M, S, b, j, pol)``: a TBU with queue space for TB instance ``j``; or -1 to
-  park it in its home cluster's backlog, or ``-(c + 2)`` to park it in cluster ``c``'s
-  backlog, until a queue slot frees there;
+* ``decide_tbu(M, S, b, j, pol)``: a TBU with queue space for TB instance ``j``; or
+  ``PARK_HOME`` to park it in its home cluster's backlog, or ``park_code(c)`` to park it in
+  cluster ``c``'s backlog, until a queue slot frees there;
 * ``on_idle(M, S, b, u, pol)``: TBU ``u`` just ran out of work (may steal);
 * ``on_epoch(M, S, b, pol)``: the periodic epoch event (may reconfigure / migrate).
 
 Codes are kernel-level; names, parameters and documentation live in the scheduler registry
 (:mod:`octogym.schedulers`), the single source of truth users see. Tunables are read from
 ``M.MF[MF_POLICY + k]`` with the ``PARAM_*`` indices below. All algorithms are ours, after the
-paper's strategy names (DESIGN.md §6, docs/model.md §6).
+paper's strategy names (docs/model.md §6).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from octogym.kernel import layout as L
-from octogym.kernel.core import (
+from octogym.kernel import fields as L
+from octogym.kernel.jit import kernel_helper, kernel_step
+from octogym.kernel.layout import MF_POLICY, PARK_HOME, TBU_IDLE
+from octogym.kernel.mechanisms import (
     est_finish,
     has_space,
     migrate,
+    park_code,
     queued_movable,
     reconfigure,
     steal,
     transfer,
 )
-from octogym.kernel.jit import kernel_helper, kernel_step
-from octogym.kernel.layout import MF_POLICY, TBU_IDLE
 from octogym.rng import S_POLICY, u01
 
 P_ROUND_ROBIN, P_LEAST_LOADED, P_RANDOM = 0, 1, 2
@@ -91,7 +92,7 @@ def least_loaded_cluster(M, S, b):
     best = 0
     bl = 1 << 62
     for c in range(MI[L.MI_C]):
-        load = CL[b, L.CL_Q, c] + CL[b, L.CL_BL_LEN, c]
+        load = CL[b, L.CL_QUEUED, c] + CL[b, L.CL_BL_LEN, c]
         if load < bl:
             bl = load
             best = c
@@ -108,9 +109,9 @@ def cluster_work(M, S, b, c):
     for u in range(c * K, (c + 1) * K):
         w += S.TBF[b, u]
     mean = 0.0
-    n = M.CFGF.shape[1]
+    n = M.CFG.shape[1]
     for k in range(n):
-        mean += M.CFGF[L.CFGF_CFG_MEAN, k] * M.CFGF[L.CFGF_CFG_SHARE, k]
+        mean += M.CFG[L.CFG_MEAN, k] * M.CFG[L.CFG_SHARE, k]
     w += S.CL[b, L.CL_BL_LEN, c] * mean
     return w / K
 
@@ -173,8 +174,8 @@ def static_tbu(M, S, b, j):
                     bl = ql
                     best = u
         if held:
-            return best if best >= 0 else -(d + 2)
-    return -1
+            return best if best >= 0 else park_code(d)
+    return PARK_HOME
 
 
 # ---- hooks ---------------------------------------------------------------------------------
@@ -191,8 +192,8 @@ def decide_cluster(M, S, b, j, pol):
     if pol == P_PROACTIVE or pol == P_OCTOPUS:
         return lowest_finish_cluster(M, S, b)
     # round_robin, static, reactive, adaptive: requests go to clusters in turn
-    c = SC[b, L.SC_RR_C] % MI[L.MI_C]
-    SC[b, L.SC_RR_C] = c + 1
+    c = SC[b, L.SC_RR_CLUSTER] % MI[L.MI_C]
+    SC[b, L.SC_RR_CLUSTER] = c + 1
     return c
 
 
@@ -204,25 +205,25 @@ def decide_tbu(M, S, b, j, pol):
     if pol == P_ROUND_ROBIN:
         CL = S.CL
         for k in range(K):
-            u = c * K + (CL[b, L.CL_RR_T, c] + k) % K
+            u = c * K + (CL[b, L.CL_RR_TBU, c] + k) % K
             if has_space(M, S, b, u):
-                CL[b, L.CL_RR_T, c] = (u - c * K + 1) % K
+                CL[b, L.CL_RR_TBU, c] = (u - c * K + 1) % K
                 return u
-        return -1
+        return PARK_HOME
     if pol == P_RANDOM:
         n = 0
         for u in range(c * K, (c + 1) * K):
             if has_space(M, S, b, u):
                 n += 1
         if n == 0:
-            return -1
+            return PARK_HOME
         k = min(int(policy_draw(S, b) * n), n - 1)
         for u in range(c * K, (c + 1) * K):
             if has_space(M, S, b, u):
                 if k == 0:
                     return u
                 k -= 1
-        return -1
+        return PARK_HOME
     if pol == P_STATIC or pol == P_REACTIVE:
         return static_tbu(M, S, b, j)
     if pol == P_ADAPTIVE or pol == P_OCTOPUS:
@@ -272,7 +273,7 @@ def reactive_epoch(M, S, b):
     configuration (pressure < 1; never the machine's last TBU of a configuration)."""
     MI = M.MI
     K = MI[L.MI_K]
-    ncfg = M.CFGF.shape[1]
+    ncfg = M.CFG.shape[1]
     thr = param(M, PARAM_REACTIVE_THRESHOLD)
     waiting = S.PW[b, 0]
     ntbu = S.PW[b, 1]
@@ -320,7 +321,7 @@ def proactive_epoch(M, S, b, structural_only):
     cycles are re-provisioned: a briefly idle TBU is transient idleness, left to stealing."""
     MI = M.MI
     K = MI[L.MI_K]
-    ncfg = M.CFGF.shape[1]
+    ncfg = M.CFG.shape[1]
     a = param(M, PARAM_EMA)
     now = S.SC[b, L.SC_NOW]
     idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
@@ -330,10 +331,10 @@ def proactive_epoch(M, S, b, structural_only):
     for c in range(MI[L.MI_C]):
         tot = 0.0
         for k in range(ncfg):
-            d = S.ST_DEM[b, c, k] - S.PPREV[b, c, k]
-            S.PPREV[b, c, k] = S.ST_DEM[b, c, k]
-            S.PEMA[b, c, k] = (1.0 - a) * S.PEMA[b, c, k] + a * d
-            want[k] = S.PEMA[b, c, k] * M.CFGF[L.CFGF_CFG_MEAN, k]
+            d = S.ST_DEM[b, c, k] - S.DEMAND_PREV[b, c, k]
+            S.DEMAND_PREV[b, c, k] = S.ST_DEM[b, c, k]
+            S.DEMAND_EMA[b, c, k] = (1.0 - a) * S.DEMAND_EMA[b, c, k] + a * d
+            want[k] = S.DEMAND_EMA[b, c, k] * M.CFG[L.CFG_MEAN, k]
             tot += want[k]
         if tot <= 0.0:
             continue
@@ -405,3 +406,39 @@ def on_epoch(M, S, b, pol):
         proactive_epoch(M, S, b, pol == P_OCTOPUS)
         if param(M, PARAM_DIFFUSION) > 0 and M.MI[L.MI_C] > 1:
             diffusion_epoch(M, S, b)
+
+
+@kernel_step
+def epoch_quiet_until(M, S, b, pol):
+    """Called after an epoch that reconfigured and migrated nothing: a time before which every
+    further epoch would change nothing either, provided no other event happens first (-1: no
+    such time is known). The loop then skips those epochs in O(1), bit-identically.
+
+    Why it holds: ``reactive`` reads only state that events change; ``proactive``/``octopus``
+    also update the demand average, a fixed point here (no demand since this epoch), and
+    ``octopus`` reads the clock only through the idle threshold of idle, empty TBUs (hence the
+    limit); diffusion compares expected queued work (``TBF``), not the clock."""
+    MI = M.MI
+    big = 9223372036854775807
+    if pol != P_PROACTIVE and pol != P_OCTOPUS:
+        return big
+    a = param(M, PARAM_EMA)
+    for c in range(MI[L.MI_C]):
+        for k in range(M.CFG.shape[1]):
+            x = S.DEMAND_EMA[b, c, k]
+            if (1.0 - a) * x + a * 0.0 != x:
+                return -1
+    if pol != P_OCTOPUS:
+        return big
+    now = S.SC[b, L.SC_NOW]
+    thr = param(M, PARAM_STRUCTURAL_IDLE)
+    lim = big
+    for u in range(MI[L.MI_T]):
+        if S.TB[b, L.TB_STATE, u] == TBU_IDLE and S.TB[b, L.TB_QL, u] == 0:
+            idle = S.TBR[b, u, L.TBR_IDLE]
+            if now - idle < thr:
+                # epochs at integer times below idle + thr still see this TBU as transient
+                t = int(np.ceil(idle + thr))
+                if t < lim:
+                    lim = t
+    return lim

@@ -244,6 +244,11 @@ def compile_mix(workflows: Workflow | Sequence[Workflow],
     wf_n_joins = np.zeros(W, dtype=np.int64)
     for w, wf in enumerate(workflows):
         g = gidx[w]
+        out_flows: dict[str, list[TaskFlow]] = {b.id: [] for b in wf.blocks}
+        indeg = dict.fromkeys(out_flows, 0)
+        for f in wf.flows:
+            out_flows[f.src].append(f)
+            indeg[f.dst] += 1
         wf_entry[w] = g[wf.entry]
         wf_block_off[w] = g[wf.blocks[0].id]
         wf_flow_off[w] = len(succ_dst)
@@ -252,7 +257,7 @@ def compile_mix(workflows: Workflow | Sequence[Workflow],
             i = g[b.id]
             blk["wf"][i] = w
             blk["type"][i] = TYPE_CODE[b.type]
-            blk["indeg"][i] = sum(1 for f in wf.flows if f.dst == b.id)
+            blk["indeg"][i] = indeg[b.id]
             blk["cost"][i] = 0
             blk["out"][i] = 0
             if isinstance(b, TaskBlock):
@@ -275,11 +280,10 @@ def compile_mix(workflows: Workflow | Sequence[Workflow],
                     blk["join"][i] = nj
                     nj += 1
             succ_ptr[i] = len(succ_dst)
-            for f in wf.flows:
-                if f.src == b.id:
-                    flow_index[(i, g[f.dst])] = len(succ_dst)
-                    succ_dst.append(g[f.dst])
-                    succ_bytes.append(f.bytes)
+            for f in out_flows[b.id]:
+                flow_index[(i, g[f.dst])] = len(succ_dst)
+                succ_dst.append(g[f.dst])
+                succ_bytes.append(f.bytes)
             succ_ptr[i + 1] = len(succ_dst)
         wf_n_joins[w] = nj
     wf_block_off[W] = NB

@@ -1,8 +1,8 @@
 """Duration and count distributions of the Orchestrated Workflow Graph.
 
-Durations are cycles of one TB execution on one TBU (fine-grained dynamicity, PAPER.md); counts
+Durations are cycles of one TB execution on one TBU (the paper's fine-grained dynamicity); counts
 are the fan-out of a ``map`` control block (coarse-grained dynamicity). The set of families is
-our design (DESIGN.md §2). Every distribution is a small immutable value object that
+our design (docs/model.md §1). Every distribution is a small immutable value object that
 
 * parses from / serialises to the file format's mapping (``{dist: lognormal, mean: .., cv: ..}``),
 * knows its exact mean (used by expected frequencies and the load calibration),
@@ -14,11 +14,15 @@ Sampled durations are integer cycles, at least 1.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from octogym import limits
+from octogym.limits import short
 
 # Kernel codes (one source of truth; the compiled kernel switches on these).
 DUR_FIXED, DUR_UNIFORM, DUR_LOGNORMAL, DUR_BIMODAL, DUR_EMPIRICAL = 0, 1, 2, 3, 4
@@ -59,37 +63,112 @@ class DistributionError(ValueError):
 def _num(d: dict[str, Any], key: str, what: str) -> float:
     v = d[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise DistributionError(f"{what}: parameter '{key}' must be a number, got {v!r}")
+        raise DistributionError(f"{what}: parameter '{key}' must be a number, got {short(v)}")
     if not math.isfinite(v):
-        raise DistributionError(f"{what}: parameter '{key}' must be finite, got {v!r}")
+        raise DistributionError(f"{what}: parameter '{key}' must be finite, got {short(v)}")
     return v
 
 
 def _parse(d: Any, table: dict[str, tuple[str, ...]], what: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(d, dict):
-        raise DistributionError(f"{what} must be a mapping like {{dist: ..., ...}}, got {d!r}")
+        raise DistributionError(
+            f"{what} must be a mapping like {{dist: ..., ...}}, got {short(d)}")
     kind = d.get("dist")
-    if kind not in table:
-        raise DistributionError(f"{what}: unknown dist {kind!r}; expected one of {sorted(table)}")
+    if not isinstance(kind, str) or kind not in table:
+        raise DistributionError(
+            f"{what}: unknown dist {short(kind)}; expected one of {sorted(table)}")
     want = set(table[kind])
     got = set(d) - {"dist"}
     if got != want:
-        missing, extra = sorted(want - got), sorted(got - want)
+        missing, extra = sorted(want - got), sorted(map(str, got - want))
         parts = []
         if missing:
             parts.append(f"missing {missing}")
         if extra:
-            parts.append(f"unexpected {extra}")
+            parts.append(f"unexpected {short(extra)}")
         raise DistributionError(f"{what} '{kind}': " + ", ".join(parts))
     return kind, d
 
 
+def _values(d: dict[str, Any], what: str, integer: bool) -> tuple:
+    """The ``values`` of an empirical law: a non-empty, bounded list of positive numbers
+    (durations) or of integers >= 0 (counts)."""
+    vals = d["values"]
+    if not isinstance(vals, list) or not vals:
+        raise DistributionError(f"{what} 'empirical': 'values' must be a non-empty list")
+    if len(vals) > limits.MAX_EMPIRICAL_VALUES:
+        raise DistributionError(f"{what} 'empirical': at most {limits.MAX_EMPIRICAL_VALUES} "
+                                f"values, got {len(vals)}")
+    for v in vals:
+        if integer:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise DistributionError(
+                    f"{what} 'empirical': every value must be an integer >= 0, got {short(v)}")
+        elif (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0
+              or not math.isfinite(v)):
+            raise DistributionError(
+                f"{what} 'empirical': every value must be a positive number, got {short(v)}")
+    return tuple(vals)
+
+
+# A map draws at most limits_map_count() copies; a poisson/geometric law is accepted only if
+# the clamp changes fewer than this fraction of its draws (so the load calibration, which uses
+# the law's mean, stays right).
+COUNT_TAIL = 1e-4
+
+
+def limits_map_count() -> int:
+    """The kernel's clamp on a map's fan-out (``octogym.limits.MAX_MAP_COUNT``)."""
+    return limits.MAX_MAP_COUNT
+
+
+def count_tail(kind: str, mean: float, cap: int | None = None) -> float:
+    """P(count > ``cap``, default the clamp) for a poisson or geometric law of this mean."""
+    cap = limits_map_count() if cap is None else cap
+    if mean <= 0:
+        return 0.0
+    if kind == "geometric":
+        return (mean / (1.0 + mean)) ** (cap + 1)
+    if mean > 10 * cap:
+        return 1.0
+    cdf = sum(math.exp(k * math.log(mean) - mean - math.lgamma(k + 1)) for k in range(cap + 1))
+    return max(0.0, 1.0 - cdf)
+
+
+def max_count_mean(kind: str) -> float:
+    """The largest mean of a ``poisson``/``geometric`` count accepted (see COUNT_TAIL)."""
+    return _max_count_mean(kind, limits_map_count(), COUNT_TAIL)
+
+
+@functools.lru_cache(maxsize=16)
+def _max_count_mean(kind: str, cap: int, tail: float) -> float:
+    lo, hi = 0.0, 10.0 * cap  # bisection: ~4,000 exp/lgamma calls, hence the cache
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if count_tail(kind, mid, cap) <= tail else (lo, mid)
+    return lo
+
+
 @dataclass(frozen=True)
-class Duration:
-    """Cycles of one TB execution. ``params`` holds exactly the family's parameters."""
+class _Law:
+    """What a duration and a count law share: the family name and exactly its parameters."""
 
     dist: str
     params: tuple[tuple[str, Any], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dist": self.dist}
+        for k, v in self.params:
+            out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return dict(self.params)[key]
+
+
+@dataclass(frozen=True)
+class Duration(_Law):
+    """Cycles of one TB execution. ``params`` holds exactly the family's parameters."""
 
     @staticmethod
     def fixed(value: int) -> Duration:
@@ -100,15 +179,7 @@ class Duration:
         kind, d = _parse(d, DURATION_PARAMS, what)
         p: dict[str, Any] = {}
         if kind == "empirical":
-            vals = d["values"]
-            if not isinstance(vals, list) or not vals:
-                raise DistributionError(f"{what} 'empirical': 'values' must be a non-empty list")
-            for v in vals:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                    raise DistributionError(
-                        f"{what} 'empirical': every value must be a positive number, got {v!r}"
-                    )
-            p["values"] = tuple(vals)
+            p["values"] = _values(d, what, integer=False)
         else:
             for k in DURATION_PARAMS[kind]:
                 p[k] = _num(d, k, f"{what} '{kind}'")
@@ -130,16 +201,29 @@ class Duration:
                 raise DistributionError(
                     f"{what} 'bimodal': a and b must be > 0, got a={p['a']} b={p['b']}"
                 )
-        return Duration(kind, tuple(p.items()))
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dist": self.dist}
-        for k, v in self.params:
-            out[k] = list(v) if isinstance(v, tuple) else v
+        out = Duration(kind, tuple(p.items()))
+        worst = out.worst_case()
+        if not worst <= limits.MAX_DURATION_CYCLES:
+            raise DistributionError(
+                f"{what} '{kind}': its largest draw ({worst:.4g} cycles) exceeds the limit "
+                f"of {limits.MAX_DURATION_CYCLES} cycles per TB execution (docs/limits.md)")
         return out
 
-    def __getitem__(self, key: str) -> Any:
-        return dict(self.params)[key]
+    def worst_case(self) -> float:
+        """The largest cycle count a draw can take (lognormal: at the largest Box-Muller
+        radius of a 53-bit uniform, ``limits.LOGNORMAL_MAX_Z``)."""
+        p = dict(self.params)
+        if self.dist == "fixed":
+            return float(p["value"])
+        if self.dist == "uniform":
+            return float(p["high"])
+        if self.dist == "lognormal":
+            s2 = math.log1p(p["cv"] ** 2)
+            return math.exp(min(math.log(p["mean"]) - s2 / 2
+                                + math.sqrt(s2) * limits.LOGNORMAL_MAX_Z, 1000.0))
+        if self.dist == "bimodal":
+            return float(max(p["a"], p["b"]))
+        return float(max(p["values"]))
 
     def mean(self) -> float:
         """Expected cycles (of the continuous law; sampling rounds to whole cycles >= 1)."""
@@ -192,11 +276,8 @@ class Duration:
 
 
 @dataclass(frozen=True)
-class Count:
+class Count(_Law):
     """Fan-out of a ``map``: how many parallel body copies one execution starts (>= 0)."""
-
-    dist: str
-    params: tuple[tuple[str, Any], ...] = field(default=())
 
     @staticmethod
     def fixed(value: int) -> Count:
@@ -205,36 +286,34 @@ class Count:
     @staticmethod
     def from_dict(d: Any, what: str = "count") -> Count:
         kind, d = _parse(d, COUNT_PARAMS, what)
+        cap = limits_map_count()
         p: dict[str, Any] = {}
         if kind == "empirical":
-            vals = d["values"]
-            if not isinstance(vals, list) or not vals:
-                raise DistributionError(f"{what} 'empirical': 'values' must be a non-empty list")
-            for v in vals:
-                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                    raise DistributionError(
-                        f"{what} 'empirical': every value must be an integer >= 0, got {v!r}"
-                    )
-            p["values"] = tuple(vals)
+            p["values"] = _values(d, what, integer=True)
+            if max(p["values"]) > cap:
+                raise DistributionError(
+                    f"{what} 'empirical': values must be <= {cap} (the largest map fan-out), "
+                    f"got {max(p['values'])}")
         elif kind == "fixed":
             v = d["value"]
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise DistributionError(f"{what} 'fixed': value must be an integer >= 0, got {v!r}")
+                raise DistributionError(
+                    f"{what} 'fixed': value must be an integer >= 0, got {short(v)}")
+            if v > cap:
+                raise DistributionError(
+                    f"{what} 'fixed': value must be <= {cap} (the largest map fan-out), got {v}")
             p["value"] = v
         else:
             p["mean"] = _num(d, "mean", f"{what} '{kind}'")
             if not p["mean"] >= 0:
                 raise DistributionError(f"{what} '{kind}': mean must be >= 0, got {p['mean']}")
+            top = max_count_mean(kind)
+            if p["mean"] > top:
+                raise DistributionError(
+                    f"{what} '{kind}': mean must be <= {top:.4g}, got {p['mean']:.4g}: a map "
+                    f"starts at most {cap} copies, and above that mean more than "
+                    f"{COUNT_TAIL:g} of draws would be clamped (docs/limits.md)")
         return Count(kind, tuple(p.items()))
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dist": self.dist}
-        for k, v in self.params:
-            out[k] = list(v) if isinstance(v, tuple) else v
-        return out
-
-    def __getitem__(self, key: str) -> Any:
-        return dict(self.params)[key]
 
     def mean(self) -> float:
         p = dict(self.params)

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from octogym.limits import MAX_MAP_COUNT
+from octogym.workflows.distributions import max_count_mean
 from octogym.workflows.model import Workflow
 
 IntRange = int | tuple[int, int]
@@ -132,6 +134,9 @@ class GeneratorConfig:
         for name, lo in (("max_branch_arms", 2), ("max_fork_arms", 2), ("max_depth", 0),
                          ("max_map_count", 1)):
             _check_int(getattr(self, name), name, lo)
+        if self.max_map_count > MAX_MAP_COUNT:
+            raise ValueError(f"GeneratorConfig.max_map_count must be <= {MAX_MAP_COUNT} (the "
+                             f"largest map fan-out), got {self.max_map_count}")
         s = self.duration_spread
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) \
                 or s < 0:
@@ -216,7 +221,9 @@ class _Builder:
         m = self.cfg.max_map_count
         kind = _COUNT_FAMILIES[int(self.rng.integers(len(_COUNT_FAMILIES)))]
         if kind in ("poisson", "geometric"):
-            return {"dist": kind, "mean": round(float(self.rng.uniform(0.5, m)), 2)}
+            # never above the largest mean validation accepts (the map clamp, docs/limits.md)
+            top = min(float(m), math.floor(max_count_mean(kind) * 100) / 100)
+            return {"dist": kind, "mean": round(float(self.rng.uniform(0.5, top)), 2)}
         if kind == "fixed":
             return {"dist": "fixed", "value": int(self.rng.integers(1, m + 1))}
         k = int(self.rng.integers(2, 6))

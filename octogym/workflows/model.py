@@ -1,7 +1,7 @@
 """The Orchestrated Workflow Graph (OWG): Task Blocks, Control Blocks, Task Flows, Phases.
 
 Concepts (TB, CB, Task Flow, Dual Dynamicity) are the paper's; the block vocabulary
-(``branch``/``map``/``fork``/``join``), the file format and all numbers are ours (DESIGN.md §2).
+(``branch``/``map``/``fork``/``join``), the file format and all numbers are ours (docs/model.md §1).
 
 Objects here are immutable. ``Workflow.from_dict`` parses *and fully validates*; it either
 returns a valid workflow or raises :class:`WorkflowError` — nothing half-loaded escapes.
@@ -13,23 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from octogym import limits
+from octogym.limits import short
 from octogym.workflows.distributions import Count, DistributionError, Duration
+from octogym.workflows.errors import WorkflowError
+from octogym.workflows.validate import validate
 
 TASK_KINDS = ("ai", "general")
 CONTROL_TYPES = ("branch", "map", "fork", "join")
 BLOCK_TYPES = ("task", *CONTROL_TYPES)
-
-
-class WorkflowError(ValueError):
-    """A workflow breaks a rule. ``source``, ``block`` and ``rule`` say where and what."""
-
-    def __init__(self, source: str | None, block: str | None, rule: str, detail: str):
-        self.source = source or "<workflow>"
-        self.block = block
-        self.rule = rule
-        self.detail = detail
-        where = self.source + (f": block '{block}'" if block is not None else "")
-        super().__init__(f"{where}: [{rule}] {detail}")
 
 
 @dataclass(frozen=True)
@@ -178,8 +170,6 @@ class Workflow:
     @staticmethod
     def from_dict(d: Any, source: str | None = None) -> Workflow:
         """Parse and validate; raises :class:`WorkflowError` naming source, block and rule."""
-        from octogym.workflows.validate import validate
-
         wf = _parse_workflow(d, source)
         validate(wf)
         return wf
@@ -216,47 +206,62 @@ def _keys(d: Mapping, required: set[str], optional: set[str], source, block, wha
     missing = sorted(required - set(d))
     if missing:
         raise _err(source, block, "schema", f"{what} is missing {missing}")
-    extra = sorted(set(d) - required - optional)
+    extra = sorted(map(str, set(d) - required - optional))
     if extra:
-        raise _err(source, block, "schema", f"{what} has unknown keys {extra}")
+        raise _err(source, block, "schema", f"{what} has unknown keys {short(extra)}")
 
 
-def _int(v: Any, source, block, what: str, minimum: int = 0) -> int:
+def _count(items: list, most: int, what: str, source) -> None:
+    if len(items) > most:
+        raise _err(source, None, "limit",
+                   f"{what}: at most {most} allowed (docs/limits.md), got {len(items)}")
+
+
+def _int(v: Any, source, block, what: str, minimum: int = 0,
+         maximum: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         if isinstance(v, float) and v.is_integer():
             v = int(v)
         else:
-            raise _err(source, block, "schema", f"{what} must be an integer, got {v!r}")
+            raise _err(source, block, "schema", f"{what} must be an integer, got {short(v)}")
     if v < minimum:
-        raise _err(source, block, "schema", f"{what} must be >= {minimum}, got {v}")
+        raise _err(source, block, "schema", f"{what} must be >= {minimum}, got {short(v)}")
+    if maximum is not None and v > maximum:
+        raise _err(source, block, "limit",
+                   f"{what} must be <= {maximum} (docs/limits.md), got {short(v)}")
     return v
 
 
 def _str(v: Any, source, block, what: str) -> str:
     if not isinstance(v, str) or not v:
-        raise _err(source, block, "schema", f"{what} must be a non-empty string, got {v!r}")
+        raise _err(source, block, "schema", f"{what} must be a non-empty string, got {short(v)}")
+    if len(v) > limits.MAX_ID_CHARS:
+        raise _err(source, block, "limit", f"{what} must be at most {limits.MAX_ID_CHARS} "
+                                           f"characters, got {len(v)}")
     return v
 
 
 def _probs(v: Any, source, block) -> tuple[tuple[str, float], ...]:
     if not isinstance(v, Mapping) or not v:
-        raise _err(source, block, "schema", f"probs must be a non-empty mapping, got {v!r}")
+        raise _err(source, block, "schema", f"probs must be a non-empty mapping, got {short(v)}")
     out = []
     for k, p in v.items():
         if isinstance(p, bool) or not isinstance(p, (int, float)):
-            raise _err(source, block, "probabilities", f"probability of '{k}' is not a number")
-        out.append((str(k), float(p)))
+            raise _err(source, block, "probabilities",
+                       f"probability of {short(k)} is not a number")
+        out.append((_str(str(k), source, block, "a probs key"), float(p)))
     return tuple(out)
 
 
 def _parse_block(b: Any, source: str | None, i: int) -> Block:
     if not isinstance(b, Mapping):
-        raise _err(source, None, "schema", f"blocks[{i}] must be a mapping, got {b!r}")
+        raise _err(source, None, "schema", f"blocks[{i}] must be a mapping, got {short(b)}")
     bid = b.get("id")
     bid = _str(bid, source, None, f"blocks[{i}].id")
     btype = b.get("type")
     if btype not in BLOCK_TYPES:
-        raise _err(source, bid, "schema", f"type must be one of {list(BLOCK_TYPES)}, got {btype!r}")
+        raise _err(source, bid, "schema",
+                   f"type must be one of {list(BLOCK_TYPES)}, got {short(btype)}")
     try:
         if btype == "task":
             _keys(b, {"id", "type", "config", "kind", "duration"}, {"out_bytes"}, source, bid,
@@ -269,9 +274,10 @@ def _parse_block(b: Any, source: str | None, i: int) -> Block:
                 _str(b["config"], source, bid, "config"),
                 kind,
                 Duration.from_dict(b["duration"]),
-                _int(b.get("out_bytes", 0), source, bid, "out_bytes"),
+                _int(b.get("out_bytes", 0), source, bid, "out_bytes",
+                     maximum=limits.MAX_BYTES),
             )
-        cost = _int(b.get("cost", 0), source, bid, "cost")
+        cost = _int(b.get("cost", 0), source, bid, "cost", maximum=limits.MAX_DURATION_CYCLES)
         if btype == "branch":
             _keys(b, {"id", "type", "probs"}, {"cost"}, source, bid, "branch block")
             return ControlBlock(bid, "branch", cost, probs=_probs(b["probs"], source, bid))
@@ -297,8 +303,10 @@ def _parse_phase(p: Any, source: str | None, i: int, blocks: dict[str, Block]) -
     if (ar is None) == (ac is None):
         raise _err(source, None, "phase", f"{where} needs exactly one of after_requests / "
                                           "after_cycles")
-    ar = None if ar is None else _int(ar, source, None, f"{where}.after_requests", 1)
-    ac = None if ac is None else _int(ac, source, None, f"{where}.after_cycles", 1)
+    ar = None if ar is None else _int(ar, source, None, f"{where}.after_requests", 1,
+                                      limits.MAX_REQUESTS)
+    ac = None if ac is None else _int(ac, source, None, f"{where}.after_cycles", 1,
+                                      limits.CYCLE_HORIZON)
     s = p["set"]
     if not isinstance(s, Mapping) or not s:
         raise _err(source, None, "phase", f"{where}.set must be a non-empty mapping")
@@ -306,7 +314,8 @@ def _parse_phase(p: Any, source: str | None, i: int, blocks: dict[str, Block]) -
     for bid, change in s.items():
         b = blocks.get(bid)
         if b is None:
-            raise _err(source, str(bid), "unknown-id", f"{where} changes an unknown block")
+            raise _err(source, str(bid)[:limits.MAX_ID_CHARS], "unknown-id",
+                       f"{where} changes an unknown block")
         if not isinstance(change, Mapping) or not change:
             raise _err(source, bid, "phase", f"{where}: change must be a mapping")
         for key, val in change.items():
@@ -319,7 +328,7 @@ def _parse_phase(p: Any, source: str | None, i: int, blocks: dict[str, Block]) -
                     raise _err(source, bid, "count", f"{where}: {e}") from None
             else:
                 raise _err(source, bid, "phase",
-                           f"{where} cannot set '{key}' on a {b.type} block "
+                           f"{where} cannot set {short(key)} on a {b.type} block "
                            "(branch takes probs, map takes count)")
     return Phase(ar, ac, tuple(probs), tuple(counts))
 
@@ -334,6 +343,7 @@ def _parse_workflow(d: Any, source: str | None) -> Workflow:
     raw_blocks = d["blocks"]
     if not isinstance(raw_blocks, list) or not raw_blocks:
         raise _err(source, None, "schema", "blocks must be a non-empty list")
+    _count(raw_blocks, limits.MAX_BLOCKS, "blocks", source)
     blocks = [_parse_block(b, source, i) for i, b in enumerate(raw_blocks)]
     by_id: dict[str, Block] = {}
     for b in blocks:
@@ -343,6 +353,7 @@ def _parse_workflow(d: Any, source: str | None) -> Workflow:
     raw_flows = d.get("flows") or []
     if not isinstance(raw_flows, list):
         raise _err(source, None, "schema", "flows must be a list")
+    _count(raw_flows, limits.MAX_FLOWS, "flows", source)
     flows = []
     for i, f in enumerate(raw_flows):
         if not isinstance(f, Mapping):
@@ -350,12 +361,17 @@ def _parse_workflow(d: Any, source: str | None) -> Workflow:
         _keys(f, {"src", "dst"}, {"bytes"}, source, None, f"flows[{i}]")
         src = _str(f["src"], source, None, f"flows[{i}].src")
         dst = _str(f["dst"], source, None, f"flows[{i}].dst")
-        flows.append(TaskFlow(src, dst, _int(f.get("bytes", 0), source, src, f"flows[{i}].bytes")))
+        flows.append(TaskFlow(src, dst, _int(f.get("bytes", 0), source, src, f"flows[{i}].bytes",
+                                             maximum=limits.MAX_BYTES)))
     raw_phases = d.get("phases") or []
     if not isinstance(raw_phases, list):
         raise _err(source, None, "schema", "phases must be a list")
+    _count(raw_phases, limits.MAX_PHASES, "phases", source)
     phases = tuple(_parse_phase(p, source, i, by_id) for i, p in enumerate(raw_phases))
     desc = d.get("description", "")
     if not isinstance(desc, str):
         raise _err(source, None, "schema", "description must be a string")
+    if len(desc) > limits.MAX_DESCRIPTION_CHARS:
+        raise _err(source, None, "limit", f"description must be at most "
+                                          f"{limits.MAX_DESCRIPTION_CHARS} characters")
     return Workflow(name, entry, tuple(blocks), tuple(flows), phases, desc, source)

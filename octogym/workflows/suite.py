@@ -1,7 +1,7 @@
 """The built-in workflow suite: six hand-written OWGs shipped as YAML package data.
 
 The names (``recognition``, ``recommendation``, ``early_exit``, ``agent_loop``,
-``sensor_fusion``, ``video_analytics``) are stable API (DESIGN.md §2); their structure and every
+``sensor_fusion``, ``video_analytics``) are stable API (docs/model.md §2); their structure and every
 number in them are ours — the paper publishes no workloads (see docs/model.md, "Built-in suite").
 
 The files in :data:`SUITE_DIR` are the one source of truth: :func:`suite_names` lists whatever

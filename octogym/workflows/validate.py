@@ -1,4 +1,4 @@
-"""Graph rules of a workflow (DESIGN.md §2). Each failure is a :class:`WorkflowError` naming the
+"""Graph rules of a workflow (docs/model.md §1). Each failure is a :class:`WorkflowError` naming the
 source, the block and the rule. Rules, by name:
 
 ``unknown-id``        entry, flow ends, map bodies, probs keys and phase targets must exist
@@ -14,19 +14,33 @@ source, the block and the rule. Rules, by name:
 ``cycle-without-branch``  every cycle passes through a branch CB
 ``loop-cannot-exit``  expected executions are finite (spectral radius of the mean matrix < 1)
 ``join-deadlock``     no run leaves a join holding tokens it can never complete
-(``schema``, ``duplicate-id``, ``duration``, ``count`` and ``phase`` are raised while parsing.)
+(``schema``, ``duplicate-id``, ``duration``, ``count``, ``phase``, ``limit``
+are raised while parsing; ``limit`` also here: a loop nest above ``MAX_LOOP_BLOCKS``.)
+
+Every check is linear in the size of the workflow (loops cost a dense eigenvalue problem of
+their own size), so a large file cannot make validation quadratic (docs/limits.md).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from octogym import limits
+from octogym.limits import short
+from octogym.workflows.errors import WorkflowError
 from octogym.workflows.frequencies import spectral_radius
-from octogym.workflows.model import ControlBlock, Workflow, WorkflowError
+from octogym.workflows.graph import on_a_cycle, strongly_connected
+
+if TYPE_CHECKING:  # model.py imports this module to validate what it parses
+    from octogym.workflows.model import Workflow
 
 PROB_TOL = 1e-9
 # Bounds of the join-deadlock search (ours): beyond them the check gives up silently, since
-# such a graph is far larger than any hand-written workflow.
+# such a graph is far larger than any hand-written workflow. MAX_SEARCH_WORK bounds the whole
+# search of one validation (states times their size), however many frames and phases.
 MAX_SEARCH_STATES = 50_000
 MAX_SEARCH_TOKENS = 64
+MAX_SEARCH_WORK = 4_000_000
 
 
 def validate(wf: Workflow) -> None:
@@ -47,9 +61,10 @@ def validate(wf: Workflow) -> None:
         if (f.src, f.dst) in seen_flows:
             raise err(f.src, "duplicate-flow", f"two flows {f.src} -> {f.dst}")
         seen_flows.add((f.src, f.dst))
-    succ = {b: [f.dst for f in wf.flows if f.src == b] for b in blocks}
-    indeg = {b: 0 for b in blocks}
+    succ: dict[str, list[str]] = {b: [] for b in blocks}
+    indeg = dict.fromkeys(blocks, 0)
     for f in wf.flows:
+        succ[f.src].append(f.dst)
         indeg[f.dst] += 1
 
     def check_probs(bid, probs, where=""):
@@ -66,14 +81,15 @@ def validate(wf: Workflow) -> None:
                 raise err(bid, "unknown-id", f"{where}probs names unknown block '{k}'")
         if sorted(keys) != sorted(succ[bid]):
             raise err(bid, "branch-flows",
-                      f"{where}probs keys {sorted(keys)} must match its outgoing flows "
-                      f"{sorted(succ[bid])}")
+                      f"{where}probs keys {short(sorted(keys))} must match its outgoing flows "
+                      f"{short(sorted(succ[bid]))}")
 
     for b in wf.blocks:
         if b.type == "task" and len(succ[b.id]) > 1:
             raise err(b.id, "task-flows",
-                      f"a task has at most one outgoing flow, found {succ[b.id]}; use a fork")
-        if not isinstance(b, ControlBlock):
+                      f"a task has at most one outgoing flow, found {short(succ[b.id])}; "
+                      "use a fork")
+        if b.type == "task":
             continue
         if b.type == "branch":
             check_probs(b.id, b.probs or ())
@@ -84,7 +100,7 @@ def validate(wf: Workflow) -> None:
                 raise err(b.id, "map-body", "a map cannot be its own body")
             if len(succ[b.id]) > 1:
                 raise err(b.id, "map-flows",
-                          f"a map has at most one outgoing flow, found {succ[b.id]}")
+                          f"a map has at most one outgoing flow, found {short(succ[b.id])}")
         elif b.type == "fork" and not succ[b.id]:
             raise err(b.id, "fork-flows", "a fork needs at least one outgoing flow")
         elif b.type == "join":
@@ -92,7 +108,7 @@ def validate(wf: Workflow) -> None:
                 raise err(b.id, "join-flows", "a join needs at least one incoming flow")
             if len(succ[b.id]) > 1:
                 raise err(b.id, "join-flows",
-                          f"a join has at most one outgoing flow, found {succ[b.id]}")
+                          f"a join has at most one outgoing flow, found {short(succ[b.id])}")
     for i, ph in enumerate(wf.phases):
         for bid, pr in ph.probs:
             check_probs(bid, pr, f"phases[{i}]: ")
@@ -116,38 +132,51 @@ def validate(wf: Workflow) -> None:
         if b.id not in reach:
             raise err(b.id, "unreachable", f"not reachable from entry '{wf.entry}'")
 
-    # A map's body must not reach the map itself (that would be unbounded recursion).
+    # Loop nests (strongly connected components) are bounded: each costs a dense eigenvalue
+    # problem of its size.
+    comps = strongly_connected(edges)
+    comp_of = {x: k for k, comp in enumerate(comps) for x in comp}
+    for comp in comps:
+        if len(comp) > limits.MAX_LOOP_BLOCKS:
+            raise err(comp[0], "limit", f"a loop nest of {len(comp)} blocks; at most "
+                                        f"{limits.MAX_LOOP_BLOCKS} (docs/limits.md)")
+
+    # A map's body must not reach the map itself (that would be unbounded recursion). The map
+    # has an edge to its body, so the body reaches it exactly when both share a component.
     for b in wf.blocks:
-        if b.type == "map" and b.id in _reachable(b.body, edges):  # type: ignore[arg-type]
+        if b.type == "map" and comp_of[b.id] == comp_of[b.body]:  # type: ignore[index]
             raise err(b.id, "map-body", f"its body '{b.body}' reaches the map again")
 
     # Every cycle must pass through a branch: drop the branches' out-edges, look for a cycle.
     no_branch = {b: ([] if blocks[b].type == "branch" else edges[b]) for b in blocks}
     cyc = _find_cycle(no_branch)
     if cyc is not None:
+        shown = cyc + [cyc[0]] if len(cyc) <= 8 else cyc[:4] + ["..."] + cyc[-3:] + [cyc[0]]
         raise err(cyc[0], "cycle-without-branch",
-                  "cycle " + " -> ".join(cyc + [cyc[0]]) + " passes through no branch CB")
+                  "cycle " + " -> ".join(shown) + " passes through no branch CB")
 
+    budget = [MAX_SEARCH_WORK]
     for k in range(len(wf.phases) + 1):
         w = wf.with_phase(k) if k else wf
         rho = spectral_radius(w)
         if rho >= 1.0 - 1e-9:
             where = "" if k == 0 else f" after phases[{k - 1}]"
-            raise err(_loop_block(w, edges), "loop-cannot-exit",
+            raise err(_loop_block(w, edges, comps), "loop-cannot-exit",
                       f"expected executions are infinite{where}: a loop (or fan-out inside a "
                       f"loop) does not exit with enough probability (spectral radius {rho:.4f})")
-        _check_joins(w, succ, indeg, err)
+        _check_joins(w, succ, indeg, err, budget)
 
 
-def _loop_block(wf: Workflow, edges: dict[str, list[str]]) -> str | None:
+def _loop_block(wf: Workflow, edges: dict[str, list[str]], comps: list[list[str]]
+                ) -> str | None:
     """A block to name for a loop that cannot exit: the first branch (in file order) that lies
     on a cycle, else the first block on a cycle."""
-    on_cycle = [b.id for b in wf.blocks
-                if any(b.id in _reachable(s, edges) for s in edges[b.id])]
-    for bid in on_cycle:
-        if wf.block(bid).type == "branch":
-            return bid
-    return on_cycle[0] if on_cycle else None
+    cyclic = {x for comp in comps if on_a_cycle(comp, edges) for x in comp}
+    on_cycle = [b for b in wf.blocks if b.id in cyclic]
+    for b in on_cycle:
+        if b.type == "branch":
+            return b.id
+    return on_cycle[0].id if on_cycle else None
 
 
 def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
@@ -186,7 +215,7 @@ def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def _check_joins(wf: Workflow, succ, indeg, err) -> None:
+def _check_joins(wf: Workflow, succ, indeg, err, budget: list[int]) -> None:
     """Explore the token game of each frame (the request, and one copy of each map body).
 
     Tokens move independently and joins only count, so moves commute: exploring one canonical
@@ -213,7 +242,9 @@ def _check_joins(wf: Workflow, succ, indeg, err) -> None:
                                   f"{indeg[j]} tokens forever (its inputs are alternatives, "
                                   "not parallel paths)")
                 continue
-            if len(seen) > MAX_SEARCH_STATES or len(tokens) > MAX_SEARCH_TOKENS:
+            budget[0] -= len(tokens) + len(joins)
+            if (len(seen) > MAX_SEARCH_STATES or len(tokens) > MAX_SEARCH_TOKENS
+                    or budget[0] < 0):
                 return
             tok, rest = tokens[0], list(tokens[1:])
             b = blocks[tok]

@@ -1,7 +1,10 @@
-"""Compiled mechanisms of the kernel: event heap, pools, lists, TBU queues, accounting, and the
+"""Compiled mechanisms of the kernel, the building blocks the event loop (``loop.py``) and the
+policies (``policies.py``) share: the event heap, the slot pools, the decision queue and the
+per-cluster backlogs, data transfers, the TBU queues and their time accounting, and the
 commands schedulers use (assign, reconfigure ahead of need, migrate, steal).
 
-Every function works on one batch member ``b`` of ``S`` (State) under ``M`` (Model).
+Every function works on one batch member ``b`` of ``S`` (State) under ``M`` (Model); ``L.*``
+are the row constants of :mod:`octogym.kernel.fields` (meanings in ``layout.py``).
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ import math
 
 from numba import uint64
 
-from octogym.kernel import layout as L
+from octogym.kernel import fields as L
 from octogym.kernel.jit import kernel_helper, kernel_step
 from octogym.kernel.layout import (
     EV_TB_DONE,
     EV_TBU_FREE,
     KIND_SHIFT,
+    PARK_CLUSTER0,
     TBU_IDLE,
     TBU_RECONF,
     TBU_RUN,
@@ -26,24 +30,24 @@ from octogym.kernel.layout import (
 
 @kernel_helper
 def _less(HP, b, i, j):
-    ti, tj = HP[b, i, 0], HP[b, j, 0]
-    return ti < tj or (ti == tj and HP[b, i, 1] < HP[b, j, 1])
+    ti, tj = HP[b, i, L.HP_TIME], HP[b, j, L.HP_TIME]
+    return ti < tj or (ti == tj and HP[b, i, L.HP_KEY] < HP[b, j, L.HP_KEY])
 
 
 @kernel_helper
 def _swap(HP, b, i, j):
-    for k in range(3):
+    for k in range(L.HP_NFIELDS):
         HP[b, i, k], HP[b, j, k] = HP[b, j, k], HP[b, i, k]
 
 
 @kernel_helper
 def _push(HP, SC, b, t, kind, data):
-    i = SC[b, L.SC_HP_N]
-    HP[b, i, L.HP_T] = t
-    HP[b, i, L.HP_K] = (kind << KIND_SHIFT) | SC[b, L.SC_SEQ]
-    HP[b, i, L.HP_D] = data
+    i = SC[b, L.SC_HP_LEN]
+    HP[b, i, L.HP_TIME] = t
+    HP[b, i, L.HP_KEY] = (kind << KIND_SHIFT) | SC[b, L.SC_SEQ]
+    HP[b, i, L.HP_DATA] = data
     SC[b, L.SC_SEQ] += 1
-    SC[b, L.SC_HP_N] = i + 1
+    SC[b, L.SC_HP_LEN] = i + 1
     while i > 0:
         p = (i - 1) >> 1
         if _less(HP, b, i, p):
@@ -55,13 +59,13 @@ def _push(HP, SC, b, t, kind, data):
 
 @kernel_helper
 def _pop(HP, SC, b):
-    t = HP[b, 0, L.HP_T]
-    kind = HP[b, 0, L.HP_K] >> KIND_SHIFT
-    data = HP[b, 0, L.HP_D]
-    n = SC[b, L.SC_HP_N] - 1
-    SC[b, L.SC_HP_N] = n
+    t = HP[b, 0, L.HP_TIME]
+    kind = HP[b, 0, L.HP_KEY] >> KIND_SHIFT
+    data = HP[b, 0, L.HP_DATA]
+    n = SC[b, L.SC_HP_LEN] - 1
+    SC[b, L.SC_HP_LEN] = n
     if n > 0:
-        for k in range(3):
+        for k in range(L.HP_NFIELDS):
             HP[b, 0, k] = HP[b, n, k]
         i = 0
         while True:
@@ -198,6 +202,18 @@ def idle_close(S, b, u, c):
 
 
 @kernel_helper
+def park_code(c):
+    """The TBU choice that parks a job in cluster ``c``'s backlog (see ``layout.PARK_HOME``)."""
+    return PARK_CLUSTER0 - c
+
+
+@kernel_helper
+def parked_cluster(code):
+    """The cluster a parking TBU choice ``code`` (< PARK_HOME) names: ``park_code``'s inverse."""
+    return PARK_CLUSTER0 - code
+
+
+@kernel_helper
 def bl_push(M, S, b, c, j):
     """Park job ``j`` in cluster ``c``'s backlog (no TBU can or may take it now)."""
     CL = S.CL
@@ -259,14 +275,15 @@ def bl_release(M, S, b, c, release_all):
 
 @kernel_helper
 def transfer(M, src, dst, nbytes):
-    """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (DESIGN §3; no contention)."""
+    """Cycles to move ``nbytes`` from cluster ``src`` to ``dst`` (docs/model.md §3, no
+    contention)."""
     MI = M.MI
-    HW2 = M.HW2
+    NOC = M.NOC
     if src == dst:
         if MI[L.MI_LOCAL_BW] <= 0:
             return 0
         return (nbytes + MI[L.MI_LOCAL_BW] - 1) // MI[L.MI_LOCAL_BW]
-    return HW2[L.HW2_LATENCY, src, dst] + (nbytes + MI[L.MI_LINK_BW] - 1) // MI[L.MI_LINK_BW]
+    return NOC[L.NOC_LATENCY, src, dst] + (nbytes + MI[L.MI_LINK_BW] - 1) // MI[L.MI_LINK_BW]
 
 
 # ---- TBU queues -------------------------------------------------------------------------------
@@ -327,15 +344,15 @@ def start_next(M, S, b, u):
     TB[b, L.TB_STATE, u] = TBU_RUN
     TB[b, L.TB_END, u] = end
     heap_push(S, b, end, EV_TB_DONE, j)
-    k = SC[b, L.SC_TR_N]
+    k = SC[b, L.SC_N_TRACED]
     if k < MI[L.MI_TRACE_CAP]:
         TR[b, k, L.TR_UID] = RQ[b, JB[b, j, L.JB_REQ], L.RQ_UID]
         TR[b, k, L.TR_BLK] = blk
         TR[b, k, L.TR_TBU] = u
-        TR[b, k, L.TR_READY] = JB[b, j, L.JB_T]
+        TR[b, k, L.TR_READY] = JB[b, j, L.JB_CREATED]
         TR[b, k, L.TR_START] = begin
         TR[b, k, L.TR_END] = end
-        SC[b, L.SC_TR_N] = k + 1
+        SC[b, L.SC_N_TRACED] = k + 1
 
 
 @kernel_helper
@@ -345,7 +362,7 @@ def enqueue(M, S, b, j, u):
     JB = S.JB
     SC = S.SC
     SF = S.SF
-    HW2 = M.HW2
+    NOC = M.NOC
     MI = M.MI
     TBQ = S.TBQ
     TB = S.TB
@@ -358,11 +375,11 @@ def enqueue(M, S, b, j, u):
     nbytes = JB[b, j, L.JB_BYTES]
     org = JB[b, j, L.JB_ORG]
     JB[b, j, L.JB_DATA] = SC[b, L.SC_NOW] + transfer(M, org, c, nbytes)
-    SF[b, L.SF_BYTE_HOPS] += nbytes * HW2[L.HW2_HOPS, org, c]
+    SF[b, L.SF_BYTE_HOPS] += nbytes * NOC[L.NOC_HOPS, org, c]
     q = MI[L.MI_QCAP]
     TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u]) % q] = j
     TB[b, L.TB_QL, u] += 1
-    CL[b, L.CL_Q, c] += 1
+    CL[b, L.CL_QUEUED, c] += 1
     TBF[b, u] += m_dur_mean[blk]
     if TB[b, L.TB_STATE, u] == TBU_IDLE:
         start_next(M, S, b, u)
@@ -381,7 +398,7 @@ def dequeue_head(M, S, b, u):
     j = TBQ[b, u, TB[b, L.TB_QH, u]]
     TB[b, L.TB_QH, u] = (TB[b, L.TB_QH, u] + 1) % MI[L.MI_QCAP]
     TB[b, L.TB_QL, u] -= 1
-    CL[b, L.CL_Q, m_tbu_cluster[u]] -= 1
+    CL[b, L.CL_QUEUED, m_tbu_cluster[u]] -= 1
     TBF[b, u] -= m_dur_mean[JB[b, j, L.JB_BLOCK]]
     if TB[b, L.TB_QL, u] == 0:
         TBF[b, u] = 0.0  # clear round-off
@@ -423,7 +440,7 @@ def migrate(M, S, b, u, pos, v):
     for k in range(pos, n - 1):
         TBQ[b, u, (h + k) % q] = TBQ[b, u, (h + k + 1) % q]
     TB[b, L.TB_QL, u] = n - 1
-    CL[b, L.CL_Q, m_tbu_cluster[u]] -= 1
+    CL[b, L.CL_QUEUED, m_tbu_cluster[u]] -= 1
     TBF[b, u] -= m_dur_mean[JB[b, j, L.JB_BLOCK]]
     if TB[b, L.TB_QL, u] == 0:
         TBF[b, u] = 0.0

@@ -1,0 +1,64 @@
+"""The rollout planner as an :class:`~octogym.agents.base.Agent` (a teacher for imitation).
+
+``make_agent("rollout:adaptive")`` (any ``rollout:<base>[:k=..,R=..,H=..,resample=..]`` spec,
+:mod:`octogym.planner`) answers the env's pending decision, TBU or cluster, whichever the env
+asks (the spec's ``level`` is for whole runs): its rollouts clone the env's simulation member,
+apply each candidate and continue under the base scheduler on the env's model. The env's
+``controller`` keeps deciding the level the agent does not control in the real run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from octogym.agents.base import Agent, _octo_env
+from octogym.kernel import fields as L
+from octogym.kernel.layout import DEC_TBU
+from octogym.planner import RolloutConfig, RolloutPlanner
+
+
+class RolloutAgent(Agent):
+    """``act`` / ``act_batch`` through a :class:`~octogym.planner.RolloutPlanner` (one per
+    env simulation, kept between calls)."""
+
+    def __init__(self, spec: str) -> None:
+        self.cfg = RolloutConfig.parse(spec)
+        self.name = spec
+        self._planner: RolloutPlanner | None = None
+
+    def _planner_for(self, sim: Any) -> RolloutPlanner:
+        if self._planner is None or self._planner.sim is not sim:
+            self._planner = RolloutPlanner(sim, self.cfg)
+        return self._planner
+
+    def _env_actions(self, sim: Any, rows: np.ndarray) -> np.ndarray:
+        planner = self._planner_for(sim)
+        kernel = planner.choose(rows)
+        S, K = sim.state, sim.hw.tbus_per_cluster
+        out = np.zeros(len(rows), np.int64)
+        for i, b in enumerate(rows.tolist()):
+            a = planner.concrete(b, int(kernel[i]))
+            if int(S.SC[b, L.SC_DEC_KIND]) == DEC_TBU:
+                a -= int(S.RQ[b, S.JB[b, S.SC[b, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME]) * K
+            out[i] = a
+        return out
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
+        env = _octo_env(env_state)
+        return int(self._env_actions(env.sim, np.zeros(1, np.int64))[0])
+
+    def act_batch(self, obs: np.ndarray, masks: np.ndarray, env_state: Any = None,
+                  rows: np.ndarray | None = None) -> np.ndarray:
+        """Every member ``rows`` of a native vector env planned in one compiled rollout call."""
+        core = getattr(getattr(env_state, "unwrapped", env_state), "core", env_state)
+        sim = getattr(core, "sim", None)
+        if sim is None or not hasattr(sim, "state"):
+            raise TypeError("RolloutAgent.act_batch needs env_state = a native octogym vector "
+                            f"env (or its .core), got {type(env_state).__name__}")
+        B = sim.state.SC.shape[0]
+        rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
+        out = np.zeros(B, np.int64)
+        out[rows] = self._env_actions(sim, rows)
+        return out

@@ -1,0 +1,251 @@
+"""The rollout planner: a scheduler stronger than its base heuristic, by simulation.
+
+At a decision of member ``b`` (a TB's TBU, or a request's home cluster) the planner
+
+1. lists candidate actions: the base scheduler's own choice (``POLICY_ACTION``: the kernel
+   resolves the decision exactly as the base would) and every valid action (``k = 0``), or the
+   ``k - 1`` least-loaded ones (fewest queued jobs; for clusters queued plus backlogged);
+2. clones ``b`` into ``R`` scratch rows per candidate (:mod:`octogym.kernel.fork`); with
+   ``resample=1`` replica ``r`` of every candidate gets the same fresh seed, so the rollouts
+   draw a future the run has not drawn yet (arrivals, durations of TBs not yet created, branch
+   outcomes, map counts) and candidates are compared on common random numbers; with
+   ``resample=0`` they keep the run's own draws (an oracle that knows the future);
+3. applies each candidate and runs every scratch row under the base scheduler for ``H`` mean
+   TB durations, all rows of all deciding members in one compiled call
+   (:func:`octogym.kernel.fork.run_rows`);
+4. takes the candidate with the lowest mean cost, the time-integral of the requests in the
+   system up to the horizon (the envs' ``latency`` reward), the base's choice on ties; with
+   ``R >= 2`` only when its paired saving over the base exceeds ``z`` standard errors.
+
+What a rollout knows that a real scheduler would not: the durations of TBs already created
+(drawn at creation and stored in the job) and the time of the next arrival (already in the
+event heap). Names: ``rollout:<base>[:level=..,k=..,R=..,H=..,resample=..]`` (registry:
+:data:`octogym.schedulers.PLANNERS`). ``Simulation(policy="rollout:adaptive").run()`` plays
+whole runs (:func:`run_planned`); ``octogym.agents.make_agent("rollout:adaptive")`` answers an
+env's decisions.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from octogym.kernel import fields as L
+from octogym.kernel.build import cache_aligned_zeros
+from octogym.kernel.fork import clone_rows, match_pools, run_rows
+from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, ST_DECISION, ST_GROW, ST_STALLED, State
+from octogym.kernel.loop import NO_ACTION, POLICY_ACTION
+from octogym.kernel.policies import decide_cluster, decide_tbu
+from octogym.schedulers import SCHEDULERS, parse_planner
+
+if TYPE_CHECKING:
+    from octogym.metrics import SimResult
+    from octogym.simulator import Simulation
+
+LEVELS = {"tbu": {"ext_tbu": True}, "cluster": {"ext_cluster": True},
+          "both": {"ext_tbu": True, "ext_cluster": True}}
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """A parsed ``rollout:<base>[:key=value,...]`` spec (defaults and reasons in the registry)."""
+
+    base: str
+    level: str
+    k: int
+    R: int
+    H: float
+    resample: int
+    z: float
+
+    @classmethod
+    def parse(cls, spec: str) -> RolloutConfig:
+        _, base, p = parse_planner(spec)
+        cfg = cls(base=base, level=str(p["level"]), k=int(p["k"]), R=int(p["R"]),
+                  H=float(p["H"]), resample=int(p["resample"]), z=float(p["z"]))
+        if cfg.level not in LEVELS:
+            raise ValueError(f"{spec!r}: level must be one of {sorted(LEVELS)}, got {cfg.level!r}")
+        if cfg.k < 0:
+            raise ValueError(f"{spec!r}: k must be 0 (every valid action) or >= 1 (k = 1: the "
+                             f"base's choice alone, i.e. the base itself), got {cfg.k}")
+        if cfg.R < 1 or not cfg.H > 0:
+            raise ValueError(f"{spec!r}: R must be >= 1 and H > 0, got R={cfg.R}, H={cfg.H}")
+        if cfg.resample not in (0, 1) or (cfg.resample == 0 and cfg.R > 1):
+            raise ValueError(f"{spec!r}: resample must be 0 or 1, and R = 1 when it is 0 "
+                             "(forks that keep the run's draws are all alike)")
+        return cfg
+
+    @property
+    def name(self) -> str:
+        return (f"rollout:{self.base}:level={self.level},k={self.k},R={self.R},H={self.H:g},"
+                f"resample={self.resample},z={self.z:g}")
+
+
+_G = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array (wrapping arithmetic)."""
+    z = z ^ (z >> np.uint64(30))
+    z = z * np.uint64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> np.uint64(27))
+    z = z * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+class RolloutPlanner:
+    """Answers the pending decisions of members of ``sim`` (see the module docstring). The
+    rollouts run under scheduler ``cfg.base`` on ``sim``'s model; ``sim.state`` may be
+    replaced by a grown copy (pools grow to match the scratch batch; results unchanged)."""
+
+    def __init__(self, sim: Simulation, cfg: RolloutConfig) -> None:
+        from octogym.envs.core import mix_scales
+
+        self.sim = sim
+        self.cfg = cfg
+        self.pol = SCHEDULERS[cfg.base].code
+        self.horizon = max(1, int(round(cfg.H * mix_scales(sim)[0])))
+        self.scratch: Simulation | None = None
+        self.decisions = 0  # decisions answered
+        self.rollouts = 0  # scratch rows simulated
+
+    def _scratch(self, n: int) -> Simulation:
+        sim, sc = self.sim, self.scratch
+        if sc is None or sc.batch < n:
+            sc = copy.copy(sim)
+            sc.batch = max(n, 2 * self.scratch.batch if self.scratch is not None else n)
+            sc.state = State(*[cache_aligned_zeros((sc.batch, *a.shape[1:]), a.dtype)
+                               for a in sim.state])
+            sc.seeds = []
+            self.scratch = sc
+        sim.state, sc.state = match_pools(sim.state, sc.state)
+        return sc
+
+    def candidates(self, b: int) -> list[int]:
+        """Kernel actions to try at member ``b``'s pending decision, the base's first."""
+        S, hw = self.sim.state, self.sim.hw
+        kind = int(S.SC[b, L.SC_DEC_KIND])
+        if kind == DEC_TBU:
+            K = hw.tbus_per_cluster
+            j = int(S.SC[b, L.SC_DEC_JOB])
+            home = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME])
+            us = np.arange(home * K, (home + 1) * K)
+            ql = S.TB[b, L.TB_QL, us]
+            ok = ql < hw.queue_capacity
+            acts, load = us[ok], ql[ok]
+        elif kind == DEC_CLUSTER:
+            acts = np.arange(hw.n_clusters)
+            load = S.CL[b, L.CL_QUEUED] + S.CL[b, L.CL_BL_LEN]
+        else:
+            raise RuntimeError(f"member {b}: no decision is pending")
+        if self.cfg.k > 0:
+            acts = acts[np.lexsort((acts, load))[: self.cfg.k - 1]]
+        return [POLICY_ACTION, *acts.tolist()]
+
+    def choose(self, rows: np.ndarray) -> np.ndarray:
+        """The kernel action (``POLICY_ACTION`` or a TBU / cluster id) for the pending
+        decision of each member in ``rows``, all rollouts in one compiled call."""
+        rows = np.asarray(rows, np.int64)
+        sim, cfg = self.sim, self.cfg
+        cands = [self.candidates(int(b)) for b in rows]
+        out = np.full(rows.size, POLICY_ACTION, np.int64)
+        many = np.array([len(c) > 1 for c in cands], np.bool_)  # one candidate: no rollout
+        self.decisions += rows.size
+        self.last_costs = []  # per planned member: (candidates, R) costs of the last call
+        if not many.any():
+            return out
+        idx = np.flatnonzero(many)
+        rows, cands = rows[idx], [cands[i] for i in idx]
+        sizes = np.array([len(c) * cfg.R for c in cands])
+        src = np.repeat(rows, sizes)
+        acts = np.concatenate([np.repeat(np.asarray(c, np.int64), cfg.R) for c in cands])
+        reps = np.concatenate([np.tile(np.arange(cfg.R), len(c)) for c in cands])
+        n = src.size
+        sc = self._scratch(n)
+        dst = np.arange(n, dtype=np.int64)
+        clone_rows(sim.state, src, sc.state, dst)
+        S = sc.state
+        until = S.SC[dst, L.SC_NOW] + self.horizon
+        if cfg.resample:
+            key = (S.SC[dst, L.SC_SEQ].astype(np.uint64) * _G) ^ (reps.astype(np.uint64) + 1)
+            S.SEED[dst] = _mix(S.SEED[dst] ^ _mix(key))
+        self._rollout(sc, dst, until, acts)
+        SC = S.SC[dst]
+        cost = (SC[:, L.SC_SUM_DONE] + (SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]) * until
+                - SC[:, L.SC_SUM_ARR]).astype(np.float64)
+        start = 0
+        for i, c in enumerate(cands):
+            per = cost[start:start + sizes[i]].reshape(len(c), cfg.R)
+            self.last_costs.append(per)
+            out[idx[i]] = c[self._pick(per)]
+            start += sizes[i]
+        self.rollouts += n
+        return out
+
+    def _pick(self, per: np.ndarray) -> int:
+        """Index of the chosen candidate from its ``(candidates, R)`` costs: the lowest mean,
+        the base's (index 0) on ties; with ``R >= 2`` only if its paired saving over the
+        base (same replica = same future) exceeds ``z`` standard errors, so that noise in
+        the estimates alone does not pull the planner away from its base."""
+        m = per.mean(axis=1)
+        best = int(np.argmin(m))  # first minimum: the base's choice on ties
+        if best == 0 or self.cfg.R < 2 or self.cfg.z <= 0:
+            return best
+        d = per[best] - per[0]
+        se = d.std(ddof=1) / np.sqrt(self.cfg.R)
+        return best if -d.mean() > self.cfg.z * se else 0
+
+    def _rollout(self, sc: Simulation, rows: np.ndarray, until: np.ndarray,
+                 acts: np.ndarray) -> None:
+        while True:
+            run_rows(sc.model, sc.state, self.pol, rows, until, acts)
+            grow = sc.state.SC[rows, L.SC_STATUS] == ST_GROW
+            if not grow.any():
+                return
+            mask = np.zeros(sc.batch, np.bool_)
+            mask[rows[grow]] = True
+            sc.grow(mask)
+            rows, until = rows[grow], until[grow]
+            acts = np.full(rows.size, NO_ACTION, np.int64)
+
+    def concrete(self, b: int, action: int) -> int:
+        """``action`` for member ``b`` as a TBU / cluster id (for an env, which cannot take
+        ``POLICY_ACTION``). The base's choice is asked from the base's decision hook on ``b``'s
+        own state, so its policy state (round-robin pointers, random draws) moves on exactly
+        as in the kernel (as :class:`~octogym.agents.base.HeuristicAgent` does); a TBU answer
+        outside the home cluster, or a deferral, becomes the least-loaded valid TBU there."""
+        if action != POLICY_ACTION:
+            return int(action)
+        S, M = self.sim.state, self.sim.model
+        j = int(S.SC[b, L.SC_DEC_JOB])
+        if int(S.SC[b, L.SC_DEC_KIND]) == DEC_CLUSTER:
+            return int(decide_cluster(M, S, b, j, self.pol))
+        u = int(decide_tbu(M, S, b, j, self.pol))
+        K, Q = self.sim.hw.tbus_per_cluster, self.sim.hw.queue_capacity
+        home = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME])
+        ql = S.TB[b, L.TB_QL, home * K:(home + 1) * K]
+        if home * K <= u < (home + 1) * K and ql[u - home * K] < Q:
+            return u
+        return home * K + int(np.argmin(np.where(ql < Q, ql, np.iinfo(np.int64).max)))
+
+
+def run_planned(sim: Simulation, cfg: RolloutConfig,
+                until: int | None = None) -> list[SimResult]:
+    """Run every member of ``sim`` (whose kernel policy is ``cfg.base``) to its end (or
+    ``until``), the planner answering every decision at ``cfg.level``."""
+    planner = RolloutPlanner(sim, cfg)
+    ext = LEVELS[cfg.level]
+    st = sim.advance(until, **ext)
+    while (st == ST_DECISION).any():
+        waiting = st == ST_DECISION
+        rows = np.flatnonzero(waiting)
+        acts = np.full(sim.batch, NO_ACTION, np.int64)
+        acts[rows] = planner.choose(rows)
+        st = sim.advance(until, actions=acts, active=waiting, **ext)
+    if (st == ST_STALLED).any():
+        raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}")
+    sim.planner_stats = {"decisions": planner.decisions, "rollouts": planner.rollouts}
+    return [sim.result(b) for b in range(sim.batch)]

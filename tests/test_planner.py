@@ -1,0 +1,142 @@
+"""The rollout planner (octogym.planner): spec parsing, k = 1 is its base exactly, whole runs
+at every level, the agent, and that planning does not lose to the base."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import octogym  # noqa: F401  (registers the env ids)
+from octogym.agents.base import HeuristicAgent, make_agent
+from octogym.agents.rollout import RolloutAgent
+from octogym.planner import RolloutConfig
+from octogym.simulator import Simulation
+
+
+@pytest.mark.parametrize("spec, msg", [
+    ("rollout", "must be"), ("rollout:nope", "not a kernel scheduler"),
+    ("rollout:adaptive:x=1", "key one of"), ("rollout:adaptive:k=two", "is not a int"),
+    ("rollout:adaptive:level=chip", "level must be"),
+    ("rollout:adaptive:resample=0,R=2", "R = 1"), ("rollout:adaptive:H=0", "H > 0"),
+])
+def test_bad_specs_are_named(spec, msg):
+    with pytest.raises(ValueError, match=msg):
+        RolloutConfig.parse(spec)
+
+
+def test_spec_defaults_and_name():
+    cfg = RolloutConfig.parse("rollout:eft:k=3,R=2")
+    assert (cfg.base, cfg.level, cfg.k, cfg.R, cfg.resample) == ("eft", "both", 3, 2, 1)
+    assert RolloutConfig.parse(cfg.name) == cfg
+
+
+@pytest.mark.parametrize("hw", ["chip", "wafer"])
+@pytest.mark.parametrize("base", ["adaptive", "round_robin", "static"])
+def test_k1_is_the_base_itself(hw, base):
+    kw = dict(hardware=hw, load=0.9, n_requests=50, seed=4, batch=2)
+    ref = Simulation(policy=base, **kw).run()
+    sim = Simulation(policy=f"rollout:{base}:k=1", **kw)
+    got = sim.run()
+    assert [r.to_dict() for r in got] == [r.to_dict() for r in ref]
+    assert sim.planner_stats["decisions"] > 0
+
+
+@pytest.mark.parametrize("level", ["tbu", "cluster", "both"])
+def test_planner_runs_at_every_level(level):
+    sim = Simulation(policy=f"rollout:adaptive:level={level},k=3,R=2,H=3", hardware="chip",
+                     load=0.9, n_requests=40, seed=1, batch=2)
+    res = sim.run()
+    assert all(r.n_requests == 40 for r in res)
+    assert sim.planner_stats["rollouts"] == pytest.approx(
+        sim.planner_stats["decisions"] * 2 * 3, rel=0.5)
+
+
+def test_planner_does_not_lose_to_its_base():
+    kw = dict(hardware="chip", load=0.9, n_requests=80, seed=8, batch=3)
+    base = np.mean([r.latency_mean for r in Simulation(policy="adaptive", **kw).run()])
+    plan = np.mean([r.latency_mean for r in Simulation(policy="rollout:adaptive", **kw).run()])
+    assert plan <= base * 1.02, (plan, base)
+
+
+def test_agent_k1_acts_as_the_heuristic_agent():
+    env = gym.make("octogym/TBUAssign-v0", requests_per_episode=20, controller="adaptive")
+    agent = make_agent("rollout:adaptive:k=1")
+    assert isinstance(agent, RolloutAgent)
+    heur = HeuristicAgent("adaptive")
+    obs, info = env.reset(seed=3)
+    for _ in range(10_000):
+        a = agent.act(obs, info["action_mask"], env)
+        assert a == heur.act(obs, info["action_mask"], env)
+        obs, r, term, trunc, info = env.step(a)
+        if term or trunc:
+            break
+    assert term
+
+
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+def test_agent_plays_single_and_vector_envs(env_id):
+    agent = make_agent("rollout:adaptive:k=3,H=2")
+    env = gym.make(env_id, requests_per_episode=15)
+    obs, info = env.reset(seed=1)
+    term = False
+    while not term:
+        a = agent.act(obs, info["action_mask"], env)
+        assert info["action_mask"][a]
+        obs, r, term, trunc, info = env.step(a)
+    venv = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point",
+                        requests_per_episode=15)
+    obs, info = venv.reset(seed=2)
+    for _ in range(20):
+        acts = agent.act_batch(obs, info["action_mask"], venv)
+        assert info["action_mask"][np.arange(3), acts].all()
+        obs, r, term, trunc, info = venv.step(acts)
+
+
+def test_cluster_agent_k1_acts_as_the_heuristic_agent():
+    """Round-robin cluster choice (adaptive's): the base's pointer moves as in the kernel."""
+    env = gym.make("octogym/ClusterAssign-v0", requests_per_episode=20, controller="adaptive")
+    twin = gym.make("octogym/ClusterAssign-v0", requests_per_episode=20, controller="adaptive")
+    agent, heur = make_agent("rollout:adaptive:k=1"), HeuristicAgent("adaptive")
+    (obs, info), (obs2, info2) = env.reset(seed=5), twin.reset(seed=5)
+    seen = set()
+    for _ in range(10_000):
+        a = agent.act(obs, info["action_mask"], env)
+        assert a == heur.act(obs2, info2["action_mask"], twin)
+        seen.add(a)
+        obs, r, term, trunc, info = env.step(a)
+        obs2, r2, term2, trunc2, info2 = twin.step(a)
+        assert r == r2
+        if term:
+            break
+    assert term and len(seen) > 1
+
+
+def test_headroom_rows_pair_seeds_and_respect_the_bound():
+    from octogym.headroom import run_headroom, summarise
+
+    rows = run_headroom(["env-chip"], 2, 20, ["level=both,k=2,R=1,H=2"], log=lambda m: None)
+    arms = {r["arm"] for r in rows}
+    assert {"best", "eft", "bound", "bound:path", "bound:capacity"} <= arms
+    assert any(a.startswith("rollout:") for a in arms)
+    bound = {r["seed"]: r["latency_mean"] for r in rows if r["arm"] == "bound"}
+    for r in rows:
+        if not r["arm"].startswith("bound"):
+            assert r["latency_mean"] >= bound[r["seed"]]
+    summ = summarise(rows)
+    assert all(s["seeds"] == 2 for s in summ)
+    best = next(s for s in summ if s["arm"] == next(r["best"] for r in rows if r["arm"] == "best"))
+    assert best["vs_best"] == 0.0
+
+
+def test_z_guard_keeps_the_base_unless_the_saving_is_clear():
+    sim = Simulation(policy="adaptive", hardware="chip", n_requests=5)
+    from octogym.planner import RolloutPlanner
+
+    noisy = np.array([[10.0, 20.0, 30.0, 40.0], [12.0, 14.0, 31.0, 38.0]])  # saves 1.25, sd 2.9
+    clear = np.array([[10.0, 20.0, 30.0, 40.0], [9.0, 19.0, 29.0, 39.0]])  # saves 1 each time
+    guarded = RolloutPlanner(sim, RolloutConfig.parse("rollout:adaptive:R=4,z=2"))
+    plain = RolloutPlanner(sim, RolloutConfig.parse("rollout:adaptive:R=4,z=0"))
+    assert guarded._pick(noisy) == 0 and plain._pick(noisy) == 1
+    assert guarded._pick(clear) == 1
+    assert plain._pick(np.array([[5.0, 5.0], [5.0, 5.0]])) == 0  # ties: the base
