@@ -145,8 +145,9 @@ def fail(msg: str) -> typing.NoReturn:
 
 def parse_env_kwargs(items: list[str]) -> dict[str, Any]:
     """``['{"load": 0.9}']`` or ``['load=0.9', 'hardware=wafer']`` -> dict, keys validated
-    against the env constructor. Raises ``ValueError`` saying what is wrong."""
-    from octogym.envs.env import OctoEnv
+    against the env options (``octogym.envs.config``). Raises ``ValueError`` saying what is
+    wrong."""
+    from octogym.envs.config import ENV_OPTIONS, ROLES
     if len(items) == 1 and items[0].lstrip().startswith("{"):
         try:
             kw = json.loads(items[0])
@@ -162,8 +163,7 @@ def parse_env_kwargs(items: list[str]) -> dict[str, Any]:
                 kw[key] = json.loads(text)
             except json.JSONDecodeError:
                 kw[key] = text
-    allowed = set(inspect.signature(OctoEnv.__init__).parameters) - {"self", "render_mode",
-                                                                      "viewer"}
+    allowed = set(ENV_OPTIONS) - set(ROLES["display"])
     unknown = set(kw) - allowed
     if unknown:
         raise ValueError(f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")

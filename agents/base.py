@@ -201,7 +201,9 @@ class SB3Agent(Agent):
                   allow_hardware_transfer: bool = False) -> None:
         """Raise ``ValueError`` naming the first difference between the env this model was
         trained on and ``(env_id, env_kwargs)``. Kwargs absent on one side count as a
-        difference (defaults are not guessed).
+        difference (defaults are not guessed). Unknown or invalid env options (in
+        ``env_kwargs`` or ``vary``) raise ``ValueError`` naming them
+        (``octogym.envs.config``).
 
         * ``vary``: kwargs the caller changes on purpose (``evaluate.py`` sets the scenario's
           ``workflows``, ``load``, ``requests_per_episode``, ``sim_options``); not compared.
@@ -216,7 +218,9 @@ class SB3Agent(Agent):
         if mine[0] != theirs[0]:
             raise ValueError(f"{self.name}: trained on env {self.env_id!r} ({mine[0]}), asked "
                              f"to act on {env_id!r} ({theirs[0]})")
-        env_kwargs = dict(env_kwargs or {})
+        from octogym.envs.config import check_env_keys, validate_env_kwargs
+        env_kwargs = validate_env_kwargs(env_kwargs or {}, where=f"{self.name}: env_kwargs")
+        check_env_keys(vary, where=f"{self.name}: vary")
         # the hardware in effect: the kwarg, else the id's preset (TBUAssign-v0 with
         # hardware="wafer" is TBUAssign-Wafer-v0)
         hw_a, hw_b = self.hardware, env_kwargs.get("hardware", theirs[1])

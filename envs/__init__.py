@@ -1,9 +1,10 @@
-"""Gymnasium environments over the batched Octopus kernel (DESIGN §7).
+"""Gymnasium environments over the batched Octopus kernel.
 
 Ids (registered on ``import octogym``): ``octogym/TBUAssign-v0``, ``octogym/ClusterAssign-v0``
 and their ``-Wafer-v0`` variants (``ENV_IDS``). Single envs: :class:`TBUAssignEnv`,
 :class:`ClusterAssignEnv`; native vector envs: :class:`TBUAssignVectorEnv`,
-:class:`ClusterAssignVectorEnv`; SB3: :class:`SB3VecEnv`, :func:`make_sb3_vec_env`.
+:class:`ClusterAssignVectorEnv`; SB3: :class:`SB3VecEnv`, :func:`make_sb3_vec_env`; every
+option: :class:`EnvConfig` (``octogym.envs.config``).
 Documentation: ``docs/envs.md``.
 
 Heavy modules (the kernel, SB3) load on first attribute access, so registration is cheap.
@@ -21,7 +22,7 @@ _LAZY = {
     "OctoVectorEnv": "vector", "TBUAssignVectorEnv": "vector",
     "ClusterAssignVectorEnv": "vector",
     "SB3VecEnv": "sb3", "make_sb3_vec_env": "sb3",
-    "KernelBatch": "core", "GridViewer": "viewer", "REWARDS": "reward",
+    "KernelBatch": "core", "GridViewer": "viewer", "REWARDS": "reward", "EnvConfig": "config",
     "TBU_FEATURES": "layout", "CLUSTER_FEATURES": "layout",
 }
 

@@ -13,9 +13,10 @@ gives member ``i`` root ``member_seed(s, i)``, as ``Simulation(..., seed=s, batc
 reset without a seed continues each member's chain with its next episode.
 
 Invalid actions (ours): an action outside the action space or masked out is replaced by the
-nearest valid action (smallest ``|a - a'|``, the lower on a tie; :func:`fix_actions`) and
-counted per episode in ``info["invalid_actions"]``. The kernel never sees it, so it cannot
-corrupt the state.
+nearest valid action (smallest ``|a - a'|``, the lower on a tie; :func:`fix_action`, after
+:func:`octogym.envs.actions.kernel_actions` checked the shape and dtype and fixed fractional and
+non-finite floats) and counted per episode in ``info["invalid_actions"]``. The kernel never sees
+it, so it cannot corrupt the state.
 """
 
 from __future__ import annotations
@@ -25,19 +26,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import config, njit, prange
+from numba import config as numba_config
+from numba import njit, prange
 
-from octogym.envs.decisions import (
-    OF_TAU,
-    OF_WORK,
-    OI_C,
-    OI_K,
-    OI_N,
-    OI_Q,
-    OI_T,
-    Decision,
-    observe_member,
-)
+from octogym.envs.actions import kernel_actions
+from octogym.envs.bundles import MemberBuffers, StepConstants
+from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
+from octogym.envs.decisions import Decision, observe_member
 from octogym.envs.layout import layout, obs_size
 from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import fields as L
@@ -50,7 +45,6 @@ from octogym.kernel.layout import (
     STATUS_NAMES,
 )
 from octogym.kernel.loop import NO_ACTION, run_member
-from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.limits import TimeHorizonError
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
@@ -97,7 +91,9 @@ def fix_action(actions, mask, b, invalid):
     x = actions[b]
     if 0 <= x < A and mask[b, x]:
         return x
-    best, dist = 0, 1 << 62
+    # only the side of a far-away action matters; clipping keeps |k - x| from overflowing
+    x = min(max(x, -1), A)
+    best, dist = 0, A + 2
     for k in range(A):
         if mask[b, k] and abs(k - x) < dist:
             best, dist = k, abs(k - x)
@@ -106,32 +102,35 @@ def fix_action(actions, mask, b, invalid):
     return best
 
 
-def _step_members(M, S, pol, kind, rows, resume, actions, mask, home, invalid, steps, max_steps,
-                  term, trunc, acc, rcode, rscale, per_tbu, reward, wf_work, off, oi, of, obs):
+def _step_members(M, S, c, m, rows, resume, actions, reward, term, trunc):
     """One env step of members ``rows``, each on its own: fix its action, turn it into a kernel
     action, run the member to its next decision (or its end), count the step, account its
-    reward and build its next observation, while its state is still in the cache. Members
-    that return ST_GROW are left there (the caller grows the pools and calls again with
-    ``resume``: their action is already applied)."""
-    ext_cluster = kind == DEC_CLUSTER
-    ext_tbu = kind == DEC_TBU
+    reward and build its next observation, while its state is still in the cache. ``c``: the
+    batch's :class:`~octogym.envs.bundles.StepConstants`, ``m``: its
+    :class:`~octogym.envs.bundles.MemberBuffers`; ``reward``, ``term``, ``trunc`` receive the
+    step's results. Members that return ST_GROW are left there (the caller grows the pools and
+    calls again with ``resume``: their action is already applied)."""
+    ext_cluster = c.decision_kind == DEC_CLUSTER
+    ext_tbu = c.decision_kind == DEC_TBU
     SC = S.SC
-    K = oi[OI_K]
+    # Unpacked here: numba's parallel loop drops writes made through a namedtuple's array
+    # fields in inlined code (fix_action, account_member and observe_member are inlined).
+    obs, mask, home, steps, invalid, acc = m.obs, m.mask, m.home, m.steps, m.invalid, m.reward_acc
     for i in prange(rows.shape[0]):
         b = rows[i]
-        ka = NO_ACTION
+        kernel_action = NO_ACTION
         if not resume:
             a = fix_action(actions, mask, b, invalid)
-            ka = home[b] * K + a if ext_tbu else a
-        st = run_member(M, S, b, pol, ext_cluster, ext_tbu, NO_LIMIT, ka)
+            kernel_action = home[b] * c.K + a if ext_tbu else a
+        st = run_member(M, S, b, c.kernel_policy, ext_cluster, ext_tbu, NO_LIMIT, kernel_action)
         SC[b, L.SC_STATUS] = st
         if st == ST_GROW:
             continue
         steps[b] += 1
         term[b] = st == ST_DONE
-        trunc[b] = st != ST_DONE and max_steps > 0 and steps[b] >= max_steps
-        account_member(SC, b, acc, rcode, rscale, per_tbu, reward)
-        observe_member(kind, b, M, S, wf_work, off, oi, of, obs, mask, home)
+        trunc[b] = st != ST_DONE and c.max_steps > 0 and steps[b] >= c.max_steps
+        account_member(SC, b, acc, c.reward_kind, c.reward_scale, c.per_tbu, reward)
+        observe_member(b, M, S, c, obs, mask, home)
 
 
 def _named(fn, name: str):
@@ -150,30 +149,23 @@ step_parallel = njit(cache=True, parallel=True)(_named(_step_members, "step_para
 class KernelBatch:
     """``batch`` members of one scenario under the kernel, each waiting at a ``decision``."""
 
-    def __init__(self, decision: Decision, batch: int, *, hardware: Any = "chip",
-                 workflows: Any = None, load: float = 0.8, requests_per_episode: int = 200,
-                 reward: str = "latency", reward_scale: float | None = None,
-                 controller: str | None = None, max_steps: int | None = None,
-                 arrival: str = "poisson", sim_options: dict[str, Any] | None = None) -> None:
-        controller = decision.default_controller if controller is None else controller
-        if controller not in KERNEL_POLICIES:
-            raise ValueError(f"controller must be one of {sorted(KERNEL_POLICIES)}, got "
-                             f"{controller!r}")
-        if max_steps is not None and (not isinstance(max_steps, (int, np.integer))
-                                      or max_steps < 1):
-            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+    def __init__(self, decision: Decision, batch: int, config: EnvConfig) -> None:
+        controller = decision.default_controller if config.controller is None \
+            else config.controller
         self.decision = decision
         self.controller = controller
-        self.sim = Simulation(workflows, hardware, load=load, n_requests=requests_per_episode,
-                              arrival=arrival, batch=batch, seed=0, policy=controller,
-                              **(sim_options or {}))
+        self.config = config
+        self.sim = Simulation(config.workflows, config.hardware, load=config.load,
+                              n_requests=config.requests_per_episode, arrival=config.arrival,
+                              batch=batch, seed=0, policy=controller,
+                              **(config.sim_options or {}))
         hw = self.sim.hw
         self.hw = hw
         self.B = batch
         self.K, self.C, self.T = hw.tbus_per_cluster, hw.n_clusters, hw.n_tbus
         self.Q = hw.queue_capacity
-        self.N = int(requests_per_episode)
-        self.max_steps = None if max_steps is None else int(max_steps)
+        self.N = int(config.requests_per_episode)
+        self.max_steps = None if config.max_steps is None else int(config.max_steps)
         self.tau, self.work, self.wf_work = mix_scales(self.sim)
         self.n_actions = decision.n_actions(hw)
         self.slices = layout(decision.features, self.K, self.C)
@@ -181,8 +173,15 @@ class KernelBatch:
         # start of each feature, in table order (what the compiled builders index)
         self.offsets = np.array([self.slices[f.name].start for f in decision.features],
                                 np.int64)
-        scale = 1.0 / self.tau if reward_scale is None else float(reward_scale)
-        self.rewards = RewardAccount(batch, reward, scale, self.C * self.K)
+        if config.reward_scale is None:
+            scale = 1.0 / self.tau if self.tau > 0 else float("inf")
+            if not scale <= MAX_REWARD_SCALE:
+                raise ValueError(f"the workflow mix's mean TB duration tau is {self.tau}, so "
+                                 "the default reward_scale 1 / tau is too large: pass "
+                                 "reward_scale")
+        else:
+            scale = float(config.reward_scale)
+        self.rewards = RewardAccount(batch, config.reward, scale, self.C * self.K)
         self.rows = np.arange(batch)
         self.steps = np.zeros(batch, np.int64)
         self.invalid = np.zeros(batch, np.int64)
@@ -191,11 +190,15 @@ class KernelBatch:
         self.obs = np.zeros((batch, self.obs_dim), np.float32)
         self.mask = np.ones((batch, self.n_actions), np.bool_)
         self.home = np.zeros(batch, np.int64)
-        self.obs_ints = np.zeros(5, np.int64)
-        self.obs_ints[[OI_K, OI_C, OI_Q, OI_T, OI_N]] = (self.K, self.C, self.Q, self.T, self.N)
-        self.obs_floats = np.zeros(2)
-        self.obs_floats[[OF_TAU, OF_WORK]] = (self.tau, self.work)
-        self._step = step_parallel if (batch >= PARALLEL_MIN and config.NUMBA_NUM_THREADS > 1
+        rw = self.rewards
+        self.consts = StepConstants(
+            decision_kind=decision.kind, kernel_policy=self.sim.policy,
+            max_steps=self.max_steps or 0, reward_kind=rw.code, reward_scale=rw.scale,
+            per_tbu=rw.per_tbu, K=self.K, C=self.C, Q=self.Q, T=self.T, N=self.N, tau=self.tau,
+            work=self.work, wf_work=self.wf_work, feature_offsets=self.offsets)
+        self.members = MemberBuffers(obs=self.obs, mask=self.mask, home=self.home,
+                                     steps=self.steps, invalid=self.invalid, reward_acc=rw.acc)
+        self._step = step_parallel if (batch >= PARALLEL_MIN and numba_config.NUMBA_NUM_THREADS > 1
                                        ) else step_serial
 
     # ---- episodes -------------------------------------------------------------------------
@@ -243,22 +246,16 @@ class KernelBatch:
         """Apply one action per member (``active`` members only) and run each to its next
         decision or the end of its episode. Returns ``(reward, terminated, truncated)`` for all
         members (zeros / False for inactive ones); ``obs``/``mask`` are refreshed."""
-        a = np.array(actions, dtype=np.int64)
-        if a.size != self.B:
-            raise ValueError(f"expected {self.B} actions, got shape {a.shape}")
-        a = a.reshape(self.B)
         stepped = rows = self.rows if active is None else self.rows[active]
+        a = kernel_actions(actions, self.mask, self.invalid, rows)
         reward = np.zeros(self.B)
         term = np.zeros(self.B, np.bool_)
         trunc = np.zeros(self.B, np.bool_)
         resume = False
         while True:
             sim = self.sim
-            self._step(sim.model, sim.state, sim.policy, self.decision.kind, rows, resume, a,
-                       self.mask, self.home, self.invalid, self.steps, self.max_steps or 0,
-                       term, trunc, self.rewards.acc, self.rewards.code, self.rewards.scale,
-                       self.rewards.per_tbu, reward, self.wf_work, self.offsets,
-                       self.obs_ints, self.obs_floats, self.obs)
+            self._step(sim.model, sim.state, self.consts, self.members, rows, resume, a,
+                       reward, term, trunc)
             st = sim.state.SC[rows, L.SC_STATUS]
             grow = st == ST_GROW
             if not grow.any():

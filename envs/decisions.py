@@ -46,7 +46,7 @@ class Decision:
     name: str
     kind: int  # kernel decision kind (DEC_TBU / DEC_CLUSTER)
     features: tuple[Feature, ...]
-    # The heuristic for the level the agent does not control (DESIGN §7): `proactive` for
+    # The heuristic for the level the agent does not control (docs/envs.md): `proactive` for
     # the TBU env, `adaptive` for the cluster env. Defined here, once per decision kind.
     default_controller: str
     ext: dict[str, bool]  # Simulation.advance flags that make the kernel pause here
@@ -58,8 +58,7 @@ class Decision:
         """Write ``core.obs``, ``core.mask`` and ``core.home`` of members ``rows`` (compiled;
         the fused step of :class:`~octogym.envs.core.KernelBatch` calls the same builder)."""
         sim = core.sim
-        observe_rows(self.kind, rows, sim.model, sim.state, core.wf_work, core.offsets,
-                     core.obs_ints, core.obs_floats, core.obs, core.mask, core.home)
+        observe_rows(rows, sim.model, sim.state, core.consts, core.members)
 
     def observe_reference(self, core: KernelBatch, rows: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -189,10 +188,6 @@ _CI = {f.name: i for i, f in enumerate(CLUSTER_FEATURES)}
     "cluster_backlog", "cluster_queued_work", "cluster_cbu_busy"))
 
 
-# Sizes and scales the builders read, packed so one signature serves both decision kinds.
-OI_K, OI_C, OI_Q, OI_T, OI_N = range(5)  # obs_ints
-OF_TAU, OF_WORK = range(2)  # obs_floats
-
 
 @njit(cache=True, inline="always")
 def tbu_observe_member(b, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_cfg, dur_mean, off, K, Q,
@@ -273,24 +268,28 @@ def cluster_observe_member(b, SC, JB, RQ, CL, TBF, wf_work, off, K, C, Q, T, N, 
 
 
 @njit(cache=True, inline="always")
-def observe_member(kind, b, M, S, wf_work, off, oi, of, obs, mask, home):
-    """Observation, mask and home cluster of member ``b`` at its pending decision of
-    ``kind`` (DEC_TBU / DEC_CLUSTER)."""
-    K, C, Q, N = oi[OI_K], oi[OI_C], oi[OI_Q], oi[OI_N]
-    if kind == DEC_TBU:
+def observe_member(b, M, S, c, obs, mask, home):
+    """Observation, mask and home cluster of member ``b`` at its pending decision of kind
+    ``c.decision_kind`` (``c``: :class:`~octogym.envs.bundles.StepConstants`), written into
+    ``obs[b]``, ``mask[b]``, ``home[b]``. The arrays come one by one, not in their
+    ``MemberBuffers``: numba's parallel loop drops writes made through a namedtuple's array
+    fields in inlined code (the fused step calls this inside one)."""
+    if c.decision_kind == DEC_TBU:
         tbu_observe_member(b, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
-                           M.MB[L.MB_BLK_CFG], M.dur_mean, off, K, Q, C * K, N, of[OF_TAU],
-                           of[OF_WORK], obs, mask, home)
+                           M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.Q,
+                           c.C * c.K, c.N, c.tau, c.work, obs, mask, home)
     else:
-        cluster_observe_member(b, S.SC, S.JB, S.RQ, S.CL, S.TBF, wf_work, off, K, C, Q,
-                               oi[OI_T], N, of[OF_TAU], of[OF_WORK], obs, mask, home)
+        cluster_observe_member(b, S.SC, S.JB, S.RQ, S.CL, S.TBF, c.wf_work, c.feature_offsets,
+                               c.K, c.C, c.Q, c.T, c.N, c.tau, c.work, obs, mask, home)
 
 
 @njit(cache=True)
-def observe_rows(kind, rows, M, S, wf_work, off, oi, of, obs, mask, home):
-    """:func:`observe_member` for every member in ``rows``."""
+def observe_rows(rows, M, S, c, m):
+    """:func:`observe_member` for every member in ``rows`` (``m``: the
+    :class:`~octogym.envs.bundles.MemberBuffers`)."""
+    obs, mask, home = m.obs, m.mask, m.home
     for i in range(rows.shape[0]):
-        observe_member(kind, rows[i], M, S, wf_work, off, oi, of, obs, mask, home)
+        observe_member(rows[i], M, S, c, obs, mask, home)
 
 
 DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision()}

@@ -13,13 +13,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from octogym.envs.config import RENDER_MODES, EnvConfig, rst_list
 from octogym.envs.core import KernelBatch, root_seed
 from octogym.envs.decisions import ClusterDecision, Decision, TBUDecision
 from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, markdown_table
 from octogym.envs.reward import REWARDS
 from octogym.envs.viewer import GridViewer
 
-RENDER_MODES = ["ansi", "rgb_array"]
+__all__ = ["RENDER_MODES", "ClusterAssignEnv", "OctoEnv", "TBUAssignEnv"]
 
 
 class OctoEnv(gym.Env[np.ndarray, np.int64]):
@@ -28,22 +29,13 @@ class OctoEnv(gym.Env[np.ndarray, np.int64]):
     metadata: dict[str, Any] = {"render_modes": RENDER_MODES, "render_fps": 4}
     decision: Decision
 
-    def __init__(self, hardware: Any = "chip", workflows: Any = None, load: float = 0.8,
-                 requests_per_episode: int = 200, reward: str = "latency",
-                 controller: str | None = None, render_mode: str | None = None, *,
-                 max_steps: int | None = None, reward_scale: float | None = None,
-                 arrival: str = "poisson", sim_options: dict[str, Any] | None = None,
-                 viewer: GridViewer | None = None) -> None:
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got "
-                             f"{render_mode!r}")
-        self.core = KernelBatch(self.decision, 1, hardware=hardware, workflows=workflows,
-                                load=load, requests_per_episode=requests_per_episode,
-                                reward=reward, reward_scale=reward_scale,
-                                controller=controller, max_steps=max_steps, arrival=arrival,
-                                sim_options=sim_options)
-        self.render_mode = render_mode
-        self.viewer = viewer or GridViewer()
+    def __init__(self, **options: Any) -> None:
+        """``options``: the env options of :class:`~octogym.envs.config.EnvConfig` (the
+        Arguments section below), as keywords."""
+        self.config = config = EnvConfig.from_kwargs(**options)
+        self.core = KernelBatch(self.decision, 1, config)
+        self.render_mode = config.render_mode
+        self.viewer = config.viewer or GridViewer()
         self.observation_space = spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
         self.action_space = spaces.Discrete(self.core.n_actions)
         self._started = False
@@ -73,7 +65,7 @@ class OctoEnv(gym.Env[np.ndarray, np.int64]):
         if not self._started or self._over:
             raise RuntimeError("the episode is over (or never started): call reset()")
         core = self.core
-        r, term, trunc = core.step(np.asarray([action]))
+        r, term, trunc = core.step(action)
         terminated, truncated = bool(term[0]), bool(trunc[0])
         if terminated or truncated:
             self._over = True
@@ -121,9 +113,10 @@ batched kernel; :class:`{vector}` runs many in one kernel call.
 {action}
 
 Masks: ``env.action_masks()`` (for sb3-contrib ``MaskablePPO``) and ``info["action_mask"]``.
-An invalid action (outside the space or masked out) is replaced by the nearest valid action
-(smallest ``|a - a'|``, the lower on a tie) and counted in ``info["invalid_actions"]``; it never
-reaches the kernel.
+An action is an integer (or a float; a scalar or shape ``(1,)``); another shape or dtype is a
+``ValueError``. An invalid action (outside the space, masked out, a fractional float, NaN or
++-inf) is replaced by the nearest valid action (smallest ``|a - a'|``, the lower on a tie; NaN
+as the lowest) and counted in ``info["invalid_actions"]``; it never reaches the kernel.
 
 ## Observation Space
 
@@ -150,17 +143,10 @@ utilisation and idle split, reconfigurations, NoC byte-hops, ...) plus ``episode
 
 ## Arguments
 
-* ``hardware``: preset name (``"chip"``, ``"wafer"``), ``HardwareConfig`` or dict.
-* ``workflows``: suite name(s), file path(s), ``Workflow`` objects, a ``{{spec: weight}}`` mix;
-  ``None`` = the whole built-in suite, equally weighted.
-* ``load``: offered load as a fraction of the hardware's estimated capacity.
-* ``requests_per_episode``: requests per episode.
-* ``reward``, ``reward_scale``: see Rewards.
-* ``controller``: the kernel heuristic for the level the agent does not control, one of
-  ``octogym.kernel.policies.KERNEL_POLICIES`` (default ``{controller}``).
-* ``render_mode``: ``"ansi"`` (text grid of clusters) or ``"rgb_array"`` (utilisation heatmap).
-* ``max_steps``, ``arrival`` (``poisson``/``closed``/``trace``), ``sim_options`` (more
-  ``Simulation`` keywords, e.g. ``epoch``), ``viewer`` (a ``GridViewer``).
+Keywords (``octogym.envs.config.EnvConfig``; an unknown keyword or a bad value is a
+``ValueError`` naming it):
+
+{arguments}
 
 ```python
 import gymnasium as gym, octogym
@@ -192,7 +178,7 @@ TBUAssignEnv.__doc__ = _DOC.format(
     action="``Discrete(K)``, ``K = tbus_per_cluster``: TBU ``k`` of the TB's home cluster. "
     "Valid: TBUs whose queue has space.",
     table=markdown_table(TBU_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
-    controller=TBUDecision.default_controller, env_id="octogym/TBUAssign-v0")
+    arguments=rst_list(), env_id="octogym/TBUAssign-v0")
 ClusterAssignEnv.__doc__ = _DOC.format(
     title="Cluster assignment: choose the home cluster of each arriving request.",
     description="One step = one arriving request. Its control blocks run on the home "
@@ -201,4 +187,4 @@ ClusterAssignEnv.__doc__ = _DOC.format(
     action="``Discrete(C)``, ``C`` = clusters: the request's home cluster. Every cluster is "
     "valid (a full cluster queues work in its backlog), so the mask is all ones.",
     table=markdown_table(CLUSTER_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
-    controller=ClusterDecision.default_controller, env_id="octogym/ClusterAssign-v0")
+    arguments=rst_list(), env_id="octogym/ClusterAssign-v0")

@@ -52,7 +52,7 @@ class SB3VecEnv(VecEnv):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
+        self._actions = actions  # checked by the native env's step (octogym.envs.actions)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         r, term, trunc, finals = self.venv.step_same(self._actions)

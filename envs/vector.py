@@ -27,9 +27,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from octogym.envs.config import RENDER_MODES, EnvConfig
 from octogym.envs.core import KernelBatch, root_seed
 from octogym.envs.decisions import ClusterDecision, Decision, TBUDecision
-from octogym.envs.env import RENDER_MODES
 from octogym.envs.viewer import GridViewer
 
 
@@ -67,26 +67,19 @@ class OctoVectorEnv(VectorEnv):
                                 "autoreset_mode": AutoresetMode.SAME_STEP}
     decision: Decision
 
-    def __init__(self, num_envs: int = 1, hardware: Any = "chip", workflows: Any = None,
-                 load: float = 0.8, requests_per_episode: int = 200, reward: str = "latency",
-                 controller: str | None = None, render_mode: str | None = None, *,
-                 max_steps: int | None = None, reward_scale: float | None = None,
-                 arrival: str = "poisson", sim_options: dict[str, Any] | None = None,
-                 viewer: GridViewer | None = None,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP) -> None:
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got "
-                             f"{render_mode!r}")
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+    def __init__(self, num_envs: int = 1, *,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+                 **options: Any) -> None:
+        """``num_envs`` members; ``options``: the env options of
+        :class:`~octogym.envs.config.EnvConfig`, as keywords."""
+        if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) \
+                or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        self.core = KernelBatch(self.decision, int(num_envs), hardware=hardware,
-                                workflows=workflows, load=load,
-                                requests_per_episode=requests_per_episode, reward=reward,
-                                reward_scale=reward_scale, controller=controller,
-                                max_steps=max_steps, arrival=arrival, sim_options=sim_options)
+        self.config = config = EnvConfig.from_kwargs(**options)
+        self.core = KernelBatch(self.decision, int(num_envs), config)
         self.num_envs = int(num_envs)
-        self.render_mode = render_mode
-        self.viewer = viewer or GridViewer()
+        self.render_mode = config.render_mode
+        self.viewer = config.viewer or GridViewer()
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
@@ -112,22 +105,23 @@ class OctoVectorEnv(VectorEnv):
         mask = np.asarray(mask, np.bool_)
         if mask.shape != (N,) or not mask.any():
             raise ValueError(f"reset_mask must be a bool array of shape ({N},) with a True")
+        # each member's new root seed, None to continue its chain (module docstring)
+        roots: list[int | None]
         if isinstance(seed, (int, np.integer)):
             super().reset(seed=int(seed))
-            seeds: list[Any] = [("member", int(seed), i) for i in range(N)]
+            roots = [root_seed(int(seed), i) for i in range(N)]  # member i of a batch
         elif seed is None:
-            seeds = [None] * N
+            roots = [None] * N
         else:
             if len(seed) != N:
                 raise ValueError(f"a list of seeds must have num_envs={N} entries, got "
                                  f"{len(seed)}")
-            seeds = [None if s is None else ("single", int(s), 0) for s in seed]
+            roots = [None if s is None else root_seed(int(s)) for s in seed]  # single envs
         rows = np.flatnonzero(mask)
         cont = []
         for b in rows:
-            s = seeds[b]
-            if s is not None:
-                self.core.seed([b], [root_seed(s[1], int(b) if s[0] == "member" else 0)])
+            if roots[b] is not None:
+                self.core.seed([b], [roots[b]])
             elif not self._started[b]:
                 self.core.seed([b], [int(self.np_random.integers(0, 2**63))])
             else:
