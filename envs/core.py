@@ -196,10 +196,15 @@ class KernelBatch:
             max_steps=self.max_steps or 0, reward_kind=rw.code, reward_scale=rw.scale,
             per_tbu=rw.per_tbu, K=self.K, C=self.C, Q=self.Q, T=self.T, N=self.N, tau=self.tau,
             work=self.work, wf_work=self.wf_work, feature_offsets=self.offsets)
-        self.members = MemberBuffers(obs=self.obs, mask=self.mask, home=self.home,
-                                     steps=self.steps, invalid=self.invalid, reward_acc=rw.acc)
+        self.members = self.member_buffers()
         self._step = step_parallel if (batch >= PARALLEL_MIN and numba_config.NUMBA_NUM_THREADS > 1
                                        ) else step_serial
+
+    def member_buffers(self) -> MemberBuffers:
+        """The per-member arrays the compiled step writes, bundled by name. They alias this
+        batch's arrays: whoever replaces one of those arrays (a fork) rebuilds the bundle."""
+        return MemberBuffers(obs=self.obs, mask=self.mask, home=self.home, steps=self.steps,
+                             invalid=self.invalid, reward_acc=self.rewards.acc)
 
     # ---- episodes -------------------------------------------------------------------------
     def seed(self, rows: Sequence[int], roots: Sequence[int]) -> None:

@@ -30,6 +30,7 @@ def fork_batch(core: KernelBatch) -> KernelBatch:
     other.root = list(core.root)
     other.rewards = copy.copy(core.rewards)
     other.rewards.acc = core.rewards.acc.copy()
+    other.members = other.member_buffers()  # the compiled step must write the copies
     return other
 
 

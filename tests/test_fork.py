@@ -125,6 +125,23 @@ def test_env_fork_same_actions_same_trajectory(env_id):
         assert np.array_equal(i1["action_mask"], i2["action_mask"]) and i1["time"] == i2["time"]
 
 
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+def test_stepping_a_fork_leaves_its_source_untouched(env_id):
+    """The fork owns its buffers: its compiled steps write its own observations, masks and
+    counters, never the source's."""
+    env = gym.make(env_id, requests_per_episode=25)
+    env.reset(seed=4)
+    _play(env.unwrapped, _first_valid, 3)
+    core = env.unwrapped.core
+    before = {k: getattr(core, k).copy() for k in ("obs", "mask", "home", "steps", "invalid")}
+    acc = core.rewards.acc.copy()
+    fork = env.unwrapped.fork()
+    _play(fork, _last_valid, 20)
+    for k, v in before.items():
+        assert np.array_equal(getattr(core, k), v), f"stepping the fork changed the source's {k}"
+    assert np.array_equal(core.rewards.acc, acc)
+
+
 def test_env_forks_with_different_actions_share_arrivals_and_draws():
     env = gym.make("octogym/TBUAssign-v0", requests_per_episode=30, controller="least_loaded",
                    sim_options={"trace_cap": TRACE})
