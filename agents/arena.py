@@ -33,6 +33,7 @@ import numpy as np
 
 from octogym.agents.base import HeuristicAgent, SB3Agent, decision_groups, zoo_checkpoints
 from octogym.distributed import Executor
+from octogym.envs.config import ROLES, split_env_kwargs
 from octogym.envs.decisions import DECISIONS
 from octogym.envs.layout import obs_size
 from octogym.evaluation import EVAL_SEED, Scenario, run_one, run_tasks
@@ -40,9 +41,10 @@ from octogym.evaluation.runner import Rows
 from octogym.hardware import PRESETS, get_hardware
 from octogym.schedulers import SCHEDULERS
 
-#: The env kwargs an evaluation scenario sets (Scenario.env_kwargs); every other kwarg a
-#: learned agent was trained with (controller, reward, ...) is kept.
-SCENARIO_ENV_KEYS = ("hardware", "workflows", "load", "requests_per_episode", "sim_options")
+#: The env options an evaluation may set differently from an agent's training: the scenario
+#: (EnvConfig's "scenario" role: hardware, workload), the episode length and rendering. Every
+#: other option the agent was trained with (controller, reward, observation) is kept.
+VARY = (*ROLES["scenario"], "max_steps", *ROLES["display"])
 #: Short names of the decision levels in row labels.
 LEVELS = {"TBUAssign": "tbu", "ClusterAssign": "cluster"}
 
@@ -147,9 +149,8 @@ def run_arm(scenario: Scenario, arm: Arm, seeds: int, n_requests: int | None = N
 
         torch.set_num_threads(1)
         agent: Any = SB3Agent(arm.agent)
-        kw = {**{k: v for k, v in agent.env_kwargs.items()
-                 if k not in (*SCENARIO_ENV_KEYS, "max_steps", "render_mode")}, **kw}
-        agent.check_env(agent.env_id, kw, vary=(*SCENARIO_ENV_KEYS, "max_steps", "render_mode"),
+        kw = {**split_env_kwargs(agent.env_kwargs, VARY)[1], **kw}
+        agent.check_env(agent.env_id, kw, vary=VARY,
                         allow_hardware_transfer=allow_hardware_transfer)
         env_id = agent.env_id
     else:
