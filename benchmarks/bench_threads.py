@@ -13,8 +13,8 @@ environment variables when their libraries load. Configurations:
 
 * ``default``: octogym as shipped (``octogym/threads.py``: ``OMP_WAIT_POLICY=PASSIVE`` set at
   import), torch imported after octogym;
-* ``active``: ``OMP_WAIT_POLICY=ACTIVE`` (OpenMP threads spin at barriers: GNU OpenMP's own
-  default, and octogym's before it chose ``PASSIVE``);
+* ``active``: ``OMP_WAIT_POLICY=ACTIVE`` (OpenMP threads spin at barriers; GNU OpenMP with no
+  policy set spins for a while before sleeping; octogym then steps serially);
 * ``torch-first``: the default, with torch imported before octogym (octogym's import-time
   setting comes too late for the OpenMP runtime torch loaded: octogym then steps serially);
 * ``torch-first+...``: the same, combined with another configuration;
