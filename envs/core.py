@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import config as numba_config
 from numba import njit, prange
 
 from octogym.envs.actions import kernel_actions
@@ -48,6 +47,7 @@ from octogym.kernel.loop import NO_ACTION, run_member
 from octogym.limits import TimeHorizonError
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
+from octogym.threads import threaded_steps
 from octogym.workflows import expected_frequencies
 from octogym.workflows.model import TaskBlock
 
@@ -77,7 +77,8 @@ def root_seed(seed: int, member: int = 0) -> int:
 
 PARALLEL_MIN = 64
 """Batches of at least this many members step their members on all of numba's threads
-(``NUMBA_NUM_THREADS``; set it to 1 to step serially). Smaller ones step on one thread, so a
+(``NUMBA_NUM_THREADS``; set it to 1 to step serially; :func:`octogym.threads.threaded_steps`
+also steps serially when OpenMP's threads spin). Smaller ones step on one thread, so a
 one-member env (as inside ``AsyncVectorEnv``'s worker processes) or a small training batch
 never starts a thread pool (numba's OpenMP layer is not fork-safe, docs/envs.md). The value is
 our choice, not tuned."""
@@ -197,8 +198,7 @@ class KernelBatch:
             per_tbu=rw.per_tbu, K=self.K, C=self.C, Q=self.Q, T=self.T, N=self.N, tau=self.tau,
             work=self.work, wf_work=self.wf_work, feature_offsets=self.offsets)
         self.members = self.member_buffers()
-        self._step = step_parallel if (batch >= PARALLEL_MIN and numba_config.NUMBA_NUM_THREADS > 1
-                                       ) else step_serial
+        self._step = step_parallel if batch >= PARALLEL_MIN and threaded_steps() else step_serial
 
     def member_buffers(self) -> MemberBuffers:
         """The per-member arrays the compiled step writes, bundled by name. They alias this

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+# Test modules import torch before octogym (too late for octogym to choose OpenMP's wait
+# policy, octogym/threads.py): choose it here, before either loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository's root (the source checkout the tests run against)."""
