@@ -9,7 +9,8 @@ directory or a .zip) and ``zoo:<name>`` for a bundled checkpoint (``octogym.agen
 data, so it works from an installed wheel). Default: :data:`LEADERBOARD_AGENTS`. Prints the
 Markdown leaderboard rows and each agent's per-task table; ``--out`` writes one JSON result
 per agent; ``--leaderboard FILE`` also writes the JSON results next to FILE
-(``<FILE stem>/<version>/``) and replaces the rows between FILE's row markers.
+(``<FILE stem>/<version>/``) and replaces the rows between FILE's row markers of the version
+by the rows of every result in that folder.
 """
 
 from __future__ import annotations
@@ -122,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     written = B.write_results(results, args.out) if args.out else []
     if args.leaderboard is not None:
         page = args.leaderboard
-        written += B.write_results(results, page.parent / page.stem / args.version)
-        page.write_text(replace_rows(page.read_text(), args.version, rows))
+        folder = page.parent / page.stem / args.version
+        written += B.write_results(results, folder)
+        # the page lists every result of the version (earlier runs' agents too)
+        page.write_text(replace_rows(page.read_text(), args.version, rows_of_results(folder)))
         written.append(page)
     if written:
         print("\nwrote " + " ".join(str(p) for p in written))
