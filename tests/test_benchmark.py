@@ -127,3 +127,13 @@ def test_installed_wheel_benches_outside_the_repository(tmp_path):
     assert "| rl:TBUAssign-v0 | tiny | 1 |" in p.stdout and "| static | tiny | 2 |" in p.stdout
     assert sorted(x.name for x in (out / "res").glob("*.json")) == [
         "rl_TBUAssign-v0.json", "static.json"]
+
+
+def test_a_planner_plays_through_the_same_env():
+    """``rollout:<base>`` with one candidate acts exactly as its base (docs/agents.md), so its
+    benchmark numbers are the base's."""
+    plan, base = B.run_benchmark("tiny", ["rollout:adaptive:k=1", "adaptive"])
+    assert plan["agent"] == "rollout:adaptive:k=1" and len(plan["tasks"]) == 2
+    keys = ("score", "latency_mean", "latency_p99", "latency_mean_ci95")
+    assert [[t[k] for k in keys] for t in plan["tasks"]] == [
+        [t[k] for k in keys] for t in base["tasks"]]
