@@ -31,7 +31,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from octogym.agents.base import HeuristicAgent, SB3Agent, decision_groups, zoo_checkpoints
+from octogym.agents.base import SB3Agent, decision_groups, make_agent, zoo_checkpoints
 from octogym.distributed import Executor
 from octogym.envs.config import ROLES, split_env_kwargs
 from octogym.envs.decisions import DECISIONS
@@ -154,7 +154,7 @@ def run_arm(scenario: Scenario, arm: Arm, seeds: int, n_requests: int | None = N
                         allow_hardware_transfer=allow_hardware_transfer)
         env_id = agent.env_id
     else:
-        agent = HeuristicAgent(arm.agent)
+        agent = make_agent(arm.agent)  # a heuristic, or a rollout:<base> planner
         kw["controller"] = arm.controller
         env_id = arm.env_id
     venv = gym.make_vec(env_id, num_envs=seeds, vectorization_mode="vector_entry_point", **kw)

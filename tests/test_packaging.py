@@ -46,3 +46,19 @@ def test_lint_enforces_seeded_rng_and_safe_yaml():
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert {"NPY002", "S506"} <= set(cfg["tool"]["ruff"]["lint"]["select"])
     assert "make lint" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_bundled_checkpoints_and_bench_files_are_package_data():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    agents = cfg["package-data"]["octogym.agents"]
+    zoo = list((ROOT / "agents" / "zoo").glob("*/final.zip"))
+    assert zoo
+    for f in zoo:
+        rel = f.relative_to(ROOT / "agents")
+        assert any(rel.match(p) for p in agents), rel
+        assert any(rel.with_name("config.json").match(p) for p in agents), rel
+    bench = list((ROOT / "octogym" / "data" / "bench").glob("*.json"))
+    assert bench and all(any(f.relative_to(ROOT / "octogym").match(p)
+                             for p in cfg["package-data"]["octogym"]) for f in bench)
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"octogym": "octogym.cli:main"}
