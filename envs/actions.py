@@ -67,8 +67,7 @@ def kernel_actions(actions: Any, mask: np.ndarray, invalid: np.ndarray, rows: np
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(x) & (x == np.rint(x)) & (np.abs(x) <= 2.0**62)
     out = np.where(whole, x, 0).astype(np.int64)
-    for b in rows:
-        if not whole[b]:
-            out[b] = nearest_valid(float(x[b]), mask[b])
-            invalid[b] += 1
+    for b in rows[~whole[rows]]:  # only the members whose float is not a whole number
+        out[b] = nearest_valid(float(x[b]), mask[b])
+        invalid[b] += 1
     return out
