@@ -42,7 +42,7 @@ import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import make_sb3_vec_env
 from octogym.envs.decisions import DECISIONS
 from octogym.kernel import fields as L
-from octogym.kernel.layout import ST_DECISION, ST_GROW
+from octogym.kernel.layout import EXT_TBU, ST_DECISION, ST_GROW
 from octogym.kernel.loop import run_member
 from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu
 from octogym.simulator import Simulation
@@ -54,13 +54,13 @@ def run_parallel(M, S, pol, active):
     SC = S.SC
     for b in prange(SC.shape[0]):
         if active[b]:
-            SC[b, L.SC_STATUS] = run_member(M, S, b, pol, False, False, 2**62, -1)
+            SC[b, L.SC_STATUS] = run_member(M, S, b, pol, 0, 2**62, -1)
 
 
 # Not cached: a test loads this file by path, and numba cannot load a cache entry written from
 # such a module ('<dynamic>') when this file runs as a script.
 @njit(parallel=True)
-def ext_rounds(M, S, pol, ext_cluster, ext_tbu, acts, state):
+def ext_rounds(M, S, pol, ext, acts, state):
     """Round-robin over members, one decision each per round, until every member is done
     (``state`` 1) or some member needs bigger pools (``state`` 2: grow, then call again).
     The action is the least-loaded TBU / cluster, as ``heuristic`` picks it. Returns the
@@ -73,7 +73,7 @@ def ext_rounds(M, S, pol, ext_cluster, ext_tbu, acts, state):
         for b in prange(acts.shape[0]):
             if state[b] != 0:
                 continue
-            st = run_member(M, S, b, pol, ext_cluster, ext_tbu, 2**62, acts[b])
+            st = run_member(M, S, b, pol, ext, 2**62, acts[b])
             acts[b] = -1
             if st == ST_GROW:
                 state[b] = 2
@@ -82,7 +82,7 @@ def ext_rounds(M, S, pol, ext_cluster, ext_tbu, acts, state):
                 state[b] = 1
             else:
                 j = S.SC[b, L.SC_DQ_HEAD]
-                if ext_tbu:
+                if ext & EXT_TBU:
                     c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
                     acts[b] = least_loaded_tbu(M, S, b, c)
                 else:
@@ -99,8 +99,6 @@ def bench_ceiling(env_id: str, n: int, kw: dict, seconds: float) -> float:
     spec = gym.spec(env_id)
     decision = next(d for k, d in DECISIONS.items() if k in env_id)
     hw = kw.get("hardware", spec.kwargs["hardware"])
-    ext_cluster = decision.ext.get("ext_cluster", False)
-    ext_tbu = decision.ext.get("ext_tbu", False)
     done, busy, seed = 0, 0.0, 0
     while busy < seconds:
         sim = Simulation(kw.get("workflows"), hw, load=kw["load"],
@@ -111,7 +109,7 @@ def bench_ceiling(env_id: str, n: int, kw: dict, seconds: float) -> float:
         state = np.zeros(n, np.int64)
         while (state != 1).any():
             t0 = time.perf_counter()
-            done += ext_rounds(sim.model, sim.state, sim.policy, ext_cluster, ext_tbu, acts,
+            done += ext_rounds(sim.model, sim.state, sim.policy, decision.ext, acts,
                                state)
             busy += time.perf_counter() - t0
             grow = state == 2

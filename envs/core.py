@@ -36,7 +36,6 @@ from octogym.envs.layout import layout, obs_size
 from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import fields as L
 from octogym.kernel.layout import (
-    DEC_CLUSTER,
     DEC_TBU,
     ST_DECISION,
     ST_DONE,
@@ -111,7 +110,7 @@ def _step_members(M, S, c, m, rows, resume, actions, reward, term, trunc):
     :class:`~octogym.envs.bundles.MemberBuffers`; ``reward``, ``term``, ``trunc`` receive the
     step's results. Members that return ST_GROW are left there (the caller grows the pools and
     calls again with ``resume``: their action is already applied)."""
-    ext_cluster = c.decision_kind == DEC_CLUSTER
+    ext = 1 << c.decision_kind
     ext_tbu = c.decision_kind == DEC_TBU
     SC = S.SC
     # Unpacked here: numba's parallel loop drops writes made through a namedtuple's array
@@ -123,7 +122,7 @@ def _step_members(M, S, c, m, rows, resume, actions, reward, term, trunc):
         if not resume:
             a = fix_action(actions, mask, b, invalid)
             kernel_action = home[b] * c.K + a if ext_tbu else a
-        st = run_member(M, S, b, c.kernel_policy, ext_cluster, ext_tbu, NO_LIMIT, kernel_action)
+        st = run_member(M, S, b, c.kernel_policy, ext, NO_LIMIT, kernel_action)
         SC[b, L.SC_STATUS] = st
         if st == ST_GROW:
             continue
@@ -227,7 +226,7 @@ class KernelBatch:
         self.invalid[rows] = 0
         active = np.zeros(self.B, np.bool_)
         active[rows] = True
-        st = self.sim.advance(active=active, **self.decision.ext)
+        st = self.sim.advance(active=active, ext=self.decision.ext)
         bad = rows[st[rows] != ST_DECISION]
         if bad.size:
             b = int(bad[0])

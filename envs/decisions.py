@@ -28,7 +28,7 @@ from numba import njit
 from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, Feature
 from octogym.hardware import HardwareConfig
 from octogym.kernel import fields as L
-from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, TBU_IDLE
+from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, EXT_CLUSTER, EXT_TBU, TBU_IDLE
 
 if TYPE_CHECKING:
     from octogym.envs.core import KernelBatch
@@ -49,7 +49,7 @@ class Decision:
     # The heuristic for the level the agent does not control (docs/envs.md): `proactive` for
     # the TBU env, `adaptive` for the cluster env. Defined here, once per decision kind.
     default_controller: str
-    ext: dict[str, bool]  # Simulation.advance flags that make the kernel pause here
+    ext: int  # the EXT_* bit that makes the kernel pause here (Simulation.advance's ext)
 
     def n_actions(self, hw: HardwareConfig) -> int:
         raise NotImplementedError
@@ -84,7 +84,7 @@ class TBUDecision(Decision):
     kind = DEC_TBU
     features = TBU_FEATURES
     default_controller = "proactive"
-    ext = {"ext_tbu": True}
+    ext = EXT_TBU
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.tbus_per_cluster
@@ -141,7 +141,7 @@ class ClusterDecision(Decision):
     kind = DEC_CLUSTER
     features = CLUSTER_FEATURES
     default_controller = "adaptive"
-    ext = {"ext_cluster": True}
+    ext = EXT_CLUSTER
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.n_clusters

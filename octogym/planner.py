@@ -36,7 +36,16 @@ import numpy as np
 from octogym.kernel import fields as L
 from octogym.kernel.build import cache_aligned_zeros
 from octogym.kernel.fork import clone_rows, match_pools, run_rows
-from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, ST_DECISION, ST_GROW, ST_STALLED, State
+from octogym.kernel.layout import (
+    DEC_CLUSTER,
+    DEC_TBU,
+    EXT_CLUSTER,
+    EXT_TBU,
+    ST_DECISION,
+    ST_GROW,
+    ST_STALLED,
+    State,
+)
 from octogym.kernel.loop import NO_ACTION, POLICY_ACTION
 from octogym.kernel.policies import decide_cluster, decide_tbu
 from octogym.schedulers import SCHEDULERS, parse_planner
@@ -45,8 +54,7 @@ if TYPE_CHECKING:
     from octogym.metrics import SimResult
     from octogym.simulator import Simulation
 
-LEVELS = {"tbu": {"ext_tbu": True}, "cluster": {"ext_cluster": True},
-          "both": {"ext_tbu": True, "ext_cluster": True}}
+LEVELS = {"tbu": EXT_TBU, "cluster": EXT_CLUSTER, "both": EXT_TBU | EXT_CLUSTER}
 
 
 @dataclass(frozen=True)
@@ -238,13 +246,13 @@ def run_planned(sim: Simulation, cfg: RolloutConfig,
     ``until``), the planner answering every decision at ``cfg.level``."""
     planner = RolloutPlanner(sim, cfg)
     ext = LEVELS[cfg.level]
-    st = sim.advance(until, **ext)
+    st = sim.advance(until, ext=ext)
     while (st == ST_DECISION).any():
         waiting = st == ST_DECISION
         rows = np.flatnonzero(waiting)
         acts = np.full(sim.batch, NO_ACTION, np.int64)
         acts[rows] = planner.choose(rows)
-        st = sim.advance(until, actions=acts, active=waiting, **ext)
+        st = sim.advance(until, actions=acts, active=waiting, ext=ext)
     if (st == ST_STALLED).any():
         raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}")
     sim.planner_stats = {"decisions": planner.decisions, "rollouts": planner.rollouts}

@@ -227,10 +227,10 @@ class Simulation:
         return other
 
     def advance(self, until: int | None = None, actions: np.ndarray | None = None,
-                active: np.ndarray | None = None, ext_cluster: bool = False,
-                ext_tbu: bool = False) -> np.ndarray:
+                active: np.ndarray | None = None, ext: int = 0) -> np.ndarray:
         """Advance active members to their next external decision, ``until``, or done.
-        Grows pools as needed. Returns the members' statuses.
+        Grows pools as needed. Returns the members' statuses. ``ext``: the decision kinds
+        that pause for an external action (``EXT_*`` bits of :mod:`octogym.kernel.layout`).
 
         ``until`` defaults to (and is capped at) ``self.horizon``; a member that would pass
         the horizon raises :class:`octogym.limits.TimeHorizonError` (int64 cycle counts and
@@ -240,7 +240,7 @@ class Simulation:
         acts = np.full(B, -1, np.int64) if actions is None else np.asarray(actions, np.int64)
         act = np.ones(B, np.bool_) if active is None else np.asarray(active, np.bool_)
         while True:
-            run_batch(self.model, self.state, self.policy, ext_cluster, ext_tbu, int(until),
+            run_batch(self.model, self.state, self.policy, ext, int(until),
                       acts, act)
             grow = act & (field(self.state, "status") == ST_GROW)
             if not grow.any():

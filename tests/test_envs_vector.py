@@ -303,8 +303,7 @@ def test_bench_ceiling_does_the_env_work(env_id, bench):
     decisions = 0
     while (state != 1).any():
         decisions += bench.ext_rounds(sim.model, sim.state, sim.policy,
-                                      core.decision.ext.get("ext_cluster", False),
-                                      core.decision.ext.get("ext_tbu", False), acts, state)
+                                      core.decision.ext, acts, state)
         if (state == 2).any():
             sim.grow(state == 2)
             state[state == 2] = 0

@@ -97,7 +97,7 @@ def run_rows(M, S, pol, rows, until, actions):
     candidate of every member."""
     for i in range(rows.shape[0]):
         b = rows[i]
-        S.SC[b, SC_STATUS] = run_member(M, S, b, pol, False, False, until[i], actions[i])
+        S.SC[b, SC_STATUS] = run_member(M, S, b, pol, 0, until[i], actions[i])
 
 
 __all__ = ["run_rows", "clone_rows", "copy_state", "match_pools"]

@@ -36,6 +36,9 @@ STATUS_NAMES = {0: "done", 1: "decision", 2: "time", 3: "grow", 4: "stalled"}
 
 # Decision kinds.
 DEC_NONE, DEC_CLUSTER, DEC_TBU = 0, 1, 2
+# Which decision kinds pause the kernel for an external agent: a bitmask, the ``ext`` argument
+# of run_member / run_batch / Simulation.advance (0 = the member's policy decides everything).
+EXT_CLUSTER, EXT_TBU = 1 << DEC_CLUSTER, 1 << DEC_TBU
 
 # TBU states.
 TBU_IDLE, TBU_RUN, TBU_RECONF = 0, 1, 2

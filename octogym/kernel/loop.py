@@ -36,6 +36,8 @@ from octogym.kernel.layout import (
     EV_EPOCH,
     EV_TB_DONE,
     EV_TBU_FREE,
+    EXT_CLUSTER,
+    EXT_TBU,
     FR_COPY,
     FR_GROUP,
     FR_ROOT,
@@ -532,7 +534,10 @@ def idle_epochs(M, S, b, pol, t, until):
 
 
 @kernel_entry
-def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
+def run_member(M, S, b, pol, ext, until, action):
+    """Advance member ``b`` to its next external decision (a kind whose bit ``1 << DEC_*``
+    is set in ``ext``), to ``until``, or to its end; ``action`` resolves the pending
+    decision first (``NO_ACTION``: none). Returns the member's status ``ST_*``."""
     SC = S.SC
     MI = M.MI
     RQ = S.RQ
@@ -572,7 +577,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                 return ST_GROW
             j = SC[b, L.SC_DQ_HEAD]
             if JB[b, j, L.JB_BLOCK] < 0:
-                if ext_cluster:
+                if ext & EXT_CLUSTER:
                     SC[b, L.SC_DEC_KIND] = DEC_CLUSTER
                     SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
@@ -581,7 +586,7 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
                 apply_cluster(M, S, b, WL, j, h)
             else:
                 c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
-                if ext_tbu:
+                if ext & EXT_TBU:
                     if not cluster_has_space(M, S, b, c):
                         dq_pop(S, b)
                         bl_push(M, S, b, c, j)
@@ -630,13 +635,13 @@ def run_member(M, S, b, pol, ext_cluster, ext_tbu, until, action):
 
 
 @kernel_entry
-def run_batch(M, S, pol, ext_cluster, ext_tbu, until, actions, active):
+def run_batch(M, S, pol, ext, until, actions, active):
     """Advance every active member; returns nothing (each member's status, ``ST_*``, is written
     to its ``status`` field, ``S.SC[b, L.SC_STATUS]``)."""
     SC = S.SC
     for b in range(SC.shape[0]):
         if active[b]:
-            SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext_cluster, ext_tbu, until, actions[b])
+            SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext, until, actions[b])
 
 
 __all__ = ["FORK", "NO_ACTION", "POLICY_ACTION", "ST_DONE", "ST_GROW", "ST_TIME", "init_member",
