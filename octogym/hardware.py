@@ -40,6 +40,7 @@ from octogym import limits
 from octogym.limits import short
 
 __all__ = [
+    "CONTROL_PLANE_REALISTIC",
     "HardwareError",
     "HardwareConfig",
     "PRESETS",
@@ -68,6 +69,8 @@ _INT_MIN: dict[str, int] = {
     "die_hop_cycles": 0,
     "link_bytes_per_cycle": 1,
     "local_bytes_per_cycle": 0,
+    "decision_base_cycles": 0,
+    "decision_cycles_per_entity": 0,
 }
 # ... and the largest (docs/limits.md): sizes keep the kernel's pools and the (C, C) matrices
 # allocatable, cycle counts keep one transfer or reconfiguration far below int64.
@@ -83,6 +86,9 @@ _INT_MAX: dict[str, int] = {
     "die_hop_cycles": limits.MAX_LATENCY_CYCLES,
     "link_bytes_per_cycle": limits.MAX_BANDWIDTH,
     "local_bytes_per_cycle": limits.MAX_BANDWIDTH,
+    "decision_base_cycles": limits.MAX_LATENCY_CYCLES,
+    # times MAX_TBUS entities scanned, a decision stays within MAX_LATENCY_CYCLES
+    "decision_cycles_per_entity": limits.MAX_LATENCY_CYCLES // limits.MAX_TBUS,
 }
 
 
@@ -120,6 +126,15 @@ class HardwareConfig:
     local_bytes_per_cycle: int
     # Clock used to convert cycles to seconds in reports. Ours: 1.0 GHz (round number).
     clock_ghz: float = 1.0
+    # ---- control plane (ours; docs/model.md §3 "Control plane"). Both 0 (the default): a
+    # scheduling decision takes no time, as before. A decision costs
+    # decision_base_cycles + decision_cycles_per_entity * (entities its scope scans) on its
+    # server: the home cluster's CBU for a choice among that cluster's TBUs, the member's
+    # central scheduler for a machine-wide TBU choice and for every cluster assignment.
+    # Fixed cycles of one decision (take the job, write the choice). Ours: 0 (free).
+    decision_base_cycles: int = 0
+    # Cycles per candidate scanned (one TBU's or cluster's state word). Ours: 0 (free).
+    decision_cycles_per_entity: int = 0
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -441,6 +456,12 @@ _CHIP = HardwareConfig(
     local_bytes_per_cycle=128,
     clock_ghz=1.0,
 )
+# A control plane that costs time (ours; docs/model.md §3 "Control plane"): apply as overrides,
+# ``get_hardware("chip", **CONTROL_PLANE_REALISTIC)``. A CBU is a small control core: taking a
+# decision job and writing its answer ~50 cycles; per candidate it loads one state word,
+# computes an estimate and compares (~4 instructions at 1 per cycle).
+CONTROL_PLANE_REALISTIC: dict[str, int] = {"decision_base_cycles": 50,
+                                           "decision_cycles_per_entity": 4}
 PRESETS: dict[str, HardwareConfig] = {
     "chip": _CHIP,
     # Wafer scale: the chip's clusters and links on a 16x16 mesh = 256 clusters, 1024 TBUs,

@@ -113,6 +113,7 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
         local_bw=hw.local_bytes_per_cycle, n_requests=int(n_requests), arr_mode=int(arrival),
         epoch=int(epoch), maxmap=int(max_map_count), trace_cap=int(trace_cap),
         margin=2 * (int(max_map_count) + mix.max_outdeg) + 16,
+        dec_base=hw.decision_base_cycles, dec_per=hw.decision_cycles_per_entity,
     )
     n = int(n_requests)
     tt = np.zeros(n, np.int64) if trace_t is None else np.asarray(trace_t, np.int64)

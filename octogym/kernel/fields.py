@@ -22,7 +22,9 @@ MI_MAXMAP = 10  # maxmap: most copies a map starts (its count draw is clamped)
 MI_TRACE_CAP = 11  # trace_cap: rows of the TB trace TR (0: no trace)
 MI_MARGIN = 12  # margin: free pool slots and heap entries a member needs before it handles an event
 #   (else it stops with ST_GROW)
-MI_NFIELDS = 13
+MI_DEC_BASE = 13  # dec_base: control plane: fixed cycles of one scheduling decision (0: free)
+MI_DEC_PER = 14  # dec_per: control plane: cycles per candidate entity a decision scans (0: free)
+MI_NFIELDS = 15
 
 # ---- Model MB: int64 per block (.., NB)
 MB_BLK_WF = 0  # blk_wf: workflow of the block
@@ -106,7 +108,15 @@ SC_IDLE_EPOCHS = 26  # idle_epochs: consecutive epochs with no event pending and
 SC_SUM_ARR = 27  # sum_arr: sum of the arrival cycles of arrived requests
 SC_SUM_DONE = 28  # sum_done: sum of the finish cycles of finished requests
 SC_SUM_DONE_ARR = 29  # sum_done_arr: sum of the arrival cycles of finished requests
-SC_NFIELDS = 30
+SC_CS_FREE = 30  # cs_free: cycle the member's central scheduler (a serial server) is next free
+SC_DEC_N_CENTRAL = 31  # dec_n_central: decisions served by the central scheduler
+SC_DEC_N_CBU = 32  # dec_n_cbu: decisions served by a CBU
+SC_DEC_CYC_CENTRAL = 33  # dec_cyc_central: cycles the central scheduler spent deciding
+SC_DEC_CYC_CBU = 34  # dec_cyc_cbu: cycles CBUs spent deciding
+SC_DEC_WAIT_CENTRAL = 35  # dec_wait_central: cycles decisions queued for the central scheduler
+SC_DEC_WAIT_CBU = 36  # dec_wait_cbu: cycles decisions queued for a CBU (behind CB jobs and
+#   decisions)
+SC_NFIELDS = 37
 
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded

@@ -28,6 +28,10 @@ from pathlib import Path
 
 # Event kinds, in tie-breaking priority order at equal time (docs/model.md: time, kind, sequence).
 EV_TB_DONE, EV_CB_DONE, EV_TBU_FREE, EV_ARRIVAL, EV_EPOCH = 0, 1, 2, 3, 4
+# A request whose cluster decision took control-plane time starts when that decision completes
+# (docs/model.md §3 "Control plane"); last at equal time, and never pushed while decisions are
+# free, so free-decision runs keep their event order.
+EV_REQUEST_START = 5
 KIND_SHIFT = 56  # a heap entry's key is (kind << KIND_SHIFT) | push sequence number
 
 # Member status returned by the kernel.
@@ -83,6 +87,8 @@ MODEL_TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ("trace_cap", "rows of the TB trace TR (0: no trace)"),
         ("margin", "free pool slots and heap entries a member needs before it handles an "
                    "event (else it stops with ST_GROW)"),
+        ("dec_base", "control plane: fixed cycles of one scheduling decision (0: free)"),
+        ("dec_per", "control plane: cycles per candidate entity a decision scans (0: free)"),
     )),
     ("MB", "int64 per block (.., NB)", (
         ("blk_wf", "workflow of the block"),
@@ -189,6 +195,14 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("sum_arr", "sum of the arrival cycles of arrived requests"),
         ("sum_done", "sum of the finish cycles of finished requests"),
         ("sum_done_arr", "sum of the arrival cycles of finished requests"),
+        # the control plane (docs/model.md §3): only decisions that cost cycles are counted
+        ("cs_free", "cycle the member's central scheduler (a serial server) is next free"),
+        ("dec_n_central", "decisions served by the central scheduler"),
+        ("dec_n_cbu", "decisions served by a CBU"),
+        ("dec_cyc_central", "cycles the central scheduler spent deciding"),
+        ("dec_cyc_cbu", "cycles CBUs spent deciding"),
+        ("dec_wait_central", "cycles decisions queued for the central scheduler"),
+        ("dec_wait_cbu", "cycles decisions queued for a CBU (behind CB jobs and decisions)"),
     )),
     ("SF", "f8", ("X",), "float scalars of a member", (
         ("arr_clock", "Poisson arrival clock: the last arrival time, unrounded"),

@@ -34,6 +34,7 @@ from octogym.kernel.layout import (
     EV_ARRIVAL,
     EV_CB_DONE,
     EV_EPOCH,
+    EV_REQUEST_START,
     EV_TB_DONE,
     EV_TBU_FREE,
     EXT_CLUSTER,
@@ -57,10 +58,11 @@ from octogym.kernel.mechanisms import (
     bl_push,
     bl_release,
     cluster_has_space,
+    decision_done,
     dequeue_head,
     dq_pop,
     dq_push,
-    enqueue,
+    enqueue_at,
     free_frame,
     free_job,
     heap_pop,
@@ -69,6 +71,10 @@ from octogym.kernel.mechanisms import (
     start_next,
 )
 from octogym.kernel.policies import (
+    SCOPE_CLUSTER,
+    SCOPE_CLUSTERS,
+    SCOPE_MACHINE,
+    cluster_scope,
     decide_cluster,
     decide_tbu,
     epoch_quiet_until,
@@ -76,6 +82,8 @@ from octogym.kernel.policies import (
     on_epoch,
     on_idle,
     policy_defers,
+    scope_entities,
+    tbu_scope,
 )
 from octogym.rng import (
     S_ARRIVAL,
@@ -459,6 +467,30 @@ def apply_cluster(M, S, b, WL, j, h):
     flush(M, S, b, WL)
 
 
+@kernel_helper
+def tbu_decided(M, S, b, c, scope):
+    """Cycle a TBU choice of ``scope`` for a job of home cluster ``c`` completes: a
+    machine-wide choice runs on the central scheduler, a narrower one on ``c``'s CBU
+    (docs/model.md §3 "Control plane"; ``now`` while decisions are free)."""
+    return decision_done(M, S, b, -1 if scope == SCOPE_MACHINE else c,
+                         scope_entities(M, scope))
+
+
+@kernel_step
+def assign_cluster(M, S, b, WL, j, h, scope):
+    """Arrival job ``j`` (popped from the decision queue) gets home cluster ``h`` by a
+    decision of ``scope`` on the central scheduler; the request starts when that decision
+    completes: now (at once, as with free decisions) or at an ``EV_REQUEST_START`` event."""
+    t = decision_done(M, S, b, -1, scope_entities(M, scope))
+    if t == S.SC[b, L.SC_NOW]:
+        apply_cluster(M, S, b, WL, j, h)
+    else:
+        r = S.JB[b, j, L.JB_REQ]
+        S.RQ[b, r, L.RQ_HOME] = h
+        S.RES[b, S.RQ[b, r, L.RQ_UID], L.RES_HOME] = h
+        heap_push(S, b, t, EV_REQUEST_START, j)
+
+
 @kernel_entry
 def init_member(M, S, b):
     """Schedule the first arrival (and epoch) of a freshly laid-out member."""
@@ -477,11 +509,12 @@ def init_members(M, S, rows):
 
 
 @kernel_helper
-def place_tb(M, S, b, j, c, u):
+def place_tb(M, S, b, j, c, u, scope):
     """TB job ``j`` (the decision queue's head, home cluster ``c``) goes where the policy's
-    ``decide_tbu`` answer ``u`` says: a TBU (an invalid one is counted and replaced by the
-    least-loaded TBU of ``c``), ``PARK_HOME`` = ``c``'s backlog, ``park_code(c')`` = cluster
-    ``c'``'s backlog."""
+    ``decide_tbu`` answer ``u`` (a choice of ``scope``) says: a TBU (an invalid one is counted
+    and replaced by the least-loaded TBU of ``c``), its data moving once the decision
+    completes; ``PARK_HOME`` = ``c``'s backlog, ``park_code(c')`` = cluster ``c'``'s backlog
+    (parking costs no decision time: docs/model.md §3 "Control plane")."""
     MI = M.MI
     TB = S.TB
     dq_pop(S, b)
@@ -489,7 +522,7 @@ def place_tb(M, S, b, j, c, u):
         S.SC[b, L.SC_N_INVALID] += 1
         u = least_loaded_tbu(M, S, b, c)
     if u >= 0:
-        enqueue(M, S, b, j, u)
+        enqueue_at(M, S, b, j, u, tbu_decided(M, S, b, c, scope))
     elif u == PARK_HOME:
         bl_push(M, S, b, c, j)
     else:
@@ -551,24 +584,27 @@ def run_member(M, S, b, pol, ext, until, action):
         j = SC[b, L.SC_DQ_HEAD]
         if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
+            scope = SCOPE_CLUSTERS  # an agent's cluster choice scans the C clusters
             if action == POLICY_ACTION:
                 h = decide_cluster(M, S, b, j, pol)
+                scope = cluster_scope(pol)
             elif h < 0 or h >= MI[L.MI_C]:
                 SC[b, L.SC_N_INVALID] += 1
                 h = decide_cluster(M, S, b, j, pol)
             dq_pop(S, b)
-            apply_cluster(M, S, b, WL, j, h)
+            assign_cluster(M, S, b, WL, j, h, scope)
         else:
             c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
             if action == POLICY_ACTION:
-                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol))
+                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol), tbu_scope(pol))
             else:
                 u = action
                 if u < 0 or u >= MI[L.MI_T] or TB[b, L.TB_QL, u] >= MI[L.MI_QCAP]:
                     SC[b, L.SC_N_INVALID] += 1
                     u = least_loaded_tbu(M, S, b, c)
                 dq_pop(S, b)
-                enqueue(M, S, b, j, u)
+                # an agent's TBU choice scans its home cluster's K TBUs, on that cluster's CBU
+                enqueue_at(M, S, b, j, u, tbu_decided(M, S, b, c, SCOPE_CLUSTER))
         SC[b, L.SC_DEC_KIND] = DEC_NONE
         SC[b, L.SC_DEC_JOB] = -1
     while True:
@@ -583,7 +619,7 @@ def run_member(M, S, b, pol, ext, until, action):
                     return ST_DECISION
                 h = decide_cluster(M, S, b, j, pol)
                 dq_pop(S, b)
-                apply_cluster(M, S, b, WL, j, h)
+                assign_cluster(M, S, b, WL, j, h, cluster_scope(pol))
             else:
                 c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
                 if ext & EXT_TBU:
@@ -594,7 +630,7 @@ def run_member(M, S, b, pol, ext, until, action):
                     SC[b, L.SC_DEC_KIND] = DEC_TBU
                     SC[b, L.SC_DEC_JOB] = j
                     return ST_DECISION
-                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol))
+                place_tb(M, S, b, j, c, decide_tbu(M, S, b, j, pol), tbu_scope(pol))
         if SC[b, L.SC_N_DONE] >= MI[L.MI_N_REQUESTS]:
             return ST_DONE
         if SC[b, L.SC_HP_LEN] == 0:
@@ -614,6 +650,8 @@ def run_member(M, S, b, pol, ext, until, action):
             on_tbu_free(M, S, b, data, pol)
         elif kind == EV_ARRIVAL:
             on_arrival(M, S, b, data)
+        elif kind == EV_REQUEST_START:
+            apply_cluster(M, S, b, WL, data, RQ[b, JB[b, data, L.JB_REQ], L.RQ_HOME])
         else:
             # an epoch with nothing else pending and no decision to make: count it, so a
             # member whose work can never be placed ends as stalled instead of looping

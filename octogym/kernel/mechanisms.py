@@ -358,9 +358,15 @@ def start_next(M, S, b, u):
 @kernel_helper
 def enqueue(M, S, b, j, u):
     """Put job ``j`` at the tail of TBU ``u``'s queue; its input data starts moving now."""
+    enqueue_at(M, S, b, j, u, S.SC[b, L.SC_NOW])
+
+
+@kernel_helper
+def enqueue_at(M, S, b, j, u, t0):
+    """:func:`enqueue`, the input data starting to move at ``t0`` (>= now): when the decision
+    that placed the job completes (docs/model.md §3 "Control plane")."""
     m_tbu_cluster = M.tbu_cluster
     JB = S.JB
-    SC = S.SC
     SF = S.SF
     NOC = M.NOC
     MI = M.MI
@@ -374,7 +380,7 @@ def enqueue(M, S, b, j, u):
     JB[b, j, L.JB_TBU] = u
     nbytes = JB[b, j, L.JB_BYTES]
     org = JB[b, j, L.JB_ORG]
-    JB[b, j, L.JB_DATA] = SC[b, L.SC_NOW] + transfer(M, org, c, nbytes)
+    JB[b, j, L.JB_DATA] = t0 + transfer(M, org, c, nbytes)
     SF[b, L.SF_BYTE_HOPS] += nbytes * NOC[L.NOC_HOPS, org, c]
     q = MI[L.MI_QCAP]
     TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u]) % q] = j
@@ -509,3 +515,38 @@ def est_finish(M, S, b, u, blk):
     if last_cfg != MB[L.MB_BLK_CFG, blk]:
         w += MI[L.MI_RECONF]
     return w + m_dur_mean[blk]
+
+
+# ---- control plane: decisions take time on a serial server ---------------------------------
+
+
+@kernel_helper
+def decision_done(M, S, b, c, n):
+    """A scheduling decision that scans ``n`` entities (docs/model.md §3 "Control plane"),
+    served by the CBU of cluster ``c`` (``c >= 0``; it queues with that cluster's CB jobs) or
+    by the member's central scheduler (``c < 0``). Both are serial servers: the decision
+    starts when its server is free and takes ``dec_base + dec_per * n`` cycles. Returns the
+    cycle it completes; ``now`` when decisions are free (then nothing is accounted)."""
+    MI = M.MI
+    SC = S.SC
+    now = SC[b, L.SC_NOW]
+    cost = MI[L.MI_DEC_BASE] + MI[L.MI_DEC_PER] * n
+    if cost == 0:
+        return now
+    if c < 0:
+        free = SC[b, L.SC_CS_FREE]
+        start = now if now > free else free
+        SC[b, L.SC_CS_FREE] = start + cost
+        SC[b, L.SC_DEC_N_CENTRAL] += 1
+        SC[b, L.SC_DEC_CYC_CENTRAL] += cost
+        SC[b, L.SC_DEC_WAIT_CENTRAL] += start - now
+    else:
+        CL = S.CL
+        free = CL[b, L.CL_CBU_FREE, c]
+        start = now if now > free else free
+        CL[b, L.CL_CBU_FREE, c] = start + cost
+        CL[b, L.CL_ACC_CBU, c] += cost
+        SC[b, L.SC_DEC_N_CBU] += 1
+        SC[b, L.SC_DEC_CYC_CBU] += cost
+        SC[b, L.SC_DEC_WAIT_CBU] += start - now
+    return start + cost

@@ -41,6 +41,24 @@ KERNEL_POLICIES = {
     "static": P_STATIC, "reactive": P_REACTIVE, "adaptive": P_ADAPTIVE,
     "proactive": P_PROACTIVE, "octopus": P_OCTOPUS, "eft": P_EFT,
 }
+# The control plane (docs/model.md §3 and §6): what each policy's decisions scan, so what they
+# cost. A scope names the entities scanned: none (a counter or a draw), the K TBUs of one
+# cluster, the C clusters (each keeps its own load counters), the T TBUs of the machine. A TBU
+# choice of scope SCOPE_MACHINE runs on the central scheduler, a narrower one on the home
+# cluster's CBU; every cluster assignment runs on the central scheduler.
+SCOPE_NONE, SCOPE_CLUSTER, SCOPE_CLUSTERS, SCOPE_MACHINE = 0, 1, 2, 3
+DECISION_SCOPES = {  # policy code -> (cluster decision scope, TBU decision scope)
+    P_ROUND_ROBIN: (SCOPE_NONE, SCOPE_CLUSTER), P_LEAST_LOADED: (SCOPE_CLUSTERS, SCOPE_CLUSTER),
+    P_RANDOM: (SCOPE_NONE, SCOPE_CLUSTER), P_STATIC: (SCOPE_NONE, SCOPE_CLUSTER),
+    P_REACTIVE: (SCOPE_NONE, SCOPE_CLUSTER), P_ADAPTIVE: (SCOPE_NONE, SCOPE_CLUSTER),
+    P_PROACTIVE: (SCOPE_CLUSTERS, SCOPE_CLUSTER), P_OCTOPUS: (SCOPE_CLUSTERS, SCOPE_CLUSTER),
+    P_EFT: (SCOPE_CLUSTERS, SCOPE_MACHINE),
+}
+if sorted(DECISION_SCOPES) != sorted(KERNEL_POLICIES.values()):
+    raise AssertionError("policies.DECISION_SCOPES must give every kernel policy code its "
+                         f"decision scopes: has {sorted(DECISION_SCOPES)}, codes are "
+                         f"{sorted(KERNEL_POLICIES.values())}")
+_SCOPES = np.array([DECISION_SCOPES[p] for p in range(len(DECISION_SCOPES))], np.int64)
 # Tunables: M.MF[MF_POLICY + PARAM_*] (defaults and reasons in octogym.schedulers).
 PARAM_EMA, PARAM_REACTIVE_THRESHOLD, PARAM_DIFFUSION, PARAM_DIFFUSION_THRESHOLD = 0, 1, 2, 3
 PARAM_STRUCTURAL_IDLE, PARAM_STEAL = 4, 5
@@ -65,6 +83,31 @@ def policy_draw(S, b):
     k = SC[b, L.SC_N_POLICY_DRAWS]
     SC[b, L.SC_N_POLICY_DRAWS] = k + 1
     return u01(S.SEED[b], k, 0, S_POLICY)
+
+
+@kernel_helper
+def cluster_scope(pol):
+    """Scope (``SCOPE_*``) of policy ``pol``'s cluster assignment."""
+    return _SCOPES[pol, 0]
+
+
+@kernel_helper
+def tbu_scope(pol):
+    """Scope (``SCOPE_*``) of policy ``pol``'s TBU choice."""
+    return _SCOPES[pol, 1]
+
+
+@kernel_helper
+def scope_entities(M, scope):
+    """Entities a decision of ``scope`` scans: 0, K, C or T."""
+    MI = M.MI
+    if scope == SCOPE_CLUSTER:
+        return MI[L.MI_K]
+    if scope == SCOPE_CLUSTERS:
+        return MI[L.MI_C]
+    if scope == SCOPE_MACHINE:
+        return MI[L.MI_T]
+    return 0
 
 
 # ---- building blocks ------------------------------------------------------------------------
