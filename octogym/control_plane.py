@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from octogym.hardware import CONTROL_PLANE_REALISTIC, get_hardware
-from octogym.headroom import mean_ci
 from octogym.kernel.layout import field
 
 __all__ = ["ControlPlaneStats", "control_plane_stats", "study"]
@@ -87,6 +86,8 @@ def study(hardware: str = "chip", loads: Sequence[float] = (0.6, 0.8), seeds: in
     ``costs`` (default ``CONTROL_PLANE_REALISTIC``), each with its 95% t interval over the
     ``seeds`` members; the paired per-seed change; the central scheduler's utilisation and
     the mean queueing per costly decision at the central scheduler and at the CBUs."""
+    from octogym.headroom import mean_ci
+
     costs = dict(CONTROL_PLANE_REALISTIC if costs is None else costs)
     hw_on = get_hardware(hardware, **costs)
     rows = []

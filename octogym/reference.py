@@ -8,8 +8,13 @@ discrete-event tool. It exists for two reasons:
   trajectory (same TB schedule, same completion times, same metrics; ``tests/test_reference.py``);
 * **speed baseline**: ``benchmarks/`` compare the kernel's throughput against it.
 
-It implements the kernel's built-in policies ``round_robin`` and ``least_loaded`` (no epochs,
-no external decisions, no migration or stealing).
+It implements the kernel's built-in policies ``round_robin``, ``least_loaded`` and ``eft`` (no
+epochs, no external decisions, no migration or stealing), and the control plane's cost
+(docs/model.md §3 "Control plane"): a decision takes cycles on a serial server, the home
+cluster's CBU (a TBU choice among that cluster's TBUs; it queues with the CB jobs) or the
+central scheduler (``eft``'s machine-wide TBU choice, every cluster assignment). A request
+starts when its cluster decision completes; a TB job's data moves once its TBU decision
+completes.
 
 Same draws
     Random quantities are counter-based (:mod:`octogym.rng`): arrival gaps are a function of
@@ -81,11 +86,14 @@ from octogym.kernel.layout import (
     ARRIVAL_MODES,
     EV_ARRIVAL,
     EV_CB_DONE,
+    EV_REQUEST_START,
     EV_TB_DONE,
     MAX_MAP_COUNT,
 )
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
+from octogym.kernel.policies import DECISION_SCOPES, KERNEL_POLICIES, SCOPE_MACHINE
 from octogym.metrics import SimResult, make_result
+from octogym.reference_decisions import ReferenceDecisions
 from octogym.reference_model import (
     COPY,
     GROUP,
@@ -103,7 +111,7 @@ from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK, CompiledMix, com
 __all__ = ["REFERENCE_POLICIES", "Cluster", "Frame", "KernelEvent", "ReferenceSimulation",
            "Request", "TBInstance", "TBU", "Token"]
 
-REFERENCE_POLICIES = ("round_robin", "least_loaded")
+REFERENCE_POLICIES = ("round_robin", "least_loaded", "eft")
 
 # Lineages and seeds are uint64 (as in the kernel), so they go to the numba draws as np.uint64.
 _U64 = np.uint64
@@ -113,7 +121,7 @@ _ROOT_LIN, _JOIN_SALT = _U64(ROOT_LIN), _U64(JOIN_SALT)
 # ---- the simulator -------------------------------------------------------------------------
 
 
-class ReferenceSimulation:
+class ReferenceSimulation(ReferenceDecisions):
     """One run of a scenario, with the arguments of :class:`octogym.simulator.Simulation`.
 
     ``seed`` and ``member_offset`` select the same member seed as a kernel ``Simulation`` member
@@ -121,7 +129,8 @@ class ReferenceSimulation:
     end)`` per TB execution, in the order they were started, like the kernel's trace),
     ``arrival``, ``completion``, ``home``, ``workflow`` (per request id, ``-1`` if none), and
     counters ``n_events``, ``n_tb_done``, ``n_cb_done``, ``n_reconf``, ``byte_hops``,
-    ``n_backlogged`` (TB jobs parked in a cluster backlog, re-parks counted).
+    ``n_backlogged`` (TB jobs parked in a cluster backlog, re-parks counted), and
+    :meth:`control_plane` (the decisions' cost).
 
     >>> ref = ReferenceSimulation("recognition", "chip", load=0.6, n_requests=50, seed=1)
     >>> ref.run().n_requests
@@ -170,6 +179,8 @@ class ReferenceSimulation:
             if len(self.trace_t) != self.n_requests or len(self.trace_w) != self.n_requests:
                 raise ValueError(f"trace must hold n_requests={n_requests} entries")
         self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
+        # what this policy's cluster and TBU decisions scan (one table: the kernel's)
+        self.cluster_scope, self.tbu_scope = DECISION_SCOPES[KERNEL_POLICIES[policy]]
         self.seed = _U64(seeds_for(seed, member_offset + 1)[member_offset])
         self._compile_tables()
 
@@ -181,6 +192,7 @@ class ReferenceSimulation:
         self.blk_cost = m.blk_cost.tolist()
         self.blk_body = m.blk_body.tolist()
         self.blk_indeg = m.blk_indeg.tolist()
+        self.dur_mean = m.dur_mean.tolist()
         ptr = m.succ_ptr.tolist()
         self.flows_of = [range(ptr[x], ptr[x + 1]) for x in range(m.n_blocks)]  # CSR flow ids
         self.flow_dst = m.succ_dst.tolist()
@@ -240,8 +252,11 @@ class ReferenceSimulation:
         self.n_reconf = 0
         self.n_backlogged = 0  # TB jobs parked in a backlog (counting re-parks)
         self.byte_hops = 0.0
+        self.cs_free = 0  # the central scheduler is a serial server: free from this cycle
+        self.dec = dict.fromkeys(("decisions_central", "decisions_cbu", "cycles_central",
+                                  "cycles_cbu", "wait_central", "wait_cbu"), 0)
         self._handlers = {EV_TB_DONE: self.on_tb_done, EV_CB_DONE: self.on_cb_done,
-                          EV_ARRIVAL: self.on_arrival}
+                          EV_ARRIVAL: self.on_arrival, EV_REQUEST_START: self.on_request_start}
         self.at(self.next_arrival_time(0), EV_ARRIVAL, 0)
 
     def at(self, time: int, kind: int, payload: Any) -> None:
@@ -438,31 +453,31 @@ class ReferenceSimulation:
         while dq:
             job = dq.popleft()
             if isinstance(job, Request):
-                self.start_request(job, self.choose_cluster())
+                home = self.choose_cluster()
+                done = self.decision_done(None, self.entities(self.cluster_scope))
+                if done == self.env.now:
+                    self.start_request(job, home)
+                else:  # the request starts when the central scheduler has decided
+                    job.home = home
+                    self.at(done, EV_REQUEST_START, job)
                 continue
             cl = self.clusters[job.request.home]
+            if self.tbu_scope == SCOPE_MACHINE:
+                tbu = self.eft_tbu(job)
+                if tbu is None:  # no TBU of the machine has queue space
+                    self.park(cl, job)
+                    continue
+                self.enqueue(job, tbu, self.decision_done(None, self.entities(SCOPE_MACHINE)))
+                continue
             if not cl.has_space():
                 self.park(cl, job)
                 continue
-            self.enqueue(job, self.choose_tbu(cl))
+            tbu = self.choose_tbu(cl)
+            self.enqueue(job, tbu, self.decision_done(cl, self.entities(self.tbu_scope)))
 
-    def choose_cluster(self) -> int:
-        if self.policy == "round_robin":
-            c = self.rr_cluster % len(self.clusters)
-            self.rr_cluster = c + 1
-            return c
-        # least_loaded: fewest queued + backlogged TB jobs, lowest id on ties
-        best, best_load = 0, None
-        for cl in self.clusters:
-            load = cl.queued + len(cl.backlog)
-            if best_load is None or load < best_load:
-                best, best_load = cl.id, load
-        return best
-
-    def choose_tbu(self, cl: Cluster) -> TBU:
-        if self.policy == "round_robin":
-            return cl.round_robin_tbu()
-        return cl.least_loaded_tbu()
+    def on_request_start(self, req: Request) -> None:
+        """The central scheduler finished the request's cluster decision."""
+        self.start_request(req, req.home)
 
     def park(self, cl: Cluster, job: TBInstance) -> None:
         """No TBU of the cluster has queue space: the job waits in its backlog."""
@@ -471,10 +486,10 @@ class ReferenceSimulation:
         cl.backlog.append(job)
         self.n_backlogged += 1
 
-    def release_backlog(self, cl: Cluster) -> None:
-        """Queue space freed in ``cl``: as many backlog jobs as it has free slots go, in order,
-        to the *front* of the decision FIFO (ahead of newer work)."""
-        k = min(len(cl.backlog), cl.free_slots)
+    def release_backlog(self, cl: Cluster, everything: bool = False) -> None:
+        """Queue space freed in ``cl``: as many backlog jobs as it has free slots (or all of
+        them) go, in order, to the *front* of the decision FIFO (ahead of newer work)."""
+        k = len(cl.backlog) if everything else min(len(cl.backlog), cl.free_slots)
         if k == 0:
             return
         if k == len(cl.backlog):
@@ -492,13 +507,15 @@ class ReferenceSimulation:
             return 0 if bw <= 0 else -(-nbytes // bw)
         return self.latency[src][dst] + -(-nbytes // hw.link_bytes_per_cycle)
 
-    def enqueue(self, job: TBInstance, tbu: TBU) -> None:
-        """Job joins the tail of ``tbu``'s queue; its input data starts moving now."""
+    def enqueue(self, job: TBInstance, tbu: TBU, decided: int) -> None:
+        """Job joins the tail of ``tbu``'s queue; its input data starts moving when the decision
+        that placed it completes (``decided``)."""
         c = tbu.cluster
         job.tbu = tbu
-        job.data_ready = self.env.now + self.transfer(job.org, c.id, job.nbytes)
+        job.data_ready = decided + self.transfer(job.org, c.id, job.nbytes)
         self.byte_hops += job.nbytes * self.hops[job.org][c.id]
         tbu.queue.append(job)
+        tbu.expected_work += self.dur_mean[job.block]
         c.queued += 1
         c.free_slots -= 1
         if not tbu.running:
@@ -530,6 +547,9 @@ class ReferenceSimulation:
         tbu = job.tbu
         cl = tbu.cluster
         tbu.queue.popleft()
+        tbu.expected_work -= self.dur_mean[job.block]
+        if not tbu.queue:
+            tbu.expected_work = 0.0  # as the kernel: clear round-off
         cl.queued -= 1
         cl.free_slots += 1
         tbu.running = False
@@ -541,6 +561,12 @@ class ReferenceSimulation:
         self.consume(job.frame, cl.id)
         self.flush()
         self.release_backlog(cl)
+        if self.tbu_scope == SCOPE_MACHINE and not cl.backlog:
+            # eft parked work only when the whole machine was full: any freed slot re-offers
+            # the first (by id) cluster's whole backlog (``mechanisms.bl_release_elsewhere``)
+            other = next((o for o in self.clusters if o.backlog), None)
+            if other is not None:
+                self.release_backlog(other, everything=True)
         if tbu.queue:
             self.start_next(tbu)
 

@@ -88,7 +88,7 @@ class TBU:
     """One PEA: a configuration and a FIFO queue; the head job is the running one."""
 
     __slots__ = ("id", "cluster", "config", "running", "queue", "idle_since", "runs", "busy",
-                 "reconfiguring", "waiting", "starved", "blocked")
+                 "reconfiguring", "waiting", "starved", "blocked", "expected_work")
 
     def __init__(self, tbu_id: int, cluster: Cluster, config: int) -> None:
         self.id = tbu_id
@@ -100,6 +100,7 @@ class TBU:
         self.runs = 0
         # accounted cycles (docs/model.md: the idle split)
         self.busy = self.reconfiguring = self.waiting = self.starved = self.blocked = 0
+        self.expected_work = 0.0  # sum of its queued jobs' mean durations (eft's estimate)
 
     def close_idle(self, now: int) -> None:
         """Account the open idle segment up to ``now`` (blocked while the cluster has a

@@ -3,7 +3,9 @@
 On the same scenario and seed both must produce the same trajectory (docs/model.md §4): the same TB
 schedule (every execution's request, block, TBU, ready, start and end, in the same start order),
 the same per-request arrival / completion / home / workflow, and the same metrics (all scalar
-fields of ``SimResult``, per-TBU utilisation and idle split).
+fields of ``SimResult``, per-TBU utilisation and idle split), and the same control-plane cost
+(every decision's server, cycles and queueing; per-cluster CBU busy cycles) when decisions cost
+time (docs/model.md §3 "Control plane").
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import math
 import numpy as np
 import pytest
 
+from octogym.control_plane import control_plane_stats
 from octogym.kernel.layout import field
 from octogym.reference import ReferenceSimulation
 from octogym.simulator import Simulation
 from octogym.workflows.generator import GeneratorConfig, generate_workflow
 from octogym.workflows.suite import suite_names
 
-POLICIES = ("round_robin", "least_loaded")
+POLICIES = ("round_robin", "least_loaded", "eft")
 TRACE_COLS = ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")
 TRACE_CAP = 200_000
 QCAP1 = {"preset": "chip", "queue_capacity": 1}
@@ -35,19 +38,20 @@ def kernel_run(workflows, hardware, member: int = 0, **kw):
     assert n < TRACE_CAP, "trace truncated: raise TRACE_CAP"
     sched = list(zip(*[field(S, c)[member][:n].tolist() for c in TRACE_COLS], strict=True))
     per_req = {k: field(S, f"res_{k}")[member].copy() for k in ("arr", "done", "home", "wf")}
-    return res, sched, per_req
+    per_req["acc_cbu"] = field(S, "acc_cbu")[member].copy()
+    return res, sched, per_req, control_plane_stats(S, member)
 
 
 def ref_run(workflows, hardware, **kw):
     ref = ReferenceSimulation(workflows, hardware, **kw)
     res = ref.run()
     per_req = {"arr": ref.arrival, "done": ref.completion, "home": ref.home,
-               "wf": ref.workflow}
+               "wf": ref.workflow, "acc_cbu": np.array([c.cbu_busy for c in ref.clusters])}
     return ref, res, per_req
 
 
 def assert_same(workflows, hardware, member: int = 0, **kw) -> ReferenceSimulation:
-    kres, ksched, kreq = kernel_run(workflows, hardware, member=member, **kw)
+    kres, ksched, kreq, kcp = kernel_run(workflows, hardware, member=member, **kw)
     ref, rres, rreq = ref_run(workflows, hardware, member_offset=member, **kw)
     # schedule: same executions in the same start order; report the first difference
     for i, (a, b) in enumerate(zip(ksched, ref.schedule, strict=False)):
@@ -67,6 +71,7 @@ def assert_same(workflows, hardware, member: int = 0, **kw) -> ReferenceSimulati
     for k, v in kres.tbu_idle.items():
         np.testing.assert_array_equal(v, rres.tbu_idle[k], err_msg=f"tbu_idle[{k}]")
     assert rres.n_requests == kw["n_requests"]
+    assert kcp == ref.control_plane()
     return ref
 
 
@@ -115,6 +120,41 @@ def test_unconfigured_tbus_and_member_offset():
     assert ref.n_reconf >= ref.hw.n_tbus // 2
 
 
+# ---- the control plane costs time: decisions queue on the CBUs and the central scheduler ----
+
+REALISTIC = {"decision_base_cycles": 50, "decision_cycles_per_entity": 4}
+HEAVY = {"decision_base_cycles": 0, "decision_cycles_per_entity": 300}  # eft saturates
+BASE_ONLY = {"decision_base_cycles": 3000, "decision_cycles_per_entity": 0}
+WAFER_4x8 = {"preset": "wafer", "rows": 4, "cols": 8, "queue_capacity": 2}
+CP_CASES = [("mix", "chip", REALISTIC, "eft", 1), ("mix", "chip", HEAVY, "eft", 2),
+            ("mix", "chip", HEAVY, "least_loaded", 3), ("mix", "chip", BASE_ONLY, "round_robin", 4),
+            ("recognition", QCAP1, HEAVY, "eft", 5), ("sensor_fusion", "chip", BASE_ONLY, "eft", 6),
+            ("agent_loop", WAFER_4x8, REALISTIC, "least_loaded", 7),
+            ("recommendation", WAFER_4x8, BASE_ONLY, "eft", 8),
+            ("early_exit", QCAP1, HEAVY, "round_robin", 9)]
+
+
+def _with(hw, costs):
+    return {**({"preset": hw} if isinstance(hw, str) else hw), **costs}
+
+
+@pytest.mark.parametrize(("wf", "hw", "costs", "policy", "seed"), CP_CASES,
+                         ids=[f"{c[0]}-{c[3]}-{c[4]}" for c in CP_CASES])
+def test_control_plane_costs_match_kernel(wf, hw, costs, policy, seed):
+    ref = assert_same(wf, _with(hw, costs), load=0.8, n_requests=120, seed=seed, policy=policy)
+    cp = ref.control_plane()
+    assert cp.decisions >= 120  # the mechanism is on: every request pays for decisions
+    assert cp.wait > 0  # and some decisions queued for a busy server
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_control_plane_closed_batch_matches_kernel(policy):
+    """All requests at t = 0: the central scheduler's queue holds every cluster decision."""
+    ref = assert_same("mix", _with("chip", REALISTIC), arrival="closed", n_requests=150, seed=3,
+                      policy=policy)
+    assert ref.control_plane().wait_central > 0
+
+
 # ---- random workflows: nested maps, forks/joins in map bodies, loops, drift phases --------
 
 GEN = GeneratorConfig(n_tasks=(3, 10), map_density=0.25, fork_density=0.25, branch_density=0.3,
@@ -130,6 +170,15 @@ def test_random_workflows_match_kernel(i):
     wfs = [generate_workflow(rng, cfg, name=f"r{i}_{k}") for k in range(1 + i % 3)]
     assert_same(wfs, HWS[i % 3], load=1.2, n_requests=60, seed=i,
                 arrival=("poisson", "closed")[(i // 2) % 2], policy=POLICIES[i % 2])
+
+
+@pytest.mark.parametrize("i", range(6))
+def test_random_workflows_with_control_plane_costs_match_kernel(i):
+    rng = np.random.default_rng(2000 + i)
+    wfs = [generate_workflow(rng, GEN, name=f"c{i}_{k}") for k in range(1 + i % 2)]
+    costs = (REALISTIC, HEAVY, BASE_ONLY)[i % 3]
+    assert_same(wfs, _with(HWS[i % 3], costs), load=1.0, n_requests=60, seed=100 + i,
+                arrival=("poisson", "closed")[i % 2], policy=POLICIES[(i + 1) % 3])
 
 
 # ---- the reference on its own ----------------------------------------------------------------

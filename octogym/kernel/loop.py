@@ -57,6 +57,7 @@ from octogym.kernel.mechanisms import (
     alloc_job,
     bl_push,
     bl_release,
+    bl_release_elsewhere,
     cluster_has_space,
     decision_done,
     dequeue_head,
@@ -375,6 +376,8 @@ def tbu_available(M, S, b, u, pol):
     (queue space, or a configuration parked work waits for); then it starts its next job, or
     is idle and the policy may let it steal."""
     bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
+    if tbu_scope(pol) == SCOPE_MACHINE:
+        bl_release_elsewhere(M, S, b, M.tbu_cluster[u])
     if S.TB[b, L.TB_QL, u] > 0:
         start_next(M, S, b, u)
     else:

@@ -270,6 +270,23 @@ def bl_release(M, S, b, c, release_all):
         CL[b, L.CL_BL_TAIL, c] = -1
 
 
+@kernel_step
+def bl_release_elsewhere(M, S, b, c):
+    """A slot freed in cluster ``c`` under a policy that places machine-wide (``eft``): such a
+    policy parks a job (in its home cluster's backlog) only when no TBU of the machine has
+    space, so a slot freeing anywhere must re-offer it. If ``c``'s own backlog is empty, the
+    first cluster (by id) with a backlog releases all of it (what still does not fit is
+    parked again). Without this, work parked in a cluster whose TBUs then stay idle waited
+    forever (the run stalled)."""
+    CL = S.CL
+    if CL[b, L.CL_BL_LEN, c] > 0:
+        return
+    for d in range(M.MI[L.MI_C]):
+        if CL[b, L.CL_BL_LEN, d] > 0:
+            bl_release(M, S, b, d, True)
+            return
+
+
 # ---- transfers --------------------------------------------------------------------------------
 
 
