@@ -459,6 +459,7 @@ class ReferenceSimulation(ReferenceDecisions):
                     self.start_request(job, home)
                 else:  # the request starts when the central scheduler has decided
                     job.home = home
+                    self.clusters[home].pending += 1
                     self.at(done, EV_REQUEST_START, job)
                 continue
             cl = self.clusters[job.request.home]
@@ -477,6 +478,7 @@ class ReferenceSimulation(ReferenceDecisions):
 
     def on_request_start(self, req: Request) -> None:
         """The central scheduler finished the request's cluster decision."""
+        self.clusters[req.home].pending -= 1
         self.start_request(req, req.home)
 
     def park(self, cl: Cluster, job: TBInstance) -> None:

@@ -75,10 +75,10 @@ class ReferenceDecisions:
             c = self.rr_cluster % len(self.clusters)
             self.rr_cluster = c + 1
             return c
-        # least_loaded: fewest queued + backlogged TB jobs, lowest id on ties
+        # least_loaded: fewest queued + backlogged (+ pending) TB jobs, lowest id on ties
         best, best_load = 0, None
         for cl in self.clusters:
-            load = cl.queued + len(cl.backlog)
+            load = cl.queued + len(cl.backlog) + cl.pending
             if best_load is None or load < best_load:
                 best, best_load = cl.id, load
         return best

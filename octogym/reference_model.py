@@ -118,7 +118,7 @@ class Cluster:
     """TBUs, one CBU (serial: ``cbu_free`` is when it next is free) and a TB-job backlog."""
 
     __slots__ = ("id", "tbus", "cbu_free", "cbu_busy", "backlog", "queued", "free_slots",
-                 "rr_next", "qcap")
+                 "rr_next", "qcap", "pending")
 
     def __init__(self, cluster_id: int, qcap: int) -> None:
         self.id = cluster_id
@@ -130,6 +130,7 @@ class Cluster:
         self.free_slots = 0  # free queue places over its TBUs (set once its TBUs are added)
         self.rr_next = 0  # round-robin pointer over its TBUs
         self.qcap = qcap
+        self.pending = 0  # requests assigned here that wait for their costly cluster decision
 
     def has_space(self) -> bool:
         """Some TBU of the cluster has queue space."""

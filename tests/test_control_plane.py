@@ -146,3 +146,24 @@ def test_agent_decisions_are_charged_at_the_env_scopes():
     assert cp.cycles_central == res.n_requests * (base + per * hw.n_clusters)
     assert cp.decisions_cbu == res.tb_executions
     assert cp.cycles_cbu == res.tb_executions * (base + per * hw.tbus_per_cluster)
+
+
+@pytest.mark.parametrize("costs", [{}, COSTLY])
+def test_eft_parked_work_is_reoffered_by_any_freed_slot(costs):
+    """eft parks a job in its home backlog only when no TBU of the machine has space; a slot
+    freeing in another cluster must re-offer it (this run stalled before, free decisions too;
+    costly decisions hold slots while they queue, so eft parks far more often)."""
+    sim = Simulation("recognition", {"preset": "chip", "queue_capacity": 1, **costs},
+                     arrival="closed", n_requests=200, seed=2, policy="eft")
+    assert sim.run()[0].n_requests == 200
+
+
+@pytest.mark.parametrize("policy", ["least_loaded", "octopus"])
+def test_requests_waiting_for_their_cluster_decision_count_as_load(policy):
+    """Costly cluster decisions queue at the central scheduler, so many requests are assigned
+    before any of them starts; counting them in their cluster's load keeps a load-based
+    choice from sending them all to the same (lowest-id) cluster."""
+    sim, _ = run(policy, {"preset": "chip", "decision_cycles_per_entity": 1000})
+    assert control_plane_stats(sim.state).wait_central > 0
+    homes = np.bincount(field(sim.state, "res_home")[0], minlength=16)
+    assert homes.max() <= 2 * 150 // 16, homes

@@ -188,7 +188,9 @@ CL_BL_TAIL = 3  # bl_tail: last job of the backlog
 CL_BL_LEN = 4  # bl_len: jobs in the backlog
 CL_QUEUED = 5  # cl_queued: jobs queued on the cluster's TBUs (sum of their tb_ql)
 CL_RR_TBU = 6  # rr_tbu: round-robin TBU choice: offset in the cluster of the next TBU to try
-CL_NFIELDS = 7
+CL_PENDING = 7  # cl_pending: requests assigned to the cluster that wait for their costly cluster
+#   decision to complete (docs/model.md §3 "Control plane")
+CL_NFIELDS = 8
 
 # ---- State RES: per request of the run, by arrival index (-1: not yet) [i8; B, N, field]
 RES_ARR = 0  # res_arr: arrival cycle

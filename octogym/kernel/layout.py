@@ -267,6 +267,8 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("bl_len", "jobs in the backlog"),
         ("cl_queued", "jobs queued on the cluster's TBUs (sum of their tb_ql)"),
         ("rr_tbu", "round-robin TBU choice: offset in the cluster of the next TBU to try"),
+        ("cl_pending", "requests assigned to the cluster that wait for their costly cluster "
+                       "decision to complete (docs/model.md §3 \"Control plane\")"),
     )),
     ("RES", "i8", ("N", "X"), "per request of the run, by arrival index (-1: not yet)", (
         ("res_arr", "arrival cycle"),

@@ -491,7 +491,16 @@ def assign_cluster(M, S, b, WL, j, h, scope):
         r = S.JB[b, j, L.JB_REQ]
         S.RQ[b, r, L.RQ_HOME] = h
         S.RES[b, S.RQ[b, r, L.RQ_UID], L.RES_HOME] = h
+        S.CL[b, L.CL_PENDING, h] += 1  # the scheduler counts what it assigned (no herding)
         heap_push(S, b, t, EV_REQUEST_START, j)
+
+
+@kernel_step
+def on_request_start(M, S, b, WL, j):
+    """The central scheduler completed the cluster decision of arrival job ``j``."""
+    h = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+    S.CL[b, L.CL_PENDING, h] -= 1
+    apply_cluster(M, S, b, WL, j, h)
 
 
 @kernel_entry
@@ -654,7 +663,7 @@ def run_member(M, S, b, pol, ext, until, action):
         elif kind == EV_ARRIVAL:
             on_arrival(M, S, b, data)
         elif kind == EV_REQUEST_START:
-            apply_cluster(M, S, b, WL, data, RQ[b, JB[b, data, L.JB_REQ], L.RQ_HOME])
+            on_request_start(M, S, b, WL, data)
         else:
             # an epoch with nothing else pending and no decision to make: count it, so a
             # member whose work can never be placed ends as stalled instead of looping

@@ -129,13 +129,14 @@ def least_loaded_tbu(M, S, b, c):
 
 @kernel_helper
 def least_loaded_cluster(M, S, b):
-    """Cluster with the fewest queued plus backlogged TB instances (lowest id on ties)."""
+    """Cluster with the fewest queued plus backlogged TB instances (lowest id on ties); a
+    request assigned there whose start waits for its costly decision counts as one."""
     MI = M.MI
     CL = S.CL
     best = 0
     bl = 1 << 62
     for c in range(MI[L.MI_C]):
-        load = CL[b, L.CL_QUEUED, c] + CL[b, L.CL_BL_LEN, c]
+        load = CL[b, L.CL_QUEUED, c] + CL[b, L.CL_BL_LEN, c] + CL[b, L.CL_PENDING, c]
         if load < bl:
             bl = load
             best = c
@@ -145,7 +146,8 @@ def least_loaded_cluster(M, S, b):
 @kernel_helper
 def cluster_work(M, S, b, c):
     """Expected TBU-cycles waiting in cluster ``c`` (queued work + backlog at the mean TB
-    duration), per TBU: the predicted time until a new job there could start."""
+    duration; a request assigned there whose start waits for its costly decision counts as
+    one backlogged TB), per TBU: the predicted time until a new job there could start."""
     MI = M.MI
     K = MI[L.MI_K]
     w = 0.0
@@ -155,7 +157,7 @@ def cluster_work(M, S, b, c):
     n = M.CFG.shape[1]
     for k in range(n):
         mean += M.CFG[L.CFG_MEAN, k] * M.CFG[L.CFG_SHARE, k]
-    w += S.CL[b, L.CL_BL_LEN, c] * mean
+    w += (S.CL[b, L.CL_BL_LEN, c] + S.CL[b, L.CL_PENDING, c]) * mean
     return w / K
 
 
