@@ -167,3 +167,16 @@ def test_requests_waiting_for_their_cluster_decision_count_as_load(policy):
     assert control_plane_stats(sim.state).wait_central > 0
     homes = np.bincount(field(sim.state, "res_home")[0], minlength=16)
     assert homes.max() <= 2 * 150 // 16, homes
+
+
+def test_study_rows_and_table():
+    """The study behind docs/results.md §10, on a tiny budget: paired free/costly runs."""
+    from octogym.control_plane import study, table
+
+    rows = study("chip", loads=(0.8,), seeds=2, n_requests=30, schedulers=("eft", "adaptive"),
+                 costs=COSTLY)
+    assert [r["scheduler"] for r in rows] == ["eft", "adaptive"]
+    eft = rows[0]
+    assert eft["on"][0] > eft["off"][0] and eft["central_load"][0] > 0
+    assert rows[1]["wait_central"][0] < eft["wait_central"][0]
+    assert table(rows).count("\n") == 3
