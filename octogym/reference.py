@@ -9,7 +9,9 @@ discrete-event tool. It exists for two reasons:
 * **speed baseline**: ``benchmarks/`` compare the kernel's throughput against it.
 
 It implements the kernel's built-in policies ``round_robin`` and ``least_loaded`` (no epochs,
-no external decisions, no migration or stealing).
+no migration or stealing), an outside TBU choice (``tbu_choice``, as the kernel's external TBU
+decisions), and the hardware's contention mechanisms, NoC link contention and bounded output
+buffers (docs/model.md §3 "Link contention", §4 "Output buffers").
 
 Same draws
     Random quantities are counter-based (:mod:`octogym.rng`): arrival gaps are a function of
@@ -68,7 +70,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,11 +119,15 @@ class ReferenceSimulation:
     """One run of a scenario, with the arguments of :class:`octogym.simulator.Simulation`.
 
     ``seed`` and ``member_offset`` select the same member seed as a kernel ``Simulation`` member
-    ``member_offset``. After :meth:`run`: ``schedule`` (one ``(uid, block, tbu, ready, start,
+    ``member_offset``. ``tbu_choice(uid, block, queue_lengths) -> tbu`` (optional) replaces
+    the policy's TBU decisions, as an outside agent's ``EXT_TBU`` actions replace the kernel's:
+    it must name a TBU with queue space, anywhere on the machine (so transfers cross the
+    NoC). After :meth:`run`: ``schedule`` (one ``(uid, block, tbu, ready, start,
     end)`` per TB execution, in the order they were started, like the kernel's trace),
     ``arrival``, ``completion``, ``home``, ``workflow`` (per request id, ``-1`` if none), and
     counters ``n_events``, ``n_tb_done``, ``n_cb_done``, ``n_reconf``, ``byte_hops``,
-    ``n_backlogged`` (TB jobs parked in a cluster backlog, re-parks counted).
+    ``n_backlogged`` (TB jobs parked in a cluster backlog, re-parks counted), and
+    ``contention`` (the counters of :func:`octogym.metrics.contention_metrics`).
 
     >>> ref = ReferenceSimulation("recognition", "chip", load=0.6, n_requests=50, seed=1)
     >>> ref.run().n_requests
@@ -141,6 +147,7 @@ class ReferenceSimulation:
         member_offset: int = 0,
         policy: str = "least_loaded",
         tbu_init: str | np.ndarray = "profile",
+        tbu_choice: Callable[[int, int, list[int]], int] | None = None,
     ) -> None:
         from octogym.simulator import resolve_workflows
 
@@ -171,6 +178,7 @@ class ReferenceSimulation:
                 raise ValueError(f"trace must hold n_requests={n_requests} entries")
         self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
         self.seed = _U64(seeds_for(seed, member_offset + 1)[member_offset])
+        self.tbu_choice = tbu_choice
         self._compile_tables()
 
     def _compile_tables(self) -> None:
@@ -225,7 +233,7 @@ class ReferenceSimulation:
         self.tbus: list[TBU] = []
         for u, cfg in enumerate(self.tbu_cfg.tolist()):
             cl = self.clusters[u // hw.tbus_per_cluster]
-            tbu = TBU(u, cl, cfg)
+            tbu = TBU(u, cl, cfg, hw.output_buffer)
             cl.tbus.append(tbu)
             cl.free_slots += hw.queue_capacity
             self.tbus.append(tbu)
@@ -240,6 +248,8 @@ class ReferenceSimulation:
         self.n_reconf = 0
         self.n_backlogged = 0  # TB jobs parked in a backlog (counting re-parks)
         self.byte_hops = 0.0
+        self.link_free = [0] * (4 * hw.n_clusters)  # noc_contention: when each link is free
+        self.link_wait = self.n_link_waits = 0
         self._handlers = {EV_TB_DONE: self.on_tb_done, EV_CB_DONE: self.on_cb_done,
                           EV_ARRIVAL: self.on_arrival}
         self.at(self.next_arrival_time(0), EV_ARRIVAL, 0)
@@ -340,11 +350,12 @@ class ReferenceSimulation:
         while tokens:
             self.deliver(tokens.popleft())
 
-    def emit(self, frame: Frame, flow: int, org: int, lineage: np.uint64) -> None:
-        """A token leaves along ``flow`` (a CSR flow id) inside ``frame``."""
+    def emit(self, frame: Frame, flow: int, org: int, lineage: np.uint64, src: int = -1) -> None:
+        """A token leaves along ``flow`` (a CSR flow id) inside ``frame``; its data is in TBU
+        ``src``'s output buffer (-1: none)."""
         frame.live += 1
         self.tokens.append(Token(frame, self.flow_dst[flow], org, self.flow_bytes[flow],
-                                 _U64(rng.lin_next(lineage, flow))))
+                                 _U64(rng.lin_next(lineage, flow)), src))
 
     def deliver(self, tok: Token) -> None:
         """A token arrives at its block."""
@@ -362,8 +373,10 @@ class ReferenceSimulation:
             if seen[0] == self.blk_indeg[x]:
                 del tok.frame.joins[x]
                 lineage = _U64(rng.mix64(seen[1] ^ _JOIN_SALT))
-                self.start_cb(Token(tok.frame, x, tok.org, tok.nbytes, lineage))
+                self.start_cb(Token(tok.frame, x, tok.org, tok.nbytes, lineage, tok.src))
             else:
+                if tok.src >= 0:  # a join keeps only its last token's output-buffer place
+                    self.ob_release(self.tbus[tok.src])
                 self.consume(tok.frame, tok.org)
         else:  # branch, map, fork
             self.start_cb(tok)
@@ -401,17 +414,19 @@ class ReferenceSimulation:
         self.at(end, EV_CB_DONE, tok)
 
     def on_cb_done(self, tok: Token) -> None:
-        x, frame, org, lineage = tok.block, tok.frame, tok.org, tok.lineage
+        x, frame, org, lineage, src = tok.block, tok.frame, tok.org, tok.lineage, tok.src
         req = frame.request
         self.n_cb_done += 1
         t = self.blk_type[x]
         if t == BRANCH:
-            self.emit(frame, self.branch_flow(req.uid, req.row, x, lineage), org, lineage)
+            self.emit(frame, self.branch_flow(req.uid, req.row, x, lineage), org, lineage, src)
+            n_out = 1
         elif t == MAP:
             n = self.map_count(req.uid, req.row, x, lineage)
             if n == 0:
                 for fi in self.flows_of[x]:
-                    self.emit(frame, fi, org, lineage)
+                    self.emit(frame, fi, org, lineage, src)
+                n_out = len(self.flows_of[x])
             else:
                 group = Frame(GROUP, frame, req, n)
                 group.map_block = x
@@ -422,10 +437,17 @@ class ReferenceSimulation:
                 for i in range(n):
                     copy = Frame(COPY, group, req, 1)
                     self.tokens.append(Token(copy, body, org, tok.nbytes,
-                                             _U64(rng.lin_next(lineage, COPY_SALT + i))))
+                                             _U64(rng.lin_next(lineage, COPY_SALT + i)), src))
+                n_out = n
         else:  # fork, join
             for fi in self.flows_of[x]:
-                self.emit(frame, fi, org, lineage)
+                self.emit(frame, fi, org, lineage, src)
+            n_out = len(self.flows_of[x])
+        if src >= 0:  # each token sent on takes a place of src's output buffer
+            if n_out > 0:
+                self.tbus[src].out += n_out - 1
+            else:
+                self.ob_release(self.tbus[src])
         self.consume(frame, org)
         self.flush()
 
@@ -443,6 +465,10 @@ class ReferenceSimulation:
             cl = self.clusters[job.request.home]
             if not cl.has_space():
                 self.park(cl, job)
+                continue
+            if self.tbu_choice is not None:  # an outside rule, as the kernel's EXT_TBU action
+                u = self.tbu_choice(job.request.uid, job.block, [len(t.queue) for t in self.tbus])
+                self.enqueue(job, self.tbus[u])
                 continue
             self.enqueue(job, self.choose_tbu(cl))
 
@@ -485,23 +511,57 @@ class ReferenceSimulation:
     # ---- TBUs --------------------------------------------------------------------------------
 
     def transfer(self, src: int, dst: int, nbytes: int) -> int:
-        """Cycles to move ``nbytes`` between clusters (docs/model.md §3; no contention)."""
+        """Cycles to move ``nbytes`` between clusters, without contention (docs/model.md
+        §3)."""
         hw = self.hw
         if src == dst:
             bw = hw.local_bytes_per_cycle
             return 0 if bw <= 0 else -(-nbytes // bw)
         return self.latency[src][dst] + -(-nbytes // hw.link_bytes_per_cycle)
 
+    def transfer_reserve(self, src: int, dst: int, nbytes: int) -> int:
+        """``noc_contention``: the transfer holds every directed link of its XY route for
+        ``ceil(nbytes / link_bytes_per_cycle)`` cycles from when the last of them is free (at
+        the earliest now); its wait adds to its cost (docs/model.md §3, "Link contention")."""
+        base = self.transfer(src, dst, nbytes)
+        ser = -(-nbytes // self.hw.link_bytes_per_cycle)
+        if src == dst or ser == 0:
+            return base
+        now = self.env.now
+        route = self.hw.route_links(src, dst)
+        start = max([now] + [self.link_free[k] for k in route])
+        for k in route:
+            self.link_free[k] = start + ser
+        if start > now:
+            self.link_wait += start - now
+            self.n_link_waits += 1
+        return base + start - now
+
     def enqueue(self, job: TBInstance, tbu: TBU) -> None:
-        """Job joins the tail of ``tbu``'s queue; its input data starts moving now."""
+        """Job joins the tail of ``tbu``'s queue; its input data starts moving now, which
+        frees its producer's output-buffer place."""
         c = tbu.cluster
+        now = self.env.now
         job.tbu = tbu
-        job.data_ready = self.env.now + self.transfer(job.org, c.id, job.nbytes)
+        move = self.transfer_reserve if self.hw.noc_contention else self.transfer
+        job.data_ready = now + move(job.org, c.id, job.nbytes)
         self.byte_hops += job.nbytes * self.hops[job.org][c.id]
+        if tbu.obuf > 0:
+            tbu.close_idle(now)  # before its queue fills: the segment so far was not blocked
         tbu.queue.append(job)
         c.queued += 1
         c.free_slots -= 1
-        if not tbu.running:
+        if not tbu.running and not tbu.out_blocked():
+            self.start_next(tbu)
+        if tbu.obuf > 0 and job.src >= 0:
+            src, job.src = job.src, -1
+            self.ob_release(self.tbus[src])
+
+    def ob_release(self, tbu: TBU) -> None:
+        """One output of ``tbu``'s buffer was received (or dropped): its place frees; if that
+        unblocks it, it starts its queue head now (docs/model.md §4, "Output buffers")."""
+        tbu.out -= 1
+        if not tbu.running and tbu.queue and not tbu.out_blocked():
             self.start_next(tbu)
 
     def start_next(self, tbu: TBU) -> None:
@@ -536,12 +596,16 @@ class ReferenceSimulation:
         tbu.runs += 1
         tbu.idle_since = self.env.now
         self.n_tb_done += 1
+        src = -1
+        if tbu.obuf > 0:  # its output waits in its output buffer until received
+            src = tbu.id
+            tbu.out += len(self.flows_of[job.block])
         for fi in self.flows_of[job.block]:
-            self.emit(job.frame, fi, cl.id, job.lineage)  # its output lies at this cluster
+            self.emit(job.frame, fi, cl.id, job.lineage, src)  # its output lies at this cluster
         self.consume(job.frame, cl.id)
         self.flush()
         self.release_backlog(cl)
-        if tbu.queue:
+        if not tbu.running and tbu.queue and not tbu.out_blocked():
             self.start_next(tbu)
 
     # ---- metrics ---------------------------------------------------------------------------
@@ -557,7 +621,7 @@ class ReferenceSimulation:
         for u in self.tbus:
             starved, blocked = u.starved, u.blocked
             if not u.running:  # close the open idle segment at the end
-                if u.cluster.backlog:
+                if u.cluster.backlog or (u.obuf > 0 and u.queue):
                     blocked += end - u.idle_since
                 else:
                     starved += end - u.idle_since
@@ -569,4 +633,10 @@ class ReferenceSimulation:
         counters = dict(reconfigurations=self.n_reconf, noc_byte_hops=self.byte_hops,
                         tb_executions=self.n_tb_done, cb_executions=self.n_cb_done,
                         events=self.n_events, invalid_actions=0, migrations=0, steals=0)
+        oblocked = [u.oblocked + (end - u.idle_since if not u.running and u.obuf > 0
+                                  and u.queue else 0) for u in self.tbus]
+        # the counters of octogym.metrics.contention_metrics
+        self.contention = dict(link_wait=self.link_wait, link_waits=self.n_link_waits,
+                               output_blocked=sum(oblocked),
+                               output_blocked_tbus=sum(1 for x in oblocked if x > 0))
         return make_result(lat, end, split, counters, self.hw.clock_ghz)

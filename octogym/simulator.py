@@ -41,7 +41,7 @@ from octogym.kernel.layout import (
     field,
 )
 from octogym.kernel.loop import run_batch
-from octogym.metrics import SimResult, collect
+from octogym.metrics import SimResult, collect, contention_metrics
 from octogym.schedulers import get_scheduler, is_planner, param_vector
 from octogym.workflows import Workflow, load_workflow
 from octogym.workflows.compiled import CompiledMix, compile_mix
@@ -288,6 +288,14 @@ class Simulation:
 
     def result(self, b: int = 0) -> SimResult:
         return collect(self.model, self.state, b, self.hw.clock_ghz)
+
+    def contention(self, b: int = 0) -> dict[str, int]:
+        """Member ``b``'s link-wait and output-blocking counters
+        (:func:`octogym.metrics.contention_metrics`) up to the end of its run (or now)."""
+        S = self.state
+        done = int(field(S, "n_done")[b]) >= model_int(self.model, "n_requests")
+        end = int(field(S, "t_end")[b]) if done else int(field(S, "now")[b])
+        return contention_metrics(self.model, S, b, end)
 
 
 def _check_int(v: Any, what: str, lo: int, hi: int) -> None:

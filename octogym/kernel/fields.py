@@ -22,7 +22,11 @@ MI_MAXMAP = 10  # maxmap: most copies a map starts (its count draw is clamped)
 MI_TRACE_CAP = 11  # trace_cap: rows of the TB trace TR (0: no trace)
 MI_MARGIN = 12  # margin: free pool slots and heap entries a member needs before it handles an event
 #   (else it stops with ST_GROW)
-MI_NFIELDS = 13
+MI_NOC_CONT = 13  # noc_cont: 1: transfers reserve their XY route's links (NoC link contention); 0:
+#   off
+MI_MESH_COLS = 14  # mesh_cols: cluster columns of the mesh (cluster c is at row c // mesh_cols)
+MI_OBUF = 15  # obuf: output buffer places per TBU (0: unbounded, no blocking)
+MI_NFIELDS = 16
 
 # ---- Model MB: int64 per block (.., NB)
 MB_BLK_WF = 0  # blk_wf: workflow of the block
@@ -106,7 +110,9 @@ SC_IDLE_EPOCHS = 26  # idle_epochs: consecutive epochs with no event pending and
 SC_SUM_ARR = 27  # sum_arr: sum of the arrival cycles of arrived requests
 SC_SUM_DONE = 28  # sum_done: sum of the finish cycles of finished requests
 SC_SUM_DONE_ARR = 29  # sum_done_arr: sum of the arrival cycles of finished requests
-SC_NFIELDS = 30
+SC_LINK_WAIT = 30  # link_wait: cycles transfers waited for busy NoC links (noc_cont only)
+SC_N_LINK_WAITS = 31  # n_link_waits: transfers that waited for a busy NoC link (noc_cont only)
+SC_NFIELDS = 32
 
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded
@@ -150,7 +156,8 @@ JB_DATA = 7  # jb_data: cycle its input data reaches its TBU
 JB_TBU = 8  # jb_tbu: TBU the job is queued on (-1: none yet)
 JB_NEXT = 9  # jb_next: next job in the decision queue or a backlog (-1: last)
 JB_FREE = 10  # jb_free: free stack of job slots
-JB_NFIELDS = 11
+JB_SRC = 11  # jb_src: TBU whose output buffer holds the job's input (-1: none; obuf only)
+JB_NFIELDS = 12
 
 # ---- State TB: per TBU, what policies and observations scan across TBUs [i8; B, field, T]
 TB_CFG = 0  # tb_cfg: configuration the TBU holds (-1: unconfigured)
@@ -167,8 +174,13 @@ TBR_ACC_BUSY = 2  # acc_busy: cycles running TBs
 TBR_ACC_RECONF = 3  # acc_reconf: cycles reconfiguring
 TBR_ACC_WAIT = 4  # acc_wait: cycles waiting for a queued job's input data
 TBR_ACC_STARVED = 5  # acc_starved: idle cycles while its cluster had no backlog (closed segments)
-TBR_ACC_BLOCKED = 6  # acc_blocked: idle cycles while its cluster had a backlog (closed segments)
-TBR_NFIELDS = 7
+TBR_ACC_BLOCKED = 6  # acc_blocked: idle cycles while its cluster had a backlog, or while it held
+#   queued work it could not start: output buffer full (closed segments)
+TBR_OB_LEN = 7  # ob_len: outputs in its output buffer not yet received by their consumers (obuf
+#   only; a token sent on to k consumers counts k)
+TBR_ACC_OBLOCKED = 8  # acc_oblocked: idle cycles blocked by a full output buffer (closed segments;
+#   included in acc_blocked)
+TBR_NFIELDS = 9
 
 # ---- State CL: per cluster [i8; B, field, C]
 CL_CBU_FREE = 0  # cbu_free: cycle the cluster's CBU (a serial server) is next free
@@ -203,4 +215,5 @@ WL_BLOCK = 1  # wl_block: block the token enters
 WL_ORG = 2  # wl_org: cluster where the token's data is
 WL_BYTES = 3  # wl_bytes: bytes the token carries
 WL_LIN = 4  # wl_lin: lineage of the token (uint64 bits stored as int64)
-WL_NFIELDS = 5
+WL_SRC = 5  # wl_src: TBU whose output buffer holds the token's data (-1: none; obuf only)
+WL_NFIELDS = 6
