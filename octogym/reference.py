@@ -8,10 +8,10 @@ discrete-event tool. It exists for two reasons:
   trajectory (same TB schedule, same completion times, same metrics; ``tests/test_reference.py``);
 * **speed baseline**: ``benchmarks/`` compare the kernel's throughput against it.
 
-It implements the kernel's built-in policies ``round_robin`` and ``least_loaded`` (no epochs,
-no migration or stealing), an outside TBU choice (``tbu_choice``, as the kernel's external TBU
-decisions), and the hardware's contention mechanisms, NoC link contention and bounded output
-buffers (docs/model.md §3 "Link contention", §4 "Output buffers").
+It implements the kernel's built-in policies ``round_robin``, ``least_loaded`` and ``static``
+(no epochs, no migration or stealing), an outside TBU choice (``tbu_choice``, as the kernel's
+external TBU decisions), and the hardware's contention mechanisms, NoC link contention and
+bounded output buffers (docs/model.md §3 "Link contention", §4 "Output buffers").
 
 Same draws
     Random quantities are counter-based (:mod:`octogym.rng`): arrival gaps are a function of
@@ -78,7 +78,7 @@ import simpy
 
 from octogym import rng
 from octogym.hardware import HardwareConfig, get_hardware
-from octogym.kernel.build import initial_configs, mix_work, seeds_for
+from octogym.kernel.build import initial_configs, mix_work, nearest_clusters, seeds_for
 from octogym.kernel.layout import (
     ARRIVAL_MODES,
     EV_ARRIVAL,
@@ -105,7 +105,7 @@ from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK, CompiledMix, com
 __all__ = ["REFERENCE_POLICIES", "Cluster", "Frame", "KernelEvent", "ReferenceSimulation",
            "Request", "TBInstance", "TBU", "Token"]
 
-REFERENCE_POLICIES = ("round_robin", "least_loaded")
+REFERENCE_POLICIES = ("round_robin", "least_loaded", "static")
 
 # Lineages and seeds are uint64 (as in the kernel), so they go to the numba draws as np.uint64.
 _U64 = np.uint64
@@ -207,6 +207,7 @@ class ReferenceSimulation:
         self.phase_after_req = m.phase_after_req.tolist()
         self.phase_after_cyc = m.phase_after_cyc.tolist()
         self.latency = hw.latency_matrix().tolist()
+        self.near = nearest_clusters(hw).tolist()  # static: clusters by distance
         self.hops = hw.hop_matrix().tolist()
 
     # ---- running -----------------------------------------------------------------------------
@@ -462,6 +463,9 @@ class ReferenceSimulation:
             if isinstance(job, Request):
                 self.start_request(job, self.choose_cluster())
                 continue
+            if self.policy == "static":
+                self.place_static(job)
+                continue
             cl = self.clusters[job.request.home]
             if not cl.has_space():
                 self.park(cl, job)
@@ -473,7 +477,7 @@ class ReferenceSimulation:
             self.enqueue(job, self.choose_tbu(cl))
 
     def choose_cluster(self) -> int:
-        if self.policy == "round_robin":
+        if self.policy in ("round_robin", "static"):
             c = self.rr_cluster % len(self.clusters)
             self.rr_cluster = c + 1
             return c
@@ -485,22 +489,48 @@ class ReferenceSimulation:
                 best, best_load = cl.id, load
         return best
 
+    def place_static(self, job: TBInstance) -> None:
+        """``static``: the TBU with the fewest queued jobs (lowest id on ties) among those
+        holding the job's configuration in the nearest cluster that has any (home first);
+        if they are all full, the job waits in that cluster's backlog (home's if no TBU holds
+        its configuration)."""
+        cfg = self.blk_cfg[job.block]
+        for d in self.near[job.request.home]:
+            cl = self.clusters[d]
+            holders = [u for u in cl.tbus if u.config == cfg]
+            if holders:
+                free = [u for u in holders if len(u.queue) < cl.qcap]
+                if free:
+                    self.enqueue(job, min(free, key=lambda u: len(u.queue)))
+                else:
+                    self.park(cl, job)
+                return
+        self.park(self.clusters[job.request.home], job)
+
     def choose_tbu(self, cl: Cluster) -> TBU:
         if self.policy == "round_robin":
             return cl.round_robin_tbu()
         return cl.least_loaded_tbu()
 
     def park(self, cl: Cluster, job: TBInstance) -> None:
-        """No TBU of the cluster has queue space: the job waits in its backlog."""
+        """No TBU of the cluster has queue space (or, under ``static``, none holding the
+        job's configuration): the job waits in its backlog. Parked where no queue place is
+        free, it has been received by the cluster: its producer's output-buffer place frees
+        (docs/model.md §4, "Output buffers")."""
         if not cl.backlog:
             cl.close_idle(self.env.now)  # its idle TBUs turn from starved to blocked
         cl.backlog.append(job)
         self.n_backlogged += 1
+        if job.src >= 0 and not cl.has_space():
+            src, job.src = job.src, -1
+            self.ob_release(self.tbus[src])
 
     def release_backlog(self, cl: Cluster) -> None:
         """Queue space freed in ``cl``: as many backlog jobs as it has free slots go, in order,
         to the *front* of the decision FIFO (ahead of newer work)."""
         k = min(len(cl.backlog), cl.free_slots)
+        if self.policy == "static":  # it may defer work: it sees every parked job again
+            k = len(cl.backlog)
         if k == 0:
             return
         if k == len(cl.backlog):

@@ -278,9 +278,13 @@ class Simulation:
             return run_planned(self, self.planner, until)
         st = self.advance(until)
         if (st == ST_STALLED).any():
+            why = ("a policy deferred work that no TBU will ever take"
+                   if self.hw.output_buffer == 0 else
+                   "a policy deferred work that no TBU will ever take, or TBUs wait for output "
+                   "buffer places that only work they keep from running would free: a deadlock "
+                   "of bounded output buffers, docs/model.md §4")
             raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}: "
-                               "work is waiting but no event is pending (a policy deferred "
-                               "work that no TBU will ever take)")
+                               f"work is waiting but no event is pending ({why})")
         if (st == ST_DECISION).any():
             raise RuntimeError("an external decision is pending; use advance() with actions")
         assert ((st == ST_DONE) | (st == ST_TIME)).all()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from octogym.kernel import fields as L
-from octogym.kernel.layout import EXT_TBU, ST_DECISION, ST_DONE, field
+from octogym.kernel.layout import EXT_TBU, ST_DECISION, ST_DONE, ST_STALLED, field
 from octogym.reference import ReferenceSimulation
 from octogym.simulator import Simulation
 from octogym.workflows.generator import GeneratorConfig, generate_workflow
@@ -219,6 +219,56 @@ def test_output_buffers_match_kernel(policy, wf, seed):
     """One output-buffer place per TBU: producers wait for their consumers' placement."""
     ref = assert_same(wf, OBUF, load=1.0, n_requests=100, seed=seed, policy=policy)
     assert ref.contention["output_blocked"] > 0
+
+
+@pytest.mark.parametrize(("q", "ob", "load"), [(4, 1, 0.9), (2, 2, 1.0)])
+def test_output_buffers_under_static_match_kernel(q, ob, load):
+    """``static`` defers consumers until a TBU of their configuration has space: their
+    producers stay blocked meanwhile."""
+    hw = {"preset": "chip", "queue_capacity": q, "output_buffer": ob}
+    ref = assert_same("recognition", hw, load=load, n_requests=100, seed=5, policy="static")
+    assert ref.contention["output_blocked"] > 0
+
+
+def test_output_buffer_deadlock_is_reported_alike():
+    """Under ``static`` the suite mix deadlocks with one output-buffer place per TBU (a
+    configuration used early and late in a workflow, ``cpu``, waits for one used between, and
+    back). Neither simulator hangs: both stop at the same cycle with the same requests done,
+    and ``Simulation.run`` says why."""
+    hw = {"preset": "chip", "queue_capacity": 2, "output_buffer": 1}
+    kw = dict(load=1.0, n_requests=100, seed=4, policy="static")
+    sim = Simulation("mix", hw, **kw)
+    st = sim.advance()
+    assert st[0] == ST_STALLED
+    with pytest.raises(RuntimeError, match="output buffer"):
+        Simulation("mix", hw, **kw).run()
+    ref = ReferenceSimulation("mix", hw, **kw)
+    with pytest.raises(RuntimeError, match="stalled"):
+        ref.run()
+    assert ref.env.now == int(field(sim.state, "now")[0])
+    assert ref.n_done == int(field(sim.state, "n_done")[0]) < 100
+
+
+STATIC_CASES = [("mix", "chip", 150), ("recognition", "chip", 150), ("mix", "wafer", 60),
+                ("agent_loop", QCAP1, 100)]
+
+
+@pytest.mark.parametrize(("wf", "hw", "n"), STATIC_CASES)
+def test_static_matches_kernel(wf, hw, n):
+    """``static``: TBs only on TBUs of their configuration, at home or the nearest cluster
+    holding one; deferred jobs wait in that cluster's backlog and are all re-offered."""
+    ref = assert_same(wf, hw, load=0.8, n_requests=n, seed=11, policy="static")
+    assert ref.n_backlogged > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_static_with_both_mechanisms_matches_kernel(seed):
+    """``static`` sends TBs to the nearest cluster holding their configuration, so its
+    transfers cross the NoC and contend; consumers it defers hold their producers'
+    output-buffer places."""
+    hw = {"preset": "chip", "noc_contention": True, "output_buffer": 1}
+    ref = assert_same("early_exit", hw, load=0.9, n_requests=120, seed=seed, policy="static")
+    assert ref.contention["link_wait"] > 0 and ref.contention["output_blocked"] > 0
 
 
 @pytest.mark.parametrize("seed", [7, 8])

@@ -54,7 +54,6 @@ from octogym.kernel.layout import (
 from octogym.kernel.mechanisms import (
     alloc_frame,
     alloc_job,
-    bl_push,
     bl_release,
     cluster_has_space,
     dequeue_head,
@@ -67,6 +66,7 @@ from octogym.kernel.mechanisms import (
     heap_push,
     ob_release,
     out_blocked,
+    park,
     parked_cluster,
     start_next,
 )
@@ -519,9 +519,9 @@ def place_tb(M, S, b, j, c, u):
     if u >= 0:
         enqueue(M, S, b, j, u)
     elif u == PARK_HOME:
-        bl_push(M, S, b, c, j)
+        park(M, S, b, c, j)
     else:
-        bl_push(M, S, b, parked_cluster(u), j)
+        park(M, S, b, parked_cluster(u), j)
 
 
 @kernel_helper
@@ -617,7 +617,7 @@ def run_member(M, S, b, pol, ext, until, action):
                 if ext & EXT_TBU:
                     if not cluster_has_space(M, S, b, c):
                         dq_pop(S, b)
-                        bl_push(M, S, b, c, j)
+                        park(M, S, b, c, j)
                         continue
                     SC[b, L.SC_DEC_KIND] = DEC_TBU
                     SC[b, L.SC_DEC_JOB] = j

@@ -234,6 +234,19 @@ def bl_push(M, S, b, c, j):
     CL[b, L.CL_BL_LEN, c] += 1
 
 
+@kernel_helper
+def park(M, S, b, c, j):
+    """Park job ``j`` in cluster ``c``'s backlog. With output buffers, a job parked in a
+    cluster without free queue space has been received by the cluster (its backlog holds
+    it): its producer's output-buffer place frees (docs/model.md §4, "Output buffers"); a
+    job a policy defers while the cluster has space keeps it."""
+    bl_push(M, S, b, c, j)
+    if M.MI[L.MI_OBUF] > 0 and S.JB[b, j, L.JB_SRC] >= 0 and not cluster_has_space(M, S, b, c):
+        src = S.JB[b, j, L.JB_SRC]
+        S.JB[b, j, L.JB_SRC] = -1
+        ob_release(M, S, b, src)
+
+
 @kernel_step
 def bl_release(M, S, b, c, release_all):
     """Queue space freed in cluster ``c``: the head of its backlog goes to the *front* of the
