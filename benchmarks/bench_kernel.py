@@ -179,7 +179,8 @@ def contention_table(requests: dict[str, int], load: float, seed: int, repeat: i
             rows.append([hw, pol, ", ".join(f"{k}={v}" for k, v in on.items()), str(n),
                          fmt_rate(off_k["tb_per_s"]), fmt_rate(on_k["tb_per_s"]),
                          f"{ratio:.2f}x",
-                         f"{on_k['result0']['latency_mean'] / off_k['result0']['latency_mean']:.3f}",
+                         f"{on_k['result0']['latency_mean'] / off_k['result0']['latency_mean']"
+                         ":.3f}",
                          str(on_k["contention0"]["link_waits"]),
                          str(on_k["contention0"]["output_blocked"])])
     return recs, rows
