@@ -174,13 +174,12 @@ def contention_table(requests: dict[str, int], load: float, seed: int, repeat: i
             off_k = time_kernel(hw, pol, n, load, seed, 1, repeat)
             on_k = time_kernel({"preset": hw, **on}, pol, n, load, seed, 1, repeat)
             ratio = on_k["tb_per_s"] / off_k["tb_per_s"]
+            lat_ratio = on_k["result0"]["latency_mean"] / off_k["result0"]["latency_mean"]
             recs.append(dict(hardware=hw, policy=pol, on=on, n_requests=n, off=off_k, on_=on_k,
                              ratio=ratio))
             rows.append([hw, pol, ", ".join(f"{k}={v}" for k, v in on.items()), str(n),
                          fmt_rate(off_k["tb_per_s"]), fmt_rate(on_k["tb_per_s"]),
-                         f"{ratio:.2f}x",
-                         f"{on_k['result0']['latency_mean'] / off_k['result0']['latency_mean']"
-                         ":.3f}",
+                         f"{ratio:.2f}x", f"{lat_ratio:.3f}",
                          str(on_k["contention0"]["link_waits"]),
                          str(on_k["contention0"]["output_blocked"])])
     return recs, rows
