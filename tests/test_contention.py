@@ -8,6 +8,9 @@ what the mechanisms are for.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -90,65 +93,23 @@ def test_two_transfers_serialise_on_a_shared_link():
                     "output_blocked_tbus": 0}
 
 
-# ---- contagious idleness -------------------------------------------------------------------
-
-SLOW = """
-name: slow
-entry: front
-blocks:
-  - {id: front, type: task, config: fa, kind: ai, duration: {dist: fixed, value: 20000},
-     out_bytes: 4096}
-  - {id: fan, type: map, body: back, cost: 10, count: {dist: fixed, value: 1}}
-  - {id: back, type: task, config: kb, kind: ai, duration: {dist: fixed, value: 20000},
-     out_bytes: 1024}
-flows:
-  - {src: front, dst: fan, bytes: 4096}
-phases:
-  - {after_requests: 100, set: {fan: {count: {dist: fixed, value: 3}}}}
-"""
-FAST = """
-name: fast
-entry: front2
-blocks:
-  - {id: front2, type: task, config: fa, kind: ai, duration: {dist: fixed, value: 20000},
-     out_bytes: 4096}
-  - {id: tail, type: task, config: kc, kind: ai, duration: {dist: fixed, value: 20000},
-     out_bytes: 1024}
-flows:
-  - {src: front2, dst: tail, bytes: 4096}
-"""
-# 2 x 2 clusters of 4 TBUs, queues of 4
-SMALL = {"preset": "chip", "rows": 2, "cols": 2, "die_rows": 2, "die_cols": 2}
-B = 3
+# ---- contagious idleness (the case: benchmarks/contagion_buffers.py) -----------------------
 
 
-def contagion_run(policy: str, output_buffer: int) -> dict:
-    """Two workflows share configuration ``fa`` for their first TB. After 100 requests the
-    ``slow`` one sends each output to 3 ``kb`` consumers instead of 1: ``static``'s profile
-    (from the first phase) has too few ``kb`` TBUs, so ``kb`` consumers wait for them. Per
-    member: mean latency (all, ``fast`` requests), fraction of TBU time output-blocked, and
-    the configurations of the TBUs that were."""
-    sim = Simulation([loads_workflow(SLOW), loads_workflow(FAST)],
-                     {**SMALL, "output_buffer": output_buffer}, load=0.45, n_requests=400,
-                     seed=3, policy=policy, batch=B)
-    res = sim.run()
-    S = sim.state
-    out = {"lat": [], "fast": [], "oblocked": [], "blocked_cfgs": []}
-    for b, r in enumerate(res):
-        wf = field(S, "res_wf")[b]
-        lat = field(S, "res_done")[b] - field(S, "res_arr")[b]
-        out["lat"].append(r.latency_mean)
-        out["fast"].append(float(lat[wf == 1].mean()))
-        out["oblocked"].append(sim.contention(b)["output_blocked"] / (r.makespan * 16))
-        ob = field(S, "acc_oblocked")[b]
-        out["blocked_cfgs"].append({sim.mix.configs[c] for c in field(S, "tb_cfg")[b][ob > 0]})
-    return out
+def _case():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "contagion_buffers.py"
+    spec = importlib.util.spec_from_file_location("contagion_buffers", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_contagious_idleness_static_spreads_it_octopus_contains_it():
-    static0, static1 = contagion_run("static", 0), contagion_run("static", 1)
-    octo0, octo1 = contagion_run("octopus", 0), contagion_run("octopus", 1)
-    for b in range(B):
+    case = _case()
+    run = case.contagion_run
+    static0, static1 = run("static", 0), run("static", 1)
+    octo0, octo1 = run("octopus", 0), run("octopus", 1)
+    for b in range(case.B):
         # static: the fa TBUs (upstream) sit blocked with outputs the stalled kb consumers
         # have not taken, a fifth of all TBU time ...
         assert static1["oblocked"][b] > 0.1
