@@ -20,6 +20,9 @@ Same draws
     This module calls the very same functions, so it sees the kernel's draws without sharing
     any state with it.
 
+Where TB jobs go (policies' choices, backlogs, transfers, output-buffer places) is the
+mixin :class:`octogym.reference_placement.Placement`.
+
 The model, in objects (defined in :mod:`octogym.reference_model`)
     :class:`Request` - one workflow instance; gets a *home* :class:`Cluster` on arrival.
     :class:`Frame` - a scope of one request: the request's root, one copy of a map body, or the
@@ -100,6 +103,7 @@ from octogym.reference_model import (
     TBInstance,
     Token,
 )
+from octogym.reference_placement import Placement
 from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK, CompiledMix, compile_mix
 
 __all__ = ["REFERENCE_POLICIES", "Cluster", "Frame", "KernelEvent", "ReferenceSimulation",
@@ -115,7 +119,7 @@ _ROOT_LIN, _JOIN_SALT = _U64(ROOT_LIN), _U64(JOIN_SALT)
 # ---- the simulator -------------------------------------------------------------------------
 
 
-class ReferenceSimulation:
+class ReferenceSimulation(Placement):
     """One run of a scenario, with the arguments of :class:`octogym.simulator.Simulation`.
 
     ``seed`` and ``member_offset`` select the same member seed as a kernel ``Simulation`` member
@@ -476,96 +480,7 @@ class ReferenceSimulation:
                 continue
             self.enqueue(job, self.choose_tbu(cl))
 
-    def choose_cluster(self) -> int:
-        if self.policy in ("round_robin", "static"):
-            c = self.rr_cluster % len(self.clusters)
-            self.rr_cluster = c + 1
-            return c
-        # least_loaded: fewest queued + backlogged TB jobs, lowest id on ties
-        best, best_load = 0, None
-        for cl in self.clusters:
-            load = cl.queued + len(cl.backlog)
-            if best_load is None or load < best_load:
-                best, best_load = cl.id, load
-        return best
-
-    def place_static(self, job: TBInstance) -> None:
-        """``static``: the TBU with the fewest queued jobs (lowest id on ties) among those
-        holding the job's configuration in the nearest cluster that has any (home first);
-        if they are all full, the job waits in that cluster's backlog (home's if no TBU holds
-        its configuration)."""
-        cfg = self.blk_cfg[job.block]
-        for d in self.near[job.request.home]:
-            cl = self.clusters[d]
-            holders = [u for u in cl.tbus if u.config == cfg]
-            if holders:
-                free = [u for u in holders if len(u.queue) < cl.qcap]
-                if free:
-                    self.enqueue(job, min(free, key=lambda u: len(u.queue)))
-                else:
-                    self.park(cl, job)
-                return
-        self.park(self.clusters[job.request.home], job)
-
-    def choose_tbu(self, cl: Cluster) -> TBU:
-        if self.policy == "round_robin":
-            return cl.round_robin_tbu()
-        return cl.least_loaded_tbu()
-
-    def park(self, cl: Cluster, job: TBInstance) -> None:
-        """No TBU of the cluster has queue space (or, under ``static``, none holding the
-        job's configuration): the job waits in its backlog. Parked where no queue place is
-        free, it has been received by the cluster: its producer's output-buffer place frees
-        (docs/model.md §4, "Output buffers")."""
-        if not cl.backlog:
-            cl.close_idle(self.env.now)  # its idle TBUs turn from starved to blocked
-        cl.backlog.append(job)
-        self.n_backlogged += 1
-        if job.src >= 0 and not cl.has_space():
-            src, job.src = job.src, -1
-            self.ob_release(self.tbus[src])
-
-    def release_backlog(self, cl: Cluster) -> None:
-        """Queue space freed in ``cl``: as many backlog jobs as it has free slots go, in order,
-        to the *front* of the decision FIFO (ahead of newer work)."""
-        k = min(len(cl.backlog), cl.free_slots)
-        if self.policy == "static":  # it may defer work: it sees every parked job again
-            k = len(cl.backlog)
-        if k == 0:
-            return
-        if k == len(cl.backlog):
-            cl.close_idle(self.env.now)  # the backlog empties: idle TBUs turn starved
-        released = [cl.backlog.popleft() for _ in range(k)]
-        self.decisions.extendleft(reversed(released))
-
     # ---- TBUs --------------------------------------------------------------------------------
-
-    def transfer(self, src: int, dst: int, nbytes: int) -> int:
-        """Cycles to move ``nbytes`` between clusters, without contention (docs/model.md
-        §3)."""
-        hw = self.hw
-        if src == dst:
-            bw = hw.local_bytes_per_cycle
-            return 0 if bw <= 0 else -(-nbytes // bw)
-        return self.latency[src][dst] + -(-nbytes // hw.link_bytes_per_cycle)
-
-    def transfer_reserve(self, src: int, dst: int, nbytes: int) -> int:
-        """``noc_contention``: the transfer holds every directed link of its XY route for
-        ``ceil(nbytes / link_bytes_per_cycle)`` cycles from when the last of them is free (at
-        the earliest now); its wait adds to its cost (docs/model.md §3, "Link contention")."""
-        base = self.transfer(src, dst, nbytes)
-        ser = -(-nbytes // self.hw.link_bytes_per_cycle)
-        if src == dst or ser == 0:
-            return base
-        now = self.env.now
-        route = self.hw.route_links(src, dst)
-        start = max([now] + [self.link_free[k] for k in route])
-        for k in route:
-            self.link_free[k] = start + ser
-        if start > now:
-            self.link_wait += start - now
-            self.n_link_waits += 1
-        return base + start - now
 
     def enqueue(self, job: TBInstance, tbu: TBU) -> None:
         """Job joins the tail of ``tbu``'s queue; its input data starts moving now, which
@@ -586,13 +501,6 @@ class ReferenceSimulation:
         if tbu.obuf > 0 and job.src >= 0:
             src, job.src = job.src, -1
             self.ob_release(self.tbus[src])
-
-    def ob_release(self, tbu: TBU) -> None:
-        """One output of ``tbu``'s buffer was received (or dropped): its place frees; if that
-        unblocks it, it starts its queue head now (docs/model.md §4, "Output buffers")."""
-        tbu.out -= 1
-        if not tbu.running and tbu.queue and not tbu.out_blocked():
-            self.start_next(tbu)
 
     def start_next(self, tbu: TBU) -> None:
         """An idle TBU starts its queue head: reconfigure if needed, wait for the input data,
