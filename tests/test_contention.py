@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kernel_checks import check_final
 
 from octogym.hardware import HardwareError, get_hardware
 from octogym.kernel import fields as L
 from octogym.kernel.layout import EXT_TBU, ST_DECISION, ST_DONE, field
+from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
 from octogym.workflows.io import loads_workflow
 
@@ -124,3 +126,25 @@ def test_contagious_idleness_static_spreads_it_octopus_contains_it():
         assert octo1["lat"][b] < 1.1 * octo0["lat"][b]
         assert octo1["fast"][b] < 1.1 * octo0["fast"][b]
         assert octo1["lat"][b] < 0.6 * static1["lat"][b]
+
+
+@pytest.mark.parametrize("policy", sorted(KERNEL_POLICIES))
+def test_every_scheduler_keeps_the_invariants_with_both_mechanisms(policy):
+    """Both mechanisms on, every kernel scheduler (migrations, steals, diffusion, commanded
+    reconfigurations included): every request completes, the idle split of every TBU sums
+    exactly to the makespan, every output-buffer place is freed, and output-blocked time is
+    part of blocked time."""
+    hw = {"preset": "chip", "noc_contention": True, "output_buffer": 1}
+    sim = Simulation("recognition", hw, load=0.9, n_requests=100, seed=5, policy=policy,
+                     batch=2, trace_cap=4000)
+    blocked = 0
+    for b, res in enumerate(sim.run()):
+        check_final(sim, res, b, commanded_reconf=True)
+        assert (field(sim.state, "ob_len")[b] == 0).all()
+        ob = field(sim.state, "acc_oblocked")[b]
+        assert (ob <= res.tbu_idle["blocked"]).all()
+        assert sim.contention(b)["output_blocked"] == int(ob.sum())
+        blocked += int(ob.sum())
+    assert blocked > 0  # the buffers did fill
+    if policy == "eft":  # it places TBs anywhere on the machine: transfers contend
+        assert sim.contention(0)["link_waits"] > 0
