@@ -11,7 +11,10 @@ with the kernel compiled in the default mode (or the one ``OCTOGYM_KERNEL_INLINE
    per member at larger B; the table says what ran), with the state's size (``nbytes`` of all
    arrays, before and after pool growth) and the peak of traced allocations (tracemalloc,
    measured in a separate untimed pass);
-3. with ``--inline-modes``: the kernel's compile modes (``octogym/kernel/jit.py``) side by
+3. the contention mechanisms (docs/model.md §3 "Link contention", §4 "Output buffers")
+   switched on beside off, in the same run: TB executions/s per scenario and their ratio
+   (the target: on >= 0.85 x off);
+4. with ``--inline-modes``: the kernel's compile modes (``octogym/kernel/jit.py``) side by
    side, each compiled from scratch in a child process: first-compilation seconds and TB/s.
 
 Run times (kernel and reference) are CPU seconds of this process (``time.process_time``; both
@@ -27,6 +30,7 @@ Reference: its ``run()`` (metrics included, a few ms). Kernel rows are the best 
     python benchmarks/bench_kernel.py --json out.json
     python benchmarks/bench_kernel.py --inline-modes   # + compile modes side by side
     python benchmarks/bench_kernel.py --no-batch --inline-modes llvm calls
+    python benchmarks/bench_kernel.py --no-reference --no-batch   # tables 1 and 3 only
 
 Nothing is written unless ``--json PATH`` is given.
 """
@@ -88,7 +92,7 @@ def state_mb(sim: Simulation) -> float:
     return sum(a.nbytes for a in sim.state) / 2**20
 
 
-def time_kernel(hw: str, policy: str, n: int, load: float, seed: int, batch: int,
+def time_kernel(hw: str | dict, policy: str, n: int, load: float, seed: int, batch: int,
                 repeat: int) -> dict:
     """Kernel time = ``advance()`` to the end (the compiled event loop plus pool growth);
     reading the metrics out (``Simulation.result`` per member, Python) is timed apart."""
@@ -111,7 +115,8 @@ def time_kernel(hw: str, policy: str, n: int, load: float, seed: int, batch: int
                    state_mb_final=state_mb(sim),
                    tb=sum(r.tb_executions for r in res), events=sum(r.events for r in res),
                    requests=sum(r.n_requests for r in res),
-                   result0=res[0].to_dict())  # metrics of member 0
+                   result0=res[0].to_dict(),  # metrics of member 0
+                   contention0=sim.contention(0))
         if best is None or row["run_s"] < best["run_s"]:
             best = row
     for k in ("tb", "events", "requests"):
@@ -148,6 +153,36 @@ def time_reference(ref_cls, hw: str, policy: str, n: int, load: float, seed: int
     for k in ("tb", "events", "requests"):
         best[f"{k}_per_s"] = best[k] / best["run_s"]
     return best
+
+
+# (policy, mechanisms switched on) of the contention table: least_loaded and round_robin keep
+# a request in its home cluster (no NoC links used) but exercise the output buffers; static
+# sends TBs to the nearest cluster holding their configuration, so its transfers contend (its
+# deferred consumers can deadlock with output buffers on the suite mix, docs/model.md §4).
+CONTENTION_ROWS = (("least_loaded", {"noc_contention": True, "output_buffer": 2}),
+                   ("round_robin", {"noc_contention": True, "output_buffer": 2}),
+                   ("static", {"noc_contention": True}))
+
+
+def contention_table(requests: dict[str, int], load: float, seed: int, repeat: int
+                     ) -> tuple[list[dict], list[list[str]]]:
+    """Kernel TB/s with the contention mechanisms off and on, same scenario, same run."""
+    recs, rows = [], []
+    for hw in HARDWARE:
+        for pol, on in CONTENTION_ROWS:
+            n = requests[hw]
+            off_k = time_kernel(hw, pol, n, load, seed, 1, repeat)
+            on_k = time_kernel({"preset": hw, **on}, pol, n, load, seed, 1, repeat)
+            ratio = on_k["tb_per_s"] / off_k["tb_per_s"]
+            lat_ratio = on_k["result0"]["latency_mean"] / off_k["result0"]["latency_mean"]
+            recs.append(dict(hardware=hw, policy=pol, on=on, n_requests=n, off=off_k, on_=on_k,
+                             ratio=ratio))
+            rows.append([hw, pol, ", ".join(f"{k}={v}" for k, v in on.items()), str(n),
+                         fmt_rate(off_k["tb_per_s"]), fmt_rate(on_k["tb_per_s"]),
+                         f"{ratio:.2f}x", f"{lat_ratio:.3f}",
+                         str(on_k["contention0"]["link_waits"]),
+                         str(on_k["contention0"]["output_blocked"])])
+    return recs, rows
 
 
 def fmt_rate(x: float) -> str:
@@ -217,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="reference runs per row, best kept")
     ap.add_argument("--no-reference", action="store_true", help="skip the reference simulator")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch table")
+    ap.add_argument("--no-contention", action="store_true",
+                    help="skip the contention mechanisms table")
     ap.add_argument("--inline-modes", nargs="*", metavar="MODE", choices=INLINE_MODES,
                     help="also compare the kernel's compile modes (OCTOGYM_KERNEL_INLINE; "
                          f"default: all of {', '.join(INLINE_MODES)}) side by side, each "
@@ -292,6 +329,14 @@ def main(argv: list[str] | None = None) -> int:
                      "traced peak MB"],
                     rows)
 
+    if not args.no_contention:
+        recs, rows = contention_table(requests, args.load, args.seed, repeat)
+        out["contention"] = recs
+        print_table(f"3. contention mechanisms off vs on (kernel {INLINE} mode, B=1, TB/s per "
+                    f"CPU-second, best of {repeat}; target on/off >= 0.85)",
+                    ["hw", "policy", "switched on", "requests", "off TB/s", "on TB/s", "on/off",
+                     "latency on/off", "transfers waited", "output-blocked TBU-cycles"], rows)
+
     if args.inline_modes is not None:
         modes = args.inline_modes or list(INLINE_MODES)
         res = compare_modes(modes, requests, args.load, args.seed, repeat)
@@ -305,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
                          *(x for hw in HARDWARE
                            for x in (fmt_rate(rate[hw]), f"{rate[hw] / ref_rate[hw]:.2f}x")),
                          "yes" if r["metrics"] == ref["metrics"] else "NO"])
-        print_table("3. compile modes (OCTOGYM_KERNEL_INLINE), each in a child process with an "
+        print_table("4. compile modes (OCTOGYM_KERNEL_INLINE), each in a child process with an "
                     "empty cache: first compilation, then TB/s per CPU-second (round_robin, one "
                     f"member, best of {repeat})",
                     ["mode", "compile CPU s", "compile wall s",

@@ -71,6 +71,7 @@ _INT_MIN: dict[str, int] = {
     "local_bytes_per_cycle": 0,
     "decision_base_cycles": 0,
     "decision_cycles_per_entity": 0,
+    "output_buffer": 0,
 }
 # ... and the largest (docs/limits.md): sizes keep the kernel's pools and the (C, C) matrices
 # allocatable, cycle counts keep one transfer or reconfiguration far below int64.
@@ -89,6 +90,7 @@ _INT_MAX: dict[str, int] = {
     "decision_base_cycles": limits.MAX_LATENCY_CYCLES,
     # times MAX_TBUS entities scanned, a decision stays within MAX_LATENCY_CYCLES
     "decision_cycles_per_entity": limits.MAX_LATENCY_CYCLES // limits.MAX_TBUS,
+    "output_buffer": limits.MAX_QUEUE_CAPACITY,
 }
 
 
@@ -135,6 +137,14 @@ class HardwareConfig:
     decision_base_cycles: int = 0
     # Cycles per candidate scanned (one TBU's or cluster's state word). Ours: 0 (free).
     decision_cycles_per_entity: int = 0
+    # NoC link contention (ours, docs/model.md §3 "Link contention"): False = every transfer
+    # is charged independently of other traffic (the default); True = concurrent transfers
+    # reserve their XY route's directed links and serialise on a shared one.
+    noc_contention: bool = False
+    # Output buffer places per TBU (ours, docs/model.md §4 "Output buffers"): 0 = unbounded
+    # (the default); n > 0 = a TBU whose buffer holds n outputs not yet received by their
+    # consumers cannot start its next TB (it is blocked).
+    output_buffer: int = 0
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -170,6 +180,10 @@ class HardwareConfig:
         if not math.isfinite(clock) or clock <= 0.0:
             raise HardwareError(f"{where}: clock_ghz={clock} must be finite and > 0")
         object.__setattr__(self, "clock_ghz", clock)
+        if not isinstance(self.noc_contention, (bool, np.bool_)):
+            raise HardwareError(f"{where}: noc_contention={short(self.noc_contention)} must be "
+                                f"a bool (got {type(self.noc_contention).__name__})")
+        object.__setattr__(self, "noc_contention", bool(self.noc_contention))
         object.__setattr__(self, "_cache", {})
 
     # Keep pickles small and independent of the cache.
@@ -328,6 +342,25 @@ class HardwareConfig:
         return self._cached("neighbours", build)
 
     # ------------------------------------------------------------------ transfer costs
+    def route_links(self, src: int, dst: int) -> list[int]:
+        """Directed mesh links of the XY route from cluster ``src`` to ``dst``, in order: link
+        ``4 * c + d`` leaves cluster ``c`` towards its neighbour ``d`` (0 North, 1 South,
+        2 West, 3 East, as :meth:`neighbours`). Columns first, then rows; empty if
+        ``src == dst``. The links a transfer reserves under ``noc_contention``."""
+        s = int(self._clusters(src, "src"))
+        d = int(self._clusters(dst, "dst"))
+        cols = self.cols
+        out = []
+        while s % cols != d % cols:
+            east = d % cols > s % cols
+            out.append(4 * s + (3 if east else 2))
+            s += 1 if east else -1
+        while s != d:
+            south = d > s
+            out.append(4 * s + (1 if south else 0))
+            s += cols if south else -cols
+        return out
+
     def _clusters(self, x: Any, what: str) -> np.ndarray:
         a = np.asarray(x)
         if a.dtype == bool or not np.issubdtype(a.dtype, np.integer):

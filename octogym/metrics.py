@@ -70,6 +70,8 @@ def tbu_time_split(M, S, b: int, end: int | None = None) -> dict[str, np.ndarray
     idle = f("tb_state") == TBU_IDLE
     open_seg = np.where(idle, end - f("tb_idle"), 0)
     backlog = f("bl_len")[M.tbu_cluster] > 0
+    if model_int(M, "obuf") > 0:  # idle with queued work: blocked by its full output buffer
+        backlog = backlog | (f("tb_ql") > 0)
     blocked += np.where(backlog, open_seg, 0)
     starved += np.where(backlog, 0, open_seg)
     busy = f("acc_busy").copy()
@@ -185,3 +187,21 @@ def collect(M, S, b: int, clock_ghz: float = 1.0) -> SimResult:
         steals=int(f("n_steals")),
     )
     return make_result(lat, end, tbu_time_split(M, S, b, end), counters, clock_ghz)
+
+
+def contention_metrics(M, S, b: int, end: int | None = None) -> dict[str, int]:
+    """The counters of the contention mechanisms (docs/model.md §3 "Link contention", §4
+    "Output buffers"; all 0 while they are off) of member ``b``: ``link_wait`` (cycles
+    transfers waited for busy NoC links), ``link_waits`` (transfers that waited),
+    ``output_blocked`` (TBU-cycles idle behind a full output buffer, up to ``end``, default
+    now; part of the ``blocked`` idle time) and ``output_blocked_tbus`` (TBUs that were)."""
+    def f(name: str):
+        return sfield(S, name)[b]
+
+    end = int(f("now")) if end is None else int(end)
+    ob = f("acc_oblocked").copy()
+    if model_int(M, "obuf") > 0:
+        open_ = (f("tb_state") == TBU_IDLE) & (f("tb_ql") > 0)
+        ob += np.where(open_, end - f("tb_idle"), 0)
+    return dict(link_wait=int(f("link_wait")), link_waits=int(f("n_link_waits")),
+                output_blocked=int(ob.sum()), output_blocked_tbus=int((ob > 0).sum()))

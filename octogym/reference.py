@@ -8,13 +8,15 @@ discrete-event tool. It exists for two reasons:
   trajectory (same TB schedule, same completion times, same metrics; ``tests/test_reference.py``);
 * **speed baseline**: ``benchmarks/`` compare the kernel's throughput against it.
 
-It implements the kernel's built-in policies ``round_robin``, ``least_loaded`` and ``eft`` (no
-epochs, no external decisions, no migration or stealing), and the control plane's cost
-(docs/model.md §3 "Control plane"): a decision takes cycles on a serial server, the home
-cluster's CBU (a TBU choice among that cluster's TBUs; it queues with the CB jobs) or the
-central scheduler (``eft``'s machine-wide TBU choice, every cluster assignment). A request
-starts when its cluster decision completes; a TB job's data moves once its TBU decision
-completes.
+It implements the kernel's built-in policies ``round_robin``, ``least_loaded``, ``static``
+and ``eft`` (no epochs, no migration or stealing), an outside TBU choice (``tbu_choice``, as
+the kernel's external TBU decisions), the hardware's contention mechanisms, NoC link
+contention and bounded output buffers (docs/model.md §3 "Link contention", §4 "Output
+buffers"), and the control plane's cost (§3 "Control plane"): a decision takes cycles on a
+serial server, the home cluster's CBU (a TBU choice among that cluster's TBUs; it queues with
+the CB jobs) or the central scheduler (``eft``'s machine-wide TBU choice, every cluster
+assignment). A request starts when its cluster decision completes; a TB job's data moves once
+its TBU decision completes.
 
 Same draws
     Random quantities are counter-based (:mod:`octogym.rng`): arrival gaps are a function of
@@ -22,6 +24,9 @@ Same draws
     duration, a branch's outcome and a map's fan-out of ``(seed, request id, token lineage)``.
     This module calls the very same functions, so it sees the kernel's draws without sharing
     any state with it.
+
+Where TB jobs go (policies' choices, backlogs, transfers, output-buffer places) is the
+mixin :class:`octogym.reference_placement.Placement`.
 
 The model, in objects (defined in :mod:`octogym.reference_model`)
     :class:`Request` - one workflow instance; gets a *home* :class:`Cluster` on arrival.
@@ -73,7 +78,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,7 +86,7 @@ import simpy
 
 from octogym import rng
 from octogym.hardware import HardwareConfig, get_hardware
-from octogym.kernel.build import initial_configs, mix_work, seeds_for
+from octogym.kernel.build import initial_configs, mix_work, nearest_clusters, seeds_for
 from octogym.kernel.layout import (
     ARRIVAL_MODES,
     EV_ARRIVAL,
@@ -91,7 +96,7 @@ from octogym.kernel.layout import (
     MAX_MAP_COUNT,
 )
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
-from octogym.kernel.policies import DECISION_SCOPES, KERNEL_POLICIES, SCOPE_MACHINE
+from octogym.kernel.policies import DECISION_SCOPES, KERNEL_POLICIES, SCOPE_CLUSTER, SCOPE_MACHINE
 from octogym.metrics import SimResult, make_result
 from octogym.reference_decisions import ReferenceDecisions
 from octogym.reference_model import (
@@ -106,12 +111,13 @@ from octogym.reference_model import (
     TBInstance,
     Token,
 )
+from octogym.reference_placement import Placement
 from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK, CompiledMix, compile_mix
 
 __all__ = ["REFERENCE_POLICIES", "Cluster", "Frame", "KernelEvent", "ReferenceSimulation",
            "Request", "TBInstance", "TBU", "Token"]
 
-REFERENCE_POLICIES = ("round_robin", "least_loaded", "eft")
+REFERENCE_POLICIES = ("round_robin", "least_loaded", "static", "eft")
 
 # Lineages and seeds are uint64 (as in the kernel), so they go to the numba draws as np.uint64.
 _U64 = np.uint64
@@ -121,15 +127,19 @@ _ROOT_LIN, _JOIN_SALT = _U64(ROOT_LIN), _U64(JOIN_SALT)
 # ---- the simulator -------------------------------------------------------------------------
 
 
-class ReferenceSimulation(ReferenceDecisions):
+class ReferenceSimulation(Placement, ReferenceDecisions):
     """One run of a scenario, with the arguments of :class:`octogym.simulator.Simulation`.
 
     ``seed`` and ``member_offset`` select the same member seed as a kernel ``Simulation`` member
-    ``member_offset``. After :meth:`run`: ``schedule`` (one ``(uid, block, tbu, ready, start,
+    ``member_offset``. ``tbu_choice(uid, block, queue_lengths) -> tbu`` (optional) replaces
+    the policy's TBU decisions, as an outside agent's ``EXT_TBU`` actions replace the kernel's:
+    it must name a TBU with queue space, anywhere on the machine (so transfers cross the
+    NoC). After :meth:`run`: ``schedule`` (one ``(uid, block, tbu, ready, start,
     end)`` per TB execution, in the order they were started, like the kernel's trace),
     ``arrival``, ``completion``, ``home``, ``workflow`` (per request id, ``-1`` if none), and
     counters ``n_events``, ``n_tb_done``, ``n_cb_done``, ``n_reconf``, ``byte_hops``,
     ``n_backlogged`` (TB jobs parked in a cluster backlog, re-parks counted), and
+    ``contention`` (the counters of :func:`octogym.metrics.contention_metrics`) and
     :meth:`control_plane` (the decisions' cost).
 
     >>> ref = ReferenceSimulation("recognition", "chip", load=0.6, n_requests=50, seed=1)
@@ -150,6 +160,7 @@ class ReferenceSimulation(ReferenceDecisions):
         member_offset: int = 0,
         policy: str = "least_loaded",
         tbu_init: str | np.ndarray = "profile",
+        tbu_choice: Callable[[int, int, list[int]], int] | None = None,
     ) -> None:
         from octogym.simulator import resolve_workflows
 
@@ -182,6 +193,7 @@ class ReferenceSimulation(ReferenceDecisions):
         # what this policy's cluster and TBU decisions scan (one table: the kernel's)
         self.cluster_scope, self.tbu_scope = DECISION_SCOPES[KERNEL_POLICIES[policy]]
         self.seed = _U64(seeds_for(seed, member_offset + 1)[member_offset])
+        self.tbu_choice = tbu_choice
         self._compile_tables()
 
     def _compile_tables(self) -> None:
@@ -211,6 +223,7 @@ class ReferenceSimulation(ReferenceDecisions):
         self.phase_after_req = m.phase_after_req.tolist()
         self.phase_after_cyc = m.phase_after_cyc.tolist()
         self.latency = hw.latency_matrix().tolist()
+        self.near = nearest_clusters(hw).tolist()  # static: clusters by distance
         self.hops = hw.hop_matrix().tolist()
 
     # ---- running -----------------------------------------------------------------------------
@@ -237,7 +250,7 @@ class ReferenceSimulation(ReferenceDecisions):
         self.tbus: list[TBU] = []
         for u, cfg in enumerate(self.tbu_cfg.tolist()):
             cl = self.clusters[u // hw.tbus_per_cluster]
-            tbu = TBU(u, cl, cfg)
+            tbu = TBU(u, cl, cfg, hw.output_buffer)
             cl.tbus.append(tbu)
             cl.free_slots += hw.queue_capacity
             self.tbus.append(tbu)
@@ -255,6 +268,8 @@ class ReferenceSimulation(ReferenceDecisions):
         self.cs_free = 0  # the central scheduler is a serial server: free from this cycle
         self.dec = dict.fromkeys(("decisions_central", "decisions_cbu", "cycles_central",
                                   "cycles_cbu", "wait_central", "wait_cbu"), 0)
+        self.link_free = [0] * (4 * hw.n_clusters)  # noc_contention: when each link is free
+        self.link_wait = self.n_link_waits = 0
         self._handlers = {EV_TB_DONE: self.on_tb_done, EV_CB_DONE: self.on_cb_done,
                           EV_ARRIVAL: self.on_arrival, EV_REQUEST_START: self.on_request_start}
         self.at(self.next_arrival_time(0), EV_ARRIVAL, 0)
@@ -355,11 +370,12 @@ class ReferenceSimulation(ReferenceDecisions):
         while tokens:
             self.deliver(tokens.popleft())
 
-    def emit(self, frame: Frame, flow: int, org: int, lineage: np.uint64) -> None:
-        """A token leaves along ``flow`` (a CSR flow id) inside ``frame``."""
+    def emit(self, frame: Frame, flow: int, org: int, lineage: np.uint64, src: int = -1) -> None:
+        """A token leaves along ``flow`` (a CSR flow id) inside ``frame``; its data is in TBU
+        ``src``'s output buffer (-1: none)."""
         frame.live += 1
         self.tokens.append(Token(frame, self.flow_dst[flow], org, self.flow_bytes[flow],
-                                 _U64(rng.lin_next(lineage, flow))))
+                                 _U64(rng.lin_next(lineage, flow)), src))
 
     def deliver(self, tok: Token) -> None:
         """A token arrives at its block."""
@@ -377,8 +393,10 @@ class ReferenceSimulation(ReferenceDecisions):
             if seen[0] == self.blk_indeg[x]:
                 del tok.frame.joins[x]
                 lineage = _U64(rng.mix64(seen[1] ^ _JOIN_SALT))
-                self.start_cb(Token(tok.frame, x, tok.org, tok.nbytes, lineage))
+                self.start_cb(Token(tok.frame, x, tok.org, tok.nbytes, lineage, tok.src))
             else:
+                if tok.src >= 0:  # a join keeps only its last token's output-buffer place
+                    self.ob_release(self.tbus[tok.src])
                 self.consume(tok.frame, tok.org)
         else:  # branch, map, fork
             self.start_cb(tok)
@@ -416,17 +434,19 @@ class ReferenceSimulation(ReferenceDecisions):
         self.at(end, EV_CB_DONE, tok)
 
     def on_cb_done(self, tok: Token) -> None:
-        x, frame, org, lineage = tok.block, tok.frame, tok.org, tok.lineage
+        x, frame, org, lineage, src = tok.block, tok.frame, tok.org, tok.lineage, tok.src
         req = frame.request
         self.n_cb_done += 1
         t = self.blk_type[x]
         if t == BRANCH:
-            self.emit(frame, self.branch_flow(req.uid, req.row, x, lineage), org, lineage)
+            self.emit(frame, self.branch_flow(req.uid, req.row, x, lineage), org, lineage, src)
+            n_out = 1
         elif t == MAP:
             n = self.map_count(req.uid, req.row, x, lineage)
             if n == 0:
                 for fi in self.flows_of[x]:
-                    self.emit(frame, fi, org, lineage)
+                    self.emit(frame, fi, org, lineage, src)
+                n_out = len(self.flows_of[x])
             else:
                 group = Frame(GROUP, frame, req, n)
                 group.map_block = x
@@ -437,10 +457,17 @@ class ReferenceSimulation(ReferenceDecisions):
                 for i in range(n):
                     copy = Frame(COPY, group, req, 1)
                     self.tokens.append(Token(copy, body, org, tok.nbytes,
-                                             _U64(rng.lin_next(lineage, COPY_SALT + i))))
+                                             _U64(rng.lin_next(lineage, COPY_SALT + i)), src))
+                n_out = n
         else:  # fork, join
             for fi in self.flows_of[x]:
-                self.emit(frame, fi, org, lineage)
+                self.emit(frame, fi, org, lineage, src)
+            n_out = len(self.flows_of[x])
+        if src >= 0:  # each token sent on takes a place of src's output buffer
+            if n_out > 0:
+                self.tbus[src].out += n_out - 1
+            else:
+                self.ob_release(self.tbus[src])
         self.consume(frame, org)
         self.flush()
 
@@ -462,6 +489,9 @@ class ReferenceSimulation(ReferenceDecisions):
                     self.clusters[home].pending += 1
                     self.at(done, EV_REQUEST_START, job)
                 continue
+            if self.policy == "static":
+                self.place_static(job)
+                continue
             cl = self.clusters[job.request.home]
             if self.tbu_scope == SCOPE_MACHINE:
                 tbu = self.eft_tbu(job)
@@ -473,6 +503,11 @@ class ReferenceSimulation(ReferenceDecisions):
             if not cl.has_space():
                 self.park(cl, job)
                 continue
+            if self.tbu_choice is not None:  # an outside rule, as the kernel's EXT_TBU action
+                u = self.tbu_choice(job.request.uid, job.block, [len(t.queue) for t in self.tbus])
+                # it is charged as a choice among the home cluster's K TBUs, on its CBU
+                self.enqueue(job, self.tbus[u], self.decision_done(cl, self.entities(SCOPE_CLUSTER)))
+                continue
             tbu = self.choose_tbu(cl)
             self.enqueue(job, tbu, self.decision_done(cl, self.entities(self.tbu_scope)))
 
@@ -481,47 +516,31 @@ class ReferenceSimulation(ReferenceDecisions):
         self.clusters[req.home].pending -= 1
         self.start_request(req, req.home)
 
-    def park(self, cl: Cluster, job: TBInstance) -> None:
-        """No TBU of the cluster has queue space: the job waits in its backlog."""
-        if not cl.backlog:
-            cl.close_idle(self.env.now)  # its idle TBUs turn from starved to blocked
-        cl.backlog.append(job)
-        self.n_backlogged += 1
-
-    def release_backlog(self, cl: Cluster, everything: bool = False) -> None:
-        """Queue space freed in ``cl``: as many backlog jobs as it has free slots (or all of
-        them) go, in order, to the *front* of the decision FIFO (ahead of newer work)."""
-        k = len(cl.backlog) if everything else min(len(cl.backlog), cl.free_slots)
-        if k == 0:
-            return
-        if k == len(cl.backlog):
-            cl.close_idle(self.env.now)  # the backlog empties: idle TBUs turn starved
-        released = [cl.backlog.popleft() for _ in range(k)]
-        self.decisions.extendleft(reversed(released))
-
     # ---- TBUs --------------------------------------------------------------------------------
-
-    def transfer(self, src: int, dst: int, nbytes: int) -> int:
-        """Cycles to move ``nbytes`` between clusters (docs/model.md §3; no contention)."""
-        hw = self.hw
-        if src == dst:
-            bw = hw.local_bytes_per_cycle
-            return 0 if bw <= 0 else -(-nbytes // bw)
-        return self.latency[src][dst] + -(-nbytes // hw.link_bytes_per_cycle)
 
     def enqueue(self, job: TBInstance, tbu: TBU, decided: int) -> None:
         """Job joins the tail of ``tbu``'s queue; its input data starts moving when the decision
-        that placed it completes (``decided``)."""
+        that placed it completes (``decided``), which frees its producer's output-buffer
+        place."""
         c = tbu.cluster
+        now = self.env.now
         job.tbu = tbu
-        job.data_ready = decided + self.transfer(job.org, c.id, job.nbytes)
+        if self.hw.noc_contention:
+            job.data_ready = decided + self.transfer_reserve(job.org, c.id, job.nbytes, decided)
+        else:
+            job.data_ready = decided + self.transfer(job.org, c.id, job.nbytes)
         self.byte_hops += job.nbytes * self.hops[job.org][c.id]
+        if tbu.obuf > 0:
+            tbu.close_idle(now)  # before its queue fills: the segment so far was not blocked
         tbu.queue.append(job)
         tbu.expected_work += self.dur_mean[job.block]
         c.queued += 1
         c.free_slots -= 1
-        if not tbu.running:
+        if not tbu.running and not tbu.out_blocked():
             self.start_next(tbu)
+        if tbu.obuf > 0 and job.src >= 0:
+            src, job.src = job.src, -1
+            self.ob_release(self.tbus[src])
 
     def start_next(self, tbu: TBU) -> None:
         """An idle TBU starts its queue head: reconfigure if needed, wait for the input data,
@@ -558,8 +577,12 @@ class ReferenceSimulation(ReferenceDecisions):
         tbu.runs += 1
         tbu.idle_since = self.env.now
         self.n_tb_done += 1
+        src = -1
+        if tbu.obuf > 0:  # its output waits in its output buffer until received
+            src = tbu.id
+            tbu.out += len(self.flows_of[job.block])
         for fi in self.flows_of[job.block]:
-            self.emit(job.frame, fi, cl.id, job.lineage)  # its output lies at this cluster
+            self.emit(job.frame, fi, cl.id, job.lineage, src)  # its output lies at this cluster
         self.consume(job.frame, cl.id)
         self.flush()
         self.release_backlog(cl)
@@ -569,7 +592,7 @@ class ReferenceSimulation(ReferenceDecisions):
             other = next((o for o in self.clusters if o.backlog), None)
             if other is not None:
                 self.release_backlog(other, everything=True)
-        if tbu.queue:
+        if not tbu.running and tbu.queue and not tbu.out_blocked():
             self.start_next(tbu)
 
     # ---- metrics ---------------------------------------------------------------------------
@@ -585,7 +608,7 @@ class ReferenceSimulation(ReferenceDecisions):
         for u in self.tbus:
             starved, blocked = u.starved, u.blocked
             if not u.running:  # close the open idle segment at the end
-                if u.cluster.backlog:
+                if u.cluster.backlog or (u.obuf > 0 and u.queue):
                     blocked += end - u.idle_since
                 else:
                     starved += end - u.idle_since
@@ -597,4 +620,10 @@ class ReferenceSimulation(ReferenceDecisions):
         counters = dict(reconfigurations=self.n_reconf, noc_byte_hops=self.byte_hops,
                         tb_executions=self.n_tb_done, cb_executions=self.n_cb_done,
                         events=self.n_events, invalid_actions=0, migrations=0, steals=0)
+        oblocked = [u.oblocked + (end - u.idle_since if not u.running and u.obuf > 0
+                                  and u.queue else 0) for u in self.tbus]
+        # the counters of octogym.metrics.contention_metrics
+        self.contention = dict(link_wait=self.link_wait, link_waits=self.n_link_waits,
+                               output_blocked=sum(oblocked),
+                               output_blocked_tbus=sum(1 for x in oblocked if x > 0))
         return make_result(lat, end, split, counters, self.hw.clock_ghz)

@@ -1,5 +1,5 @@
 """The decisions of the reference simulator (:mod:`octogym.reference`): its policies' cluster
-and TBU choices (``round_robin``, ``least_loaded``, ``eft``) and what a decision costs on the
+and TBU choices (``round_robin``, ``least_loaded``, ``static``'s cluster, ``eft``) and what a decision costs on the
 control plane (docs/model.md §3 "Control plane"), as a mixin of
 :class:`octogym.reference.ReferenceSimulation`, whose state (``hw``, ``env``, ``clusters``,
 ``tbus``, ``cs_free``, ``dec``, ...) it reads and writes. Each method restates, in plain
@@ -71,7 +71,7 @@ class ReferenceDecisions:
 
     def choose_cluster(self) -> int:
         """(``policies.decide_cluster``) The home cluster of a new request."""
-        if self.policy == "round_robin":
+        if self.policy in ("round_robin", "static"):
             c = self.rr_cluster % len(self.clusters)
             self.rr_cluster = c + 1
             return c

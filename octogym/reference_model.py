@@ -52,24 +52,26 @@ class Frame:
 
 class Token:
     """A unit of control flow arriving at ``block``; its data lies at cluster ``org``.
-    A token held by a CBU is that CB's job."""
+    A token held by a CBU is that CB's job. ``src``: the TBU whose output buffer holds its data
+    (-1: none; output buffers only)."""
 
-    __slots__ = ("frame", "block", "org", "nbytes", "lineage")
+    __slots__ = ("frame", "block", "org", "nbytes", "lineage", "src")
 
     def __init__(self, frame: Frame, block: int, org: int, nbytes: int,
-                 lineage: np.uint64) -> None:
+                 lineage: np.uint64, src: int = -1) -> None:
         self.frame = frame
         self.block = block
         self.org = org
         self.nbytes = nbytes
         self.lineage = lineage
+        self.src = src
 
 
 class TBInstance:
     """One execution of a task block (a TB job)."""
 
     __slots__ = ("request", "frame", "block", "lineage", "org", "nbytes", "ready", "duration",
-                 "tbu", "data_ready")
+                 "tbu", "data_ready", "src")
 
     def __init__(self, token: Token, ready: int, duration: int) -> None:
         self.request = token.frame.request
@@ -82,15 +84,18 @@ class TBInstance:
         self.duration = duration  # drawn when it became ready
         self.tbu: TBU | None = None
         self.data_ready = -1  # when its input data is at its TBU
+        self.src = token.src  # TBU whose output buffer holds its input until it is placed
 
 
 class TBU:
-    """One PEA: a configuration and a FIFO queue; the head job is the running one."""
+    """One PEA: a configuration, a FIFO queue (the head job is the running one) and, with
+    ``obuf`` > 0, an output buffer of ``obuf`` places (``out`` of them taken)."""
 
     __slots__ = ("id", "cluster", "config", "running", "queue", "idle_since", "runs", "busy",
-                 "reconfiguring", "waiting", "starved", "blocked", "expected_work")
+                 "reconfiguring", "waiting", "starved", "blocked", "expected_work", "obuf", "out",
+                 "oblocked")
 
-    def __init__(self, tbu_id: int, cluster: Cluster, config: int) -> None:
+    def __init__(self, tbu_id: int, cluster: Cluster, config: int, obuf: int = 0) -> None:
         self.id = tbu_id
         self.cluster = cluster
         self.config = config
@@ -101,13 +106,24 @@ class TBU:
         # accounted cycles (docs/model.md: the idle split)
         self.busy = self.reconfiguring = self.waiting = self.starved = self.blocked = 0
         self.expected_work = 0.0  # sum of its queued jobs' mean durations (eft's estimate)
+        self.obuf = obuf
+        self.out = 0  # outputs in its buffer not yet received (a token sent to k counts k)
+        self.oblocked = 0  # idle cycles behind a full output buffer (part of blocked)
+
+    def out_blocked(self) -> bool:
+        """Its full output buffer keeps it from starting its next TB."""
+        return self.obuf > 0 and self.out >= self.obuf
 
     def close_idle(self, now: int) -> None:
-        """Account the open idle segment up to ``now`` (blocked while the cluster has a
-        backlog, starved otherwise) and restart it at ``now``."""
+        """Account the open idle segment up to ``now`` (blocked while it holds queued work it
+        may not start, i.e. its output buffer is full, or while the cluster has a backlog;
+        starved otherwise) and restart it at ``now``."""
         if not self.running:
             dt = now - self.idle_since
-            if self.cluster.backlog:
+            if self.obuf > 0 and self.queue:
+                self.blocked += dt
+                self.oblocked += dt
+            elif self.cluster.backlog:
                 self.blocked += dt
             else:
                 self.starved += dt

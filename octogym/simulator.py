@@ -41,7 +41,7 @@ from octogym.kernel.layout import (
     field,
 )
 from octogym.kernel.loop import run_batch
-from octogym.metrics import SimResult, collect
+from octogym.metrics import SimResult, collect, contention_metrics
 from octogym.schedulers import get_scheduler, is_planner, param_vector
 from octogym.workflows import Workflow, load_workflow
 from octogym.workflows.compiled import CompiledMix, compile_mix
@@ -278,9 +278,13 @@ class Simulation:
             return run_planned(self, self.planner, until)
         st = self.advance(until)
         if (st == ST_STALLED).any():
+            why = ("a policy deferred work that no TBU will ever take"
+                   if self.hw.output_buffer == 0 else
+                   "a policy deferred work that no TBU will ever take, or TBUs wait for output "
+                   "buffer places that only work they keep from running would free: a deadlock "
+                   "of bounded output buffers, docs/model.md §4")
             raise RuntimeError(f"simulation stalled in members {np.flatnonzero(st == ST_STALLED)}: "
-                               "work is waiting but no event is pending (a policy deferred "
-                               "work that no TBU will ever take)")
+                               f"work is waiting but no event is pending ({why})")
         if (st == ST_DECISION).any():
             raise RuntimeError("an external decision is pending; use advance() with actions")
         assert ((st == ST_DONE) | (st == ST_TIME)).all()
@@ -288,6 +292,14 @@ class Simulation:
 
     def result(self, b: int = 0) -> SimResult:
         return collect(self.model, self.state, b, self.hw.clock_ghz)
+
+    def contention(self, b: int = 0) -> dict[str, int]:
+        """Member ``b``'s link-wait and output-blocking counters
+        (:func:`octogym.metrics.contention_metrics`) up to the end of its run (or now)."""
+        S = self.state
+        done = int(field(S, "n_done")[b]) >= model_int(self.model, "n_requests")
+        end = int(field(S, "t_end")[b]) if done else int(field(S, "now")[b])
+        return contention_metrics(self.model, S, b, end)
 
 
 def _check_int(v: Any, what: str, lo: int, hi: int) -> None:

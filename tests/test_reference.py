@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from octogym.control_plane import control_plane_stats
-from octogym.kernel.layout import field
+from octogym.kernel import fields as L
+from octogym.kernel.layout import EXT_TBU, ST_DECISION, ST_DONE, ST_STALLED, field
 from octogym.reference import ReferenceSimulation
 from octogym.simulator import Simulation
 from octogym.workflows.generator import GeneratorConfig, generate_workflow
@@ -28,18 +29,50 @@ TRACE_CAP = 200_000
 QCAP1 = {"preset": "chip", "queue_capacity": 1}
 
 
-def kernel_run(workflows, hardware, member: int = 0, **kw):
+def scatter_choice(qcap: int):
+    """A TBU choice both simulators make the same way (the kernel's as outside EXT_TBU
+    actions): from a hash of the job's request and block, the first TBU with queue space,
+    anywhere on the machine, so TB inputs cross the NoC."""
+    def choose(uid: int, block: int, ql: list[int]) -> int:
+        T = len(ql)
+        first = (uid * 2654435761 + block * 40503) % T
+        for k in range(T):
+            u = (first + k) % T
+            if ql[u] < qcap:
+                return u
+        raise AssertionError("no TBU has queue space")
+    return choose
+
+
+def kernel_run(workflows, hardware, member: int = 0, tbu_choice=None, **kw):
     """Run the kernel (batch ``member + 1``); return member ``member``'s result, schedule and
-    per-request arrays."""
+    per-request arrays and contention counters. With ``tbu_choice``, its TBU decisions are
+    external actions."""
     sim = Simulation(workflows, hardware, trace_cap=TRACE_CAP, batch=member + 1, **kw)
-    res = sim.run()[member]
+    if tbu_choice is None:
+        res = sim.run()[member]
+    else:
+        acts = np.full(member + 1, -1, np.int64)
+        while True:
+            st = sim.advance(actions=acts, ext=EXT_TBU)
+            if (st == ST_DONE).all():
+                break
+            assert set(st.tolist()) <= {ST_DONE, ST_DECISION}, st
+            S = sim.state
+            for b in np.flatnonzero(st == ST_DECISION):
+                j = int(field(S, "dec_job")[b])
+                uid = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_UID])
+                acts[b] = tbu_choice(uid, int(S.JB[b, j, L.JB_BLOCK]),
+                                     field(S, "tb_ql")[b].tolist())
+            acts[st != ST_DECISION] = -1
+        res = sim.result(member)
     S = sim.state
     n = int(field(S, "n_traced")[member])
     assert n < TRACE_CAP, "trace truncated: raise TRACE_CAP"
     sched = list(zip(*[field(S, c)[member][:n].tolist() for c in TRACE_COLS], strict=True))
     per_req = {k: field(S, f"res_{k}")[member].copy() for k in ("arr", "done", "home", "wf")}
     per_req["acc_cbu"] = field(S, "acc_cbu")[member].copy()
-    return res, sched, per_req, control_plane_stats(S, member)
+    return res, sched, per_req, control_plane_stats(S, member), sim.contention(member)
 
 
 def ref_run(workflows, hardware, **kw):
@@ -50,9 +83,12 @@ def ref_run(workflows, hardware, **kw):
     return ref, res, per_req
 
 
-def assert_same(workflows, hardware, member: int = 0, **kw) -> ReferenceSimulation:
-    kres, ksched, kreq, kcp = kernel_run(workflows, hardware, member=member, **kw)
-    ref, rres, rreq = ref_run(workflows, hardware, member_offset=member, **kw)
+def assert_same(workflows, hardware, member: int = 0, tbu_choice=None,
+                **kw) -> ReferenceSimulation:
+    kres, ksched, kreq, kcp, kcont = kernel_run(workflows, hardware, member=member,
+                                                tbu_choice=tbu_choice, **kw)
+    ref, rres, rreq = ref_run(workflows, hardware, member_offset=member, tbu_choice=tbu_choice,
+                              **kw)
     # schedule: same executions in the same start order; report the first difference
     for i, (a, b) in enumerate(zip(ksched, ref.schedule, strict=False)):
         assert a == b, (f"TB execution #{i} differs (uid, block, tbu, ready, start, end): "
@@ -72,6 +108,8 @@ def assert_same(workflows, hardware, member: int = 0, **kw) -> ReferenceSimulati
         np.testing.assert_array_equal(v, rres.tbu_idle[k], err_msg=f"tbu_idle[{k}]")
     assert rres.n_requests == kw["n_requests"]
     assert kcp == ref.control_plane()
+    assert kcont == ref.contention, \
+        f"contention counters: kernel {kcont} vs reference {ref.contention}"
     return ref
 
 
@@ -205,3 +243,110 @@ def test_reference_rejects_other_policies():
         ReferenceSimulation("mix", "chip", policy="random")
     with pytest.raises(ValueError, match="arrival"):
         ReferenceSimulation("mix", "chip", arrival="uniform")
+
+
+# ---- the contention mechanisms: NoC link contention, bounded output buffers ---------------
+
+CONT = {"preset": "chip", "noc_contention": True}
+OBUF = {"preset": "chip", "output_buffer": 1, "queue_capacity": 2}
+BOTH = {"preset": "wafer", "rows": 4, "cols": 8, "noc_contention": True, "output_buffer": 1,
+        "queue_capacity": 2}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_link_contention_matches_kernel(seed):
+    """TBs scattered over the machine (outside TBU choices): inputs cross the NoC and
+    concurrent transfers queue for shared links, event for event as in the kernel."""
+    ref = assert_same("mix", CONT, load=0.9, n_requests=120, seed=seed, policy="least_loaded",
+                      tbu_choice=scatter_choice(4))
+    assert ref.contention["link_wait"] > 0 and ref.contention["link_waits"] > 0
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize(("wf", "seed"), [("mix", 4), ("recognition", 5), ("sensor_fusion", 6)])
+def test_output_buffers_match_kernel(policy, wf, seed):
+    """One output-buffer place per TBU: producers wait for their consumers' placement (under
+    ``eft`` on ``recognition`` none waits: a consumer takes any TBU of the machine with space,
+    so the run only checks that both simulators agree on that)."""
+    ref = assert_same(wf, OBUF, load=1.0, n_requests=100, seed=seed, policy=policy)
+    if (policy, wf) != ("eft", "recognition"):
+        assert ref.contention["output_blocked"] > 0
+
+
+@pytest.mark.parametrize(("q", "ob", "load"), [(4, 1, 0.9), (2, 2, 1.0)])
+def test_output_buffers_under_static_match_kernel(q, ob, load):
+    """``static`` defers consumers until a TBU of their configuration has space: their
+    producers stay blocked meanwhile."""
+    hw = {"preset": "chip", "queue_capacity": q, "output_buffer": ob}
+    ref = assert_same("recognition", hw, load=load, n_requests=100, seed=5, policy="static")
+    assert ref.contention["output_blocked"] > 0
+
+
+def test_output_buffer_deadlock_is_reported_alike():
+    """Under ``static`` the suite mix deadlocks with one output-buffer place per TBU (a
+    configuration used early and late in a workflow, ``cpu``, waits for one used between, and
+    back). Neither simulator hangs: both stop at the same cycle with the same requests done,
+    and ``Simulation.run`` says why."""
+    hw = {"preset": "chip", "queue_capacity": 2, "output_buffer": 1}
+    kw = dict(load=1.0, n_requests=100, seed=4, policy="static")
+    sim = Simulation("mix", hw, **kw)
+    st = sim.advance()
+    assert st[0] == ST_STALLED
+    with pytest.raises(RuntimeError, match="output buffer"):
+        Simulation("mix", hw, **kw).run()
+    ref = ReferenceSimulation("mix", hw, **kw)
+    with pytest.raises(RuntimeError, match="stalled"):
+        ref.run()
+    assert ref.env.now == int(field(sim.state, "now")[0])
+    assert ref.n_done == int(field(sim.state, "n_done")[0]) < 100
+
+
+STATIC_CASES = [("mix", "chip", 150), ("recognition", "chip", 150), ("mix", "wafer", 60),
+                ("agent_loop", QCAP1, 100)]
+
+
+@pytest.mark.parametrize(("wf", "hw", "n"), STATIC_CASES)
+def test_static_matches_kernel(wf, hw, n):
+    """``static``: TBs only on TBUs of their configuration, at home or the nearest cluster
+    holding one; deferred jobs wait in that cluster's backlog and are all re-offered."""
+    ref = assert_same(wf, hw, load=0.8, n_requests=n, seed=11, policy="static")
+    assert ref.n_backlogged > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_static_with_both_mechanisms_matches_kernel(seed):
+    """``static`` sends TBs to the nearest cluster holding their configuration, so its
+    transfers cross the NoC and contend; consumers it defers hold their producers'
+    output-buffer places."""
+    hw = {"preset": "chip", "noc_contention": True, "output_buffer": 1}
+    ref = assert_same("early_exit", hw, load=0.9, n_requests=120, seed=seed, policy="static")
+    assert ref.contention["link_wait"] > 0 and ref.contention["output_blocked"] > 0
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_both_mechanisms_on_two_dies_match_kernel(seed):
+    ref = assert_same("mix", BOTH, load=0.9, n_requests=80, seed=seed, policy="round_robin",
+                      tbu_choice=scatter_choice(BOTH["queue_capacity"]))
+    assert ref.contention["link_wait"] > 0 and ref.contention["output_blocked"] > 0
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_random_workflows_with_contention_match_kernel(i):
+    """Random graphs (maps, forks, joins in map bodies, loops) through both mechanisms."""
+    rng = np.random.default_rng(2000 + i)
+    wfs = [generate_workflow(rng, GEN, name=f"c{i}_{k}") for k in range(1 + i % 2)]
+    hw = {"preset": "chip", "noc_contention": True, "output_buffer": 1 + i % 2}
+    assert_same(wfs, hw, load=1.0, n_requests=50, seed=i, policy=POLICIES[i % 2],
+                tbu_choice=scatter_choice(4) if i % 2 else None)
+
+
+@pytest.mark.parametrize(("policy", "tbu_choice"),
+                         [("eft", None), ("static", None),
+                          ("least_loaded", scatter_choice(4))])
+def test_contention_with_control_plane_costs_matches_kernel(policy, tbu_choice):
+    """Decisions that cost cycles and links that contend at once: a transfer is issued when
+    its TBU decision completes and reserves its links from then (docs/model.md §3)."""
+    hw = {"preset": "chip", "noc_contention": True, **REALISTIC}
+    ref = assert_same("mix", hw, load=0.9, n_requests=120, seed=21, policy=policy,
+                      tbu_choice=tbu_choice)
+    assert ref.control_plane().wait > 0 and ref.contention["link_wait"] > 0

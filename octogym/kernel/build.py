@@ -114,6 +114,7 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
         epoch=int(epoch), maxmap=int(max_map_count), trace_cap=int(trace_cap),
         margin=2 * (int(max_map_count) + mix.max_outdeg) + 16,
         dec_base=hw.decision_base_cycles, dec_per=hw.decision_cycles_per_entity,
+        noc_cont=int(hw.noc_contention), mesh_cols=hw.cols, obuf=hw.output_buffer,
     )
     n = int(n_requests)
     tt = np.zeros(n, np.int64) if trace_t is None else np.asarray(trace_t, np.int64)
@@ -153,7 +154,8 @@ def _sizes(M: Model, mix: CompiledMix, B: int, R: int, F: int, J: int, L_: int
                 C=model_int(M, "C"), Q=model_int(M, "qcap"), N=model_int(M, "n_requests"),
                 L=max(L_, 1), NB=mix.n_blocks, NF=max(mix.n_flows, 1),
                 NCFG=max(mix.n_configs, 1), JJ=max(mix.max_joins, 1), PS=N_POLICY_SCRATCH,
-                W=4 * model_int(M, "margin") + 65, WT=L.WL_NFIELDS, WX=4)
+                W=4 * model_int(M, "margin") + 65, WT=L.WL_NFIELDS, WX=4,
+                NL=4 * model_int(M, "C") if model_int(M, "noc_cont") else 1)
 
 
 _NP = {"i8": np.int64, "f8": np.float64, "u8": np.uint64, "i4": np.int32}

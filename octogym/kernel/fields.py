@@ -24,7 +24,11 @@ MI_MARGIN = 12  # margin: free pool slots and heap entries a member needs before
 #   (else it stops with ST_GROW)
 MI_DEC_BASE = 13  # dec_base: control plane: fixed cycles of one scheduling decision (0: free)
 MI_DEC_PER = 14  # dec_per: control plane: cycles per candidate entity a decision scans (0: free)
-MI_NFIELDS = 15
+MI_NOC_CONT = 15  # noc_cont: 1: transfers reserve their XY route's links (NoC link contention); 0:
+#   off
+MI_MESH_COLS = 16  # mesh_cols: cluster columns of the mesh (cluster c is at row c // mesh_cols)
+MI_OBUF = 17  # obuf: output buffer places per TBU (0: unbounded, no blocking)
+MI_NFIELDS = 18
 
 # ---- Model MB: int64 per block (.., NB)
 MB_BLK_WF = 0  # blk_wf: workflow of the block
@@ -116,7 +120,9 @@ SC_DEC_CYC_CBU = 34  # dec_cyc_cbu: cycles CBUs spent deciding
 SC_DEC_WAIT_CENTRAL = 35  # dec_wait_central: cycles decisions queued for the central scheduler
 SC_DEC_WAIT_CBU = 36  # dec_wait_cbu: cycles decisions queued for a CBU (behind CB jobs and
 #   decisions)
-SC_NFIELDS = 37
+SC_LINK_WAIT = 37  # link_wait: cycles transfers waited for busy NoC links (noc_cont only)
+SC_N_LINK_WAITS = 38  # n_link_waits: transfers that waited for a busy NoC link (noc_cont only)
+SC_NFIELDS = 39
 
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded
@@ -160,7 +166,8 @@ JB_DATA = 7  # jb_data: cycle its input data reaches its TBU
 JB_TBU = 8  # jb_tbu: TBU the job is queued on (-1: none yet)
 JB_NEXT = 9  # jb_next: next job in the decision queue or a backlog (-1: last)
 JB_FREE = 10  # jb_free: free stack of job slots
-JB_NFIELDS = 11
+JB_SRC = 11  # jb_src: TBU whose output buffer holds the job's input (-1: none; obuf only)
+JB_NFIELDS = 12
 
 # ---- State TB: per TBU, what policies and observations scan across TBUs [i8; B, field, T]
 TB_CFG = 0  # tb_cfg: configuration the TBU holds (-1: unconfigured)
@@ -177,8 +184,13 @@ TBR_ACC_BUSY = 2  # acc_busy: cycles running TBs
 TBR_ACC_RECONF = 3  # acc_reconf: cycles reconfiguring
 TBR_ACC_WAIT = 4  # acc_wait: cycles waiting for a queued job's input data
 TBR_ACC_STARVED = 5  # acc_starved: idle cycles while its cluster had no backlog (closed segments)
-TBR_ACC_BLOCKED = 6  # acc_blocked: idle cycles while its cluster had a backlog (closed segments)
-TBR_NFIELDS = 7
+TBR_ACC_BLOCKED = 6  # acc_blocked: idle cycles while its cluster had a backlog, or while it held
+#   queued work it could not start: output buffer full (closed segments)
+TBR_OB_LEN = 7  # ob_len: outputs in its output buffer not yet received by their consumers (obuf
+#   only; a token sent on to k consumers counts k)
+TBR_ACC_OBLOCKED = 8  # acc_oblocked: idle cycles blocked by a full output buffer (closed segments;
+#   included in acc_blocked)
+TBR_NFIELDS = 9
 
 # ---- State CL: per cluster [i8; B, field, C]
 CL_CBU_FREE = 0  # cbu_free: cycle the cluster's CBU (a serial server) is next free
@@ -215,4 +227,5 @@ WL_BLOCK = 1  # wl_block: block the token enters
 WL_ORG = 2  # wl_org: cluster where the token's data is
 WL_BYTES = 3  # wl_bytes: bytes the token carries
 WL_LIN = 4  # wl_lin: lineage of the token (uint64 bits stored as int64)
-WL_NFIELDS = 5
+WL_SRC = 5  # wl_src: TBU whose output buffer holds the token's data (-1: none; obuf only)
+WL_NFIELDS = 6

@@ -89,6 +89,9 @@ MODEL_TABLE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
                    "event (else it stops with ST_GROW)"),
         ("dec_base", "control plane: fixed cycles of one scheduling decision (0: free)"),
         ("dec_per", "control plane: cycles per candidate entity a decision scans (0: free)"),
+        ("noc_cont", "1: transfers reserve their XY route's links (NoC link contention); 0: off"),
+        ("mesh_cols", "cluster columns of the mesh (cluster c is at row c // mesh_cols)"),
+        ("obuf", "output buffer places per TBU (0: unbounded, no blocking)"),
     )),
     ("MB", "int64 per block (.., NB)", (
         ("blk_wf", "workflow of the block"),
@@ -203,6 +206,8 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("dec_cyc_cbu", "cycles CBUs spent deciding"),
         ("dec_wait_central", "cycles decisions queued for the central scheduler"),
         ("dec_wait_cbu", "cycles decisions queued for a CBU (behind CB jobs and decisions)"),
+        ("link_wait", "cycles transfers waited for busy NoC links (noc_cont only)"),
+        ("n_link_waits", "transfers that waited for a busy NoC link (noc_cont only)"),
     )),
     ("SF", "f8", ("X",), "float scalars of a member", (
         ("arr_clock", "Poisson arrival clock: the last arrival time, unrounded"),
@@ -242,6 +247,7 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("jb_tbu", "TBU the job is queued on (-1: none yet)"),
         ("jb_next", "next job in the decision queue or a backlog (-1: last)"),
         ("jb_free", "free stack of job slots"),
+        ("jb_src", "TBU whose output buffer holds the job's input (-1: none; obuf only)"),
     )),
     ("TB", "i8", ("X", "T"), "per TBU, what policies and observations scan across TBUs", (
         ("tb_cfg", "configuration the TBU holds (-1: unconfigured)"),
@@ -257,7 +263,12 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("acc_reconf", "cycles reconfiguring"),
         ("acc_wait", "cycles waiting for a queued job's input data"),
         ("acc_starved", "idle cycles while its cluster had no backlog (closed segments)"),
-        ("acc_blocked", "idle cycles while its cluster had a backlog (closed segments)"),
+        ("acc_blocked", "idle cycles while its cluster had a backlog, or while it held "
+                        "queued work it could not start: output buffer full (closed segments)"),
+        ("ob_len", "outputs in its output buffer not yet received by their consumers (obuf "
+                   "only; a token sent on to k consumers counts k)"),
+        ("acc_oblocked", "idle cycles blocked by a full output buffer (closed segments; "
+                         "included in acc_blocked)"),
     )),
     ("CL", "i8", ("X", "C"), "per cluster", (
         ("cbu_free", "cycle the cluster's CBU (a serial server) is next free"),
@@ -303,6 +314,7 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("PW", "f8", ("WX", "NCFG")),  # policy scratch vectors per config
     ("DEMAND_EMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
     ("DEMAND_PREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
+    ("LINK", "i8", ("NL",)),  # noc_cont: cycle each directed mesh link (4 c + d) is next free
 )
 # The columns of single arrays whose columns are named (the constants are generated like the
 # group rows'). The token worklist is a single array, not a group, only to keep the State's
@@ -315,6 +327,7 @@ WL_TABLE: tuple[str, str, tuple[tuple[str, str], ...]] = (
         ("wl_org", "cluster where the token's data is"),
         ("wl_bytes", "bytes the token carries"),
         ("wl_lin", "lineage of the token (uint64 bits stored as int64)"),
+        ("wl_src", "TBU whose output buffer holds the token's data (-1: none; obuf only)"),
     ))
 STATE_GROUPS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = tuple(
     (g, dt, shape, tuple(n for n, _ in fs)) for g, dt, shape, _, fs in STATE_TABLE)

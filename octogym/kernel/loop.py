@@ -55,7 +55,6 @@ from octogym.kernel.layout import (
 from octogym.kernel.mechanisms import (
     alloc_frame,
     alloc_job,
-    bl_push,
     bl_release,
     bl_release_elsewhere,
     cluster_has_space,
@@ -68,6 +67,9 @@ from octogym.kernel.mechanisms import (
     free_job,
     heap_pop,
     heap_push,
+    ob_release,
+    out_blocked,
+    park,
     parked_cluster,
     start_next,
 )
@@ -124,7 +126,7 @@ def make_worklist(S, b):
 
 
 @kernel_helper
-def wl_push(WL, f, x, org, nbytes, lin):
+def wl_push(WL, f, x, org, nbytes, lin, src):
     t = WL[0, WL_TAIL] + 1
     if t >= WL.shape[0]:
         raise RuntimeError("octogym kernel: token worklist overflow")
@@ -133,16 +135,19 @@ def wl_push(WL, f, x, org, nbytes, lin):
     WL[t, L.WL_ORG] = org
     WL[t, L.WL_BYTES] = nbytes
     WL[t, L.WL_LIN] = int64(lin)  # the lineage's bits, stored in the int64 row
+    WL[t, L.WL_SRC] = src
     WL[0, WL_TAIL] = t
 
 
 @kernel_helper
-def emit_flow(M, S, b, WL, f, fi, org, lin):
-    """A token leaves along flow ``fi`` (CSR index) in frame ``f``."""
+def emit_flow(M, S, b, WL, f, fi, org, lin, src):
+    """A token leaves along flow ``fi`` (CSR index) in frame ``f``; its data is in TBU
+    ``src``'s output buffer (-1: none)."""
     FR = S.FR
     FL = M.FL
     FR[b, f, L.FR_LIVE] += 1
-    wl_push(WL, f, FL[L.FL_SUCC_DST, fi], org, FL[L.FL_SUCC_BYTES, fi], lin_next(lin, fi))
+    wl_push(WL, f, FL[L.FL_SUCC_DST, fi], org, FL[L.FL_SUCC_BYTES, fi], lin_next(lin, fi),
+            src)
 
 
 @kernel_helper
@@ -178,7 +183,7 @@ def consume(M, S, b, WL, f, org):
             m = FR[b, f, L.FR_MAP]
             lin = FRU[b, f]
             for fi in range(m_succ_ptr[m], m_succ_ptr[m + 1]):
-                emit_flow(M, S, b, WL, p, fi, o, lin)
+                emit_flow(M, S, b, WL, p, fi, o, lin, -1)
         free_frame(S, b, f)
         FR[b, p, L.FR_ORG] = o
         FR[b, p, L.FR_LIVE] -= 1
@@ -201,12 +206,14 @@ def new_job(M, S, b, f, x, org, nbytes, lin):
 
 
 @kernel_helper
-def cb_job(M, S, b, f, x, org, nbytes, lin):
+def cb_job(M, S, b, f, x, org, nbytes, lin, src):
     """A CB execution on the home cluster's CBU, a serial server: it starts when the CBU is
-    free and takes the block's ``cost`` cycles."""
+    free and takes the block's ``cost`` cycles. It holds its token's output-buffer place
+    (``src``) until it sends the token on."""
     CL = S.CL
     MB = M.MB
     j = new_job(M, S, b, f, x, org, nbytes, lin)
+    S.JB[b, j, L.JB_SRC] = src
     h = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
     now = S.SC[b, L.SC_NOW]
     start = now if now > CL[b, L.CL_CBU_FREE, h] else CL[b, L.CL_CBU_FREE, h]
@@ -217,7 +224,7 @@ def cb_job(M, S, b, f, x, org, nbytes, lin):
 
 
 @kernel_helper
-def deliver(M, S, b, WL, f, x, org, nbytes, lin):
+def deliver(M, S, b, WL, f, x, org, nbytes, lin, src):
     MB = M.MB
     FR = S.FR
     JB = S.JB
@@ -241,6 +248,7 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
                                          MB[L.MB_DUR_EMP_LEN, x], u1, u2)
         SC[b, L.SC_N_TB_CREATED] += 1
         ST_DEM[b, RQ[b, r, L.RQ_HOME], MB[L.MB_BLK_CFG, x]] += 1
+        JB[b, j, L.JB_SRC] = src
         dq_push(S, b, j)
     elif t == JOIN:
         s = MB[L.MB_BLK_JOIN_SLOT, x]
@@ -250,11 +258,13 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin):
             nl = mix64(FJX[b, f, s] ^ uint64(JOIN_SALT))
             FJC[b, f, s] = 0
             FJX[b, f, s] = uint64(0)
-            cb_job(M, S, b, f, x, org, nbytes, nl)
+            cb_job(M, S, b, f, x, org, nbytes, nl, src)
         else:
+            if src >= 0:  # a join keeps only its last token's output-buffer place
+                ob_release(M, S, b, src)
             consume(M, S, b, WL, f, org)
     else:
-        cb_job(M, S, b, f, x, org, nbytes, lin)
+        cb_job(M, S, b, f, x, org, nbytes, lin, src)
 
 
 @kernel_step
@@ -264,7 +274,7 @@ def flush(M, S, b, WL):
         i = WL[0, WL_HEAD] + 1
         WL[0, WL_HEAD] = i
         deliver(M, S, b, WL, WL[i, L.WL_FRAME], WL[i, L.WL_BLOCK], WL[i, L.WL_ORG],
-                WL[i, L.WL_BYTES], uint64(WL[i, L.WL_LIN]))
+                WL[i, L.WL_BYTES], uint64(WL[i, L.WL_LIN]), WL[i, L.WL_SRC])
     WL[0, WL_HEAD] = 0
     WL[0, WL_TAIL] = 0
 
@@ -297,6 +307,8 @@ def on_cb_done(M, S, b, WL, j):
     org = JB[b, j, L.JB_ORG]
     lin = JBU[b, j]
     nbytes = JB[b, j, L.JB_BYTES]
+    src = JB[b, j, L.JB_SRC]
+    n_out = 0  # tokens sent on (each takes an output-buffer place of src)
     uid = RQ[b, r, L.RQ_UID]
     home = RQ[b, r, L.RQ_HOME]
     row = RQ[b, r, L.RQ_ROW]
@@ -316,7 +328,8 @@ def on_cb_done(M, S, b, WL, j):
                 if u < acc:
                     break
         ST_FLOW[b, home, chosen] += 1
-        emit_flow(M, S, b, WL, f, chosen, org, lin)
+        emit_flow(M, S, b, WL, f, chosen, org, lin, src)
+        n_out = 1
     elif t == MAP:
         n = sample_count(MC[L.MC_CNT_CODE, row, x], m_cnt_p[row, x], m_emp,
                          MC[L.MC_CNT_EMP_OFF, row, x], MC[L.MC_CNT_EMP_LEN, row, x],
@@ -324,7 +337,8 @@ def on_cb_done(M, S, b, WL, j):
         ST_SUM[b, home, x] += n
         if n == 0:
             for fi in range(lo, hi):
-                emit_flow(M, S, b, WL, f, fi, org, lin)
+                emit_flow(M, S, b, WL, f, fi, org, lin, src)
+            n_out = hi - lo
         else:
             g = alloc_frame(S, b, FR_GROUP, f, r, n)
             FR[b, g, L.FR_MAP] = x
@@ -334,10 +348,17 @@ def on_cb_done(M, S, b, WL, j):
             body = MB[L.MB_BLK_BODY, x]
             for i in range(n):
                 c = alloc_frame(S, b, FR_COPY, g, r, 1)
-                wl_push(WL, c, body, org, nbytes, lin_next(lin, COPY_SALT + i))
+                wl_push(WL, c, body, org, nbytes, lin_next(lin, COPY_SALT + i), src)
+            n_out = n
     else:  # fork, join
         for fi in range(lo, hi):
-            emit_flow(M, S, b, WL, f, fi, org, lin)
+            emit_flow(M, S, b, WL, f, fi, org, lin, src)
+        n_out = hi - lo
+    if src >= 0:
+        if n_out > 0:
+            S.TBR[b, src, L.TBR_OB_LEN] += n_out - 1
+        else:
+            ob_release(M, S, b, src)
     free_job(S, b, j)
     consume(M, S, b, WL, f, org)
     flush(M, S, b, WL)
@@ -362,8 +383,12 @@ def on_tb_done(M, S, b, WL, j, pol):
     x = JB[b, j, L.JB_BLOCK]
     f = JB[b, j, L.JB_FRAME]
     lin = JBU[b, j]
+    src = -1
+    if M.MI[L.MI_OBUF] > 0:  # its output waits in its output buffer until received
+        src = u
+        TBR[b, u, L.TBR_OB_LEN] += m_succ_ptr[x + 1] - m_succ_ptr[x]
     for fi in range(m_succ_ptr[x], m_succ_ptr[x + 1]):
-        emit_flow(M, S, b, WL, f, fi, c, lin)
+        emit_flow(M, S, b, WL, f, fi, c, lin, src)
     free_job(S, b, j)
     consume(M, S, b, WL, f, c)
     flush(M, S, b, WL)
@@ -378,8 +403,11 @@ def tbu_available(M, S, b, u, pol):
     bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
     if tbu_scope(pol) == SCOPE_MACHINE:
         bl_release_elsewhere(M, S, b, M.tbu_cluster[u])
+    if S.TB[b, L.TB_STATE, u] != TBU_IDLE:
+        return  # an output-buffer release during the event started it already
     if S.TB[b, L.TB_QL, u] > 0:
-        start_next(M, S, b, u)
+        if not out_blocked(M, S, b, u):
+            start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
 
@@ -466,7 +494,7 @@ def apply_cluster(M, S, b, WL, j, h):
     f = alloc_frame(S, b, FR_ROOT, -1, r, 1)
     free_job(S, b, j)
     w = RQ[b, r, L.RQ_WF]
-    wl_push(WL, f, m_wf_entry[w], h, 0, uint64(ROOT_LIN))
+    wl_push(WL, f, m_wf_entry[w], h, 0, uint64(ROOT_LIN), -1)
     flush(M, S, b, WL)
 
 
@@ -536,9 +564,9 @@ def place_tb(M, S, b, j, c, u, scope):
     if u >= 0:
         enqueue_at(M, S, b, j, u, tbu_decided(M, S, b, c, scope))
     elif u == PARK_HOME:
-        bl_push(M, S, b, c, j)
+        park(M, S, b, c, j)
     else:
-        bl_push(M, S, b, parked_cluster(u), j)
+        park(M, S, b, parked_cluster(u), j)
 
 
 @kernel_helper
@@ -637,7 +665,7 @@ def run_member(M, S, b, pol, ext, until, action):
                 if ext & EXT_TBU:
                     if not cluster_has_space(M, S, b, c):
                         dq_pop(S, b)
-                        bl_push(M, S, b, c, j)
+                        park(M, S, b, c, j)
                         continue
                     SC[b, L.SC_DEC_KIND] = DEC_TBU
                     SC[b, L.SC_DEC_JOB] = j

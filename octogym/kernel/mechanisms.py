@@ -107,6 +107,7 @@ def alloc_job(S, b):
     j = JB[b, SC[b, L.SC_JB_NFREE], L.JB_FREE]
     JB[b, j, L.JB_NEXT] = -1
     JB[b, j, L.JB_TBU] = -1
+    JB[b, j, L.JB_SRC] = -1
     return j
 
 
@@ -181,20 +182,25 @@ def _idle_close_cluster(M, S, b, c):
     changes between empty and non-empty, which changes starved <-> blocked)."""
     MI = M.MI
     for u in range(c * MI[L.MI_K], (c + 1) * MI[L.MI_K]):
-        idle_close(S, b, u, c)
+        idle_close(M, S, b, u, c)
 
 
 @kernel_helper
-def idle_close(S, b, u, c):
+def idle_close(M, S, b, u, c):
     """Account the open idle segment of TBU ``u`` up to now (starved, or blocked while its
-    cluster has a backlog) and restart it at now. Idle = not running or reconfiguring."""
+    cluster has a backlog or, with output buffers, while it holds queued work its full output
+    buffer keeps it from starting) and restart it at now. Idle = not running or
+    reconfiguring."""
     TB = S.TB
     TBR = S.TBR
     SC = S.SC
     CL = S.CL
     if TB[b, L.TB_STATE, u] == TBU_IDLE:
         dt = SC[b, L.SC_NOW] - TBR[b, u, L.TBR_IDLE]
-        if CL[b, L.CL_BL_LEN, c] > 0:
+        if M.MI[L.MI_OBUF] > 0 and TB[b, L.TB_QL, u] > 0:  # idle with work: output-blocked
+            TBR[b, u, L.TBR_ACC_BLOCKED] += dt
+            TBR[b, u, L.TBR_ACC_OBLOCKED] += dt
+        elif CL[b, L.CL_BL_LEN, c] > 0:
             TBR[b, u, L.TBR_ACC_BLOCKED] += dt
         else:
             TBR[b, u, L.TBR_ACC_STARVED] += dt
@@ -226,6 +232,19 @@ def bl_push(M, S, b, c, j):
     JB[b, j, L.JB_NEXT] = -1
     CL[b, L.CL_BL_TAIL, c] = j
     CL[b, L.CL_BL_LEN, c] += 1
+
+
+@kernel_helper
+def park(M, S, b, c, j):
+    """Park job ``j`` in cluster ``c``'s backlog. With output buffers, a job parked in a
+    cluster without free queue space has been received by the cluster (its backlog holds
+    it): its producer's output-buffer place frees (docs/model.md §4, "Output buffers"); a
+    job a policy defers while the cluster has space keeps it."""
+    bl_push(M, S, b, c, j)
+    if M.MI[L.MI_OBUF] > 0 and S.JB[b, j, L.JB_SRC] >= 0 and not cluster_has_space(M, S, b, c):
+        src = S.JB[b, j, L.JB_SRC]
+        S.JB[b, j, L.JB_SRC] = -1
+        ob_release(M, S, b, src)
 
 
 @kernel_step
@@ -303,6 +322,72 @@ def transfer(M, src, dst, nbytes):
     return NOC[L.NOC_LATENCY, src, dst] + (nbytes + MI[L.MI_LINK_BW] - 1) // MI[L.MI_LINK_BW]
 
 
+@kernel_step
+def transfer_reserve(M, S, b, src, dst, nbytes, t0):
+    """NoC link contention on (docs/model.md §3, "Link contention"): cycles from ``t0`` (the
+    cycle the transfer is issued, >= now) until ``nbytes`` from cluster ``src`` are at ``dst``.
+    The transfer reserves every directed link of its XY route (``HardwareConfig.route_links``)
+    for its serialisation time ``ceil(nbytes / link_bw)``, starting when the last of them is
+    free (at the earliest ``t0``);
+    what it waited is added to its cost and to the member's link-wait counters. A local or
+    empty transfer reserves nothing. O(route length), no allocation."""
+    MI = M.MI
+    LINK = S.LINK
+    base = transfer(M, src, dst, nbytes)
+    ser = (nbytes + MI[L.MI_LINK_BW] - 1) // MI[L.MI_LINK_BW]
+    if src == dst or ser == 0:
+        return base
+    start = t0
+    for p in range(2):  # pass 0: when is the route free; pass 1: reserve it
+        cols = MI[L.MI_MESH_COLS]
+        x = src
+        while x != dst:
+            if x % cols != dst % cols:
+                d = 3 if dst % cols > x % cols else 2  # East, West
+            else:
+                d = 1 if dst > x else 0  # South, North
+            k = 4 * x + d
+            if p == 0:
+                if LINK[b, k] > start:
+                    start = LINK[b, k]
+            else:
+                LINK[b, k] = start + ser
+            if d == 3:
+                x += 1
+            elif d == 2:
+                x -= 1
+            elif d == 1:
+                x += cols
+            else:
+                x -= cols
+    wait = start - t0
+    if wait > 0:
+        S.SC[b, L.SC_LINK_WAIT] += wait
+        S.SC[b, L.SC_N_LINK_WAITS] += 1
+    return base + wait
+
+
+# ---- output buffers (docs/model.md §4, "Output buffers") ------------------------------------
+
+
+@kernel_helper
+def out_blocked(M, S, b, u):
+    """TBU ``u`` may not start its next TB: its output buffer holds ``obuf`` outputs or more
+    that their consumers have not received yet (never, with ``obuf`` = 0)."""
+    ob = M.MI[L.MI_OBUF]
+    return ob > 0 and S.TBR[b, u, L.TBR_OB_LEN] >= ob
+
+
+@kernel_step
+def ob_release(M, S, b, u):
+    """One output of TBU ``u``'s buffer was received (or dropped): free its place; a TBU this
+    unblocks starts its queue head now."""
+    S.TBR[b, u, L.TBR_OB_LEN] -= 1
+    if S.TB[b, L.TB_STATE, u] == TBU_IDLE and S.TB[b, L.TB_QL, u] > 0 \
+            and not out_blocked(M, S, b, u):
+        start_next(M, S, b, u)
+
+
 # ---- TBU queues -------------------------------------------------------------------------------
 
 
@@ -338,7 +423,7 @@ def start_next(M, S, b, u):
     TR = S.TR
     RQ = S.RQ
     c = m_tbu_cluster[u]
-    idle_close(S, b, u, c)
+    idle_close(M, S, b, u, c)
     j = TBQ[b, u, TB[b, L.TB_QH, u]]
     blk = JB[b, j, L.JB_BLOCK]
     cfg = MB[L.MB_BLK_CFG, blk]
@@ -397,15 +482,26 @@ def enqueue_at(M, S, b, j, u, t0):
     JB[b, j, L.JB_TBU] = u
     nbytes = JB[b, j, L.JB_BYTES]
     org = JB[b, j, L.JB_ORG]
-    JB[b, j, L.JB_DATA] = t0 + transfer(M, org, c, nbytes)
+    if MI[L.MI_NOC_CONT] != 0:
+        JB[b, j, L.JB_DATA] = t0 + transfer_reserve(M, S, b, org, c, nbytes, t0)
+    else:
+        JB[b, j, L.JB_DATA] = t0 + transfer(M, org, c, nbytes)
     SF[b, L.SF_BYTE_HOPS] += nbytes * NOC[L.NOC_HOPS, org, c]
+    ob = MI[L.MI_OBUF]
+    if ob > 0 and TB[b, L.TB_STATE, u] == TBU_IDLE:
+        idle_close(M, S, b, u, c)  # before its queue fills: the segment so far was not blocked
     q = MI[L.MI_QCAP]
     TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u]) % q] = j
     TB[b, L.TB_QL, u] += 1
     CL[b, L.CL_QUEUED, c] += 1
     TBF[b, u] += m_dur_mean[blk]
-    if TB[b, L.TB_STATE, u] == TBU_IDLE:
+    if TB[b, L.TB_STATE, u] == TBU_IDLE and not out_blocked(M, S, b, u):
         start_next(M, S, b, u)
+    if ob > 0 and JB[b, j, L.JB_SRC] >= 0:
+        # the job's input transfer starts: its producer's output buffer place is free
+        src = JB[b, j, L.JB_SRC]
+        JB[b, j, L.JB_SRC] = -1
+        ob_release(M, S, b, src)
 
 
 @kernel_helper
@@ -462,6 +558,8 @@ def migrate(M, S, b, u, pos, v):
     j = TBQ[b, u, (h + pos) % q]
     for k in range(pos, n - 1):
         TBQ[b, u, (h + k) % q] = TBQ[b, u, (h + k + 1) % q]
+    if MI[L.MI_OBUF] > 0:
+        idle_close(M, S, b, u, m_tbu_cluster[u])  # an output-blocked TBU's segment so far
     TB[b, L.TB_QL, u] = n - 1
     CL[b, L.CL_QUEUED, m_tbu_cluster[u]] -= 1
     TBF[b, u] -= m_dur_mean[JB[b, j, L.JB_BLOCK]]
@@ -501,7 +599,7 @@ def reconfigure(M, S, b, u, cfg):
     MI = M.MI
     if TB[b, L.TB_STATE, u] != TBU_IDLE or TB[b, L.TB_QL, u] != 0 or TB[b, L.TB_CFG, u] == cfg:
         return False
-    idle_close(S, b, u, m_tbu_cluster[u])
+    idle_close(M, S, b, u, m_tbu_cluster[u])
     TB[b, L.TB_STATE, u] = TBU_RECONF
     TB[b, L.TB_CFG, u] = cfg
     SC[b, L.SC_N_RECONF] += 1
