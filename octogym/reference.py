@@ -506,7 +506,8 @@ class ReferenceSimulation(Placement, ReferenceDecisions):
             if self.tbu_choice is not None:  # an outside rule, as the kernel's EXT_TBU action
                 u = self.tbu_choice(job.request.uid, job.block, [len(t.queue) for t in self.tbus])
                 # it is charged as a choice among the home cluster's K TBUs, on its CBU
-                self.enqueue(job, self.tbus[u], self.decision_done(cl, self.entities(SCOPE_CLUSTER)))
+                decided = self.decision_done(cl, self.entities(SCOPE_CLUSTER))
+                self.enqueue(job, self.tbus[u], decided)
                 continue
             tbu = self.choose_tbu(cl)
             self.enqueue(job, tbu, self.decision_done(cl, self.entities(self.tbu_scope)))

@@ -1,6 +1,6 @@
 """The decisions of the reference simulator (:mod:`octogym.reference`): its policies' cluster
-and TBU choices (``round_robin``, ``least_loaded``, ``static``'s cluster, ``eft``) and what a decision costs on the
-control plane (docs/model.md §3 "Control plane"), as a mixin of
+and TBU choices (``round_robin``, ``least_loaded``, ``static``'s cluster, ``eft``) and what a
+decision costs on the control plane (docs/model.md §3 "Control plane"), as a mixin of
 :class:`octogym.reference.ReferenceSimulation`, whose state (``hw``, ``env``, ``clusters``,
 ``tbus``, ``cs_free``, ``dec``, ...) it reads and writes. Each method restates, in plain
 Python, the kernel function named in its docstring."""

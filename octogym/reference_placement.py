@@ -56,7 +56,7 @@ class Placement:
         """Queue space freed in ``cl``: as many backlog jobs as it has free slots (or all of
         them) go, in order, to the *front* of the decision FIFO (ahead of newer work)."""
         k = min(len(cl.backlog), cl.free_slots)
-        if everything or self.policy == "static":  # it may defer work: it sees every parked job again
+        if everything or self.policy == "static":  # static may defer: it sees every parked job
             k = len(cl.backlog)
         if k == 0:
             return
