@@ -41,6 +41,7 @@ from octogym.kernel.layout import (
     field,
 )
 from octogym.kernel.loop import run_batch
+from octogym.layouts import best_layout, trace_share
 from octogym.metrics import SimResult, collect
 from octogym.schedulers import get_scheduler, is_planner, param_vector
 from octogym.workflows import Workflow, load_workflow
@@ -167,6 +168,12 @@ class Simulation:
                                  f"{int(tt[-1])}")
             if np.any((tw < 0) | (tw >= len(wfs))):
                 raise ValueError(f"trace workflow indices must be in [0, {len(wfs)})")
+        self.layout = tbu_init if isinstance(tbu_init, str) else "array"
+        if isinstance(tbu_init, str) and tbu_init == "best":
+            # strong static (octogym/layouts.py): whole-trace profile, best of several layouts
+            rate_ = rate if arrival == "poisson" else None
+            self.layout, tbu_init = best_layout(
+                self.hw, trace_share(self.mix, int(n_requests), rate_))
         self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
         self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
                                  arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,

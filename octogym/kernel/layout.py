@@ -287,6 +287,7 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("PW", "f8", ("WX", "NCFG")),  # policy scratch vectors per config
     ("DEMAND_EMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
     ("DEMAND_PREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
+    ("HOME_WAIT", "f8", ("C", "NCFG")),  # reactive: waiting TBs per request home and config
 )
 # The columns of single arrays whose columns are named (the constants are generated like the
 # group rows'). The token worklist is a single array, not a group, only to keep the State's
