@@ -53,7 +53,7 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
           "included); re-provision only when the predicted demand gain exceeds the "
           "reconfiguration; reactive rebalances only when the waiting work exceeds it. 0 = the "
           "cost-blind versions"),
-    Param("reach", P.PARAM_REACH, 8.0,
+    Param("reach", P.PARAM_REACH, 16.0,
           "clusters holding a TB's configuration that a placement considers, nearest first: "
           "enough to spread a hot configuration's work over several holders, few enough that "
           "a TB's data stays near (and the search stays short on the wafer)"),

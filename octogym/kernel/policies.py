@@ -127,14 +127,22 @@ def cluster_work(M, S, b, c):
 
 @kernel_step
 def lowest_finish_cluster(M, S, b):
-    """Cluster with the lowest predicted finish time (``cluster_work``; lowest id on ties)."""
+    """Cluster with the lowest predicted finish time (``cluster_work``); ties break by a seeded
+    draw (reservoir sampling over the tied clusters), not by the lowest id: at light load many
+    clusters have no work, and id order would fill the mesh row by row."""
     best = 0
     bw = np.inf
+    nties = 0
     for c in range(M.MI[L.MI_C]):
         w = cluster_work(M, S, b, c)
         if w < bw:
             bw = w
             best = c
+            nties = 1
+        elif w == bw:
+            nties += 1
+            if policy_draw(S, b) * nties < 1.0:
+                best = c
     return best
 
 
