@@ -5,7 +5,7 @@ the capacity in the heaviest drift phase, on the evaluation seeds), each row cha
 hardware parameter of the preset, keeping the offered load relative to the changed machine's
 capacity:
 
-* ``reconfig_cycles`` x0.1, x1, x10;
+* ``reconfig_cycles`` x0.1, x1, x2, x5, x10;
 * ``hop_cycles`` x4 (and, on the wafer, ``die_hop_cycles`` x4): transfers cost more;
 * ``tbus_per_cluster`` 2 and 8 (4 in the presets);
 * ``queue_capacity`` 2 and 8 (4 in the presets).
@@ -14,7 +14,7 @@ Each cell is the mean request latency (us at 1 GHz) over the seeds; the last col
 ``static``'s latency over ``octopus``'s per seed (paired: the same arrivals, durations and
 branch outcomes), as mean [min, max], and the mean reconfigurations per run of ``octopus``.
 
-    nice -n 5 python benchmarks/sensitivity.py              # chip 5 seeds, wafer 3 (~10 min)
+    nice -n 5 python benchmarks/sensitivity.py              # chip 10 seeds, wafer 5 (~5 min)
     python benchmarks/sensitivity.py --hardware chip --seeds 3 --requests 2000   # quick look
 
 A second table (``--ablations``) switches each mechanism of ``octopus`` off in turn
@@ -43,7 +43,7 @@ def variants(hw: str) -> list[tuple[str, dict]]:
     """(label, hardware overrides) of the rows for preset ``hw``."""
     p = get_hardware(hw)
     rows = [(f"reconfig x{x:g}", {"reconfig_cycles": int(p.reconfig_cycles * x)})
-            for x in (0.1, 1, 10)]
+            for x in (0.1, 1, 2, 5, 10)]
     rows.append(("hop x4", {"hop_cycles": 4 * p.hop_cycles}))
     if hw == "wafer":
         rows.append(("die crossing x4", {"die_hop_cycles": 4 * p.die_hop_cycles}))
@@ -88,12 +88,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hardware", nargs="+", default=["chip", "wafer"])
     ap.add_argument("--seeds", type=int, nargs="+", default=None,
-                    help="seeds per hardware, in --hardware order (default: chip 5, wafer 3)")
+                    help="seeds per hardware, in --hardware order (default: chip 10, wafer 5)")
     ap.add_argument("--requests", type=int, default=None,
                     help="requests per run (default: the scenario's, chip 4000 / wafer 12000)")
     ap.add_argument("--ablations", action="store_true", help="print only the ablation table")
     args = ap.parse_args(argv)
-    seeds = args.seeds or [5 if h == "chip" else 3 for h in args.hardware]
+    seeds = args.seeds or [10 if h == "chip" else 5 for h in args.hardware]
     if args.ablations:
         ablations(args.hardware, seeds, args.requests)
         return

@@ -69,7 +69,10 @@ class Scheduler:
     summary: str
     params: tuple[str, ...] = ()
     epoch: int = 0  # default epoch length in cycles (0: the scheduler has no epoch)
-    tbu_init: str = "profile"  # initial TBU configurations
+    # initial TBU configurations: "best" (the paper's schedulers: static's compile-time
+    # provisioning, octogym/layouts.py, so they compare from the same start) or "profile" (the
+    # reference heuristics: the kernel's historical initial-phase, banded profile)
+    tbu_init: str = "profile"
     extra: dict = field(default_factory=dict)
 
 
@@ -92,7 +95,8 @@ SCHEDULERS: dict[str, Scheduler] = {s.name: s for s in (
               "cluster with the earliest estimated finish (queued work, reconfiguration, data "
               "arrival); a matching TBU of a nearby cluster instead when that beats "
               "reconfiguring; an idle TBU steals waiting work from a sibling when that is "
-              "sooner; requests to clusters round-robin", ("steal", "reconf_aware", "reach")),
+              "sooner; requests to clusters round-robin", ("steal", "reconf_aware", "reach"),
+              tbu_init="best"),
     Scheduler("proactive", P.P_PROACTIVE, "paper",
               "Proactive Cluster Scheduling (coarse-grained): moving averages of per-config "
               "demand per cluster; each epoch re-provision idle TBUs towards the predicted "
@@ -100,14 +104,14 @@ SCHEDULERS: dict[str, Scheduler] = {s.name: s for s in (
               "finish; diffusion between mesh neighbours; least-loaded TBU choice (a matching "
               "TBU nearby instead when that beats reconfiguring)",
               ("ema", "diffusion", "diffusion_threshold", "provision", "reconf_aware", "reach"),
-              DEFAULT_EPOCH),
+              DEFAULT_EPOCH, tbu_init="best"),
     Scheduler("octopus", P.P_OCTOPUS, "paper",
               "Discriminate Dual-Scheduling: transient idleness (a TBU briefly idle) handled by "
               "adaptive's earliest-finish placement and stealing; structural idleness (idle "
               "longer than structural_idle) by proactive re-provisioning, with proactive "
               "cluster choice and diffusion; every mechanism weighs the reconfiguration cost",
               ("ema", "diffusion", "diffusion_threshold", "structural_idle", "steal",
-               "provision", "reconf_aware", "reach"), DEFAULT_EPOCH),
+               "provision", "reconf_aware", "reach"), DEFAULT_EPOCH, tbu_init="best"),
     Scheduler("random", P.P_RANDOM, "reference",
               "uniformly random cluster, random TBU with space in it (seeded)"),
     Scheduler("round_robin", P.P_ROUND_ROBIN, "reference",

@@ -78,13 +78,13 @@ def kth_valid(step: int, mask: np.ndarray, i: int = 0) -> int:
 
 # Re-recorded on purpose (issue 14): the envs' default controllers are `proactive` (TBU envs:
 # it answers cluster decisions and re-provisions each epoch) and `adaptive` (cluster envs: it
-# places TBs), whose reconfiguration-cost awareness (and proactive's seeded cluster ties)
-# change what the agent sees.
+# places TBs), whose reconfiguration-cost awareness, seeded cluster ties (proactive) and initial
+# layout (static's, tbu_init="best") change what the agent sees.
 GOLDEN_ENV = {
     "octogym/TBUAssign-v0": "75b34196e2d3319956d5",
     "octogym/ClusterAssign-v0": "50fb148677f940d3dcc6",
-    "octogym/TBUAssign-Wafer-v0": "c022aeb67cbc2cb52e86",
-    "octogym/ClusterAssign-Wafer-v0": "74cedf64062bf5bc29d0",
+    "octogym/TBUAssign-Wafer-v0": "8c13e383a331233254b7",
+    "octogym/ClusterAssign-Wafer-v0": "d3274bbb976c23a1fe98",
 }
 
 
@@ -145,8 +145,8 @@ GOLDEN_SIM = {
     "reactive": "45f083d62e3f35c234f4",
     "round_robin": "0fdd53c3542ef7a7da0b",
     "static": "10d9c9f42d26d16fdf99",
-    "trace": "ae48545dce00229c8603",
-    "closed": "87189919c4581a6334e0",
+    "trace": "d11ceea5f78a915c896a",
+    "closed": "9d6b8685aadff55d44e8",
 }
 TRACE_COLUMNS = ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")
 
