@@ -83,7 +83,7 @@ def kth_valid(step: int, mask: np.ndarray, i: int = 0) -> int:
 GOLDEN_ENV = {
     "octogym/TBUAssign-v0": "75b34196e2d3319956d5",
     "octogym/ClusterAssign-v0": "50fb148677f940d3dcc6",
-    "octogym/TBUAssign-Wafer-v0": "2eeeb9a5b06f89898da5",
+    "octogym/TBUAssign-Wafer-v0": "8c13e383a331233254b7",
     "octogym/ClusterAssign-Wafer-v0": "d3274bbb976c23a1fe98",
 }
 
@@ -107,7 +107,7 @@ def test_env_episodes_are_unchanged(env_id):
 
 
 GOLDEN_VECTOR = {
-    "octogym/TBUAssign-v0": "285d81ce1c6ac8d8bfed",
+    "octogym/TBUAssign-v0": "ddf17516efcf5bcaa129",
     "octogym/ClusterAssign-v0": "23325e998a621baddbdf",
 }
 
@@ -139,14 +139,14 @@ GOLDEN_SIM = {
     "adaptive": "72c869f60b0450fcb506",
     "eft": "5f14faf663fd31b4d544",
     "least_loaded": "4904816fed227ed511f5",
-    "octopus": "6700839bab84c6f460dc",
-    "proactive": "78ab57c60083c7e66c98",
+    "octopus": "4ed8b946912923d08ecb",
+    "proactive": "e106a2586cb02b822ca7",
     "random": "bdf5344ff7b4fe9a4803",
     "reactive": "45f083d62e3f35c234f4",
     "round_robin": "0fdd53c3542ef7a7da0b",
     "static": "10d9c9f42d26d16fdf99",
-    "trace": "e0d8371218be262f69ab",
-    "closed": "05fdd19f80d3e3b2e264",
+    "trace": "d11ceea5f78a915c896a",
+    "closed": "9d6b8685aadff55d44e8",
 }
 TRACE_COLUMNS = ("tr_uid", "tr_blk", "tr_tbu", "tr_ready", "tr_start", "tr_end")
 

@@ -484,6 +484,8 @@ def proactive_epoch(M, S, b, structural_only):
     idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
     provision = param(M, PARAM_PROVISION) > 0
     aware = param(M, PARAM_RECONF_AWARE) > 0
+    # the demand prediction's horizon: an EMA of weight a remembers ~1/a epochs
+    horizon = MI[L.MI_EPOCH] / (a if a > 0.0 else 1.0)
     want = S.PW[b, 0]
     have = S.PW[b, 1]
     unmet = S.PW[b, 2]
@@ -523,8 +525,8 @@ def proactive_epoch(M, S, b, structural_only):
                 if dk > deficit:
                     deficit = dk
                     best = k
-            if best >= 0 and aware and unmet[best] <= switch_cost(M):
-                continue  # hysteresis: the gain by the next prediction does not pay the switch
+            if best >= 0 and aware and unmet[best] * horizon / MI[L.MI_EPOCH] <= switch_cost(M):
+                continue  # hysteresis: the predicted gain does not pay the reconfiguration
             if best >= 0 and reconfigure(M, S, b, u, best):
                 if cf >= 0:
                     have[cf] -= 1.0
