@@ -86,7 +86,9 @@ class Simulation:
     (``rollout:<base>...``, :mod:`octogym.planner`: its base runs in the kernel, the planner
     answers the decisions it takes over in :meth:`run`); its epoch length,
     initial TBU configurations and tunables default to the registry's (override with
-    ``epoch``, ``tbu_init`` and ``policy_params={name: value}``). ``slowdown={cluster:
+    ``epoch``, ``tbu_init`` and ``policy_params={name: value}``; ``tbu_init="best"``, the
+    paper schedulers' default, is strong ``static``'s whole-trace layout, :mod:`octogym.layouts`,
+    and ``self.layout`` names the layout used). ``slowdown={cluster:
     factor}`` makes the TBUs of those clusters run TBs ``factor`` times slower (a what-if for
     studying how idleness spreads).
 
