@@ -75,6 +75,9 @@ def initial_configs(hw: HardwareConfig, share: np.ndarray, tbu_init: str | np.nd
             return profile_configs(hw, share)
         if tbu_init == "none":
             return np.full(hw.n_tbus, -1, dtype=np.int64)
+        if tbu_init == "best":
+            raise ValueError("tbu_init='best' needs the run's length and arrival rate: give it "
+                             "to Simulation, which resolves it with octogym.layouts")
         raise ValueError(f"tbu_init must be 'profile', 'best', 'none' or an array, got "
                          f"{tbu_init!r}")
     cfg = np.asarray(tbu_init, dtype=np.int64)
