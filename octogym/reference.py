@@ -96,7 +96,14 @@ from octogym.kernel.layout import (
     MAX_MAP_COUNT,
 )
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
-from octogym.kernel.policies import DECISION_SCOPES, KERNEL_POLICIES, SCOPE_CLUSTER, SCOPE_MACHINE
+from octogym.kernel.policies import (
+    DECISION_SCOPES,
+    KERNEL_POLICIES,
+    PARAM_REACH,
+    SCOPE_CLUSTER,
+    SCOPE_MACHINE,
+)
+from octogym.layouts import best_layout, trace_share
 from octogym.metrics import SimResult, make_result
 from octogym.reference_decisions import ReferenceDecisions
 from octogym.reference_model import (
@@ -112,6 +119,7 @@ from octogym.reference_model import (
     Token,
 )
 from octogym.reference_placement import Placement
+from octogym.schedulers import get_scheduler, param_vector
 from octogym.workflows.compiled import BRANCH, JOIN, MAP, TASK, CompiledMix, compile_mix
 
 __all__ = ["REFERENCE_POLICIES", "Cluster", "Frame", "KernelEvent", "ReferenceSimulation",
@@ -159,7 +167,8 @@ class ReferenceSimulation(Placement, ReferenceDecisions):
         seed: int = 0,
         member_offset: int = 0,
         policy: str = "least_loaded",
-        tbu_init: str | np.ndarray = "profile",
+        tbu_init: str | np.ndarray | None = None,
+        policy_params: dict[str, float] | None = None,
         tbu_choice: Callable[[int, int, list[int]], int] | None = None,
     ) -> None:
         from octogym.simulator import resolve_workflows
@@ -189,7 +198,13 @@ class ReferenceSimulation(Placement, ReferenceDecisions):
             self.trace_w = [int(x) for x in trace[1]]
             if len(self.trace_t) != self.n_requests or len(self.trace_w) != self.n_requests:
                 raise ValueError(f"trace must hold n_requests={n_requests} entries")
+        if tbu_init is None:  # the scheduler's own start, as in Simulation
+            tbu_init = get_scheduler(policy).tbu_init
+        if isinstance(tbu_init, str) and tbu_init == "best":
+            _, tbu_init = best_layout(self.hw, trace_share(
+                self.mix, self.n_requests, self.rate if arrival == "poisson" else None))
         self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
+        self.reach = max(int(param_vector(policy, policy_params)[PARAM_REACH]), 1)
         # what this policy's cluster and TBU decisions scan (one table: the kernel's)
         self.cluster_scope, self.tbu_scope = DECISION_SCOPES[KERNEL_POLICIES[policy]]
         self.seed = _U64(seeds_for(seed, member_offset + 1)[member_offset])

@@ -46,25 +46,27 @@ class ReferenceDecisions:
         self.dec[f"wait_{where}"] += start - now
         return start + cost
 
+    def finish_at(self, job: TBInstance, u: TBU) -> float:
+        """(``policies.finish_at``) Estimated finish of ``job`` on ``u``: its data's arrival
+        overlapped with the queued expected work and any reconfiguration, plus its mean
+        duration, in the kernel's float order."""
+        mean = self.dur_mean[job.block]
+        tr = self.transfer(job.org, u.cluster.id, job.nbytes)
+        w = u.expected_work
+        last = self.blk_cfg[u.queue[-1].block] if u.queue else u.config
+        if last != self.blk_cfg[job.block]:
+            w += self.hw.reconfig_cycles
+        q = (w + mean) - mean
+        return (tr if tr > q else q) + mean
+
     def eft_tbu(self, job: TBInstance) -> TBU | None:
         """(``policies.eft_tbu`` over the machine) ``eft``: the TBU of the machine with queue
-        space and the earliest estimated finish (data arrival overlapped with queued expected
-        work and any reconfiguration, plus the mean duration; lowest id on ties), computed in
-        the kernel's float order."""
-        mean = self.dur_mean[job.block]
-        cfg = self.blk_cfg[job.block]
-        reconf = self.hw.reconfig_cycles
+        space and the earliest estimated finish (lowest id on ties)."""
         best, best_f = None, math.inf
         for u in self.tbus:
             if len(u.queue) >= self.hw.queue_capacity:
                 continue
-            tr = self.transfer(job.org, u.cluster.id, job.nbytes)
-            w = u.expected_work
-            last = self.blk_cfg[u.queue[-1].block] if u.queue else u.config
-            if last != cfg:
-                w += reconf
-            q = (w + mean) - mean
-            f = (tr if tr > q else q) + mean
+            f = self.finish_at(job, u)
             if f < best_f:
                 best, best_f = u, f
         return best

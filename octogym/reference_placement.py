@@ -4,11 +4,13 @@ places (docs/model.md §3 "Link contention", §4 "Output buffers").
 
 :class:`Placement` is a mixin of :class:`octogym.reference.ReferenceSimulation`; its methods use
 that class's state: ``env``, ``hw``, ``policy``, ``clusters``, ``tbus``, ``blk_cfg``, ``near``,
-``latency``, ``decisions``, ``n_backlogged``, ``link_free``, ``link_wait``,
+``latency``, ``decisions``, ``reach``, ``n_backlogged``, ``link_free``, ``link_wait``,
 ``n_link_waits``, and its ``enqueue`` / ``start_next`` / ``decision_done``.
 """
 
 from __future__ import annotations
+
+import math
 
 from octogym.reference_model import TBU, Cluster, TBInstance
 
@@ -19,25 +21,33 @@ class Placement:
     """``static``'s placement, backlogs, transfers and output-buffer places (a mixin)."""
 
     def place_static(self, job: TBInstance) -> None:
-        """``static``: the TBU with the fewest queued jobs (lowest id on ties) among those
-        holding the job's configuration in the nearest cluster that has any (home first);
-        if they are all full, the job waits in that cluster's backlog (home's if no TBU holds
-        its configuration)."""
+        """(``policies.static_tbu``) ``static``: among the TBUs holding the job's configuration
+        in the ``reach`` nearest clusters holding it (home first), the one with queue space and
+        the earliest estimated finish (nearest cluster, then lowest id, on ties); if they are
+        all full, the job waits in the nearest holding cluster's backlog (home's if no TBU
+        holds its configuration)."""
         cfg = self.blk_cfg[job.block]
         home = self.clusters[job.request.home]
-        for d in self.near[job.request.home]:
+        first, best, best_f, seen = None, None, math.inf, 0
+        for d in self.near[home.id]:
             cl = self.clusters[d]
             holders = [u for u in cl.tbus if u.config == cfg]
-            if holders:
-                free = [u for u in holders if len(u.queue) < cl.qcap]
-                if free:
-                    # a choice of the static scope, on the home cluster's CBU (as the kernel)
-                    self.enqueue(job, min(free, key=lambda u: len(u.queue)),
-                                 self.decision_done(home, self.entities(self.tbu_scope)))
-                else:
-                    self.park(cl, job)
-                return
-        self.park(home, job)
+            if not holders:
+                continue
+            for u in holders:
+                if len(u.queue) < cl.qcap:
+                    f = self.finish_at(job, u)
+                    if f < best_f:
+                        best, best_f = u, f
+            first = first or cl
+            seen += 1
+            if seen >= self.reach:
+                break
+        if best is not None:
+            # a choice of the static scope, on the home cluster's CBU (as the kernel)
+            self.enqueue(job, best, self.decision_done(home, self.entities(self.tbu_scope)))
+        else:
+            self.park(first or home, job)
 
     def park(self, cl: Cluster, job: TBInstance) -> None:
         """No TBU of the cluster has queue space (or, under ``static``, none holding the

@@ -44,6 +44,19 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
           "cycles a TBU must have been idle before octopus calls its idleness structural and "
           "re-provisions it: one epoch, several mean TB durations"),
     Param("steal", P.PARAM_STEAL, 1.0, "1 = an idle TBU steals waiting work from a sibling"),
+    Param("provision", P.PARAM_PROVISION, 1.0,
+          "1 = each epoch re-provisions idle TBUs towards the predicted mix, 0 = off (an "
+          "ablation switch)"),
+    Param("reconf_aware", P.PARAM_RECONF_AWARE, 1.0,
+          "1 = weigh a reconfiguration's cost: place a TB on a TBU that must reconfigure only "
+          "if that finishes sooner than a matching TBU nearby (queue wait and transfer "
+          "included); re-provision only when the predicted demand gain exceeds the "
+          "reconfiguration; reactive rebalances only when the waiting work exceeds it. 0 = the "
+          "cost-blind versions"),
+    Param("reach", P.PARAM_REACH, 16.0,
+          "clusters holding a TB's configuration that a placement considers, nearest first: "
+          "enough to spread a hot configuration's work over several holders, few enough that "
+          "a TB's data stays near (and the search stays short on the wafer)"),
 )}
 DEFAULT_EPOCH = 200_000  # cycles (ours): a few mean TB durations, ~0.2 ms at 1 GHz
 
@@ -56,38 +69,49 @@ class Scheduler:
     summary: str
     params: tuple[str, ...] = ()
     epoch: int = 0  # default epoch length in cycles (0: the scheduler has no epoch)
-    tbu_init: str = "profile"  # initial TBU configurations
+    # initial TBU configurations: "best" (the paper's schedulers: static's compile-time
+    # provisioning, octogym/layouts.py, so they compare from the same start) or "profile" (the
+    # reference heuristics: the kernel's historical initial-phase, banded profile)
+    tbu_init: str = "profile"
     extra: dict = field(default_factory=dict)
 
 
 SCHEDULERS: dict[str, Scheduler] = {s.name: s for s in (
     Scheduler("static", P.P_STATIC, "paper",
-              "traditional spatial baseline: TBUs provisioned once in proportion to profiled "
-              "load; requests to clusters round-robin; a TB runs only on a TBU of its own "
-              "configuration (home cluster, else the nearest provisioned one); never "
-              "reconfigures"),
+              "traditional spatial baseline: TBUs provisioned once in proportion to the whole "
+              "expected trace's work (every drift phase, weighted by the requests it covers), "
+              "laid out by the best of several mesh layouts; requests to clusters round-robin; "
+              "a TB runs only on a TBU of its own configuration, the one with the earliest "
+              "estimated finish among the holders in the reach nearest clusters holding it; "
+              "never reconfigures", ("reach",), tbu_init="best"),
     Scheduler("reactive", P.P_REACTIVE, "paper",
               "static plus threshold-triggered rebalancing: each epoch, a configuration whose "
-              "waiting jobs per TBU pass the threshold takes over an idle TBU of a lightly "
-              "loaded one", ("reactive_threshold",), DEFAULT_EPOCH),
+              "waiting jobs per TBU (counted by the request's home cluster) pass the threshold "
+              "takes over an idle TBU of a lightly loaded one in that cluster, if the waiting "
+              "work outweighs the reconfiguration", ("reactive_threshold", "reconf_aware", "reach"),
+              DEFAULT_EPOCH, tbu_init="best"),
     Scheduler("adaptive", P.P_ADAPTIVE, "paper",
               "Adaptive TBU Scheduling (fine-grained): a ready TB goes to the TBU of its home "
               "cluster with the earliest estimated finish (queued work, reconfiguration, data "
-              "arrival); an idle TBU steals waiting work from a sibling when that is sooner; "
-              "requests to clusters round-robin", ("steal",)),
+              "arrival); a matching TBU of a nearby cluster instead when that beats "
+              "reconfiguring; an idle TBU steals waiting work from a sibling when that is "
+              "sooner; requests to clusters round-robin", ("steal", "reconf_aware", "reach"),
+              tbu_init="best"),
     Scheduler("proactive", P.P_PROACTIVE, "paper",
               "Proactive Cluster Scheduling (coarse-grained): moving averages of per-config "
               "demand per cluster; each epoch re-provision idle TBUs towards the predicted "
               "mix before work queues up; requests to the cluster with the lowest predicted "
-              "finish; diffusion between mesh neighbours; least-loaded TBU choice",
-              ("ema", "diffusion", "diffusion_threshold"), DEFAULT_EPOCH),
+              "finish; diffusion between mesh neighbours; least-loaded TBU choice (a matching "
+              "TBU nearby instead when that beats reconfiguring)",
+              ("ema", "diffusion", "diffusion_threshold", "provision", "reconf_aware", "reach"),
+              DEFAULT_EPOCH, tbu_init="best"),
     Scheduler("octopus", P.P_OCTOPUS, "paper",
               "Discriminate Dual-Scheduling: transient idleness (a TBU briefly idle) handled by "
               "adaptive's earliest-finish placement and stealing; structural idleness (idle "
               "longer than structural_idle) by proactive re-provisioning, with proactive "
-              "cluster choice and diffusion",
-              ("ema", "diffusion", "diffusion_threshold", "structural_idle", "steal"),
-              DEFAULT_EPOCH),
+              "cluster choice and diffusion; every mechanism weighs the reconfiguration cost",
+              ("ema", "diffusion", "diffusion_threshold", "structural_idle", "steal",
+               "provision", "reconf_aware", "reach"), DEFAULT_EPOCH, tbu_init="best"),
     Scheduler("random", P.P_RANDOM, "reference",
               "uniformly random cluster, random TBU with space in it (seeded)"),
     Scheduler("round_robin", P.P_ROUND_ROBIN, "reference",

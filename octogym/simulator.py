@@ -41,6 +41,7 @@ from octogym.kernel.layout import (
     field,
 )
 from octogym.kernel.loop import run_batch
+from octogym.layouts import best_layout, trace_share
 from octogym.metrics import SimResult, collect, contention_metrics
 from octogym.schedulers import get_scheduler, is_planner, param_vector
 from octogym.workflows import Workflow, load_workflow
@@ -85,7 +86,9 @@ class Simulation:
     (``rollout:<base>...``, :mod:`octogym.planner`: its base runs in the kernel, the planner
     answers the decisions it takes over in :meth:`run`); its epoch length,
     initial TBU configurations and tunables default to the registry's (override with
-    ``epoch``, ``tbu_init`` and ``policy_params={name: value}``). ``slowdown={cluster:
+    ``epoch``, ``tbu_init`` and ``policy_params={name: value}``; ``tbu_init="best"``, the
+    paper schedulers' default, is strong ``static``'s whole-trace layout, :mod:`octogym.layouts`,
+    and ``self.layout`` names the layout used). ``slowdown={cluster:
     factor}`` makes the TBUs of those clusters run TBs ``factor`` times slower (a what-if for
     studying how idleness spreads).
 
@@ -167,6 +170,12 @@ class Simulation:
                                  f"{int(tt[-1])}")
             if np.any((tw < 0) | (tw >= len(wfs))):
                 raise ValueError(f"trace workflow indices must be in [0, {len(wfs)})")
+        self.layout = tbu_init if isinstance(tbu_init, str) else "array"
+        if isinstance(tbu_init, str) and tbu_init == "best":
+            # strong static (octogym/layouts.py): whole-trace profile, best of several layouts
+            rate_ = rate if arrival == "poisson" else None
+            self.layout, tbu_init = best_layout(
+                self.hw, trace_share(self.mix, int(n_requests), rate_))
         self.tbu_cfg = initial_configs(self.hw, self.share, tbu_init)
         self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
                                  arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,

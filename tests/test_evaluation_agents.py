@@ -151,12 +151,15 @@ def test_same_env_heuristic_equals_kernel_run_when_it_is_the_controller(runs):
     assert not skipped
     by = {(r["scheduler"], r["seed"]): r for r in rows}
     keys = ("latency_mean", "latency_p99", "makespan", "utilisation", "reconfigurations")
-    for env_label, kernel in (("tbu:proactive", "proactive"), ("cluster:adaptive", "adaptive")):
+    for env_label, kernel in (("cluster:adaptive", "adaptive"),):
         for seed in (0, 1):
             assert {k: by[(env_label, seed)][k] for k in keys} == \
                    {k: by[(kernel, seed)][k] for k in keys}
-    assert all(by[("tbu:eft", s)]["fallbacks"] > 0 for s in (0, 1))  # marked † in the table
-    assert "eft" not in EXACT["TBUAssign"] and "eft" in EXACT["ClusterAssign"]
+    # the TBU env's own controller (proactive) places TBs on nearby clusters' matching TBUs
+    # too (issue 14): not expressible as an action, so its row falls back (marked †)
+    for name in ("eft", "proactive"):
+        assert all(by[(f"tbu:{name}", s)]["fallbacks"] > 0 for s in (0, 1))
+        assert name not in EXACT["TBUAssign"] and name in EXACT["ClusterAssign"]
     assert all(by[(f"rl:{runs['tbu'].name}", s)]["n_requests"] == 60 for s in (0, 1))
 
 

@@ -273,7 +273,7 @@ def test_output_buffers_match_kernel(policy, wf, seed):
         assert ref.contention["output_blocked"] > 0
 
 
-@pytest.mark.parametrize(("q", "ob", "load"), [(4, 1, 0.9), (2, 2, 1.0)])
+@pytest.mark.parametrize(("q", "ob", "load"), [(4, 1, 0.9), (1, 2, 1.0)])
 def test_output_buffers_under_static_match_kernel(q, ob, load):
     """``static`` defers consumers until a TBU of their configuration has space: their
     producers stay blocked meanwhile."""
@@ -283,34 +283,39 @@ def test_output_buffers_under_static_match_kernel(q, ob, load):
 
 
 def test_output_buffer_deadlock_is_reported_alike():
-    """Under ``static`` the suite mix deadlocks with one output-buffer place per TBU (a
-    configuration used early and late in a workflow, ``cpu``, waits for one used between, and
-    back). Neither simulator hangs: both stop at the same cycle with the same requests done,
-    and ``Simulation.run`` says why."""
+    """Under ``static``, ``recognition`` deadlocks with one output-buffer place per TBU and two
+    queue places (a producer holds its output until its consumer, deferred for a TBU of its
+    configuration, is placed, and that TBU's producers wait for it). Neither simulator hangs:
+    both stop at the same cycle with the same requests done, and ``Simulation.run`` says
+    why."""
     hw = {"preset": "chip", "queue_capacity": 2, "output_buffer": 1}
-    kw = dict(load=1.0, n_requests=100, seed=4, policy="static")
-    sim = Simulation("mix", hw, **kw)
+    kw = dict(load=1.0, n_requests=100, seed=5, policy="static")
+    sim = Simulation("recognition", hw, **kw)
     st = sim.advance()
     assert st[0] == ST_STALLED
     with pytest.raises(RuntimeError, match="output buffer"):
-        Simulation("mix", hw, **kw).run()
-    ref = ReferenceSimulation("mix", hw, **kw)
+        Simulation("recognition", hw, **kw).run()
+    ref = ReferenceSimulation("recognition", hw, **kw)
     with pytest.raises(RuntimeError, match="stalled"):
         ref.run()
     assert ref.env.now == int(field(sim.state, "now")[0])
     assert ref.n_done == int(field(sim.state, "n_done")[0]) < 100
 
 
-STATIC_CASES = [("mix", "chip", 150), ("recognition", "chip", 150), ("mix", "wafer", 60),
-                ("agent_loop", QCAP1, 100)]
+STATIC_CASES = [("mix", "chip", 150, 16), ("recognition", "chip", 150, 16),
+                ("mix", "wafer", 60, 16), ("mix", "wafer", 60, 1), ("agent_loop", QCAP1, 100, 1)]
 
 
-@pytest.mark.parametrize(("wf", "hw", "n"), STATIC_CASES)
-def test_static_matches_kernel(wf, hw, n):
-    """``static``: TBs only on TBUs of their configuration, at home or the nearest cluster
-    holding one; deferred jobs wait in that cluster's backlog and are all re-offered."""
-    ref = assert_same(wf, hw, load=0.8, n_requests=n, seed=11, policy="static")
-    assert ref.n_backlogged > 0
+@pytest.mark.parametrize(("wf", "hw", "n", "reach"), STATIC_CASES)
+def test_static_matches_kernel(wf, hw, n, reach):
+    """``static``: TBs only on TBUs of their configuration, the earliest estimated finish
+    among the holders of the ``reach`` nearest clusters holding it; jobs they cannot take
+    wait in the nearest holder's backlog and are all re-offered (with a reach of 1, the
+    nearest cluster's holders only, the backlogs fill)."""
+    ref = assert_same(wf, hw, load=0.8, n_requests=n, seed=11, policy="static",
+                      policy_params={"reach": reach})
+    if reach == 1:
+        assert ref.n_backlogged > 0
 
 
 @pytest.mark.parametrize("seed", [1, 2])

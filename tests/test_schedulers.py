@@ -125,11 +125,17 @@ def test_proactive_reprovisions_before_reactive_after_a_drift():
 
 def test_octopus_beats_static_on_the_mix():
     """Not a tuning target: a sanity check that the paper's ordering appears in our model on
-    the suite mix at chip scale (docs/results.md reports the full study)."""
+    the suite mix at chip scale (docs/results.md reports the full study), where the paper
+    claims it: a workload that drifts (4000 requests reach every drift phase of the suite), at
+    the ``mix-chip`` scenario's load (0.7 of the heaviest phase's capacity). Since ``static``
+    is provisioned from the whole expected trace (issue 14), a run that never drifts leaves
+    ``reactive`` nothing to rebalance."""
+    from octogym.evaluation.scenarios import SCENARIOS
+
     lat = {}
     for name in ("static", "reactive", "octopus"):
-        res = Simulation(None, "chip", load=0.8, n_requests=800, batch=2, seed=11,
-                         policy=name).run()
+        res = Simulation(None, "chip", load=SCENARIOS["mix-chip"].sim_load(4000),
+                         n_requests=4000, batch=2, seed=11, policy=name).run()
         lat[name] = np.mean([r.latency_mean for r in res])
     assert lat["octopus"] < lat["reactive"] < lat["static"], lat
 

@@ -67,13 +67,19 @@ def profile_configs(hw: HardwareConfig, share: np.ndarray) -> np.ndarray:
 def initial_configs(hw: HardwareConfig, share: np.ndarray, tbu_init: str | np.ndarray
                     ) -> np.ndarray:
     """(T,) initial TBU configurations: ``"profile"`` (:func:`profile_configs`), ``"none"``
-    (unconfigured: the first TB on each TBU pays a reconfiguration) or an explicit array."""
+    (unconfigured: the first TB on each TBU pays a reconfiguration) or an explicit array.
+    (``"best"``, strong ``static``'s layout, needs the run's length: ``Simulation`` resolves it
+    with :mod:`octogym.layouts` before calling this.)"""
     if isinstance(tbu_init, str):
         if tbu_init == "profile":
             return profile_configs(hw, share)
         if tbu_init == "none":
             return np.full(hw.n_tbus, -1, dtype=np.int64)
-        raise ValueError(f"tbu_init must be 'profile', 'none' or an array, got {tbu_init!r}")
+        if tbu_init == "best":
+            raise ValueError("tbu_init='best' needs the run's length and arrival rate: give it "
+                             "to Simulation, which resolves it with octogym.layouts")
+        raise ValueError(f"tbu_init must be 'profile', 'best', 'none' or an array, got "
+                         f"{tbu_init!r}")
     cfg = np.asarray(tbu_init, dtype=np.int64)
     if cfg.shape != (hw.n_tbus,):
         raise ValueError(f"tbu_init must have shape ({hw.n_tbus},), got {cfg.shape}")

@@ -315,6 +315,7 @@ STATE_SINGLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DEMAND_EMA", "f8", ("C", "NCFG")),  # proactive: moving average of per-config TB demand
     ("DEMAND_PREV", "i8", ("C", "NCFG")),  # proactive: ST_DEM at the previous epoch
     ("LINK", "i8", ("NL",)),  # noc_cont: cycle each directed mesh link (4 c + d) is next free
+    ("HOME_WAIT", "f8", ("C", "NCFG")),  # reactive: waiting TBs per request home and config
 )
 # The columns of single arrays whose columns are named (the constants are generated like the
 # group rows'). The token worklist is a single array, not a group, only to keep the State's

@@ -62,7 +62,8 @@ _SCOPES = np.array([DECISION_SCOPES[p] for p in range(len(DECISION_SCOPES))], np
 # Tunables: M.MF[MF_POLICY + PARAM_*] (defaults and reasons in octogym.schedulers).
 PARAM_EMA, PARAM_REACTIVE_THRESHOLD, PARAM_DIFFUSION, PARAM_DIFFUSION_THRESHOLD = 0, 1, 2, 3
 PARAM_STRUCTURAL_IDLE, PARAM_STEAL = 4, 5
-N_PARAMS = 6
+PARAM_PROVISION, PARAM_RECONF_AWARE, PARAM_REACH = 6, 7, 8
+N_PARAMS = 9
 
 
 @kernel_helper
@@ -108,6 +109,14 @@ def scope_entities(M, scope):
     if scope == SCOPE_MACHINE:
         return MI[L.MI_T]
     return 0
+
+
+@kernel_helper
+def epoch_draw(M, S, b, x):
+    """A uniform draw from the member's policy stream keyed by the clock and ``x >= 0``, not by
+    a counter: an epoch that changes nothing draws nothing that persists, so the loop may skip
+    quiet epochs (``epoch_quiet_until``) bit-identically."""
+    return u01(S.SEED[b], S.SC[b, L.SC_NOW], 1 + x, S_POLICY)
 
 
 # ---- building blocks ------------------------------------------------------------------------
@@ -163,15 +172,34 @@ def cluster_work(M, S, b, c):
 
 @kernel_step
 def lowest_finish_cluster(M, S, b):
-    """Cluster with the lowest predicted finish time (``cluster_work``; lowest id on ties)."""
+    """Cluster with the lowest predicted finish time (``cluster_work``); ties break by a seeded
+    draw (reservoir sampling over the tied clusters), not by the lowest id: at light load many
+    clusters have no work, and id order would fill the mesh row by row."""
     best = 0
     bw = np.inf
+    nties = 0
     for c in range(M.MI[L.MI_C]):
         w = cluster_work(M, S, b, c)
         if w < bw:
             bw = w
             best = c
+            nties = 1
+        elif w == bw:
+            nties += 1
+            if policy_draw(S, b) * nties < 1.0:
+                best = c
     return best
+
+
+@kernel_helper
+def queued_cfg(M, S, b, u):
+    """The configuration TBU ``u`` will hold once its queue has run (its last queued job's, or
+    its current one if the queue is empty)."""
+    n = S.TB[b, L.TB_QL, u]
+    if n == 0:
+        return S.TB[b, L.TB_CFG, u]
+    lj = S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + n - 1) % M.MI[L.MI_QCAP]]
+    return M.MB[L.MB_BLK_CFG, S.JB[b, lj, L.JB_BLOCK]]
 
 
 @kernel_step
@@ -197,30 +225,107 @@ def eft_tbu(M, S, b, j, lo, hi):
     return best
 
 
+@kernel_helper
+def finish_at(M, S, b, j, u):
+    """Estimated finish of job ``j`` on TBU ``u``: its data's arrival (transfer from its origin)
+    overlapped with the queued expected work and any reconfiguration, plus its mean duration."""
+    blk = S.JB[b, j, L.JB_BLOCK]
+    tr = transfer(M, S.JB[b, j, L.JB_ORG], M.tbu_cluster[u], S.JB[b, j, L.JB_BYTES])
+    q = est_finish(M, S, b, u, blk) - M.dur_mean[blk]
+    return (tr if tr > q else q) + M.dur_mean[blk]
+
+
+@kernel_helper
+def switch_cost(M):
+    """What a cost-aware scheduler charges for reconfiguring a TBU away from its
+    configuration: the reconfiguration, twice (ours). The configuration it leaves keeps its
+    demand, so a switch tends to be followed by a switch back; charging one reconfiguration
+    only (the greedy estimate) thrashes when reconfigurations are slow (docs/results.md,
+    "Sensitivity")."""
+    return 2.0 * M.MI[L.MI_RECONF]
+
+
+@kernel_helper
+def reach(M):
+    """Clusters holding a configuration that a placement considers, nearest first (>= 1)."""
+    r = int(param(M, PARAM_REACH))
+    return r if r > 1 else 1
+
+
 @kernel_step
 def static_tbu(M, S, b, j):
-    """``static``: a TBU that holds the job's configuration, in its home cluster or else in the
-    nearest cluster that has one; fewest queued jobs first. If all of them are full, park the
-    job in that cluster's backlog (it is re-offered when a slot frees there)."""
+    """``static``: among the TBUs that hold the job's configuration in the ``reach`` nearest
+    clusters holding it (from its home cluster; home first), the one with space and the
+    earliest estimated finish (data transfer included; nearest cluster, then lowest id, on
+    ties). If all of them are full, park the job in the nearest holding cluster's backlog (it
+    is re-offered when a slot frees there)."""
     MI = M.MI
     K = MI[L.MI_K]
     cfg = M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]
     home = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+    r = reach(M)
+    seen = 0
+    first = -1
+    best = -1
+    bf = np.inf
     for i in range(MI[L.MI_C]):
         d = M.near[home, i]
-        best = -1
-        bl = 1 << 62
         held = False
         for u in range(d * K, (d + 1) * K):
             if S.TB[b, L.TB_CFG, u] == cfg:
                 held = True
-                ql = S.TB[b, L.TB_QL, u]
-                if ql < MI[L.MI_QCAP] and ql < bl:
-                    bl = ql
-                    best = u
+                if has_space(M, S, b, u):
+                    f = finish_at(M, S, b, j, u)
+                    if f < bf:
+                        bf = f
+                        best = u
         if held:
-            return best if best >= 0 else park_code(d)
-    return PARK_HOME
+            if first < 0:
+                first = d
+            seen += 1
+            if seen >= r:
+                break
+    if best >= 0:
+        return best
+    return park_code(first) if first >= 0 else PARK_HOME
+
+
+@kernel_step
+def aware_tbu(M, S, b, j, u0):
+    """Reconfiguration-cost-aware placement: ``u0`` (the scheduler's own choice in the home
+    cluster) unless a TBU whose queued configuration already matches the job's, in the home
+    cluster or the ``reach`` nearest clusters holding one, is estimated to finish it sooner
+    (queue wait and data transfer included); if ``u0`` would have to reconfigure, it is charged
+    ``switch_cost`` for it, not one reconfiguration. So waiting for a matching TBU is weighed
+    against reconfiguring, and the holders ``static`` would consider are always considered."""
+    if u0 < 0 or param(M, PARAM_RECONF_AWARE) <= 0:
+        return u0
+    MI = M.MI
+    K = MI[L.MI_K]
+    cfg = M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]
+    home = M.tbu_cluster[u0]
+    best = u0
+    bf = finish_at(M, S, b, j, u0)
+    if queued_cfg(M, S, b, u0) != cfg:
+        bf += switch_cost(M) - MI[L.MI_RECONF]
+    r = reach(M)
+    seen = 0
+    for i in range(MI[L.MI_C]):
+        d = M.near[home, i]
+        held = False
+        for u in range(d * K, (d + 1) * K):
+            if queued_cfg(M, S, b, u) == cfg:
+                held = True
+                if has_space(M, S, b, u):
+                    f = finish_at(M, S, b, j, u)
+                    if f < bf:
+                        bf = f
+                        best = u
+        if held:
+            seen += 1
+            if seen >= r:
+                break
+    return best
 
 
 # ---- hooks ---------------------------------------------------------------------------------
@@ -272,16 +377,19 @@ def decide_tbu(M, S, b, j, pol):
     if pol == P_STATIC or pol == P_REACTIVE:
         return static_tbu(M, S, b, j)
     if pol == P_ADAPTIVE or pol == P_OCTOPUS:
-        return eft_tbu(M, S, b, j, c * K, (c + 1) * K)
+        return aware_tbu(M, S, b, j, eft_tbu(M, S, b, j, c * K, (c + 1) * K))
     if pol == P_EFT:
         return eft_tbu(M, S, b, j, 0, MI[L.MI_T])
-    return least_loaded_tbu(M, S, b, c)  # least_loaded, proactive
+    if pol == P_PROACTIVE:
+        return aware_tbu(M, S, b, j, least_loaded_tbu(M, S, b, c))
+    return least_loaded_tbu(M, S, b, c)  # least_loaded
 
 
 @kernel_step
 def adaptive_steal(M, S, b, u):
     """An idle TBU takes the last waiting job of the sibling with the most waiting jobs, when
-    that job would otherwise wait longer than the thief's reconfiguration would take."""
+    that job would otherwise wait longer than the thief's reconfiguration would take (with
+    ``reconf_aware``: longer than ``switch_cost``)."""
     MI = M.MI
     K = MI[L.MI_K]
     c = M.tbu_cluster[u]
@@ -298,7 +406,9 @@ def adaptive_steal(M, S, b, u):
     tail = S.TBQ[b, victim, (S.TB[b, L.TB_QH, victim] + S.TB[b, L.TB_QL, victim] - 1) % q]
     blk = S.JB[b, tail, L.JB_BLOCK]
     wait = S.TBF[b, victim] - M.dur_mean[blk]
-    cost = 0.0 if S.TB[b, L.TB_CFG, u] == M.MB[L.MB_BLK_CFG, blk] else float(MI[L.MI_RECONF])
+    cost = 0.0
+    if S.TB[b, L.TB_CFG, u] != M.MB[L.MB_BLK_CFG, blk]:
+        cost = switch_cost(M) if param(M, PARAM_RECONF_AWARE) > 0 else float(MI[L.MI_RECONF])
     if wait > cost:
         return steal(M, S, b, u, victim)
     return False
@@ -310,49 +420,96 @@ def on_idle(M, S, b, u, pol):
         adaptive_steal(M, S, b, u)
 
 
+@kernel_helper
+def job_home(S, b, j):
+    """Home cluster of the request job ``j`` belongs to."""
+    return S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+
+
+@kernel_helper
+def count_home_wait(M, S, b):
+    """``S.HOME_WAIT[b, c, k]``: TBs of configuration ``k`` waiting (queued on any TBU, running
+    head included, or parked in any backlog) whose request's home cluster is ``c``."""
+    MI = M.MI
+    hw = S.HOME_WAIT[b]
+    hw[:, :] = 0.0
+    q = MI[L.MI_QCAP]
+    for u in range(MI[L.MI_T]):
+        h = S.TB[b, L.TB_QH, u]
+        for i in range(S.TB[b, L.TB_QL, u]):
+            j = S.TBQ[b, u, (h + i) % q]
+            hw[job_home(S, b, j), M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]] += 1.0
+    for c in range(MI[L.MI_C]):
+        j = S.CL[b, L.CL_BL_HEAD, c]
+        while j != -1:
+            hw[job_home(S, b, j), M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]] += 1.0
+            j = S.JB[b, j, L.JB_NEXT]
+
+
 @kernel_step
 def reactive_epoch(M, S, b):
-    """``reactive``: per cluster, if the most pressed configuration has at least
-    ``reactive_threshold`` waiting jobs per TBU holding it (a config no TBU of the cluster
-    holds counts as one TBU), reconfigure one idle, empty TBU of a lightly pressed
-    configuration (pressure < 1; never the machine's last TBU of a configuration)."""
+    """``reactive``: a configuration is *pressed* when its waiting jobs per TBU holding it,
+    machine-wide, reach ``reactive_threshold`` (with ``reconf_aware``, also when that wait, the
+    pressure x its mean duration, exceeds ``switch_cost``). Per cluster, the pressed
+    configuration with the most of **its requests'** waiting jobs (counted by the request's
+    home cluster, wherever they wait) per TBU of the cluster holding it (none counts as one; at
+    least one job) takes over one idle, empty TBU of the cluster whose configuration is lightly
+    pressed machine-wide (fewer waiting jobs than TBUs holding it; never the machine's last TBU
+    of a configuration). ``static`` serves a configuration from several clusters, so the
+    machine-wide count says whether a configuration needs more TBUs and the home count says
+    where its demand comes from. Clusters are visited from a seeded random start and ties
+    between equally pressed configurations break by a seeded draw (``epoch_draw``), so no
+    cluster or configuration is favoured by its index."""
     MI = M.MI
     K = MI[L.MI_K]
+    C = MI[L.MI_C]
     ncfg = M.CFG.shape[1]
     thr = param(M, PARAM_REACTIVE_THRESHOLD)
-    waiting = S.PW[b, 0]
+    aware = param(M, PARAM_RECONF_AWARE) > 0
+    all_wait = S.PW[b, 0]  # TBs waiting for each config, machine-wide
     ntbu = S.PW[b, 1]
     total = S.PW[b, 2]  # TBUs holding each config, machine-wide
     total[:] = 0.0
     for u in range(MI[L.MI_T]):
         if S.TB[b, L.TB_CFG, u] >= 0:
             total[S.TB[b, L.TB_CFG, u]] += 1.0
-    for c in range(MI[L.MI_C]):
-        waiting[:] = 0.0
+    count_home_wait(M, S, b)
+    all_wait[:] = 0.0
+    for c in range(C):
+        for k in range(ncfg):
+            all_wait[k] += S.HOME_WAIT[b, c, k]
+    start = min(int(epoch_draw(M, S, b, 0) * C), C - 1)
+    for i in range(C):
+        c = (start + i) % C
+        waiting = S.HOME_WAIT[b, c]
         ntbu[:] = 0.0
         for u in range(c * K, (c + 1) * K):
             cf = S.TB[b, L.TB_CFG, u]
             if cf >= 0:
                 ntbu[cf] += 1.0
-                waiting[cf] += S.TB[b, L.TB_QL, u]
-        j = S.CL[b, L.CL_BL_HEAD, c]
-        while j != -1:
-            waiting[M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]] += 1.0
-            j = S.JB[b, j, L.JB_NEXT]
         hi = -1
         hp = 0.0
+        nties = 0
         for k in range(ncfg):
+            mp = all_wait[k] / (total[k] if total[k] > 0 else 1.0)
+            if mp < thr or (aware and mp * M.CFG[L.CFG_MEAN, k] <= switch_cost(M)):
+                continue  # not pressed machine-wide (or waiting is cheaper than switching)
             p = waiting[k] / (ntbu[k] if ntbu[k] > 0 else 1.0)
             if p > hp:
                 hp = p
                 hi = k
-        if hi < 0 or hp < thr:
+                nties = 1
+            elif p == hp and hi >= 0:
+                nties += 1  # reservoir sampling: the tied config replaces with chance 1/n
+                if epoch_draw(M, S, b, 1 + c * ncfg + k) * nties < 1.0:
+                    hi = k
+        if hi < 0:
             continue
         for u in range(c * K, (c + 1) * K):
             cf = S.TB[b, L.TB_CFG, u]
             if cf == hi or cf < 0 or total[cf] < 2:
                 continue  # never remove a configuration's last TBU on the machine
-            if waiting[cf] / ntbu[cf] < 1.0 and reconfigure(M, S, b, u, hi):
+            if all_wait[cf] / total[cf] < 1.0 and reconfigure(M, S, b, u, hi):
                 total[cf] -= 1.0
                 total[hi] += 1.0
                 break
@@ -370,8 +527,13 @@ def proactive_epoch(M, S, b, structural_only):
     a = param(M, PARAM_EMA)
     now = S.SC[b, L.SC_NOW]
     idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
+    provision = param(M, PARAM_PROVISION) > 0
+    aware = param(M, PARAM_RECONF_AWARE) > 0
+    # the demand prediction's horizon: an EMA of weight a remembers ~1/a epochs
+    horizon = MI[L.MI_EPOCH] / (a if a > 0.0 else 1.0)
     want = S.PW[b, 0]
     have = S.PW[b, 1]
+    unmet = S.PW[b, 2]
     want[:] = 0.0
     for c in range(MI[L.MI_C]):
         tot = 0.0
@@ -381,13 +543,17 @@ def proactive_epoch(M, S, b, structural_only):
             S.DEMAND_EMA[b, c, k] = (1.0 - a) * S.DEMAND_EMA[b, c, k] + a * d
             want[k] = S.DEMAND_EMA[b, c, k] * M.CFG[L.CFG_MEAN, k]
             tot += want[k]
-        if tot <= 0.0:
+        if tot <= 0.0 or not provision:
             continue
         have[:] = 0.0
         for u in range(c * K, (c + 1) * K):
             if S.TB[b, L.TB_CFG, u] >= 0:
                 have[S.TB[b, L.TB_CFG, u]] += 1.0
         for k in range(ncfg):
+            # predicted TBU-cycles of config k per epoch that this cluster's holders of k
+            # cannot serve: what one more TBU of k could gain (at most a whole epoch)
+            x = want[k] - have[k] * MI[L.MI_EPOCH]
+            unmet[k] = min(x, float(MI[L.MI_EPOCH])) if x > 0.0 else 0.0
             want[k] = want[k] / tot * K  # target TBUs of config k in this cluster
         for u in range(c * K, (c + 1) * K):
             cf = S.TB[b, L.TB_CFG, u]
@@ -404,6 +570,8 @@ def proactive_epoch(M, S, b, structural_only):
                 if dk > deficit:
                     deficit = dk
                     best = k
+            if best >= 0 and aware and unmet[best] * horizon / MI[L.MI_EPOCH] <= switch_cost(M):
+                continue  # hysteresis: the predicted gain does not pay the reconfiguration
             if best >= 0 and reconfigure(M, S, b, u, best):
                 if cf >= 0:
                     have[cf] -= 1.0
@@ -414,10 +582,13 @@ def proactive_epoch(M, S, b, structural_only):
 def diffusion_epoch(M, S, b):
     """Diffusion-based load balancing between mesh neighbours (the paper's wafer-scale
     mechanism; details ours): a cluster whose predicted wait exceeds a neighbour's by more than
-    ``diffusion_threshold`` (relative) and one mean TB moves one waiting job to that neighbour."""
+    ``diffusion_threshold`` (relative) and one mean TB moves one waiting job to that neighbour
+    (with ``reconf_aware``, to a TBU that must reconfigure for it only if the job's wait there,
+    reconfiguration included, is shorter by ``switch_cost - reconfig_cycles``)."""
     MI = M.MI
     K = MI[L.MI_K]
     thr = param(M, PARAM_DIFFUSION_THRESHOLD)
+    aware = param(M, PARAM_RECONF_AWARE) > 0
     q = MI[L.MI_QCAP]
     for c in range(MI[L.MI_C]):
         wc = cluster_work(M, S, b, c)
@@ -439,6 +610,13 @@ def diffusion_epoch(M, S, b):
             mean = M.dur_mean[S.JB[b, tail, L.JB_BLOCK]]
             if wc > (1.0 + thr) * wn + mean:
                 v = eft_tbu(M, S, b, tail, n * K, (n + 1) * K)
+                if v >= 0 and aware and queued_cfg(M, S, b, v) != M.MB[
+                        L.MB_BLK_CFG, S.JB[b, tail, L.JB_BLOCK]]:
+                    # the move makes v reconfigure: worth it only if the job's wait at src
+                    # exceeds its finish at v by the switch's full cost
+                    if S.TBF[b, src] - finish_at(M, S, b, tail, v) <= switch_cost(M) - MI[
+                            L.MI_RECONF]:
+                        v = -1
                 if v >= 0 and migrate(M, S, b, src, S.TB[b, L.TB_QL, src] - 1, v):
                     break
 
