@@ -32,7 +32,7 @@ from octogym.envs.actions import kernel_actions
 from octogym.envs.bundles import MemberBuffers, StepConstants
 from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
 from octogym.envs.decisions import Decision, observe_member
-from octogym.envs.layout import layout, obs_size
+from octogym.envs.layout import layout, n_candidates, obs_size
 from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import fields as L
 from octogym.kernel.layout import (
@@ -168,8 +168,8 @@ class KernelBatch:
         self.max_steps = None if config.max_steps is None else int(config.max_steps)
         self.tau, self.work, self.wf_work = mix_scales(self.sim)
         self.n_actions = decision.n_actions(hw)
-        self.slices = layout(decision.features, self.K, self.C)
-        self.obs_dim = obs_size(decision.features, self.K, self.C)
+        self.slices = layout(decision.features, self.K, self.C, n_candidates(hw))
+        self.obs_dim = obs_size(decision.features, self.K, self.C, n_candidates(hw))
         # start of each feature, in table order (what the compiled builders index)
         self.offsets = np.array([self.slices[f.name].start for f in decision.features],
                                 np.int64)

@@ -16,6 +16,8 @@ ENV_SPECS: dict[str, tuple[str, str]] = {
     "TBUAssign-Wafer-v0": ("TBUAssign", "wafer"),
     "ClusterAssign-v0": ("ClusterAssign", "chip"),
     "ClusterAssign-Wafer-v0": ("ClusterAssign", "wafer"),
+    "Dispatch-v0": ("Dispatch", "chip"),
+    "Dispatch-Wafer-v0": ("Dispatch", "wafer"),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(f"{NAMESPACE}/{k}" for k in ENV_SPECS)

@@ -80,7 +80,8 @@ SC_NOW = 0  # now: current simulated cycle
 SC_SEQ = 1  # seq: events pushed so far (the tie-break after time and kind)
 SC_N_DONE = 2  # n_done: requests finished
 SC_N_ARRIVED = 3  # n_arrived: requests arrived
-SC_DEC_KIND = 4  # dec_kind: external decision pending (DEC_NONE, DEC_CLUSTER, DEC_TBU)
+SC_DEC_KIND = 4  # dec_kind: external decision pending (DEC_NONE, DEC_CLUSTER, DEC_TBU,
+#   DEC_DISPATCH)
 SC_DEC_JOB = 5  # dec_job: job the pending external decision is about (-1: none)
 SC_N_TB_CREATED = 6  # n_tb_created: TB instances created
 SC_N_TB_DONE = 7  # n_tb_done: TB executions finished
@@ -106,7 +107,8 @@ SC_IDLE_EPOCHS = 26  # idle_epochs: consecutive epochs with no event pending and
 SC_SUM_ARR = 27  # sum_arr: sum of the arrival cycles of arrived requests
 SC_SUM_DONE = 28  # sum_done: sum of the finish cycles of finished requests
 SC_SUM_DONE_ARR = 29  # sum_done_arr: sum of the arrival cycles of finished requests
-SC_NFIELDS = 30
+SC_DEC_TBU = 30  # dec_tbu: TBU the pending dispatch decision is about (DEC_DISPATCH; -1: none)
+SC_NFIELDS = 31
 
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded

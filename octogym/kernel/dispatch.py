@@ -1,0 +1,173 @@
+"""Dispatch: which waiting TB a freed TBU runs next (docs/model.md §4 "Dispatch", ours).
+
+When TBU ``u`` of cluster ``c`` frees (its TB or reconfiguration ended) with a non-empty queue,
+its *candidates* are, in order: the jobs of its queue, head first (none has started: the TBU
+is idle), then, if its queue has space, the first ``DISPATCH_BACKLOG`` jobs of ``c``'s backlog,
+oldest first. Candidate ``i`` runs next: a queued job moves to the head of the queue (the
+others keep their order behind it); a backlog job leaves the backlog and enters the queue at
+its head (its input data starts moving now, as ``enqueue`` does). Then the backlog is released
+and the TBU starts its head job, exactly as without dispatch, so candidate 0 (the queue's head)
+is today's first-in-first-out behaviour, bit for bit.
+
+Who chooses: an external agent when ``ext`` has ``EXT_DISPATCH`` and there are at least two
+candidates (the kernel pauses with ``DEC_DISPATCH``, the TBU in ``SC_DEC_TBU``); otherwise the
+member's dispatch rule, ``M.MF[MF_POLICY + PARAM_DISPATCH]`` (0 = FIFO, the default:
+then nothing here runs). A job enqueued on an idle TBU with an empty queue starts at once (it
+is the only job the TBU was given): dispatch applies when a TBU frees.
+
+The rules (``DISPATCH_RULES``; ties go to the lowest candidate index, i.e. FIFO):
+``fifo`` the head; ``sed`` the shortest expected run (``dur_mean``); ``srw`` the shortest
+expected remaining work of the job's request from this block on (``M.rem_work``,
+:mod:`octogym.workflows.remaining`); ``oldest`` the job of the earliest-arrived request;
+``config_match`` the first job whose configuration the TBU holds (no reconfiguration), else
+the head.
+"""
+
+from __future__ import annotations
+
+from octogym.kernel import fields as L
+from octogym.kernel.jit import kernel_helper, kernel_step
+from octogym.kernel.layout import DISPATCH_BACKLOG, MF_POLICY
+from octogym.kernel.mechanisms import (
+    _idle_close_cluster,
+    bl_release,
+    start_next,
+    transfer,
+)
+from octogym.kernel.policies import policy_defers
+
+# The dispatch rule's slot among the policy tunables M.MF[MF_POLICY + k]: the last of the
+# N_POLICY_PARAMS = 16 slots (octogym/kernel/build.py), apart from the scheduler tunables
+# (PARAM_* of octogym/kernel/policies.py, from 0 up), since any scheduler can run any rule.
+PARAM_DISPATCH = 15
+D_FIFO, D_SED, D_SRW, D_OLDEST, D_CONFIG_MATCH = 0, 1, 2, 3, 4
+#: Dispatch rule names (the heuristic dispatch agents, ``Simulation(dispatch=...)``) -> codes.
+DISPATCH_RULES: dict[str, int] = {"fifo": D_FIFO, "sed": D_SED, "srw": D_SRW,
+                                  "oldest": D_OLDEST, "config_match": D_CONFIG_MATCH}
+
+
+@kernel_helper
+def dispatch_rule_code(M):
+    """The member's dispatch rule (``PARAM_DISPATCH``; 0 = FIFO)."""
+    return int(M.MF[MF_POLICY + PARAM_DISPATCH])
+
+
+@kernel_helper
+def dispatch_count(M, S, b, u):
+    """Number of dispatch candidates of TBU ``u`` (module docstring)."""
+    ql = S.TB[b, L.TB_QL, u]
+    n = ql
+    if ql < M.MI[L.MI_QCAP]:
+        bl = S.CL[b, L.CL_BL_LEN, M.tbu_cluster[u]]
+        n += bl if bl < DISPATCH_BACKLOG else DISPATCH_BACKLOG
+    return n
+
+
+@kernel_helper
+def dispatch_job(M, S, b, u, i):
+    """Job of dispatch candidate ``i`` of TBU ``u`` (``i < dispatch_count``)."""
+    TB = S.TB
+    ql = TB[b, L.TB_QL, u]
+    if i < ql:
+        return S.TBQ[b, u, (TB[b, L.TB_QH, u] + i) % M.MI[L.MI_QCAP]]
+    j = S.CL[b, L.CL_BL_HEAD, M.tbu_cluster[u]]
+    for _ in range(i - ql):
+        j = S.JB[b, j, L.JB_NEXT]
+    return j
+
+
+@kernel_helper
+def dispatch_key(M, S, b, u, j, rule):
+    """Rule ``rule``'s key of job ``j`` on TBU ``u``: the rule picks the smallest."""
+    blk = S.JB[b, j, L.JB_BLOCK]
+    if rule == D_SED:
+        return M.dur_mean[blk]
+    r = S.JB[b, j, L.JB_REQ]
+    if rule == D_SRW:
+        return M.rem_work[S.RQ[b, r, L.RQ_ROW], blk]
+    if rule == D_OLDEST:
+        return float(S.RES[b, S.RQ[b, r, L.RQ_UID], L.RES_ARR])
+    if rule == D_CONFIG_MATCH:
+        return 0.0 if M.MB[L.MB_BLK_CFG, blk] == S.TB[b, L.TB_CFG, u] else 1.0
+    return 0.0  # fifo: every key equal, the head wins
+
+
+@kernel_step
+def dispatch_rule(M, S, b, u, rule):
+    """The candidate rule ``rule`` (``D_*``) picks for TBU ``u`` (lowest index on ties)."""
+    n = dispatch_count(M, S, b, u)
+    if rule == D_FIFO or n < 2:
+        return 0
+    ql = S.TB[b, L.TB_QL, u]
+    best, best_key = 0, 0.0
+    j = -1
+    for i in range(n):
+        if i < ql:
+            j = S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + i) % M.MI[L.MI_QCAP]]
+        elif i == ql:
+            j = S.CL[b, L.CL_BL_HEAD, M.tbu_cluster[u]]
+        else:
+            j = S.JB[b, j, L.JB_NEXT]
+        k = dispatch_key(M, S, b, u, j, rule)
+        if i == 0 or k < best_key:
+            best, best_key = i, k
+    return best
+
+
+@kernel_helper
+def _enqueue_front(M, S, b, j, u):
+    """Put job ``j`` at the head of TBU ``u``'s queue (which has space); its input data starts
+    moving now (as ``mechanisms.enqueue``, at the other end)."""
+    JB = S.JB
+    TB = S.TB
+    c = M.tbu_cluster[u]
+    nbytes = JB[b, j, L.JB_BYTES]
+    org = JB[b, j, L.JB_ORG]
+    JB[b, j, L.JB_TBU] = u
+    JB[b, j, L.JB_DATA] = S.SC[b, L.SC_NOW] + transfer(M, org, c, nbytes)
+    S.SF[b, L.SF_BYTE_HOPS] += nbytes * M.NOC[L.NOC_HOPS, org, c]
+    q = M.MI[L.MI_QCAP]
+    h = (TB[b, L.TB_QH, u] + q - 1) % q
+    TB[b, L.TB_QH, u] = h
+    S.TBQ[b, u, h] = j
+    TB[b, L.TB_QL, u] += 1
+    S.CL[b, L.CL_QUEUED, c] += 1
+    S.TBF[b, u] += M.dur_mean[JB[b, j, L.JB_BLOCK]]
+
+
+@kernel_step
+def dispatch_apply(M, S, b, u, i, pol):
+    """Run candidate ``i`` of idle TBU ``u`` next (module docstring), then release the
+    cluster's backlog and start the TBU, as ``loop.tbu_available`` does."""
+    TB = S.TB
+    CL = S.CL
+    JB = S.JB
+    c = M.tbu_cluster[u]
+    ql = TB[b, L.TB_QL, u]
+    q = M.MI[L.MI_QCAP]
+    h = TB[b, L.TB_QH, u]
+    if 0 < i < ql:
+        j = S.TBQ[b, u, (h + i) % q]
+        for k in range(i, 0, -1):
+            S.TBQ[b, u, (h + k) % q] = S.TBQ[b, u, (h + k - 1) % q]
+        S.TBQ[b, u, h] = j
+    elif i >= ql:
+        prev = -1
+        j = CL[b, L.CL_BL_HEAD, c]
+        for _ in range(i - ql):
+            prev = j
+            j = JB[b, j, L.JB_NEXT]
+        if CL[b, L.CL_BL_LEN, c] == 1:
+            _idle_close_cluster(M, S, b, c)  # the backlog empties: idle TBUs turn starved
+        nxt = JB[b, j, L.JB_NEXT]
+        if prev == -1:
+            CL[b, L.CL_BL_HEAD, c] = nxt
+        else:
+            JB[b, prev, L.JB_NEXT] = nxt
+        if CL[b, L.CL_BL_TAIL, c] == j:
+            CL[b, L.CL_BL_TAIL, c] = prev
+        CL[b, L.CL_BL_LEN, c] -= 1
+        JB[b, j, L.JB_NEXT] = -1
+        _enqueue_front(M, S, b, j, u)
+    bl_release(M, S, b, c, policy_defers(pol))
+    start_next(M, S, b, u)
