@@ -76,7 +76,7 @@ class EnvConfig:
         None, "`1 / tau`",
         "multiplies the `latency` and `completion` rewards (> 0, finite, <= 1e200)")
     controller: str | None = _opt(
-        None, '`"proactive"` (TBU env), `"adaptive"` (cluster and dispatch envs)',
+        None, '`"proactive"` (TBU env), `"adaptive"` (cluster env), `"static"` (dispatch env)',
         "kernel heuristic for the level the agent does not control; any name in "
         "`octogym.kernel.policies.KERNEL_POLICIES`")
     render_mode: str | None = _opt(None, "`None`", '`"ansi"` or `"rgb_array"`', "display")

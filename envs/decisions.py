@@ -320,10 +320,12 @@ class DispatchDecision(Decision):
     name = "Dispatch"
     kind = DEC_DISPATCH
     features = DISPATCH_FEATURES
-    # placement by `adaptive` (earliest finish in the home cluster, stealing): the paper's
-    # fine-grained scheduler, and with it the queues the agent orders hold the work a good
-    # placement put there; it parks work only when the cluster is full
-    default_controller = "adaptive"
+    # `static` (the paper's traditional baseline: TBs only on TBUs of their configuration,
+    # parked otherwise): queues and backlogs form, so every episode, even a short one, has
+    # dispatch decisions, and choosing a parked job of another configuration (paying a
+    # reconfiguration) is how dispatch can relieve static's rigidity. Under `adaptive` they are
+    # rare until queues build (docs/envs.md: 0-1 per 20-request episode on the chip at load 0.8)
+    default_controller = "static"
     ext = EXT_DISPATCH
 
     def n_actions(self, hw: HardwareConfig) -> int:

@@ -196,7 +196,7 @@ DispatchEnv.__doc__ = _DOC.format(
     title="Dispatch: choose which waiting TB a freed TBU runs next.",
     description="One step = one TBU that finished its TB (or a reconfiguration) while work "
     "waits for it: its queued TB instances and, if its queue has space, its cluster's "
-    "backlog. The controller (default ``adaptive``) gives requests their home clusters, "
+    "backlog. The controller (default ``static``) gives requests their home clusters, "
     "places TB instances on TBUs, steals and reconfigures; the agent only orders the work a "
     "TBU runs (octogym/kernel/dispatch.py). With a single candidate there is nothing to "
     "decide and no step.",

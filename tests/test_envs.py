@@ -16,7 +16,14 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import ENV_IDS, register_envs
-from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, layout, markdown_table
+from octogym.envs.layout import (
+    CLUSTER_FEATURES,
+    DISPATCH_FEATURES,
+    TBU_FEATURES,
+    layout,
+    markdown_table,
+    n_candidates,
+)
 from octogym.envs.reward import REWARDS
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
@@ -50,7 +57,8 @@ def rollout(env: gym.Env, seed: int, policy=first_valid, max_steps: int = 100_00
 
 def test_registered_ids():
     assert set(ENV_IDS) == {"octogym/TBUAssign-v0", "octogym/TBUAssign-Wafer-v0",
-                            "octogym/ClusterAssign-v0", "octogym/ClusterAssign-Wafer-v0"}
+                            "octogym/ClusterAssign-v0", "octogym/ClusterAssign-Wafer-v0",
+                            "octogym/Dispatch-v0", "octogym/Dispatch-Wafer-v0"}
     for env_id in ENV_IDS:
         spec = gym.spec(env_id)
         assert spec.vector_entry_point is not None
@@ -101,9 +109,10 @@ def test_spaces_and_masks(env_id):
     env = make(env_id)
     core = env.unwrapped.core
     hw = core.hw
-    tbu = "TBUAssign" in env_id
-    assert env.action_space.n == (hw.tbus_per_cluster if tbu else hw.n_clusters)
-    feats = TBU_FEATURES if tbu else CLUSTER_FEATURES
+    tbu, dispatch = "TBUAssign" in env_id, "Dispatch" in env_id
+    assert env.action_space.n == (hw.tbus_per_cluster if tbu else n_candidates(hw) if dispatch
+                                  else hw.n_clusters)
+    feats = TBU_FEATURES if tbu else DISPATCH_FEATURES if dispatch else CLUSTER_FEATURES
     assert env.observation_space.shape == (core.obs_dim,)
     obs, info = env.reset(seed=3)
     n = 0
@@ -115,6 +124,9 @@ def test_spaces_and_masks(env_id):
         assert mask.any()
         if tbu:
             np.testing.assert_array_equal(obs[core.slices["tbu_free_slot"]] > 0.5, mask)
+        elif dispatch:  # a prefix of the slots, at least two (else there is no decision)
+            np.testing.assert_array_equal(obs[core.slices["cand_valid"]] > 0.5, mask)
+            assert mask.sum() >= 2 and mask[:mask.sum()].all()
         else:
             assert mask.all()
         obs, _, term, trunc, info = env.step(first_valid(info))
@@ -122,7 +134,7 @@ def test_spaces_and_masks(env_id):
         if term or trunc:
             break
     assert env.observation_space.contains(obs)
-    lay = layout(feats, hw.tbus_per_cluster, hw.n_clusters)
+    lay = layout(feats, hw.tbus_per_cluster, hw.n_clusters, n_candidates(hw))
     assert obs[lay["progress"]][0] == pytest.approx(1.0)
 
 
@@ -133,16 +145,18 @@ def test_tbu_layout_is_the_same_at_chip_and_wafer():
 
 
 def test_layout_covers_the_vector_exactly():
-    for feats in (TBU_FEATURES, CLUSTER_FEATURES):
+    for feats in (TBU_FEATURES, CLUSTER_FEATURES, DISPATCH_FEATURES):
         for K, C in ((4, 16), (4, 256), (3, 5)):
-            idx = np.concatenate([np.arange(s.start, s.stop) for s in layout(feats, K, C).values()])
+            lay = layout(feats, K, C, 12).values()
+            idx = np.concatenate([np.arange(s.start, s.stop) for s in lay])
             np.testing.assert_array_equal(np.sort(idx), np.arange(len(idx)))
 
 
 def test_docs_and_docstrings_carry_the_generated_tables():
-    from octogym.envs import ClusterAssignEnv, TBUAssignEnv
+    from octogym.envs import ClusterAssignEnv, DispatchEnv, TBUAssignEnv
     doc = (ROOT / "docs" / "envs.md").read_text()
-    for cls, feats in ((TBUAssignEnv, TBU_FEATURES), (ClusterAssignEnv, CLUSTER_FEATURES)):
+    for cls, feats in ((TBUAssignEnv, TBU_FEATURES), (ClusterAssignEnv, CLUSTER_FEATURES),
+                       (DispatchEnv, DISPATCH_FEATURES)):
         table = markdown_table(feats)
         assert table in cls.__doc__
         assert table in doc, f"docs/envs.md is stale: regenerate the {cls.__name__} table " \

@@ -67,7 +67,8 @@ def compare_runs(a: gym.vector.VectorEnv, b: gym.vector.VectorEnv, seeds: list[i
     return ended
 
 
-STEPS = {"TBUAssign": 140, "ClusterAssign": 45}  # enough for every member to end an episode
+# enough for every member to end an episode
+STEPS = {"TBUAssign": 140, "ClusterAssign": 45, "Dispatch": 60}
 
 
 def steps_for(env_id: str) -> int:
