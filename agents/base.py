@@ -190,7 +190,8 @@ class DispatchAgent(Agent):
         if int(S.SC[b, L.SC_DEC_KIND]) != DEC_DISPATCH:
             raise RuntimeError(f"member {b}: no dispatch decision is pending (call reset(), "
                                "or the episode is over)")
-        return int(dispatch_rule(sim.model, S, b, int(S.SC[b, L.SC_DEC_TBU]), self.code))
+        return int(dispatch_rule(sim.model, S, b, int(S.SC[b, L.SC_DEC_TBU]), self.code,
+                                 sim.policy))
 
 
 class SB3Agent(Agent):

@@ -91,7 +91,7 @@ def ext_rounds(M, S, pol, ext, acts, state):
             else:
                 j = S.SC[b, L.SC_DQ_HEAD]
                 if ext & EXT_DISPATCH:
-                    acts[b] = dispatch_rule(M, S, b, S.SC[b, L.SC_DEC_TBU], D_SED)
+                    acts[b] = dispatch_rule(M, S, b, S.SC[b, L.SC_DEC_TBU], D_SED, pol)
                 elif ext & EXT_TBU:
                     c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
                     acts[b] = least_loaded_tbu(M, S, b, c)

@@ -45,6 +45,7 @@ from octogym.kernel.layout import (
     EXT_TBU,
     TBU_IDLE,
 )
+from octogym.kernel.policies import policy_defers
 
 if TYPE_CHECKING:
     from octogym.envs.core import KernelBatch
@@ -291,8 +292,8 @@ def observe_member(b, M, S, c, obs, mask, home):
     ``MemberBuffers``: numba's parallel loop drops writes made through a namedtuple's array
     fields in inlined code (the fused step calls this inside one)."""
     if c.decision_kind == DEC_DISPATCH:
-        dispatch_observe_member(b, M, S, c.feature_offsets, c.K, c.Q, c.C * c.K, c.N, c.tau,
-                                c.work, obs, mask, home)
+        dispatch_observe_member(b, M, S, c.kernel_policy, c.feature_offsets, c.K, c.Q,
+                                c.C * c.K, c.N, c.tau, c.work, obs, mask, home)
     elif c.decision_kind == DEC_TBU:
         tbu_observe_member(b, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
                            M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.Q,
@@ -344,16 +345,21 @@ class DispatchDecision(Decision):
         ql = S.TB[rows, L.TB_QL, u]
         bl = S.CL[rows, L.CL_BL_LEN, c]
         slot = np.arange(A)[None, :]
-        cnt = ql + np.where(ql < Q, np.minimum(bl, DISPATCH_BACKLOG), 0)
-        valid = (slot < cnt[:, None]) & has[:, None]
         queued = slot < ql[:, None]
         # each row's candidates: its queue ring from the head, then its backlog's linked list
+        # (under a deferring controller only the jobs of the TBU's configuration)
         job = S.TBQ[r2, u[:, None], (S.TB[rows, L.TB_QH, u][:, None] + slot) % Q]
+        cnt = ql.copy()
+        defers = bool(policy_defers(core.sim.policy))
         for k in range(n):
             j = S.CL[rows[k], L.CL_BL_HEAD, c[k]]
-            for i in range(int(ql[k]), int(cnt[k])):
-                job[k, i] = j
+            while has[k] and ql[k] < Q and j >= 0 and cnt[k] < ql[k] + DISPATCH_BACKLOG:
+                cfg = M.MB[L.MB_BLK_CFG, S.JB[rows[k], j, L.JB_BLOCK]]
+                if not defers or cfg == S.TB[rows[k], L.TB_CFG, u[k]]:
+                    job[k, cnt[k]] = j
+                    cnt[k] += 1
                 j = S.JB[rows[k], j, L.JB_NEXT]
+        valid = (slot < cnt[:, None]) & has[:, None]
         job = np.where(valid, job, 0)
         JB = S.JB
         blk = JB[r2, job, L.JB_BLOCK]

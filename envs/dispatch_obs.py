@@ -13,7 +13,7 @@ from numba import njit
 
 from octogym.envs.layout import DISPATCH_FEATURES
 from octogym.kernel import fields as L
-from octogym.kernel.dispatch import dispatch_count
+from octogym.kernel.dispatch import dispatch_count, next_backlog_candidate
 from octogym.kernel.layout import DEC_DISPATCH
 from octogym.kernel.mechanisms import transfer
 
@@ -26,8 +26,9 @@ _DI = {f.name: i for i, f in enumerate(DISPATCH_FEATURES)}
 
 
 @njit(cache=True, inline="always")
-def dispatch_observe_member(b, M, S, off, K, Q, CK, N, tau, work, obs, mask, home):
-    """Observation, mask and cluster (``home``) of member ``b``'s pending dispatch decision."""
+def dispatch_observe_member(b, M, S, pol, off, K, Q, CK, N, tau, work, obs, mask, home):
+    """Observation, mask and cluster (``home``) of member ``b``'s pending dispatch decision
+    (``pol``: the controller, which decides the backlog candidates)."""
     SC = S.SC
     JB = S.JB
     RQ = S.RQ
@@ -48,7 +49,7 @@ def dispatch_observe_member(b, M, S, off, K, Q, CK, N, tau, work, obs, mask, hom
     o[off[D_QUEUE]] = ql / Q
     n = S.CL[b, L.CL_BL_LEN, c]
     o[off[D_BACKLOG]] = n / (n + K)
-    cnt = dispatch_count(M, S, b, u)
+    cnt = dispatch_count(M, S, b, u, pol)
     tcfg = S.TB[b, L.TB_CFG, u]
     j = -1
     for i in range(mask.shape[1]):
@@ -59,7 +60,7 @@ def dispatch_observe_member(b, M, S, off, K, Q, CK, N, tau, work, obs, mask, hom
             j = S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + i) % Q]
             t = max(JB[b, j, L.JB_DATA] - now, 0)
         else:
-            j = S.CL[b, L.CL_BL_HEAD, c] if i == ql else JB[b, j, L.JB_NEXT]
+            j = next_backlog_candidate(M, S, b, u, j if i > ql else -1, pol)
             o[off[D_FROM_BL] + i] = 1.0
             t = transfer(M, JB[b, j, L.JB_ORG], c, JB[b, j, L.JB_BYTES])
         o[off[D_VALID] + i] = 1.0

@@ -92,10 +92,10 @@ def test_the_chosen_candidate_runs_next():
     while st[0] == ST_DECISION:
         S = sim.state  # (pools may grow: a new State)
         u = int(S.SC[0, L.SC_DEC_TBU])
-        n = int(dispatch_count(sim.model, S, 0, u))
+        n = int(dispatch_count(sim.model, S, 0, u, sim.policy))
         assert n >= 2
         i = int(rng.integers(n))
-        j = int(dispatch_job(sim.model, S, 0, u, i))
+        j = int(dispatch_job(sim.model, S, 0, u, i, sim.policy))
         picked_backlog += i >= int(S.TB[0, L.TB_QL, u])
         uid = int(S.RQ[0, S.JB[0, j, L.JB_REQ], L.RQ_UID])
         blk = int(S.JB[0, j, L.JB_BLOCK])
@@ -167,5 +167,6 @@ def test_vector_agent_acts_per_member():
     sim = venv.unwrapped.core.sim
     for b in range(3):
         u = int(sim.state.SC[b, L.SC_DEC_TBU])
-        assert acts[b] == dispatch_rule(sim.model, sim.state, b, u, DISPATCH_RULES["srw"])
+        assert acts[b] == dispatch_rule(sim.model, sim.state, b, u, DISPATCH_RULES["srw"],
+                                        sim.policy)
         assert info["action_mask"][b, acts[b]]

@@ -3,7 +3,11 @@
 When TBU ``u`` of cluster ``c`` frees (its TB or reconfiguration ended) with a non-empty queue,
 its *candidates* are, in order: the jobs of its queue, head first (none has started: the TBU
 is idle), then, if its queue has space, the first ``DISPATCH_BACKLOG`` jobs of ``c``'s backlog,
-oldest first. Candidate ``i`` runs next: a queued job moves to the head of the queue (the
+oldest first. Under a policy that defers work to wait for a TBU of its configuration
+(``static``, ``reactive``: ``policies.policy_defers``) only backlog jobs of the configuration
+``u`` holds are candidates: such a policy never reconfigures a TBU back, so running another
+configuration's job there could leave a configuration without any TBU and its parked work
+waiting forever. Candidate ``i`` runs next: a queued job moves to the head of the queue (the
 others keep their order behind it); a backlog job leaves the backlog and enters the queue at
 its head (its input data starts moving now, as ``enqueue`` does). Then the backlog is released
 and the TBU starts its head job, exactly as without dispatch, so candidate 0 (the queue's head)
@@ -53,26 +57,44 @@ def dispatch_rule_code(M):
 
 
 @kernel_helper
-def dispatch_count(M, S, b, u):
-    """Number of dispatch candidates of TBU ``u`` (module docstring)."""
+def next_backlog_candidate(M, S, b, u, j, pol):
+    """The first job after backlog job ``j`` (-1: from the head) of TBU ``u``'s cluster that
+    ``u`` may run (module docstring); -1 if none."""
+    j = S.CL[b, L.CL_BL_HEAD, M.tbu_cluster[u]] if j < 0 else S.JB[b, j, L.JB_NEXT]
+    if policy_defers(pol):
+        cfg = S.TB[b, L.TB_CFG, u]
+        while j >= 0 and M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]] != cfg:
+            j = S.JB[b, j, L.JB_NEXT]
+    return j
+
+
+@kernel_helper
+def dispatch_count(M, S, b, u, pol):
+    """Number of dispatch candidates of TBU ``u`` under policy ``pol`` (module docstring)."""
     ql = S.TB[b, L.TB_QL, u]
-    n = ql
-    if ql < M.MI[L.MI_QCAP]:
+    if ql >= M.MI[L.MI_QCAP]:
+        return ql
+    if not policy_defers(pol):
         bl = S.CL[b, L.CL_BL_LEN, M.tbu_cluster[u]]
-        n += bl if bl < DISPATCH_BACKLOG else DISPATCH_BACKLOG
+        return ql + (bl if bl < DISPATCH_BACKLOG else DISPATCH_BACKLOG)
+    n = ql
+    j = next_backlog_candidate(M, S, b, u, -1, pol)
+    while j >= 0 and n - ql < DISPATCH_BACKLOG:
+        n += 1
+        j = next_backlog_candidate(M, S, b, u, j, pol)
     return n
 
 
 @kernel_helper
-def dispatch_job(M, S, b, u, i):
+def dispatch_job(M, S, b, u, i, pol):
     """Job of dispatch candidate ``i`` of TBU ``u`` (``i < dispatch_count``)."""
     TB = S.TB
     ql = TB[b, L.TB_QL, u]
     if i < ql:
         return S.TBQ[b, u, (TB[b, L.TB_QH, u] + i) % M.MI[L.MI_QCAP]]
-    j = S.CL[b, L.CL_BL_HEAD, M.tbu_cluster[u]]
+    j = next_backlog_candidate(M, S, b, u, -1, pol)
     for _ in range(i - ql):
-        j = S.JB[b, j, L.JB_NEXT]
+        j = next_backlog_candidate(M, S, b, u, j, pol)
     return j
 
 
@@ -93,9 +115,10 @@ def dispatch_key(M, S, b, u, j, rule):
 
 
 @kernel_step
-def dispatch_rule(M, S, b, u, rule):
-    """The candidate rule ``rule`` (``D_*``) picks for TBU ``u`` (lowest index on ties)."""
-    n = dispatch_count(M, S, b, u)
+def dispatch_rule(M, S, b, u, rule, pol):
+    """The candidate rule ``rule`` (``D_*``) picks for TBU ``u`` under policy ``pol`` (lowest
+    index on ties)."""
+    n = dispatch_count(M, S, b, u, pol)
     if rule == D_FIFO or n < 2:
         return 0
     ql = S.TB[b, L.TB_QL, u]
@@ -104,10 +127,8 @@ def dispatch_rule(M, S, b, u, rule):
     for i in range(n):
         if i < ql:
             j = S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + i) % M.MI[L.MI_QCAP]]
-        elif i == ql:
-            j = S.CL[b, L.CL_BL_HEAD, M.tbu_cluster[u]]
         else:
-            j = S.JB[b, j, L.JB_NEXT]
+            j = next_backlog_candidate(M, S, b, u, j if i > ql else -1, pol)
         k = dispatch_key(M, S, b, u, j, rule)
         if i == 0 or k < best_key:
             best, best_key = i, k
@@ -152,11 +173,12 @@ def dispatch_apply(M, S, b, u, i, pol):
             S.TBQ[b, u, (h + k) % q] = S.TBQ[b, u, (h + k - 1) % q]
         S.TBQ[b, u, h] = j
     elif i >= ql:
+        j = dispatch_job(M, S, b, u, i, pol)
         prev = -1
-        j = CL[b, L.CL_BL_HEAD, c]
-        for _ in range(i - ql):
-            prev = j
-            j = JB[b, j, L.JB_NEXT]
+        k = CL[b, L.CL_BL_HEAD, c]
+        while k != j:
+            prev = k
+            k = JB[b, k, L.JB_NEXT]
         if CL[b, L.CL_BL_LEN, c] == 1:
             _idle_close_cluster(M, S, b, c)  # the backlog empties: idle TBUs turn starved
         nxt = JB[b, j, L.JB_NEXT]

@@ -378,14 +378,14 @@ def tbu_available(M, S, b, u, pol, ext):
     the member's dispatch rule's; FIFO (rule 0, no EXT_DISPATCH) is the code below."""
     if S.TB[b, L.TB_QL, u] > 0:
         if ext & EXT_DISPATCH:
-            if dispatch_count(M, S, b, u) >= 2:
+            if dispatch_count(M, S, b, u, pol) >= 2:
                 S.SC[b, L.SC_DEC_KIND] = DEC_DISPATCH
                 S.SC[b, L.SC_DEC_TBU] = u
                 return
         else:
             rule = dispatch_rule_code(M)
             if rule != 0:
-                dispatch_apply(M, S, b, u, dispatch_rule(M, S, b, u, rule), pol)
+                dispatch_apply(M, S, b, u, dispatch_rule(M, S, b, u, rule, pol), pol)
                 return
     bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
     if S.TB[b, L.TB_QL, u] > 0:
@@ -562,10 +562,10 @@ def resolve_dispatch(M, S, b, pol, action):
     u = SC[b, L.SC_DEC_TBU]
     i = action
     if action == POLICY_ACTION:
-        i = dispatch_rule(M, S, b, u, dispatch_rule_code(M))
-    elif i < 0 or i >= dispatch_count(M, S, b, u):
+        i = dispatch_rule(M, S, b, u, dispatch_rule_code(M), pol)
+    elif i < 0 or i >= dispatch_count(M, S, b, u, pol):
         SC[b, L.SC_N_INVALID] += 1
-        i = dispatch_rule(M, S, b, u, dispatch_rule_code(M))
+        i = dispatch_rule(M, S, b, u, dispatch_rule_code(M), pol)
     SC[b, L.SC_DEC_TBU] = -1
     dispatch_apply(M, S, b, u, i, pol)
 
