@@ -322,10 +322,10 @@ class DispatchDecision(Decision):
     kind = DEC_DISPATCH
     features = DISPATCH_FEATURES
     # `static` (the paper's traditional baseline: TBs only on TBUs of their configuration,
-    # parked otherwise): queues and backlogs form, so every episode, even a short one, has
-    # dispatch decisions, and choosing a parked job of another configuration (paying a
-    # reconfiguration) is how dispatch can relieve static's rigidity. Under `adaptive` they are
-    # rare until queues build (docs/envs.md: 0-1 per 20-request episode on the chip at load 0.8)
+    # parked otherwise): queues and backlogs form, so nearly every episode, even a short one,
+    # has dispatch decisions, and the order matters (sed/srw: -23% mean latency on
+    # mix-chip-light, docs/agents.md). Under `adaptive` they are rare until queues build
+    # (docs/envs.md: 0-1 per 20-request episode on the chip at load 0.8)
     default_controller = "static"
     ext = EXT_DISPATCH
 
