@@ -13,7 +13,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from kernel_checks import check_final
+from kernel_checks import chain_dict, check_final
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.agents import DispatchAgent, make_agent
@@ -170,3 +170,20 @@ def test_vector_agent_acts_per_member():
         assert acts[b] == dispatch_rule(sim.model, sim.state, b, u, DISPATCH_RULES["srw"],
                                         sim.policy)
         assert info["action_mask"][b, acts[b]]
+
+
+def test_episodes_without_a_decision_are_skipped():
+    """A short episode under adaptive placement usually has no dispatch decision: the member
+    plays the next episode of its seed chain (counted); a scenario that can never have one is
+    an error naming the cause."""
+    env = gym.make("octogym/Dispatch-v0", requests_per_episode=20, controller="adaptive")
+    obs, info = env.reset(seed=0)
+    core = env.unwrapped.core
+    assert core.skipped_episodes[0] > 0 and core.episode[0] == core.skipped_episodes[0]
+    assert info["action_mask"].sum() >= 2 and env.observation_space.contains(obs)
+    # one chain of tasks, one request: never two TBs waiting for a TBU
+    env = gym.make("octogym/Dispatch-v0", workflows=chain_dict(3, 1000, 0),
+                   requests_per_episode=1, controller="adaptive")
+    with pytest.raises(RuntimeError, match="before its first Dispatch decision in 101 "
+                                           "episodes in a row"):
+        env.reset(seed=0)
