@@ -26,12 +26,13 @@ controller in the env and ceiling runs (``proactive`` / ``adaptive`` / ``static`
 itself, so for the Dispatch ids its rows are ``nan``.
 
 ``--side-by-side`` measures only the native vector env at the largest N for several ids (by
-default every id in ``ENV_IDS``) and prints each one's steps/s with its ratio to
+default every id in ``ENV_IDS``), every id in turn for ``--rounds`` rounds (a change in the
+machine's load hits every id alike), and prints each one's median steps/s and median ratio to
 ``TBUAssign-v0``'s.
 
     python benchmarks/bench_env.py                       # TBUAssign-v0, ~2 minutes
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
-    python benchmarks/bench_env.py --side-by-side --sizes 1024 --seconds 3
+    python benchmarks/bench_env.py --side-by-side --sizes 1024 --seconds 4 --rounds 5
 """
 
 from __future__ import annotations
@@ -247,22 +248,28 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = 
     return done / busy
 
 
-def side_by_side(ids: list[str], n: int, kw: dict, seconds: float) -> None:
+def side_by_side(ids: list[str], n: int, kw: dict, seconds: float, rounds: int) -> None:
     """Native vector env steps/s at ``n`` members for each id, and the ratio to
-    ``octogym/TBUAssign-v0`` (measured first)."""
+    ``octogym/TBUAssign-v0``: ``rounds`` rounds that measure every id in turn (so a change in
+    the machine's load hits every id alike), the median per id and of the per-round ratios."""
     base_id = "octogym/TBUAssign-v0"
     ids = [base_id] + [i for i in ids if i != base_id]
     print(f"native vector env, N={n}, load={kw['load']}, requests/episode="
-          f"{kw['requests_per_episode']}, {seconds:.0f}s each, numba threads="
+          f"{kw['requests_per_episode']}, {seconds:.0f}s each, {rounds} rounds, numba threads="
           f"{numba.get_num_threads()}")
-    base = None
-    for env_id in ids:
-        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kw)
-        sps = bench_vector(venv, env_id, venv.unwrapped.core, seconds)
-        base = sps if base is None else base
-        print(f"{env_id:<32} {sps:>12,.0f} steps/s   {sps / base:5.2f}x TBUAssign-v0",
+    envs = {i: gym.make_vec(i, num_envs=n, vectorization_mode="vector_entry_point", **kw)
+            for i in ids}
+    sps: dict[str, list[float]] = {i: [] for i in ids}
+    for r in range(rounds):
+        for i, venv in envs.items():
+            sps[i].append(bench_vector(venv, i, venv.unwrapped.core, seconds))
+        print(f"round {r}: " + ", ".join(f"{i.split('/')[1]} {sps[i][-1]:,.0f}" for i in ids),
               flush=True)
-        venv.close()
+    print("| id | steps/s (median) | ratio to TBUAssign-v0 (median of rounds) |")
+    print("|---|---|---|")
+    for i in ids:
+        ratio = np.median(np.array(sps[i]) / np.array(sps[base_id]))
+        print(f"| `{i}` | {np.median(sps[i]):,.0f} | {ratio:.2f} |")
 
 
 def main() -> None:
@@ -273,6 +280,7 @@ def main() -> None:
     ap.add_argument("--sync-sizes", default="64,1024", help="SyncVectorEnv sizes")
     ap.add_argument("--load", type=float, default=0.8)
     ap.add_argument("--requests", type=int, default=200, help="requests per episode")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --side-by-side")
     ap.add_argument("--side-by-side", nargs="?", const=",".join(ENV_IDS), default=None,
                     metavar="IDS", help="only the native vector env at the largest N, for "
                     "these comma-separated ids (default: all), with ratios to TBUAssign-v0")
@@ -280,7 +288,7 @@ def main() -> None:
     kw = {"load": a.load, "requests_per_episode": a.requests}
     sizes = [int(s) for s in a.sizes.split(",")]
     if a.side_by_side is not None:
-        side_by_side(a.side_by_side.split(","), sizes[-1], kw, a.seconds)
+        side_by_side(a.side_by_side.split(","), sizes[-1], kw, a.seconds, a.rounds)
         return
     sync_sizes = [int(s) for s in a.sync_sizes.split(",")]
     sec = a.seconds
