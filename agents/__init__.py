@@ -6,6 +6,7 @@ from octogym.agents.base import (
     SAME_DECISION,
     ZOO_DIR,
     Agent,
+    DispatchAgent,
     HeuristicAgent,
     SB3Agent,
     decision_groups,
@@ -15,5 +16,6 @@ from octogym.agents.base import (
 from octogym.agents.checkpoint import CheckpointError
 from octogym.agents.config import load_hyperparams
 
-__all__ = ["EXACT", "SAME_DECISION", "ZOO_DIR", "Agent", "CheckpointError", "HeuristicAgent",
+__all__ = ["EXACT", "SAME_DECISION", "ZOO_DIR", "Agent", "CheckpointError", "DispatchAgent",
+           "HeuristicAgent",
            "SB3Agent", "decision_groups", "load_hyperparams", "make_agent", "zoo_checkpoints"]

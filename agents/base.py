@@ -10,7 +10,7 @@
   kernel state of the pending decision); learned agents ignore it and may be given ``None``.
 
 The returned action is an ``int`` in the env's action space (a local TBU index for
-``TBUAssign``, a cluster id for ``ClusterAssign``).
+``TBUAssign``, a cluster id for ``ClusterAssign``, a candidate slot for ``Dispatch``).
 
 >>> env = gym.make("octogym/TBUAssign-v0", controller="adaptive")      # doctest: +SKIP
 >>> agent = make_agent("adaptive")                                     # doctest: +SKIP
@@ -35,7 +35,8 @@ from octogym.agents.checkpoint import (
 )
 from octogym.agents.config import jsonable
 from octogym.kernel import fields as L
-from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU
+from octogym.kernel.dispatch import DISPATCH_RULES, dispatch_rule
+from octogym.kernel.layout import DEC_CLUSTER, DEC_DISPATCH, DEC_TBU
 from octogym.kernel.policies import decide_cluster, decide_tbu
 from octogym.schedulers import SCHEDULERS, is_planner
 
@@ -158,6 +159,41 @@ class HeuristicAgent(Agent):
             self.member_fallbacks[b] += 1
         queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
         return int(np.argmin(np.where(mask, queue, np.inf)))
+
+
+class DispatchAgent(Agent):
+    """Dispatch rule ``name`` (``octogym.kernel.dispatch.DISPATCH_RULES``: ``fifo``, ``sed``,
+    ``srw``, ``oldest``, ``config_match``) at the ``Dispatch`` envs' decisions: it calls the
+    kernel's compiled ``dispatch_rule`` on the env's state, so through an env it does exactly
+    what ``Simulation(..., dispatch=name)`` does without one (tests/test_dispatch.py)."""
+
+    def __init__(self, name: str) -> None:
+        if name not in DISPATCH_RULES:
+            raise ValueError(f"unknown dispatch rule {name!r}; one of {list(DISPATCH_RULES)}")
+        self.name = name
+        self.code = DISPATCH_RULES[name]
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
+        return self._decide(_octo_env(env_state).sim, 0)
+
+    def act_batch(self, obs: np.ndarray, masks: np.ndarray, env_state: Any = None,
+                  rows: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`act` for every member ``rows`` of a native vector env (``env_state``)."""
+        sim = _vector_sim(env_state, "DispatchAgent.act_batch")
+        B = sim.state.SC.shape[0]
+        rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
+        out = np.zeros(B, np.int64)
+        for b in rows:
+            out[b] = self._decide(sim, int(b))
+        return out
+
+    def _decide(self, sim: Any, b: int) -> int:
+        S = sim.state
+        if int(S.SC[b, L.SC_DEC_KIND]) != DEC_DISPATCH:
+            raise RuntimeError(f"member {b}: no dispatch decision is pending (call reset(), "
+                               "or the episode is over)")
+        return int(dispatch_rule(sim.model, S, b, int(S.SC[b, L.SC_DEC_TBU]), self.code,
+                                 sim.policy))
 
 
 class SB3Agent(Agent):
@@ -315,13 +351,16 @@ def _env_spec(env_id: str) -> tuple[str, str]:
 
 
 def make_agent(spec: str | Path, **kwargs: Any) -> Agent:
-    """A scheduler name (``HeuristicAgent``), a planner spec such as ``"rollout:adaptive"``
+    """A scheduler name (``HeuristicAgent``), a dispatch rule name (``DispatchAgent``), a
+    planner spec such as ``"rollout:adaptive"``
     (``octogym.agents.rollout.RolloutAgent``) or a checkpoint path (``SB3Agent``: a run
     directory with ``final.zip`` and ``config.json``, or a checkpoint ``.zip``; ``kwargs`` go to
     it). Anything else is a ``ValueError`` saying what is wrong (a
     :class:`~octogym.agents.checkpoint.CheckpointError` for a path)."""
     if isinstance(spec, str) and spec in SCHEDULERS:
         return HeuristicAgent(spec)
+    if isinstance(spec, str) and spec in DISPATCH_RULES:
+        return DispatchAgent(spec)
     if isinstance(spec, str) and is_planner(spec):
         from octogym.agents.rollout import RolloutAgent
 
@@ -364,6 +403,9 @@ def zoo_checkpoints(root: str | Path | None = None) -> list[Path]:
 EXACT: dict[str, tuple[str, ...]] = {
     "TBUAssign": ("least_loaded", "random", "round_robin"),
     "ClusterAssign": tuple(SCHEDULERS),
+    # a DispatchAgent is the kernel's own rule: equal to Simulation(dispatch=name) under any
+    # controller (the Dispatch level is expressible everywhere; tests/test_dispatch.py)
+    "Dispatch": tuple(DISPATCH_RULES),
 }
 
 #: Heuristics whose decision hook at a level is the same code (``decide_tbu`` /
@@ -372,6 +414,7 @@ EXACT: dict[str, tuple[str, ...]] = {
 #: runs one of each group and labels the row with every name, e.g. ``tbu:adaptive=octopus``.
 SAME_DECISION: dict[str, tuple[tuple[str, ...], ...]] = {
     "TBUAssign": (("static", "reactive"), ("adaptive", "octopus")),
+    "Dispatch": (),
     "ClusterAssign": (("static", "reactive", "adaptive", "round_robin"),
                       ("proactive", "octopus"), ("least_loaded", "eft")),
 }

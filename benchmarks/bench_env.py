@@ -19,12 +19,20 @@
   caches; here, as in any vector env, a member's state has left them by its next turn.
 
 Every env variant plays the same heuristic from its observations (least-loaded TBU / cluster,
-lowest id on ties), as the raw and ceiling runs do in compiled code. The level the agent does
-not control runs the env's default controller in the env and ceiling runs (``proactive`` /
-``adaptive``) and ``least_loaded`` in the raw run.
+lowest id on ties; for dispatch the shortest expected duration, ``sed``), as the raw and ceiling
+runs do in compiled code. The level the agent does not control runs the env's default
+controller in the env and ceiling runs (``proactive`` / ``adaptive`` / ``static``) and
+``least_loaded`` in the raw run. The raw kernel does not count the dispatch decisions it takes
+itself, so for the Dispatch ids its rows are ``nan``.
+
+``--side-by-side`` measures only the native vector env at the largest N for several ids (by
+default every id in ``ENV_IDS``), every id in turn for ``--rounds`` rounds (a change in the
+machine's load hits every id alike), and prints each one's median steps/s and median ratio to
+``TBUAssign-v0``'s.
 
     python benchmarks/bench_env.py                       # TBUAssign-v0, ~2 minutes
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
+    python benchmarks/bench_env.py --side-by-side --sizes 1024 --seconds 4 --rounds 5
 """
 
 from __future__ import annotations
@@ -39,10 +47,11 @@ import numpy as np
 from numba import njit, prange
 
 import octogym  # noqa: F401  (registers the ids)
-from octogym.envs import make_sb3_vec_env
+from octogym.envs import ENV_IDS, make_sb3_vec_env
 from octogym.envs.decisions import DECISIONS
 from octogym.kernel import fields as L
-from octogym.kernel.layout import EXT_TBU, ST_DECISION, ST_GROW
+from octogym.kernel.dispatch import D_SED, dispatch_rule
+from octogym.kernel.layout import EXT_DISPATCH, EXT_TBU, ST_DECISION, ST_GROW
 from octogym.kernel.loop import run_member
 from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu
 from octogym.simulator import Simulation
@@ -82,7 +91,9 @@ def ext_rounds(M, S, pol, ext, acts, state):
                 state[b] = 1
             else:
                 j = S.SC[b, L.SC_DQ_HEAD]
-                if ext & EXT_TBU:
+                if ext & EXT_DISPATCH:
+                    acts[b] = dispatch_rule(M, S, b, S.SC[b, L.SC_DEC_TBU], D_SED, pol)
+                elif ext & EXT_TBU:
                     c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
                     acts[b] = least_loaded_tbu(M, S, b, c)
                 else:
@@ -121,8 +132,14 @@ def bench_ceiling(env_id: str, n: int, kw: dict, seconds: float) -> float:
 
 def heuristic(env_id: str, slices: dict[str, slice], K: int, Q: int
               ) -> Callable[[np.ndarray], np.ndarray]:
-    """Least-loaded choice from a batch of observations (B, D) -> actions (B,)."""
-    if "TBUAssign" in env_id:
+    """Least-loaded choice (dispatch: shortest expected duration) from a batch of observations
+    (B, D) -> actions (B,)."""
+    if "Dispatch" in env_id:
+        valid, dur = slices["cand_valid"], slices["cand_expected_duration"]
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            return np.argmin(np.where(obs[:, valid] > 0.5, obs[:, dur], np.inf), axis=1)
+    elif "TBUAssign" in env_id:
         free, queue = slices["tbu_free_slot"], slices["tbu_queue"]
 
         def act(obs: np.ndarray) -> np.ndarray:
@@ -205,6 +222,8 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = 
                  ) -> float:
     """Decisions per second of whole kernel runs (construction and reset excluded), on one
     thread (``Simulation.run``) or with the members spread over all threads."""
+    if "Dispatch" in env_id:
+        return float("nan")  # the kernel does not count the dispatch decisions it takes itself
     spec = gym.spec(env_id)
     hw = kw.get("hardware", spec.kwargs["hardware"])
     tbu = "TBUAssign" in env_id
@@ -229,6 +248,30 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = 
     return done / busy
 
 
+def side_by_side(ids: list[str], n: int, kw: dict, seconds: float, rounds: int) -> None:
+    """Native vector env steps/s at ``n`` members for each id, and the ratio to
+    ``octogym/TBUAssign-v0``: ``rounds`` rounds that measure every id in turn (so a change in
+    the machine's load hits every id alike), the median per id and of the per-round ratios."""
+    base_id = "octogym/TBUAssign-v0"
+    ids = [base_id] + [i for i in ids if i != base_id]
+    print(f"native vector env, N={n}, load={kw['load']}, requests/episode="
+          f"{kw['requests_per_episode']}, {seconds:.0f}s each, {rounds} rounds, numba threads="
+          f"{numba.get_num_threads()}")
+    envs = {i: gym.make_vec(i, num_envs=n, vectorization_mode="vector_entry_point", **kw)
+            for i in ids}
+    sps: dict[str, list[float]] = {i: [] for i in ids}
+    for r in range(rounds):
+        for i, venv in envs.items():
+            sps[i].append(bench_vector(venv, i, venv.unwrapped.core, seconds))
+        print(f"round {r}: " + ", ".join(f"{i.split('/')[1]} {sps[i][-1]:,.0f}" for i in ids),
+              flush=True)
+    print("| id | steps/s (median) | ratio to TBUAssign-v0 (median of rounds) |")
+    print("|---|---|---|")
+    for i in ids:
+        ratio = np.median(np.array(sps[i]) / np.array(sps[base_id]))
+        print(f"| `{i}` | {np.median(sps[i]):,.0f} | {ratio:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--env", default="octogym/TBUAssign-v0")
@@ -237,9 +280,16 @@ def main() -> None:
     ap.add_argument("--sync-sizes", default="64,1024", help="SyncVectorEnv sizes")
     ap.add_argument("--load", type=float, default=0.8)
     ap.add_argument("--requests", type=int, default=200, help="requests per episode")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --side-by-side")
+    ap.add_argument("--side-by-side", nargs="?", const=",".join(ENV_IDS), default=None,
+                    metavar="IDS", help="only the native vector env at the largest N, for "
+                    "these comma-separated ids (default: all), with ratios to TBUAssign-v0")
     a = ap.parse_args()
     kw = {"load": a.load, "requests_per_episode": a.requests}
     sizes = [int(s) for s in a.sizes.split(",")]
+    if a.side_by_side is not None:
+        side_by_side(a.side_by_side.split(","), sizes[-1], kw, a.seconds, a.rounds)
+        return
     sync_sizes = [int(s) for s in a.sync_sizes.split(",")]
     sec = a.seconds
 
@@ -252,7 +302,7 @@ def main() -> None:
 
     def add(name: str, n: int, sps: float, kernel: float | None = None) -> None:
         rows.append((name, n, sps, kernel))
-        ratio = f"{sps / kernel:6.2f}" if kernel else "     -"
+        ratio = f"{sps / kernel:6.2f}" if kernel and kernel == kernel else "     -"
         print(f"{name:<34} N={n:<5d} {sps:>12,.0f} steps/s   kernel ratio {ratio}", flush=True)
 
     threads = numba.get_num_threads()

@@ -69,14 +69,15 @@ class EnvConfig:
         0.8, "`0.8`", "offered load, fraction of the hardware's estimated capacity (> 0)",
         "scenario")
     requests_per_episode: int = _opt(
-        200, "`200`", "an episode ends when this many requests have finished (>= 1)",
+        200, "`200` (`2000` for `Dispatch-Wafer-v0`)",
+        "an episode ends when this many requests have finished (>= 1)",
         "scenario")
     reward: str = _opt("latency", '`"latency"`', "see [Rewards](#rewards)")
     reward_scale: float | None = _opt(
         None, "`1 / tau`",
         "multiplies the `latency` and `completion` rewards (> 0, finite, <= 1e200)")
     controller: str | None = _opt(
-        None, '`"proactive"` (TBU env), `"adaptive"` (cluster env)',
+        None, '`"proactive"` (TBU env), `"adaptive"` (cluster env), `"static"` (dispatch env)',
         "kernel heuristic for the level the agent does not control; any name in "
         "`octogym.kernel.policies.KERNEL_POLICIES`")
     render_mode: str | None = _opt(None, "`None`", '`"ansi"` or `"rgb_array"`', "display")

@@ -32,7 +32,7 @@ from octogym.envs.actions import kernel_actions
 from octogym.envs.bundles import MemberBuffers, StepConstants
 from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
 from octogym.envs.decisions import Decision, observe_member
-from octogym.envs.layout import layout, obs_size
+from octogym.envs.layout import layout, n_candidates, obs_size
 from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import fields as L
 from octogym.kernel.layout import (
@@ -73,6 +73,9 @@ def root_seed(seed: int, member: int = 0) -> int:
     """Root seed of member ``member`` reset with ``seed`` (module docstring)."""
     return member_seed(int(seed) & MASK64, member)
 
+
+MAX_SKIPPED_EPISODES = 100
+"""Episodes without any decision a member may skip in a row before ``start`` gives up."""
 
 PARALLEL_MIN = 64
 """Batches of at least this many members step their members on all of numba's threads
@@ -168,8 +171,8 @@ class KernelBatch:
         self.max_steps = None if config.max_steps is None else int(config.max_steps)
         self.tau, self.work, self.wf_work = mix_scales(self.sim)
         self.n_actions = decision.n_actions(hw)
-        self.slices = layout(decision.features, self.K, self.C)
-        self.obs_dim = obs_size(decision.features, self.K, self.C)
+        self.slices = layout(decision.features, self.K, self.C, n_candidates(hw))
+        self.obs_dim = obs_size(decision.features, self.K, self.C, n_candidates(hw))
         # start of each feature, in table order (what the compiled builders index)
         self.offsets = np.array([self.slices[f.name].start for f in decision.features],
                                 np.int64)
@@ -187,6 +190,7 @@ class KernelBatch:
         self.invalid = np.zeros(batch, np.int64)
         self.root = [0] * batch
         self.episode = np.zeros(batch, np.int64)
+        self.skipped_episodes = np.zeros(batch, np.int64)  # episodes with no decision, skipped
         self.obs = np.zeros((batch, self.obs_dim), np.float32)
         self.mask = np.ones((batch, self.n_actions), np.bool_)
         self.home = np.zeros(batch, np.int64)
@@ -218,22 +222,36 @@ class KernelBatch:
 
     def start(self, rows: np.ndarray) -> None:
         """Lay members ``rows`` out for their current episode and run them to their first
-        decision (the caller advances ``episode`` between episodes)."""
+        decision (the caller advances ``episode`` between episodes). A member whose episode
+        ends without any decision (a dispatch env's episode in which no work ever waited for
+        a freed TBU) plays its next episode of the seed chain instead, counted in
+        ``skipped_episodes``; after ``MAX_SKIPPED_EPISODES`` in a row it is an error."""
         rows = np.asarray(rows, np.int64)
-        self.sim.reset_members(rows, [self.episode_seed(int(b)) for b in rows])
-        self.rewards.clear(rows)
-        self.steps[rows] = 0
-        self.invalid[rows] = 0
-        active = np.zeros(self.B, np.bool_)
-        active[rows] = True
-        st = self.sim.advance(active=active, ext=self.decision.ext)
-        bad = rows[st[rows] != ST_DECISION]
-        if bad.size:
-            b = int(bad[0])
-            raise RuntimeError(
-                f"member {b} (seed {self.episode_seed(b)}) reached status "
-                f"{STATUS_NAMES[int(st[b])]!r} before its first {self.decision.name} decision: "
-                "the scenario must need at least one such decision per episode")
+        todo, skipped = rows, 0
+        while True:
+            self.sim.reset_members(todo, [self.episode_seed(int(b)) for b in todo])
+            self.rewards.clear(todo)
+            self.steps[todo] = 0
+            self.invalid[todo] = 0
+            active = np.zeros(self.B, np.bool_)
+            active[todo] = True
+            st = self.sim.advance(active=active, ext=self.decision.ext)
+            empty = todo[st[todo] == ST_DONE]
+            bad = todo[(st[todo] != ST_DECISION) & (st[todo] != ST_DONE)]
+            if empty.size and not bad.size and skipped < MAX_SKIPPED_EPISODES:
+                self.skipped_episodes[empty] += 1
+                self.episode[empty] += 1
+                todo, skipped = empty, skipped + 1
+                continue
+            bad = np.concatenate([bad, empty])
+            if bad.size:
+                b = int(bad[0])
+                raise RuntimeError(
+                    f"member {b} (seed {self.episode_seed(b)}) reached status "
+                    f"{STATUS_NAMES[int(st[b])]!r} before its first {self.decision.name} "
+                    f"decision{f' in {skipped + 1} episodes in a row' if skipped else ''}: "
+                    "the scenario must need at least one such decision per episode")
+            break
         self.observe(rows)
 
     def next_episode(self, rows: np.ndarray) -> None:

@@ -1,4 +1,4 @@
-"""The two decision kinds an agent can control. Everything the TBU and cluster environments do
+"""The decision kinds an agent can control. Everything the TBU and cluster environments do
 differently is here: which kernel decision pauses the member, the action space, the mask, the
 observation builder. The dynamics, and how an action becomes a kernel action (a TBU action
 ``k`` is TBU ``home * K + k``; a cluster action is the cluster id), live in
@@ -25,10 +25,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, Feature
+from octogym.envs.dispatch_obs import dispatch_observe_member
+from octogym.envs.layout import (
+    CLUSTER_FEATURES,
+    DISPATCH_FEATURES,
+    TBU_FEATURES,
+    Feature,
+    n_candidates,
+)
 from octogym.hardware import HardwareConfig
 from octogym.kernel import fields as L
-from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, EXT_CLUSTER, EXT_TBU, TBU_IDLE
+from octogym.kernel.layout import (
+    DEC_CLUSTER,
+    DEC_DISPATCH,
+    DEC_TBU,
+    DISPATCH_BACKLOG,
+    EXT_CLUSTER,
+    EXT_DISPATCH,
+    EXT_TBU,
+    TBU_IDLE,
+)
+from octogym.kernel.policies import policy_defers
 
 if TYPE_CHECKING:
     from octogym.envs.core import KernelBatch
@@ -274,7 +291,10 @@ def observe_member(b, M, S, c, obs, mask, home):
     ``obs[b]``, ``mask[b]``, ``home[b]``. The arrays come one by one, not in their
     ``MemberBuffers``: numba's parallel loop drops writes made through a namedtuple's array
     fields in inlined code (the fused step calls this inside one)."""
-    if c.decision_kind == DEC_TBU:
+    if c.decision_kind == DEC_DISPATCH:
+        dispatch_observe_member(b, M, S, c.kernel_policy, c.feature_offsets, c.K, c.Q,
+                                c.C * c.K, c.N, c.tau, c.work, obs, mask, home)
+    elif c.decision_kind == DEC_TBU:
         tbu_observe_member(b, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
                            M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.Q,
                            c.C * c.K, c.N, c.tau, c.work, obs, mask, home)
@@ -292,4 +312,88 @@ def observe_rows(rows, M, S, c, m):
         observe_member(rows[i], M, S, c, obs, mask, home)
 
 
-DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision()}
+class DispatchDecision(Decision):
+    """A TBU freed with waiting work (octogym/kernel/dispatch.py); action ``i`` = run
+    candidate slot ``i`` next: its ``i``-th queued job (head first), then its cluster's backlog,
+    oldest first. Valid: the slots that hold a candidate (at least two: with one there is
+    nothing to decide and the kernel does not pause). Action 0 is FIFO."""
+
+    name = "Dispatch"
+    kind = DEC_DISPATCH
+    features = DISPATCH_FEATURES
+    # `static` (the paper's traditional baseline: TBs only on TBUs of their configuration,
+    # parked otherwise): queues and backlogs form, so nearly every episode, even a short one,
+    # has dispatch decisions, and the order matters (sed/srw: -23% mean latency on
+    # mix-chip-light, docs/agents.md). Under `adaptive` they are rare until queues build
+    # (docs/envs.md: 0-1 per 20-request episode on the chip at load 0.8)
+    default_controller = "static"
+    ext = EXT_DISPATCH
+
+    def n_actions(self, hw: HardwareConfig) -> int:
+        return n_candidates(hw)
+
+    def observe_reference(self, core, rows):
+        S, M = core.sim.state, core.sim.model
+        K, Q, A = core.K, core.Q, core.n_actions
+        n = len(rows)
+        SC = S.SC[rows]
+        now = SC[:, L.SC_NOW]
+        has = SC[:, L.SC_DEC_KIND] == self.kind
+        u = np.where(has, SC[:, L.SC_DEC_TBU], 0)
+        c = M.tbu_cluster[u]
+        r2 = rows[:, None]
+        ql = S.TB[rows, L.TB_QL, u]
+        bl = S.CL[rows, L.CL_BL_LEN, c]
+        slot = np.arange(A)[None, :]
+        queued = slot < ql[:, None]
+        # each row's candidates: its queue ring from the head, then its backlog's linked list
+        # (under a deferring controller only the jobs of the TBU's configuration)
+        job = S.TBQ[r2, u[:, None], (S.TB[rows, L.TB_QH, u][:, None] + slot) % Q]
+        cnt = ql.copy()
+        defers = bool(policy_defers(core.sim.policy))
+        for k in range(n):
+            j = S.CL[rows[k], L.CL_BL_HEAD, c[k]]
+            while has[k] and ql[k] < Q and j >= 0 and cnt[k] < ql[k] + DISPATCH_BACKLOG:
+                cfg = M.MB[L.MB_BLK_CFG, S.JB[rows[k], j, L.JB_BLOCK]]
+                if not defers or cfg == S.TB[rows[k], L.TB_CFG, u[k]]:
+                    job[k, cnt[k]] = j
+                    cnt[k] += 1
+                j = S.JB[rows[k], j, L.JB_NEXT]
+        valid = (slot < cnt[:, None]) & has[:, None]
+        job = np.where(valid, job, 0)
+        JB = S.JB
+        blk = JB[r2, job, L.JB_BLOCK]
+        req = JB[r2, job, L.JB_REQ]
+        org = JB[r2, job, L.JB_ORG]
+        nbytes = JB[r2, job, L.JB_BYTES]
+        local = M.MI[L.MI_LOCAL_BW]
+        same = np.maximum(local, 1)
+        xfer = np.where(org == c[:, None], np.where(local <= 0, 0, -(-nbytes // same)),
+                        M.NOC[L.NOC_LATENCY, org, c[:, None]]
+                        + -(-nbytes // M.MI[L.MI_LINK_BW]))
+        data = np.where(queued, np.maximum(JB[r2, job, L.JB_DATA] - now[:, None], 0), xfer)
+        uid = S.RQ[r2, req, L.RQ_UID]
+        v = valid.astype(np.float64)
+        in_sys = SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]
+        values = {
+            "tbu_queue": ql / Q * has,
+            "cluster_backlog": squash(bl, K) * has,
+            "in_system": squash(in_sys, core.C * K),
+            "progress": SC[:, L.SC_N_DONE] / core.N,
+            "cand_valid": v,
+            "cand_from_backlog": v * ~queued,
+            "cand_expected_duration": squash(M.dur_mean[blk], core.tau) * v,
+            "cand_remaining_work": squash(M.rem_work[S.RQ[r2, req, L.RQ_ROW], blk],
+                                          core.work) * v,
+            "cand_request_age": squash(now[:, None] - S.RES[r2, uid, L.RES_ARR], core.work) * v,
+            "cand_waiting": squash(now[:, None] - JB[r2, job, L.JB_CREATED], core.tau) * v,
+            "cand_config_match": (M.MB[L.MB_BLK_CFG, blk]
+                                  == S.TB[rows, L.TB_CFG, u][:, None]) * v,
+            "cand_data_wait": squash(data, core.tau) * v,
+        }
+        mask = valid | ~has[:, None]
+        return _assemble(core, values, n), mask, np.where(has, c, 0)
+
+
+DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision(),
+                                  "Dispatch": DispatchDecision()}

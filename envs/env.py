@@ -15,12 +15,12 @@ from gymnasium import spaces
 
 from octogym.envs.config import RENDER_MODES, EnvConfig, rst_list
 from octogym.envs.core import KernelBatch, root_seed
-from octogym.envs.decisions import ClusterDecision, Decision, TBUDecision
-from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, markdown_table
+from octogym.envs.decisions import ClusterDecision, Decision, DispatchDecision, TBUDecision
+from octogym.envs.layout import CLUSTER_FEATURES, DISPATCH_FEATURES, TBU_FEATURES, markdown_table
 from octogym.envs.reward import REWARDS
 from octogym.envs.viewer import GridViewer
 
-__all__ = ["RENDER_MODES", "ClusterAssignEnv", "OctoEnv", "TBUAssignEnv"]
+__all__ = ["RENDER_MODES", "ClusterAssignEnv", "DispatchEnv", "OctoEnv", "TBUAssignEnv"]
 
 
 class OctoEnv(gym.Env[np.ndarray, np.int64]):
@@ -169,6 +169,10 @@ class ClusterAssignEnv(OctoEnv):
     decision = ClusterDecision()
 
 
+class DispatchEnv(OctoEnv):
+    decision = DispatchDecision()
+
+
 TBUAssignEnv.__doc__ = _DOC.format(
     title="TBU assignment: choose the TBU that runs each ready TB instance.",
     description="One step = one ready TB instance (a task block execution) whose home cluster "
@@ -188,3 +192,17 @@ ClusterAssignEnv.__doc__ = _DOC.format(
     "valid (a full cluster queues work in its backlog), so the mask is all ones.",
     table=markdown_table(CLUSTER_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
     arguments=rst_list(), env_id="octogym/ClusterAssign-v0")
+DispatchEnv.__doc__ = _DOC.format(
+    title="Dispatch: choose which waiting TB a freed TBU runs next.",
+    description="One step = one TBU that finished its TB (or a reconfiguration) while work "
+    "waits for it: its queued TB instances and, if its queue has space, its cluster's "
+    "backlog. The controller (default ``static``) gives requests their home clusters, "
+    "places TB instances on TBUs, steals and reconfigures; the agent only orders the work a "
+    "TBU runs (octogym/kernel/dispatch.py). With a single candidate there is nothing to "
+    "decide and no step.",
+    vector="DispatchVectorEnv",
+    action="``Discrete(queue_capacity + 8)``: candidate slot ``i``: the TBU's ``i``-th queued "
+    "job (head first), then its cluster's backlog, oldest first (at most 8). Valid: the slots "
+    "holding a candidate. Action 0 is first-in-first-out (the kernel's own behaviour).",
+    table=markdown_table(DISPATCH_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
+    arguments=rst_list(), env_id="octogym/Dispatch-v0")

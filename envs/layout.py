@@ -4,7 +4,9 @@ docs/envs.md and the tests all read.
 An observation is a flat ``float32`` vector in ``[0, 1]``. Scalar features come first, in table
 order; then each per-entity feature in table order, one value per entity (feature-major):
 ``per="tbu"`` features have one value per TBU of the decision's home cluster (``K`` =
-``tbus_per_cluster``), ``per="cluster"`` features one per cluster (``C``).
+``tbus_per_cluster``), ``per="cluster"`` features one per cluster (``C``), ``per="candidate"``
+features one per dispatch candidate slot (``queue_capacity + DISPATCH_BACKLOG``,
+:func:`n_candidates`; the same at every machine size).
 
 Time normalisation (ours): ``squash(x, s) = x / (x + s)`` maps ``[0, inf)`` onto ``[0, 1)``
 monotonically, with ``squash(s, s) = 0.5``. Two scales come from the workflow mix, so one
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from octogym.hardware import get_hardware
+from octogym.hardware import HardwareConfig, get_hardware
+from octogym.kernel.layout import DISPATCH_BACKLOG
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,44 @@ CLUSTER_FEATURES: tuple[Feature, ...] = (
 )
 
 
-def layout(features: tuple[Feature, ...], K: int, C: int) -> dict[str, slice]:
-    """Name -> slice of the flat observation, for ``K`` TBUs per cluster and ``C`` clusters."""
-    n = {"": 1, "tbu": K, "cluster": C}
+# Dispatch: a freed TBU chooses which waiting TB it runs next (octogym/kernel/dispatch.py).
+# Candidate slot i = its i-th queued job (head first), then its cluster's backlog, oldest first.
+DISPATCH_FEATURES: tuple[Feature, ...] = (
+    Feature("tbu_queue", "", "TB instances in the freed TBU's queue / queue_capacity"),
+    Feature("cluster_backlog", "", "`n` TBs parked in its cluster's backlog: n / (n + K)"),
+    Feature("in_system", "", "`n` requests arrived and not finished: n / (n + C*K)"),
+    Feature("progress", "", "requests finished / requests_per_episode"),
+    Feature("cand_valid", "candidate", "1 if the slot holds a candidate (= the action mask)"),
+    Feature("cand_from_backlog", "candidate", "1 if the candidate waits in the cluster's "
+            "backlog (choosing it moves it into the TBU's queue), 0 if it is queued"),
+    Feature("cand_expected_duration", "candidate", "expected run cycles `d` of its TB: "
+            "squash(d, tau)"),
+    Feature("cand_remaining_work", "candidate", "expected TBU-cycles `w` its request still "
+            "runs from this TB on, this TB included (octogym/workflows/remaining.py): "
+            "squash(w, work)"),
+    Feature("cand_request_age", "candidate", "cycles since its request arrived: "
+            "squash(t, work)"),
+    Feature("cand_waiting", "candidate", "cycles since the TB became ready: squash(t, tau)"),
+    Feature("cand_config_match", "candidate", "1 if the TBU holds its configuration (it "
+            "would run without reconfiguring)"),
+    Feature("cand_data_wait", "candidate", "cycles until its input data is at the TBU (a "
+            "backlog job's transfer would start now): squash(t, tau)"),
+)
+
+
+def n_candidates(hw: HardwareConfig) -> int:
+    """Dispatch candidate slots: the queue plus ``DISPATCH_BACKLOG`` backlog jobs."""
+    return hw.queue_capacity + DISPATCH_BACKLOG
+
+
+def layout(features: tuple[Feature, ...], K: int, C: int, n_cand: int = 0
+           ) -> dict[str, slice]:
+    """Name -> slice of the flat observation, for ``K`` TBUs per cluster, ``C`` clusters and
+    ``n_cand`` dispatch candidate slots."""
+    n = {"": 1, "tbu": K, "cluster": C, "candidate": n_cand}
     out: dict[str, slice] = {}
     i = 0
-    for per in ("", "tbu", "cluster"):
+    for per in ("", "tbu", "cluster", "candidate"):
         for f in features:
             if f.per == per:
                 out[f.name] = slice(i, i + n[per])
@@ -81,8 +116,8 @@ def layout(features: tuple[Feature, ...], K: int, C: int) -> dict[str, slice]:
     return out
 
 
-def obs_size(features: tuple[Feature, ...], K: int, C: int) -> int:
-    return max(s.stop for s in layout(features, K, C).values())
+def obs_size(features: tuple[Feature, ...], K: int, C: int, n_cand: int = 0) -> int:
+    return max(s.stop for s in layout(features, K, C, n_cand).values())
 
 
 def _span(s: slice) -> str:
@@ -95,17 +130,20 @@ def markdown_table(features: tuple[Feature, ...], presets: tuple[str, ...] = ("c
     lays = []
     for p in presets:
         hw = get_hardware(p)
-        lays.append(layout(features, hw.tbus_per_cluster, hw.n_clusters))
+        lays.append(layout(features, hw.tbus_per_cluster, hw.n_clusters, n_candidates(hw)))
     head = "| feature | per | " + " | ".join(f"index ({p})" for p in presets) + " | meaning |"
     sep = "|---|---|" + "---|" * len(presets) + "---|"
     order = sorted(features, key=lambda f: lays[0][f.name].start)
     rows = [f"| `{f.name}` | {f.per or '-'} | " + " | ".join(_span(lay[f.name]) for lay in lays)
             + f" | {f.description} |" for f in order]
-    sizes = ", ".join(f"{p}: {obs_size(features, h.tbus_per_cluster, h.n_clusters)}"
-                      for p, h in ((p, get_hardware(p)) for p in presets))
+    hws = [(p, get_hardware(p)) for p in presets]
+    sizes = ", ".join(
+        f"{p}: {obs_size(features, h.tbus_per_cluster, h.n_clusters, n_candidates(h))}"
+        for p, h in hws)
     return "\n".join([head, sep, *rows, "", f"Observation size: {sizes}."])
 
 
 if __name__ == "__main__":  # print the tables for docs/envs.md
-    for title, feats in (("TBUAssign", TBU_FEATURES), ("ClusterAssign", CLUSTER_FEATURES)):
+    for title, feats in (("TBUAssign", TBU_FEATURES), ("ClusterAssign", CLUSTER_FEATURES),
+                         ("Dispatch", DISPATCH_FEATURES)):
         print(f"### {title}\n\n{markdown_table(feats)}\n")

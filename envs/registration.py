@@ -16,6 +16,14 @@ ENV_SPECS: dict[str, tuple[str, str]] = {
     "TBUAssign-Wafer-v0": ("TBUAssign", "wafer"),
     "ClusterAssign-v0": ("ClusterAssign", "chip"),
     "ClusterAssign-Wafer-v0": ("ClusterAssign", "wafer"),
+    "Dispatch-v0": ("Dispatch", "chip"),
+    "Dispatch-Wafer-v0": ("Dispatch", "wafer"),
+}
+# Options an id sets beyond its preset. The wafer's queues only hold two jobs once its
+# pipeline has filled (about 1,000 requests at load 0.8): with the default 200 requests per
+# episode a Dispatch-Wafer episode has no dispatch decision at all under any controller.
+ENV_OPTIONS: dict[str, dict] = {
+    "Dispatch-Wafer-v0": {"requests_per_episode": 2000},
 }
 
 ENV_IDS: tuple[str, ...] = tuple(f"{NAMESPACE}/{k}" for k in ENV_SPECS)
@@ -32,7 +40,7 @@ def register_envs() -> None:
             id=env_id,
             entry_point=f"octogym.envs.env:{decision}Env",
             vector_entry_point=f"octogym.envs.vector:{decision}VectorEnv",
-            kwargs={"hardware": preset},
+            kwargs={"hardware": preset, **ENV_OPTIONS.get(name, {})},
             # No TimeLimit wrapper: the envs truncate themselves (``max_steps``), so single,
             # sync, async and native vector envs end episodes identically.
             max_episode_steps=None,

@@ -29,6 +29,7 @@ from octogym.kernel.build import (
     seeds_for,
     state_nbytes,
 )
+from octogym.kernel.dispatch import DISPATCH_RULES, PARAM_DISPATCH
 from octogym.kernel.fork import clone_rows, copy_state
 from octogym.kernel.layout import (
     ARRIVAL_MODES,
@@ -90,7 +91,9 @@ class Simulation:
     paper schedulers' default, is strong ``static``'s whole-trace layout, :mod:`octogym.layouts`,
     and ``self.layout`` names the layout used). ``slowdown={cluster:
     factor}`` makes the TBUs of those clusters run TBs ``factor`` times slower (a what-if for
-    studying how idleness spreads).
+    studying how idleness spreads). ``dispatch`` is the rule that picks which waiting TB a
+    freed TBU runs next (``octogym.kernel.dispatch.DISPATCH_RULES``; ``"fifo"``: its queue's
+    head, as always).
 
     Member ``b`` is seeded from ``(seed, b)``; it equals a ``batch=1`` run with
     ``member_offset=b``. ``load`` is offered load as a fraction of the capacity estimate
@@ -116,6 +119,7 @@ class Simulation:
         tbu_init: str | np.ndarray | None = None,
         policy_params: dict[str, float] | None = None,
         slowdown: dict[int, float] | None = None,
+        dispatch: str = "fifo",
     ) -> None:
         self.hw = get_hardware(hardware)
         wfs, weights = resolve_workflows(workflows)
@@ -180,7 +184,7 @@ class Simulation:
         self.model = build_model(self.mix, self.hw, n_requests=int(n_requests),
                                  arrival=ARRIVAL_MODES[arrival], rate=rate, trace_t=tt,
                                  trace_w=tw, epoch=epoch, trace_cap=trace_cap,
-                                 pol_f=param_vector(policy, policy_params),
+                                 pol_f=self._policy_vector(policy, policy_params, dispatch),
                                  tbu_slow=self._slowdown(slowdown))
         self.policy = sched.code
         self.policy_name = policy_spec
@@ -200,6 +204,21 @@ class Simulation:
             raise MemoryError(_memory_message(
                 f"hardware {self.hw.name!r} ({C} clusters) with batch={batch}, "
                 f"n_requests={n_requests}", need))
+
+    @staticmethod
+    def _policy_vector(policy: str, policy_params: dict[str, float] | None,
+                       dispatch: str) -> np.ndarray:
+        """The scheduler's tunables, plus the dispatch rule's code in its own slot."""
+        if not isinstance(dispatch, str) or dispatch not in DISPATCH_RULES:
+            raise ValueError(f"dispatch must be one of {list(DISPATCH_RULES)}, got "
+                             f"{limits.short(dispatch)}")
+        vec = param_vector(policy, policy_params)
+        if DISPATCH_RULES[dispatch] == 0:
+            return vec  # fifo: the vector as it always was
+        out = np.zeros(PARAM_DISPATCH + 1)
+        out[:len(vec)] = vec
+        out[PARAM_DISPATCH] = DISPATCH_RULES[dispatch]
+        return out
 
     def _slowdown(self, slowdown: dict[int, float] | None) -> np.ndarray:
         """Per-TBU run-time factors from ``{cluster: factor}`` (what-if: a slowed cluster)."""

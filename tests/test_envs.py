@@ -16,7 +16,15 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import ENV_IDS, register_envs
-from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, layout, markdown_table
+from octogym.envs.layout import (
+    CLUSTER_FEATURES,
+    DISPATCH_FEATURES,
+    TBU_FEATURES,
+    layout,
+    markdown_table,
+    n_candidates,
+)
+from octogym.envs.registration import ENV_OPTIONS
 from octogym.envs.reward import REWARDS
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
@@ -24,8 +32,18 @@ from octogym.simulator import Simulation
 SMALL = {"requests_per_episode": 20}
 
 
+def small(env_id: str) -> dict:
+    """Short episodes, unless the id sets its own length (``ENV_OPTIONS``: the wafer's
+    dispatch decisions only come once its pipeline has filled)."""
+    # under the fair `static`, chip queues seldom hold two jobs in the first 20 requests:
+    # a Dispatch episode of 100 has 8-40 decisions (seeds 0-5)
+    base = {"requests_per_episode": 100} if "Dispatch" in env_id else SMALL
+    return {**base, **{k: v for k, v in ENV_OPTIONS.get(env_id.split("/")[-1], {}).items()
+                       if k == "requests_per_episode"}}
+
+
 def make(env_id: str, **kw) -> gym.Env:
-    return gym.make(env_id, **{**SMALL, **kw})
+    return gym.make(env_id, **{**small(env_id), **kw})
 
 
 def first_valid(info: dict) -> int:
@@ -50,7 +68,8 @@ def rollout(env: gym.Env, seed: int, policy=first_valid, max_steps: int = 100_00
 
 def test_registered_ids():
     assert set(ENV_IDS) == {"octogym/TBUAssign-v0", "octogym/TBUAssign-Wafer-v0",
-                            "octogym/ClusterAssign-v0", "octogym/ClusterAssign-Wafer-v0"}
+                            "octogym/ClusterAssign-v0", "octogym/ClusterAssign-Wafer-v0",
+                            "octogym/Dispatch-v0", "octogym/Dispatch-Wafer-v0"}
     for env_id in ENV_IDS:
         spec = gym.spec(env_id)
         assert spec.vector_entry_point is not None
@@ -101,9 +120,10 @@ def test_spaces_and_masks(env_id):
     env = make(env_id)
     core = env.unwrapped.core
     hw = core.hw
-    tbu = "TBUAssign" in env_id
-    assert env.action_space.n == (hw.tbus_per_cluster if tbu else hw.n_clusters)
-    feats = TBU_FEATURES if tbu else CLUSTER_FEATURES
+    tbu, dispatch = "TBUAssign" in env_id, "Dispatch" in env_id
+    assert env.action_space.n == (hw.tbus_per_cluster if tbu else n_candidates(hw) if dispatch
+                                  else hw.n_clusters)
+    feats = TBU_FEATURES if tbu else DISPATCH_FEATURES if dispatch else CLUSTER_FEATURES
     assert env.observation_space.shape == (core.obs_dim,)
     obs, info = env.reset(seed=3)
     n = 0
@@ -115,6 +135,9 @@ def test_spaces_and_masks(env_id):
         assert mask.any()
         if tbu:
             np.testing.assert_array_equal(obs[core.slices["tbu_free_slot"]] > 0.5, mask)
+        elif dispatch:  # a prefix of the slots, at least two (else there is no decision)
+            np.testing.assert_array_equal(obs[core.slices["cand_valid"]] > 0.5, mask)
+            assert mask.sum() >= 2 and mask[:mask.sum()].all()
         else:
             assert mask.all()
         obs, _, term, trunc, info = env.step(first_valid(info))
@@ -122,7 +145,7 @@ def test_spaces_and_masks(env_id):
         if term or trunc:
             break
     assert env.observation_space.contains(obs)
-    lay = layout(feats, hw.tbus_per_cluster, hw.n_clusters)
+    lay = layout(feats, hw.tbus_per_cluster, hw.n_clusters, n_candidates(hw))
     assert obs[lay["progress"]][0] == pytest.approx(1.0)
 
 
@@ -133,16 +156,18 @@ def test_tbu_layout_is_the_same_at_chip_and_wafer():
 
 
 def test_layout_covers_the_vector_exactly():
-    for feats in (TBU_FEATURES, CLUSTER_FEATURES):
+    for feats in (TBU_FEATURES, CLUSTER_FEATURES, DISPATCH_FEATURES):
         for K, C in ((4, 16), (4, 256), (3, 5)):
-            idx = np.concatenate([np.arange(s.start, s.stop) for s in layout(feats, K, C).values()])
+            lay = layout(feats, K, C, 12).values()
+            idx = np.concatenate([np.arange(s.start, s.stop) for s in lay])
             np.testing.assert_array_equal(np.sort(idx), np.arange(len(idx)))
 
 
 def test_docs_and_docstrings_carry_the_generated_tables():
-    from octogym.envs import ClusterAssignEnv, TBUAssignEnv
+    from octogym.envs import ClusterAssignEnv, DispatchEnv, TBUAssignEnv
     doc = (ROOT / "docs" / "envs.md").read_text()
-    for cls, feats in ((TBUAssignEnv, TBU_FEATURES), (ClusterAssignEnv, CLUSTER_FEATURES)):
+    for cls, feats in ((TBUAssignEnv, TBU_FEATURES), (ClusterAssignEnv, CLUSTER_FEATURES),
+                       (DispatchEnv, DISPATCH_FEATURES)):
         table = markdown_table(feats)
         assert table in cls.__doc__
         assert table in doc, f"docs/envs.md is stale: regenerate the {cls.__name__} table " \
@@ -160,7 +185,7 @@ def test_episode_reward_is_minus_total_latency(env_id, reward):
     env = make(env_id, reward=reward)
     _, rewards, info = rollout(env, seed=11)
     m = info["metrics"]
-    assert m["n_requests"] == SMALL["requests_per_episode"]
+    assert m["n_requests"] == small(env_id)["requests_per_episode"]
     total = m["latency_mean"] * m["n_requests"]
     tau = env.unwrapped.core.tau
     assert rewards.sum() == pytest.approx(-total / tau, rel=1e-9)
@@ -270,7 +295,7 @@ def test_unseeded_resets_continue_the_seed_chain():
 def test_pickle_mid_episode(env_id):
     env = make(env_id)
     _, info = env.reset(seed=9)
-    for _ in range(5):
+    for _ in range(3):  # (a short Dispatch episode has few decisions)
         _, _, _, _, info = env.step(first_valid(info))
     clone = pickle.loads(pickle.dumps(env))
     while True:
@@ -297,6 +322,8 @@ def test_render_modes(env_id):
     _, info = env.reset(seed=0)
     for _ in range(10):
         _, _, term, trunc, info = env.step(first_valid(info))
+        if term or trunc:  # (a short Dispatch episode has few decisions)
+            break
     img = env.render()
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
     assert img.shape[0] % hw.rows == 0 and img.shape[1] % hw.cols == 0
@@ -370,7 +397,7 @@ def test_heuristic_agent_reproduces_kernel_metrics(env_id, controller, agent, re
 def test_every_kernel_policy_can_be_the_controller(controller):
     for env_id in ("octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"):
         _, r, info = rollout(make(env_id, controller=controller), seed=0)
-        assert info["metrics"]["n_requests"] == SMALL["requests_per_episode"]
+        assert info["metrics"]["n_requests"] == small(env_id)["requests_per_episode"]
 
 
 def test_bad_arguments():
@@ -385,7 +412,7 @@ def test_compiled_observations_match_the_numpy_reference(env_id):
     """The compiled builders write exactly what the readable numpy definitions compute,
     including terminal rows (no decision pending) and over many states."""
     venv = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point",
-                        load=1.2, **SMALL)
+                        load=1.2, **small(env_id))
     core = venv.unwrapped.core
     rng = np.random.default_rng(0)
     _, info = venv.reset(seed=0)

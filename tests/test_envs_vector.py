@@ -14,14 +14,25 @@ from gymnasium.vector import AutoresetMode
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import ENV_IDS, SB3VecEnv, make_sb3_vec_env
+from octogym.envs.registration import ENV_OPTIONS
 from octogym.simulator import Simulation
 
 SMALL = {"requests_per_episode": 20}
 
 
+def small(env_id: str) -> dict:
+    """Short episodes, unless the id sets its own length (``ENV_OPTIONS``: the wafer's
+    dispatch decisions only come once its pipeline has filled)."""
+    # under the fair `static`, chip queues seldom hold two jobs in the first 20 requests:
+    # a Dispatch episode of 100 has 8-40 decisions (seeds 0-5)
+    base = {"requests_per_episode": 100} if "Dispatch" in env_id else SMALL
+    return {**base, **{k: v for k, v in ENV_OPTIONS.get(env_id.split("/")[-1], {}).items()
+                       if k == "requests_per_episode"}}
+
+
 def native(env_id: str, n: int, **kw) -> gym.vector.VectorEnv:
     return gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
-                        **{**SMALL, **kw})
+                        **{**small(env_id), **kw})
 
 
 def policy(step: int, mask: np.ndarray) -> np.ndarray:
@@ -67,11 +78,13 @@ def compare_runs(a: gym.vector.VectorEnv, b: gym.vector.VectorEnv, seeds: list[i
     return ended
 
 
-STEPS = {"TBUAssign": 140, "ClusterAssign": 45}  # enough for every member to end an episode
+# enough for every member to end an episode (of small(env_id) requests)
+STEPS = {"TBUAssign": 140, "ClusterAssign": 45, "Dispatch": 120, "Dispatch-Wafer": 4000}
 
 
 def steps_for(env_id: str) -> int:
-    return STEPS[env_id.split("/")[1].split("-")[0]]
+    name = env_id.split("/")[1].removesuffix("-v0")
+    return STEPS.get(name, STEPS[name.split("-")[0]])
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -81,7 +94,8 @@ def test_native_agrees_with_sync_and_async_same_step(env_id):
     assert nat.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     for mode in ("sync", "async"):
         other = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode,
-                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **SMALL)
+                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                             **small(env_id))
         ended = compare_runs(nat, other, seeds, steps_for(env_id))
         assert ended >= n
         other.close()
@@ -92,7 +106,7 @@ def test_native_agrees_with_sync_next_step(env_id):
     n, seeds = 3, [1, 2, 3]
     nat = native(env_id, n, autoreset_mode="NextStep")
     assert nat.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
-    sync = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync", **SMALL)
+    sync = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync", **small(env_id))
     assert compare_runs(nat, sync, seeds, steps_for(env_id)) >= n
 
 
@@ -145,7 +159,7 @@ def test_disabled_autoreset_needs_reset_mask():
 def test_native_spaces_masks_and_final_info(env_id):
     n = 4
     venv = native(env_id, n)
-    single = gym.make(env_id, **SMALL)
+    single = gym.make(env_id, **small(env_id))
     assert venv.single_observation_space == single.observation_space
     assert venv.single_action_space == single.action_space
     obs, info = venv.reset(seed=0)
@@ -159,7 +173,7 @@ def test_native_spaces_masks_and_final_info(env_id):
         if done.any():
             np.testing.assert_array_equal(info["_final_info"], done)
             m = info["final_info"]["metrics"]
-            assert (m["n_requests"][done] == SMALL["requests_per_episode"]).all()
+            assert (m["n_requests"][done] == small(env_id)["requests_per_episode"]).all()
             assert (info["time"][done] >= 0).all()
             for i in np.flatnonzero(done):  # reset in the same step: a fresh episode
                 assert info["final_obs"][i].shape == single.observation_space.shape
@@ -225,12 +239,12 @@ def one_torch_thread():
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_sb3_adapter_semantics(env_id):
     n = 3
-    venv = make_sb3_vec_env(env_id, n_envs=n, seed=10, max_steps=15, **SMALL)
+    venv = make_sb3_vec_env(env_id, n_envs=n, seed=10, max_steps=15, **small(env_id))
     assert isinstance(venv, SB3VecEnv) and venv.num_envs == n
     obs = venv.reset()
     assert obs.shape == (n, *venv.observation_space.shape)
     # seed(10) seeds env i like a single env reset with 10 + i
-    single = gym.make(env_id, max_steps=15, **SMALL)
+    single = gym.make(env_id, max_steps=15, **small(env_id))
     for i in range(n):
         o, _ = single.reset(seed=10 + i)
         np.testing.assert_array_equal(obs[i], o)
@@ -253,7 +267,7 @@ def test_sb3_adapter_semantics(env_id):
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_maskable_ppo_trains_on_the_adapter(env_id, one_torch_thread):
     from sb3_contrib import MaskablePPO
-    venv = make_sb3_vec_env(env_id, n_envs=4, seed=0, **SMALL)
+    venv = make_sb3_vec_env(env_id, n_envs=4, seed=0, **small(env_id))
     model = MaskablePPO("MlpPolicy", venv, n_steps=256, batch_size=256, n_epochs=1, seed=0,
                         device="cpu", policy_kwargs={"net_arch": [32]})
     model.learn(total_timesteps=4096)
@@ -280,12 +294,13 @@ def bench():
     return module
 
 
-@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0",
+                                    "octogym/Dispatch-v0"])
 def test_bench_ceiling_does_the_env_work(env_id, bench):
     """benchmarks/bench_env.py's env ceiling (compiled round-robin, no env) makes the same
     decisions as the native env playing the benchmark's heuristic: as many, with the same
     episode metrics, so its rate bounds the env's."""
-    n, N = 3, 20
+    n, N = 3, small(env_id)["requests_per_episode"]
     venv = native(env_id, n, requests_per_episode=N, load=0.9)
     core = venv.unwrapped.core
     act = bench.heuristic(env_id, core.slices, core.K, core.Q)

@@ -23,6 +23,7 @@ from octogym.kernel.loop import init_members
 from octogym.rng import member_seed
 from octogym.workflows.compiled import CompiledMix
 from octogym.workflows.frequencies import expected_frequencies
+from octogym.workflows.remaining import remaining_work
 
 N_POLICY_PARAMS = 16
 N_POLICY_SCRATCH = 8
@@ -128,7 +129,7 @@ def build_model(mix: CompiledMix, hw: HardwareConfig, *, n_requests: int, arriva
     src = {**arrs, "latency": hw.latency_matrix(), "hops": hw.hop_matrix(),
            "trace_t": tt, "trace_w": tw, "cfg_mean": cfg_mean, "cfg_share": share,
            "neigh": hw.neighbours(), "tbu_cluster": hw.tbu_cluster(),
-           "near": nearest_clusters(hw),
+           "near": nearest_clusters(hw), "rem_work": remaining_work(mix),
            "tbu_slow": np.ones(hw.n_tbus) if tbu_slow is None else np.asarray(tbu_slow, float)}
     vals: dict[str, np.ndarray] = {}
     for g, names in MODEL_GROUPS.items():
@@ -220,6 +221,7 @@ def reset_members(M: Model, S: State, rows: Sequence[int], seeds: Sequence[int],
     S.RES[rows] = -1
     S.TB[rows, L.TB_CFG] = tbu_cfg
     S.SC[rows, L.SC_DEC_JOB] = -1
+    S.SC[rows, L.SC_DEC_TBU] = -1
     init_members(M, S, rows)
 
 

@@ -86,7 +86,8 @@ SC_NOW = 0  # now: current simulated cycle
 SC_SEQ = 1  # seq: events pushed so far (the tie-break after time and kind)
 SC_N_DONE = 2  # n_done: requests finished
 SC_N_ARRIVED = 3  # n_arrived: requests arrived
-SC_DEC_KIND = 4  # dec_kind: external decision pending (DEC_NONE, DEC_CLUSTER, DEC_TBU)
+SC_DEC_KIND = 4  # dec_kind: external decision pending (DEC_NONE, DEC_CLUSTER, DEC_TBU,
+#   DEC_DISPATCH)
 SC_DEC_JOB = 5  # dec_job: job the pending external decision is about (-1: none)
 SC_N_TB_CREATED = 6  # n_tb_created: TB instances created
 SC_N_TB_DONE = 7  # n_tb_done: TB executions finished
@@ -122,7 +123,8 @@ SC_DEC_WAIT_CBU = 36  # dec_wait_cbu: cycles decisions queued for a CBU (behind 
 #   decisions)
 SC_LINK_WAIT = 37  # link_wait: cycles transfers waited for busy NoC links (noc_cont only)
 SC_N_LINK_WAITS = 38  # n_link_waits: transfers that waited for a busy NoC link (noc_cont only)
-SC_NFIELDS = 39
+SC_DEC_TBU = 39  # dec_tbu: TBU the pending dispatch decision is about (DEC_DISPATCH; -1: none)
+SC_NFIELDS = 40
 
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded

@@ -43,6 +43,12 @@ DEC_NONE, DEC_CLUSTER, DEC_TBU = 0, 1, 2
 # Which decision kinds pause the kernel for an external agent: a bitmask, the ``ext`` argument
 # of run_member / run_batch / Simulation.advance (0 = the member's policy decides everything).
 EXT_CLUSTER, EXT_TBU = 1 << DEC_CLUSTER, 1 << DEC_TBU
+# Dispatch (octogym/kernel/dispatch.py): a freed TBU chooses which waiting TB it runs next
+# among its queue and at most DISPATCH_BACKLOG jobs of its cluster's backlog (oldest first),
+# so a dispatch decision has at most queue_capacity + DISPATCH_BACKLOG candidates.
+DEC_DISPATCH = 3
+EXT_DISPATCH = 1 << DEC_DISPATCH
+DISPATCH_BACKLOG = 8
 
 # TBU states.
 TBU_IDLE, TBU_RUN, TBU_RECONF = 0, 1, 2
@@ -149,6 +155,8 @@ MODEL_SINGLE = (
     "tbu_cluster",  # (T,) int64 cluster of each TBU
     "tbu_slow",  # (T,) float64 run-time factor per TBU (1 = nominal; what-if slowdowns)
     "near",  # (C, C) int64 clusters in order of distance from each cluster (itself first)
+    "rem_work",  # (NPH, NB) float64 expected TBU-cycles of a request from a token at a block on
+    #              (the block included; octogym/workflows/remaining.py): dispatch rule srw
 )
 MF_POLICY = 1  # policy tunables start at M.MF[MF_POLICY]
 MODEL_FIELDS = tuple(MODEL_GROUPS) + MODEL_SINGLE
@@ -171,7 +179,7 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("seq", "events pushed so far (the tie-break after time and kind)"),
         ("n_done", "requests finished"),
         ("n_arrived", "requests arrived"),
-        ("dec_kind", "external decision pending (DEC_NONE, DEC_CLUSTER, DEC_TBU)"),
+        ("dec_kind", "external decision pending (DEC_NONE, DEC_CLUSTER, DEC_TBU, DEC_DISPATCH)"),
         ("dec_job", "job the pending external decision is about (-1: none)"),
         ("n_tb_created", "TB instances created"),
         ("n_tb_done", "TB executions finished"),
@@ -208,6 +216,7 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("dec_wait_cbu", "cycles decisions queued for a CBU (behind CB jobs and decisions)"),
         ("link_wait", "cycles transfers waited for busy NoC links (noc_cont only)"),
         ("n_link_waits", "transfers that waited for a busy NoC link (noc_cont only)"),
+        ("dec_tbu", "TBU the pending dispatch decision is about (DEC_DISPATCH; -1: none)"),
     )),
     ("SF", "f8", ("X",), "float scalars of a member", (
         ("arr_clock", "Poisson arrival clock: the last arrival time, unrounded"),

@@ -23,12 +23,19 @@ import math
 from numba import int64, uint64
 
 from octogym.kernel import fields as L
+from octogym.kernel.dispatch import (
+    dispatch_apply,
+    dispatch_count,
+    dispatch_rule,
+    dispatch_rule_code,
+)
 from octogym.kernel.jit import kernel_entry, kernel_helper, kernel_step
 from octogym.kernel.layout import (
     ARR_CLOSED,
     ARR_POISSON,
     ARR_TRACE,
     DEC_CLUSTER,
+    DEC_DISPATCH,
     DEC_NONE,
     DEC_TBU,
     EV_ARRIVAL,
@@ -38,6 +45,7 @@ from octogym.kernel.layout import (
     EV_TB_DONE,
     EV_TBU_FREE,
     EXT_CLUSTER,
+    EXT_DISPATCH,
     EXT_TBU,
     FR_COPY,
     FR_GROUP,
@@ -365,7 +373,7 @@ def on_cb_done(M, S, b, WL, j):
 
 
 @kernel_step
-def on_tb_done(M, S, b, WL, j, pol):
+def on_tb_done(M, S, b, WL, j, pol, ext):
     JB = S.JB
     m_tbu_cluster = M.tbu_cluster
     TB = S.TB
@@ -392,14 +400,35 @@ def on_tb_done(M, S, b, WL, j, pol):
     free_job(S, b, j)
     consume(M, S, b, WL, f, c)
     flush(M, S, b, WL)
-    tbu_available(M, S, b, u, pol)
+    tbu_available(M, S, b, u, pol, ext)
 
 
 @kernel_helper
-def tbu_available(M, S, b, u, pol):
+def tbu_available(M, S, b, u, pol, ext):
     """TBU ``u`` finished a TB or a reconfiguration: its cluster's backlog may now be placed
     (queue space, or a configuration parked work waits for); then it starts its next job, or
-    is idle and the policy may let it steal."""
+    is idle and the policy may let it steal. With queued work, which job runs next is a
+    dispatch decision (octogym/kernel/dispatch.py): the agent's (pause with DEC_DISPATCH), or
+    the member's dispatch rule's; FIFO (rule 0, no EXT_DISPATCH) is the code below."""
+    # (an output-buffer place freed during the event may have started it already: then its
+    # next job was the queue's head, and there is nothing to dispatch)
+    if S.TB[b, L.TB_STATE, u] == TBU_IDLE and S.TB[b, L.TB_QL, u] > 0 \
+            and not out_blocked(M, S, b, u):
+        if ext & EXT_DISPATCH:
+            if dispatch_count(M, S, b, u, pol) >= 2:
+                S.SC[b, L.SC_DEC_KIND] = DEC_DISPATCH
+                S.SC[b, L.SC_DEC_TBU] = u
+                return
+        else:
+            rule = dispatch_rule_code(M)
+            if rule != 0:
+                dispatch_apply(M, S, b, u, dispatch_rule(M, S, b, u, rule, pol), pol)
+    tbu_start(M, S, b, u, pol)
+
+
+@kernel_helper
+def tbu_start(M, S, b, u, pol):
+    """The rest of :func:`tbu_available`, once TBU ``u``'s next job is its queue head."""
     bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
     if tbu_scope(pol) == SCOPE_MACHINE:
         bl_release_elsewhere(M, S, b, M.tbu_cluster[u])
@@ -413,11 +442,11 @@ def tbu_available(M, S, b, u, pol):
 
 
 @kernel_helper
-def on_tbu_free(M, S, b, u, pol):
+def on_tbu_free(M, S, b, u, pol, ext):
     """A reconfiguration command finished."""
     S.TB[b, L.TB_STATE, u] = TBU_IDLE
     S.TBR[b, u, L.TBR_IDLE] = S.SC[b, L.SC_NOW]
-    tbu_available(M, S, b, u, pol)
+    tbu_available(M, S, b, u, pol, ext)
 
 
 @kernel_helper
@@ -606,6 +635,23 @@ def idle_epochs(M, S, b, pol, t, until):
     return k
 
 
+@kernel_helper
+def resolve_dispatch(M, S, b, pol, action):
+    """Apply the answer to a pending dispatch decision: candidate ``action``; the member's
+    dispatch rule for ``POLICY_ACTION`` or an invalid candidate (counted)."""
+    SC = S.SC
+    u = SC[b, L.SC_DEC_TBU]
+    i = action
+    if action == POLICY_ACTION:
+        i = dispatch_rule(M, S, b, u, dispatch_rule_code(M), pol)
+    elif i < 0 or i >= dispatch_count(M, S, b, u, pol):
+        SC[b, L.SC_N_INVALID] += 1
+        i = dispatch_rule(M, S, b, u, dispatch_rule_code(M), pol)
+    SC[b, L.SC_DEC_TBU] = -1
+    dispatch_apply(M, S, b, u, i, pol)
+    tbu_start(M, S, b, u, pol)
+
+
 @kernel_entry
 def run_member(M, S, b, pol, ext, until, action):
     """Advance member ``b`` to its next external decision (a kind whose bit ``1 << DEC_*``
@@ -622,7 +668,9 @@ def run_member(M, S, b, pol, ext, until, action):
         if action == NO_ACTION:
             return ST_DECISION
         j = SC[b, L.SC_DQ_HEAD]
-        if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
+        if SC[b, L.SC_DEC_KIND] == DEC_DISPATCH:
+            resolve_dispatch(M, S, b, pol, action)
+        elif SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
             scope = SCOPE_CLUSTERS  # an agent's cluster choice scans the C clusters
             if action == POLICY_ACTION:
@@ -683,11 +731,15 @@ def run_member(M, S, b, pol, ext, until, action):
         SC[b, L.SC_NOW] = t
         SC[b, L.SC_N_EVENTS] += 1
         if kind == EV_TB_DONE:
-            on_tb_done(M, S, b, WL, data, pol)
+            on_tb_done(M, S, b, WL, data, pol, ext)
+            if SC[b, L.SC_DEC_KIND] != DEC_NONE:  # a dispatch decision (EXT_DISPATCH)
+                return ST_DECISION
         elif kind == EV_CB_DONE:
             on_cb_done(M, S, b, WL, data)
         elif kind == EV_TBU_FREE:
-            on_tbu_free(M, S, b, data, pol)
+            on_tbu_free(M, S, b, data, pol, ext)
+            if SC[b, L.SC_DEC_KIND] != DEC_NONE:
+                return ST_DECISION
         elif kind == EV_ARRIVAL:
             on_arrival(M, S, b, data)
         elif kind == EV_REQUEST_START:

@@ -464,21 +464,12 @@ def enqueue(M, S, b, j, u):
 
 
 @kernel_helper
-def enqueue_at(M, S, b, j, u, t0):
-    """:func:`enqueue`, the input data starting to move at ``t0`` (>= now): when the decision
-    that placed the job completes (docs/model.md §3 "Control plane")."""
-    m_tbu_cluster = M.tbu_cluster
+def send_input(M, S, b, j, u, t0):
+    """Job ``j`` goes to TBU ``u``: its input data starts moving at ``t0`` (>= now), over
+    contended links with ``noc_contention`` (docs/model.md §3); the NoC traffic is counted."""
     JB = S.JB
-    SF = S.SF
-    NOC = M.NOC
     MI = M.MI
-    TBQ = S.TBQ
-    TB = S.TB
-    CL = S.CL
-    TBF = S.TBF
-    m_dur_mean = M.dur_mean
-    c = m_tbu_cluster[u]
-    blk = JB[b, j, L.JB_BLOCK]
+    c = M.tbu_cluster[u]
     JB[b, j, L.JB_TBU] = u
     nbytes = JB[b, j, L.JB_BYTES]
     org = JB[b, j, L.JB_ORG]
@@ -486,22 +477,37 @@ def enqueue_at(M, S, b, j, u, t0):
         JB[b, j, L.JB_DATA] = t0 + transfer_reserve(M, S, b, org, c, nbytes, t0)
     else:
         JB[b, j, L.JB_DATA] = t0 + transfer(M, org, c, nbytes)
-    SF[b, L.SF_BYTE_HOPS] += nbytes * NOC[L.NOC_HOPS, org, c]
-    ob = MI[L.MI_OBUF]
-    if ob > 0 and TB[b, L.TB_STATE, u] == TBU_IDLE:
-        idle_close(M, S, b, u, c)  # before its queue fills: the segment so far was not blocked
-    q = MI[L.MI_QCAP]
-    TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u]) % q] = j
-    TB[b, L.TB_QL, u] += 1
-    CL[b, L.CL_QUEUED, c] += 1
-    TBF[b, u] += m_dur_mean[blk]
-    if TB[b, L.TB_STATE, u] == TBU_IDLE and not out_blocked(M, S, b, u):
-        start_next(M, S, b, u)
-    if ob > 0 and JB[b, j, L.JB_SRC] >= 0:
-        # the job's input transfer starts: its producer's output buffer place is free
+    S.SF[b, L.SF_BYTE_HOPS] += nbytes * M.NOC[L.NOC_HOPS, org, c]
+
+
+@kernel_helper
+def input_received(M, S, b, j):
+    """Job ``j``'s input transfer has started: its producer's output-buffer place frees
+    (docs/model.md §4 "Output buffers"; nothing without buffers)."""
+    JB = S.JB
+    if M.MI[L.MI_OBUF] > 0 and JB[b, j, L.JB_SRC] >= 0:
         src = JB[b, j, L.JB_SRC]
         JB[b, j, L.JB_SRC] = -1
         ob_release(M, S, b, src)
+
+
+@kernel_helper
+def enqueue_at(M, S, b, j, u, t0):
+    """:func:`enqueue`, the input data starting to move at ``t0`` (>= now): when the decision
+    that placed the job completes (docs/model.md §3 "Control plane")."""
+    TB = S.TB
+    c = M.tbu_cluster[u]
+    send_input(M, S, b, j, u, t0)
+    if M.MI[L.MI_OBUF] > 0 and TB[b, L.TB_STATE, u] == TBU_IDLE:
+        idle_close(M, S, b, u, c)  # before its queue fills: the segment so far was not blocked
+    q = M.MI[L.MI_QCAP]
+    S.TBQ[b, u, (TB[b, L.TB_QH, u] + TB[b, L.TB_QL, u]) % q] = j
+    TB[b, L.TB_QL, u] += 1
+    S.CL[b, L.CL_QUEUED, c] += 1
+    S.TBF[b, u] += M.dur_mean[S.JB[b, j, L.JB_BLOCK]]
+    if TB[b, L.TB_STATE, u] == TBU_IDLE and not out_blocked(M, S, b, u):
+        start_next(M, S, b, u)
+    input_received(M, S, b, j)
 
 
 @kernel_helper
