@@ -35,7 +35,8 @@ from octogym.agents.checkpoint import (
 )
 from octogym.agents.config import jsonable
 from octogym.kernel import fields as L
-from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU
+from octogym.kernel.layout import DEC_CLUSTER, DEC_PLACE, DEC_TBU, PARK_HOME
+from octogym.kernel.mechanisms import parked_cluster
 from octogym.kernel.policies import decide_cluster, decide_tbu
 from octogym.schedulers import SCHEDULERS, is_planner
 
@@ -99,6 +100,11 @@ class HeuristicAgent(Agent):
       chip) is likewise replaced by the least-loaded valid TBU of the home cluster; both
       cases are counted in ``self.fallbacks``.
     * Cluster env: the hook's cluster id is the action.
+    * Place env: the hook's answer is the action exactly: TBU ``u`` is ``u``, a park in
+      cluster ``c``'s backlog (``PARK_HOME`` = the home cluster) is ``T + c``. Every
+      scheduler's answer is valid there, so no fallback is taken (tests/test_place.py); an
+      answer the mask refuses would be replaced by the least-loaded valid TBU of the machine
+      (else the first valid wait) and counted in ``self.fallbacks``.
 
     The hook may update policy state (round-robin pointers, random draws) exactly as the
     kernel would have. Only the decision the env hands to the agent is replayed: everything
@@ -142,6 +148,8 @@ class HeuristicAgent(Agent):
         job = int(S.SC[b, L.SC_DEC_JOB])
         if kind == DEC_CLUSTER:
             return int(decide_cluster(M, S, b, job, self.code))
+        if kind == DEC_PLACE:
+            return self._place(sim, b, job, mask)
         if kind != DEC_TBU:
             raise RuntimeError(f"member {b}: no decision is pending (call reset(), or the "
                                "episode is over)")
@@ -151,11 +159,28 @@ class HeuristicAgent(Agent):
         k = u - home * K
         if u >= 0 and 0 <= k < K and mask[k]:
             return k
+        self._fallback(b)
+        queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
+        return int(np.argmin(np.where(mask, queue, np.inf)))
+
+
+    def _place(self, sim: Any, b: int, job: int, mask: np.ndarray) -> int:
+        """The Place action for the scheduler's ``decide_tbu`` answer (class docstring)."""
+        M, S = sim.model, sim.state
+        T = sim.hw.n_tbus
+        home = int(S.RQ[b, S.JB[b, job, L.JB_REQ], L.RQ_HOME])
+        u = int(decide_tbu(M, S, b, job, self.code))
+        a = u if u >= 0 else T + (home if u == PARK_HOME else int(parked_cluster(u)))
+        if 0 <= a < mask.shape[0] and mask[a]:
+            return a
+        self._fallback(b)
+        queue = np.where(mask[:T], S.TB[b, L.TB_QL].astype(np.float64), np.inf)
+        return int(np.argmin(queue)) if np.isfinite(queue).any() else int(np.argmax(mask))
+
+    def _fallback(self, b: int) -> None:
         self.fallbacks += 1
         if b < self.member_fallbacks.shape[0]:
             self.member_fallbacks[b] += 1
-        queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
-        return int(np.argmin(np.where(mask, queue, np.inf)))
 
 
 class SB3Agent(Agent):
@@ -356,10 +381,12 @@ def zoo_checkpoints(root: str | Path | None = None) -> list[Path]:
 
 #: Heuristics whose :class:`HeuristicAgent` reproduces the kernel-only run of the same
 #: scheduler exactly when the env's controller is that scheduler (docs/agents.md, tested in
-#: tests/test_agents.py). Elsewhere (TBU level: static, reactive, eft) the agent falls back.
+#: tests/test_agents.py, tests/test_place.py). Elsewhere (TBU level: static, reactive, eft)
+#: the agent falls back; Place expresses every scheduler's placement.
 EXACT: dict[str, tuple[str, ...]] = {
     "TBUAssign": ("least_loaded", "adaptive", "proactive", "octopus", "random", "round_robin"),
     "ClusterAssign": tuple(SCHEDULERS),
+    "Place": tuple(SCHEDULERS),
 }
 
 #: Heuristics whose decision hook at a level is the same code (``decide_tbu`` /
@@ -371,6 +398,7 @@ SAME_DECISION: dict[str, tuple[tuple[str, ...], ...]] = {
                   ("proactive", "least_loaded")),
     "ClusterAssign": (("static", "reactive", "adaptive", "round_robin"),
                       ("proactive", "octopus"), ("least_loaded", "eft")),
+    "Place": (("static", "reactive"), ("adaptive", "octopus"), ("proactive", "least_loaded")),
 }
 
 

@@ -1,10 +1,11 @@
 """Gymnasium environments over the batched Octopus kernel.
 
-Ids (registered on ``import octogym``): ``octogym/TBUAssign-v0``, ``octogym/ClusterAssign-v0``
-and their ``-Wafer-v0`` variants (``ENV_IDS``). Single envs: :class:`TBUAssignEnv`,
-:class:`ClusterAssignEnv`; native vector envs: :class:`TBUAssignVectorEnv`,
-:class:`ClusterAssignVectorEnv`; SB3: :class:`SB3VecEnv`, :func:`make_sb3_vec_env`; every
-option: :class:`EnvConfig` (``octogym.envs.config``).
+Ids (registered on ``import octogym``): ``octogym/TBUAssign-v0``, ``octogym/ClusterAssign-v0``,
+``octogym/Place-v0`` and their ``-Wafer-v0`` variants (``ENV_IDS``). Single envs:
+:class:`TBUAssignEnv`, :class:`ClusterAssignEnv`, :class:`PlaceEnv`; native vector envs:
+:class:`TBUAssignVectorEnv`, :class:`ClusterAssignVectorEnv`, :class:`PlaceVectorEnv`;
+SB3: :class:`SB3VecEnv`, :func:`make_sb3_vec_env`; every option: :class:`EnvConfig`
+(``octogym.envs.config``).
 Documentation: ``docs/envs.md``.
 
 Heavy modules (the kernel, SB3) load on first attribute access, so registration is cheap.
@@ -18,12 +19,12 @@ from typing import Any
 from octogym.envs.registration import ENV_IDS, ENV_SPECS, register_envs
 
 _LAZY = {
-    "OctoEnv": "env", "TBUAssignEnv": "env", "ClusterAssignEnv": "env",
+    "OctoEnv": "env", "TBUAssignEnv": "env", "ClusterAssignEnv": "env", "PlaceEnv": "env",
     "OctoVectorEnv": "vector", "TBUAssignVectorEnv": "vector",
-    "ClusterAssignVectorEnv": "vector",
+    "ClusterAssignVectorEnv": "vector", "PlaceVectorEnv": "vector",
     "SB3VecEnv": "sb3", "make_sb3_vec_env": "sb3",
     "KernelBatch": "core", "GridViewer": "viewer", "REWARDS": "reward", "EnvConfig": "config",
-    "TBU_FEATURES": "layout", "CLUSTER_FEATURES": "layout",
+    "TBU_FEATURES": "layout", "CLUSTER_FEATURES": "layout", "PLACE_FEATURES": "layout",
 }
 
 __all__ = ["ENV_IDS", "ENV_SPECS", "register_envs", *_LAZY]

@@ -1,4 +1,4 @@
-"""The two decision kinds an agent can control. Everything the TBU and cluster environments do
+"""The decision kinds an agent can control. Everything the TBU and cluster environments do
 differently is here: which kernel decision pauses the member, the action space, the mask, the
 observation builder. The dynamics, and how an action becomes a kernel action (a TBU action
 ``k`` is TBU ``home * K + k``; a cluster action is the cluster id), live in
@@ -25,10 +25,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, Feature
+from octogym.envs.layout import CLUSTER_FEATURES, PLACE_FEATURES, TBU_FEATURES, Feature
+from octogym.envs.place import place_observe_member, place_reference
 from octogym.hardware import HardwareConfig
 from octogym.kernel import fields as L
-from octogym.kernel.layout import DEC_CLUSTER, DEC_TBU, EXT_CLUSTER, EXT_TBU, TBU_IDLE
+from octogym.kernel.layout import (
+    DEC_CLUSTER,
+    DEC_PLACE,
+    DEC_TBU,
+    EXT_CLUSTER,
+    EXT_PLACE,
+    EXT_TBU,
+    TBU_IDLE,
+)
 
 if TYPE_CHECKING:
     from octogym.envs.core import KernelBatch
@@ -175,6 +184,25 @@ class ClusterDecision(Decision):
         return _assemble(core, values, n), mask, np.zeros(n, np.int64)
 
 
+class PlaceDecision(Decision):
+    """One ready TB instance, offered wherever the kernel-only path asks ``decide_tbu`` (also
+    when its home cluster is full); action ``u < T`` = TBU ``u`` of the machine, ``T + c`` =
+    wait in cluster ``c``'s backlog (:mod:`octogym.envs.place`)."""
+
+    name = "Place"
+    kind = DEC_PLACE
+    features = PLACE_FEATURES
+    default_controller = "proactive"  # as TBUAssign: its cluster choice, provisioning, diffusion
+    ext = EXT_PLACE
+
+    def n_actions(self, hw: HardwareConfig) -> int:
+        return hw.n_tbus + hw.n_clusters
+
+    def observe_reference(self, core, rows):
+        values, mask, home = place_reference(core, rows)
+        return _assemble(core, values, len(rows)), mask, home
+
+
 # ---- compiled builders: positions of the features in their table (compile-time constants) ----
 _TI = {f.name: i for i, f in enumerate(TBU_FEATURES)}
 (T_DUR, T_WAIT, T_REMOTE, T_AGE, T_BACKLOG, T_IN_SYS, T_PROGRESS, T_FREE, T_QUEUE, T_QWORK,
@@ -278,6 +306,10 @@ def observe_member(b, M, S, c, obs, mask, home):
         tbu_observe_member(b, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
                            M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.Q,
                            c.C * c.K, c.N, c.tau, c.work, obs, mask, home)
+    elif c.decision_kind == DEC_PLACE:
+        place_observe_member(b, M, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
+                             M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.C, c.Q,
+                             c.N, c.tau, c.work, obs, mask, home)
     else:
         cluster_observe_member(b, S.SC, S.JB, S.RQ, S.CL, S.TBF, c.wf_work, c.feature_offsets,
                                c.K, c.C, c.Q, c.T, c.N, c.tau, c.work, obs, mask, home)
@@ -292,4 +324,5 @@ def observe_rows(rows, M, S, c, m):
         observe_member(rows[i], M, S, c, obs, mask, home)
 
 
-DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision()}
+DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision(),
+                                  "Place": PlaceDecision()}

@@ -15,12 +15,12 @@ from gymnasium import spaces
 
 from octogym.envs.config import RENDER_MODES, EnvConfig, rst_list
 from octogym.envs.core import KernelBatch, root_seed
-from octogym.envs.decisions import ClusterDecision, Decision, TBUDecision
-from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, markdown_table
+from octogym.envs.decisions import ClusterDecision, Decision, PlaceDecision, TBUDecision
+from octogym.envs.layout import CLUSTER_FEATURES, PLACE_FEATURES, TBU_FEATURES, markdown_table
 from octogym.envs.reward import REWARDS
 from octogym.envs.viewer import GridViewer
 
-__all__ = ["RENDER_MODES", "ClusterAssignEnv", "OctoEnv", "TBUAssignEnv"]
+__all__ = ["RENDER_MODES", "ClusterAssignEnv", "OctoEnv", "PlaceEnv", "TBUAssignEnv"]
 
 
 class OctoEnv(gym.Env[np.ndarray, np.int64]):
@@ -169,6 +169,10 @@ class ClusterAssignEnv(OctoEnv):
     decision = ClusterDecision()
 
 
+class PlaceEnv(OctoEnv):
+    decision = PlaceDecision()
+
+
 TBUAssignEnv.__doc__ = _DOC.format(
     title="TBU assignment: choose the TBU that runs each ready TB instance.",
     description="One step = one ready TB instance (a task block execution) whose home cluster "
@@ -188,3 +192,16 @@ ClusterAssignEnv.__doc__ = _DOC.format(
     "valid (a full cluster queues work in its backlog), so the mask is all ones.",
     table=markdown_table(CLUSTER_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
     arguments=rst_list(), env_id="octogym/ClusterAssign-v0")
+PlaceEnv.__doc__ = _DOC.format(
+    title="Place: send each ready TB instance to any TBU of the machine, or let it wait.",
+    description="One step = one ready TB instance, at every TB instance (also when its home "
+    "cluster is full: exactly where a scheduler's placement hook decides, so every scheduler's "
+    "placement is expressible). The controller keeps the cluster choice, stealing, "
+    "provisioning and diffusion; a parked TB is re-offered when a queue slot frees in the "
+    "cluster it waits in (docs/envs.md, Place).",
+    vector="PlaceVectorEnv",
+    action="``Discrete(T + C)``: ``u < T`` = TBU ``u`` of the machine (valid if its queue has "
+    "space); ``T + c`` = wait in cluster ``c``'s backlog (valid if a TBU of ``c`` is busy, so "
+    "a slot will free; ``T + home`` is the plain wait).",
+    table=markdown_table(PLACE_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
+    arguments=rst_list(), env_id="octogym/Place-v0")

@@ -4,7 +4,8 @@ docs/envs.md and the tests all read.
 An observation is a flat ``float32`` vector in ``[0, 1]``. Scalar features come first, in table
 order; then each per-entity feature in table order, one value per entity (feature-major):
 ``per="tbu"`` features have one value per TBU of the decision's home cluster (``K`` =
-``tbus_per_cluster``), ``per="cluster"`` features one per cluster (``C``).
+``tbus_per_cluster``), ``per="cluster"`` features one per cluster (``C``), ``per="machine"``
+features one per TBU of the machine (``T = C * K``, TBU id order).
 
 Time normalisation (ours): ``squash(x, s) = x / (x + s)`` maps ``[0, inf)`` onto ``[0, 1)``
 monotonically, with ``squash(s, s) = 0.5``. Two scales come from the workflow mix, so one
@@ -68,12 +69,30 @@ CLUSTER_FEATURES: tuple[Feature, ...] = (
 )
 
 
+# Place: one ready TB instance, choose any TBU of the machine or a cluster backlog to wait in.
+# Per machine TBU only two features, so the wafer's observation stays ~3k values (docs/envs.md).
+PLACE_FEATURES: tuple[Feature, ...] = (
+    *(f for f in TBU_FEATURES if f.per == ""),
+    Feature("tbu_queue", "machine", "TB instances in the TBU's queue, running one included / "
+            "queue_capacity (1 = full: the TBU is masked out)"),
+    Feature("tbu_config_match", "machine", "1 if the TB would run there without "
+            "reconfiguring (the TBU's configuration after its queue equals the TB's)"),
+    Feature("cluster_home", "cluster", "1 for the TB's home cluster, else 0"),
+    Feature("cluster_transfer", "cluster", "cycles `t` to move the TB's input data to the "
+            "cluster: squash(t, tau)"),
+    Feature("cluster_queued_work", "cluster", "expected cycles `w` queued at its TBUs: "
+            "squash(w, K*tau)"),
+    Feature("cluster_backlog", "cluster", "`n` TBs parked in the cluster's backlog: "
+            "n / (n + K)"),
+)
+
+
 def layout(features: tuple[Feature, ...], K: int, C: int) -> dict[str, slice]:
     """Name -> slice of the flat observation, for ``K`` TBUs per cluster and ``C`` clusters."""
-    n = {"": 1, "tbu": K, "cluster": C}
+    n = {"": 1, "tbu": K, "cluster": C, "machine": C * K}
     out: dict[str, slice] = {}
     i = 0
-    for per in ("", "tbu", "cluster"):
+    for per in ("", "tbu", "cluster", "machine"):
         for f in features:
             if f.per == per:
                 out[f.name] = slice(i, i + n[per])
@@ -107,5 +126,6 @@ def markdown_table(features: tuple[Feature, ...], presets: tuple[str, ...] = ("c
 
 
 if __name__ == "__main__":  # print the tables for docs/envs.md
-    for title, feats in (("TBUAssign", TBU_FEATURES), ("ClusterAssign", CLUSTER_FEATURES)):
+    for title, feats in (("TBUAssign", TBU_FEATURES), ("ClusterAssign", CLUSTER_FEATURES),
+                         ("Place", PLACE_FEATURES)):
         print(f"### {title}\n\n{markdown_table(feats)}\n")

@@ -16,6 +16,8 @@ ENV_SPECS: dict[str, tuple[str, str]] = {
     "TBUAssign-Wafer-v0": ("TBUAssign", "wafer"),
     "ClusterAssign-v0": ("ClusterAssign", "chip"),
     "ClusterAssign-Wafer-v0": ("ClusterAssign", "wafer"),
+    "Place-v0": ("Place", "chip"),
+    "Place-Wafer-v0": ("Place", "wafer"),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(f"{NAMESPACE}/{k}" for k in ENV_SPECS)

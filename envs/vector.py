@@ -29,7 +29,7 @@ from gymnasium.vector.utils import batch_space
 
 from octogym.envs.config import RENDER_MODES, EnvConfig
 from octogym.envs.core import KernelBatch, root_seed
-from octogym.envs.decisions import ClusterDecision, Decision, TBUDecision
+from octogym.envs.decisions import ClusterDecision, Decision, PlaceDecision, TBUDecision
 from octogym.envs.viewer import GridViewer
 
 
@@ -220,3 +220,9 @@ class ClusterAssignVectorEnv(OctoVectorEnv):
     """Native vector env of :class:`~octogym.envs.env.ClusterAssignEnv` (module docstring)."""
 
     decision = ClusterDecision()
+
+
+class PlaceVectorEnv(OctoVectorEnv):
+    """Native vector env of :class:`~octogym.envs.env.PlaceEnv` (module docstring)."""
+
+    decision = PlaceDecision()

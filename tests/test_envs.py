@@ -16,7 +16,13 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import ENV_IDS, register_envs
-from octogym.envs.layout import CLUSTER_FEATURES, TBU_FEATURES, layout, markdown_table
+from octogym.envs.layout import (
+    CLUSTER_FEATURES,
+    PLACE_FEATURES,
+    TBU_FEATURES,
+    layout,
+    markdown_table,
+)
 from octogym.envs.reward import REWARDS
 from octogym.kernel.policies import KERNEL_POLICIES
 from octogym.simulator import Simulation
@@ -50,7 +56,8 @@ def rollout(env: gym.Env, seed: int, policy=first_valid, max_steps: int = 100_00
 
 def test_registered_ids():
     assert set(ENV_IDS) == {"octogym/TBUAssign-v0", "octogym/TBUAssign-Wafer-v0",
-                            "octogym/ClusterAssign-v0", "octogym/ClusterAssign-Wafer-v0"}
+                            "octogym/ClusterAssign-v0", "octogym/ClusterAssign-Wafer-v0",
+                            "octogym/Place-v0", "octogym/Place-Wafer-v0"}
     for env_id in ENV_IDS:
         spec = gym.spec(env_id)
         assert spec.vector_entry_point is not None
@@ -101,9 +108,11 @@ def test_spaces_and_masks(env_id):
     env = make(env_id)
     core = env.unwrapped.core
     hw = core.hw
-    tbu = "TBUAssign" in env_id
-    assert env.action_space.n == (hw.tbus_per_cluster if tbu else hw.n_clusters)
-    feats = TBU_FEATURES if tbu else CLUSTER_FEATURES
+    tbu, place = "TBUAssign" in env_id, "Place" in env_id
+    n_actions = {"TBUAssign": hw.tbus_per_cluster, "ClusterAssign": hw.n_clusters,
+                 "Place": hw.n_tbus + hw.n_clusters}[core.decision.name]
+    assert env.action_space.n == n_actions
+    feats = core.decision.features
     assert env.observation_space.shape == (core.obs_dim,)
     obs, info = env.reset(seed=3)
     n = 0
@@ -115,6 +124,8 @@ def test_spaces_and_masks(env_id):
         assert mask.any()
         if tbu:
             np.testing.assert_array_equal(obs[core.slices["tbu_free_slot"]] > 0.5, mask)
+        elif place:  # a TBU is valid iff its queue has space
+            np.testing.assert_array_equal(obs[core.slices["tbu_queue"]] < 1, mask[:hw.n_tbus])
         else:
             assert mask.all()
         obs, _, term, trunc, info = env.step(first_valid(info))
@@ -133,16 +144,17 @@ def test_tbu_layout_is_the_same_at_chip_and_wafer():
 
 
 def test_layout_covers_the_vector_exactly():
-    for feats in (TBU_FEATURES, CLUSTER_FEATURES):
+    for feats in (TBU_FEATURES, CLUSTER_FEATURES, PLACE_FEATURES):
         for K, C in ((4, 16), (4, 256), (3, 5)):
             idx = np.concatenate([np.arange(s.start, s.stop) for s in layout(feats, K, C).values()])
             np.testing.assert_array_equal(np.sort(idx), np.arange(len(idx)))
 
 
 def test_docs_and_docstrings_carry_the_generated_tables():
-    from octogym.envs import ClusterAssignEnv, TBUAssignEnv
+    from octogym.envs import ClusterAssignEnv, PlaceEnv, TBUAssignEnv
     doc = (ROOT / "docs" / "envs.md").read_text()
-    for cls, feats in ((TBUAssignEnv, TBU_FEATURES), (ClusterAssignEnv, CLUSTER_FEATURES)):
+    for cls, feats in ((TBUAssignEnv, TBU_FEATURES), (ClusterAssignEnv, CLUSTER_FEATURES),
+                       (PlaceEnv, PLACE_FEATURES)):
         table = markdown_table(feats)
         assert table in cls.__doc__
         assert table in doc, f"docs/envs.md is stale: regenerate the {cls.__name__} table " \

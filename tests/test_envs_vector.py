@@ -67,7 +67,7 @@ def compare_runs(a: gym.vector.VectorEnv, b: gym.vector.VectorEnv, seeds: list[i
     return ended
 
 
-STEPS = {"TBUAssign": 140, "ClusterAssign": 45}  # enough for every member to end an episode
+STEPS = {"TBUAssign": 140, "ClusterAssign": 45, "Place": 200}  # every member ends an episode
 
 
 def steps_for(env_id: str) -> int:

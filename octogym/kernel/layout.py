@@ -39,6 +39,10 @@ DEC_NONE, DEC_CLUSTER, DEC_TBU = 0, 1, 2
 # Which decision kinds pause the kernel for an external agent: a bitmask, the ``ext`` argument
 # of run_member / run_batch / Simulation.advance (0 = the member's policy decides everything).
 EXT_CLUSTER, EXT_TBU = 1 << DEC_CLUSTER, 1 << DEC_TBU
+# Place (helper placeprov): a ready TB instance goes to any TBU of the machine, or waits in a
+# cluster's backlog (docs/envs.md, Place); the kernel pauses at every TB instance.
+DEC_PLACE = 4
+EXT_PLACE = 1 << DEC_PLACE
 
 # TBU states.
 TBU_IDLE, TBU_RUN, TBU_RECONF = 0, 1, 2

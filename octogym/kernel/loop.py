@@ -30,6 +30,7 @@ from octogym.kernel.layout import (
     ARR_TRACE,
     DEC_CLUSTER,
     DEC_NONE,
+    DEC_PLACE,
     DEC_TBU,
     EV_ARRIVAL,
     EV_CB_DONE,
@@ -37,6 +38,7 @@ from octogym.kernel.layout import (
     EV_TB_DONE,
     EV_TBU_FREE,
     EXT_CLUSTER,
+    EXT_PLACE,
     EXT_TBU,
     FR_COPY,
     FR_GROUP,
@@ -65,6 +67,7 @@ from octogym.kernel.mechanisms import (
     free_job,
     heap_pop,
     heap_push,
+    park_code,
     parked_cluster,
     start_next,
 )
@@ -496,6 +499,29 @@ def place_tb(M, S, b, j, c, u):
         bl_push(M, S, b, parked_cluster(u), j)
 
 
+@kernel_step
+def place_action(M, S, b, j, action, pol):
+    """Resolve a DEC_PLACE decision about TB job ``j`` (the decision queue's head): ``action``
+    ``u < T`` = TBU ``u`` of the machine, ``T + c`` = park the job in cluster ``c``'s backlog
+    (``T + home`` is the plain "wait"), ``POLICY_ACTION`` = the member's own ``decide_tbu``.
+    Then exactly what the kernel-only path does with a ``decide_tbu`` answer (``place_tb``):
+    an invalid TBU (full queue) is counted and replaced by the home cluster's least-loaded
+    TBU; an action outside ``[0, T + C)`` likewise."""
+    MI = M.MI
+    T = MI[L.MI_T]
+    c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+    if action == POLICY_ACTION:
+        u = decide_tbu(M, S, b, j, pol)
+    elif 0 <= action < T:
+        u = action
+    elif T <= action < T + MI[L.MI_C]:
+        u = PARK_HOME if action - T == c else park_code(action - T)
+    else:
+        S.SC[b, L.SC_N_INVALID] += 1
+        u = least_loaded_tbu(M, S, b, c)  # -1 (PARK_HOME) when the home cluster is full
+    place_tb(M, S, b, j, c, u)
+
+
 @kernel_helper
 def _capacity_ok(M, S, b):
     SC = S.SC
@@ -549,7 +575,9 @@ def run_member(M, S, b, pol, ext, until, action):
         if action == NO_ACTION:
             return ST_DECISION
         j = SC[b, L.SC_DQ_HEAD]
-        if SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
+        if SC[b, L.SC_DEC_KIND] == DEC_PLACE:
+            place_action(M, S, b, j, action, pol)
+        elif SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
             if action == POLICY_ACTION:
                 h = decide_cluster(M, S, b, j, pol)
@@ -586,6 +614,10 @@ def run_member(M, S, b, pol, ext, until, action):
                 apply_cluster(M, S, b, WL, j, h)
             else:
                 c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
+                if ext & EXT_PLACE:  # every TB instance, where the policy would decide
+                    SC[b, L.SC_DEC_KIND] = DEC_PLACE
+                    SC[b, L.SC_DEC_JOB] = j
+                    return ST_DECISION
                 if ext & EXT_TBU:
                     if not cluster_has_space(M, S, b, c):
                         dq_pop(S, b)
