@@ -25,6 +25,7 @@ not control runs the env's default controller in the env and ceiling runs (``pro
 
     python benchmarks/bench_env.py                       # TBUAssign-v0, ~2 minutes
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
+    python benchmarks/bench_env.py --env octogym/Place-v0 --sizes 1024 --sync-sizes 64
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import make_sb3_vec_env
 from octogym.envs.decisions import DECISIONS
 from octogym.kernel import fields as L
-from octogym.kernel.layout import EXT_TBU, ST_DECISION, ST_GROW
+from octogym.kernel.layout import EXT_PLACE, EXT_TBU, ST_DECISION, ST_GROW
 from octogym.kernel.loop import run_member
 from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu
 from octogym.simulator import Simulation
@@ -82,7 +83,11 @@ def ext_rounds(M, S, pol, ext, acts, state):
                 state[b] = 1
             else:
                 j = S.SC[b, L.SC_DQ_HEAD]
-                if ext & EXT_TBU:
+                if ext & EXT_PLACE:  # least-loaded TBU of the home cluster, else wait there
+                    c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+                    u = least_loaded_tbu(M, S, b, c)
+                    acts[b] = u if u >= 0 else M.MI[L.MI_T] + c
+                elif ext & EXT_TBU:
                     c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
                     acts[b] = least_loaded_tbu(M, S, b, c)
                 else:
@@ -122,7 +127,16 @@ def bench_ceiling(env_id: str, n: int, kw: dict, seconds: float) -> float:
 def heuristic(env_id: str, slices: dict[str, slice], K: int, Q: int
               ) -> Callable[[np.ndarray], np.ndarray]:
     """Least-loaded choice from a batch of observations (B, D) -> actions (B,)."""
-    if "TBUAssign" in env_id:
+    if "Place" in env_id:  # least-loaded TBU of the home cluster, else wait at home
+        ch, queue = slices["cluster_home"], slices["tbu_queue"]
+        C = ch.stop - ch.start
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            home = np.argmax(obs[:, ch], axis=1)
+            q = obs[:, queue].reshape(len(obs), C, K)[np.arange(len(obs)), home]
+            k = np.argmin(np.where(q < 1, q, np.inf), axis=1)
+            return np.where((q < 1).any(axis=1), home * K + k, C * K + home)
+    elif "TBUAssign" in env_id:
         free, queue = slices["tbu_free_slot"], slices["tbu_queue"]
 
         def act(obs: np.ndarray) -> np.ndarray:
@@ -207,7 +221,7 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = 
     thread (``Simulation.run``) or with the members spread over all threads."""
     spec = gym.spec(env_id)
     hw = kw.get("hardware", spec.kwargs["hardware"])
-    tbu = "TBUAssign" in env_id
+    tbu = "Cluster" not in env_id  # TBUAssign and Place decide per TB instance
     done, busy = 0, 0.0
     while busy < seconds:
         sim = Simulation(kw.get("workflows"), hw, load=kw["load"],
@@ -246,7 +260,7 @@ def main() -> None:
     Simulation(None, "chip", n_requests=2).run()  # compile / load the kernel first
     warm = Simulation(None, "chip", n_requests=2)
     run_parallel(warm.model, warm.state, warm.policy, np.ones(1, np.bool_))
-    ext_rounds(warm.model, warm.state, warm.policy, False, True, np.full(1, -1),
+    ext_rounds(warm.model, warm.state, warm.policy, EXT_TBU, np.full(1, -1),
                np.zeros(1, np.int64))
     rows: list[tuple[str, int, float, float | None]] = []
 
