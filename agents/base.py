@@ -35,9 +35,10 @@ from octogym.agents.checkpoint import (
 )
 from octogym.agents.config import jsonable
 from octogym.kernel import fields as L
-from octogym.kernel.layout import DEC_CLUSTER, DEC_PLACE, DEC_TBU, PARK_HOME
+from octogym.kernel.layout import DEC_CLUSTER, DEC_PLACE, DEC_PROVISION, DEC_TBU, PARK_HOME
 from octogym.kernel.mechanisms import parked_cluster
 from octogym.kernel.policies import decide_cluster, decide_tbu
+from octogym.kernel.provision import provision_choice
 from octogym.schedulers import SCHEDULERS, is_planner
 
 
@@ -105,6 +106,10 @@ class HeuristicAgent(Agent):
       scheduler's answer is valid there, so no fallback is taken (tests/test_place.py); an
       answer the mask refuses would be replaced by the least-loaded valid TBU of the machine
       (else the first valid wait) and counted in ``self.fallbacks``.
+    * Provision env: the scheduler's provisioning for the pending cluster
+      (``octogym.kernel.provision.provision_choice``: ``reactive``, ``proactive``,
+      ``octopus`` reconfigure, the others keep), which is exactly what its ``on_epoch`` does
+      there (tests/test_provision.py); a refused answer would become "keep" (a fallback).
 
     The hook may update policy state (round-robin pointers, random draws) exactly as the
     kernel would have. Only the decision the env hands to the agent is replayed: everything
@@ -150,6 +155,12 @@ class HeuristicAgent(Agent):
             return int(decide_cluster(M, S, b, job, self.code))
         if kind == DEC_PLACE:
             return self._place(sim, b, job, mask)
+        if kind == DEC_PROVISION:
+            a = int(provision_choice(M, S, b, int(S.SC[b, L.SC_PROV_CLUSTER]) - 1, self.code))
+            if 0 <= a < mask.shape[0] and mask[a]:
+                return a
+            self._fallback(b)
+            return mask.shape[0] - 1  # keep
         if kind != DEC_TBU:
             raise RuntimeError(f"member {b}: no decision is pending (call reset(), or the "
                                "episode is over)")
@@ -387,6 +398,7 @@ EXACT: dict[str, tuple[str, ...]] = {
     "TBUAssign": ("least_loaded", "adaptive", "proactive", "octopus", "random", "round_robin"),
     "ClusterAssign": tuple(SCHEDULERS),
     "Place": tuple(SCHEDULERS),
+    "Provision": tuple(SCHEDULERS),
 }
 
 #: Heuristics whose decision hook at a level is the same code (``decide_tbu`` /
@@ -399,6 +411,7 @@ SAME_DECISION: dict[str, tuple[tuple[str, ...], ...]] = {
     "ClusterAssign": (("static", "reactive", "adaptive", "round_robin"),
                       ("proactive", "octopus"), ("least_loaded", "eft")),
     "Place": (("static", "reactive"), ("adaptive", "octopus"), ("proactive", "least_loaded")),
+    "Provision": (("static", "adaptive", "random", "round_robin", "least_loaded", "eft"),),
 }
 
 

@@ -18,6 +18,8 @@ ENV_SPECS: dict[str, tuple[str, str]] = {
     "ClusterAssign-Wafer-v0": ("ClusterAssign", "wafer"),
     "Place-v0": ("Place", "chip"),
     "Place-Wafer-v0": ("Place", "wafer"),
+    "Provision-v0": ("Provision", "chip"),
+    "Provision-Wafer-v0": ("Provision", "wafer"),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(f"{NAMESPACE}/{k}" for k in ENV_SPECS)

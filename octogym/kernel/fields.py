@@ -106,7 +106,11 @@ SC_IDLE_EPOCHS = 26  # idle_epochs: consecutive epochs with no event pending and
 SC_SUM_ARR = 27  # sum_arr: sum of the arrival cycles of arrived requests
 SC_SUM_DONE = 28  # sum_done: sum of the finish cycles of finished requests
 SC_SUM_DONE_ARR = 29  # sum_done_arr: sum of the arrival cycles of finished requests
-SC_NFIELDS = 30
+SC_PROV_CLUSTER = 30  # prov_cluster: 1 + the cluster whose provisioning decision is pending this
+#   epoch (0: none)
+SC_PROV_LAST = 31  # prov_last: 1 + the TBU this epoch's provisioning of that cluster last
+#   reconfigured (0: none yet)
+SC_NFIELDS = 32
 
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded

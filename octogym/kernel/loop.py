@@ -31,6 +31,7 @@ from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_NONE,
     DEC_PLACE,
+    DEC_PROVISION,
     DEC_TBU,
     EV_ARRIVAL,
     EV_CB_DONE,
@@ -39,6 +40,7 @@ from octogym.kernel.layout import (
     EV_TBU_FREE,
     EXT_CLUSTER,
     EXT_PLACE,
+    EXT_PROVISION,
     EXT_TBU,
     FR_COPY,
     FR_GROUP,
@@ -80,6 +82,7 @@ from octogym.kernel.policies import (
     on_idle,
     policy_defers,
 )
+from octogym.kernel.provision import provision_action, provision_begin
 from octogym.rng import (
     S_ARRIVAL,
     S_BRANCH,
@@ -575,7 +578,9 @@ def run_member(M, S, b, pol, ext, until, action):
         if action == NO_ACTION:
             return ST_DECISION
         j = SC[b, L.SC_DQ_HEAD]
-        if SC[b, L.SC_DEC_KIND] == DEC_PLACE:
+        if SC[b, L.SC_DEC_KIND] == DEC_PROVISION:
+            provision_action(M, S, b, action, pol)
+        elif SC[b, L.SC_DEC_KIND] == DEC_PLACE:
             place_action(M, S, b, j, action, pol)
         elif SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
@@ -600,6 +605,9 @@ def run_member(M, S, b, pol, ext, until, action):
         SC[b, L.SC_DEC_KIND] = DEC_NONE
         SC[b, L.SC_DEC_JOB] = -1
     while True:
+        if SC[b, L.SC_PROV_CLUSTER] > 0:  # an epoch's provisioning is under way
+            SC[b, L.SC_DEC_KIND] = DEC_PROVISION
+            return ST_DECISION
         while SC[b, L.SC_DQ_LEN] > 0:
             if not _capacity_ok(M, S, b):
                 return ST_GROW
@@ -655,6 +663,9 @@ def run_member(M, S, b, pol, ext, until, action):
                     return ST_STALLED
             else:
                 SC[b, L.SC_IDLE_EPOCHS] = 0
+            if ext & EXT_PROVISION:
+                provision_begin(M, S, b)  # the agent decides, cluster by cluster
+                continue
             rc0 = SC[b, L.SC_N_RECONF]
             mg0 = SC[b, L.SC_N_MIGRATIONS]
             on_epoch(M, S, b, pol)

@@ -265,104 +265,164 @@ def on_idle(M, S, b, u, pol):
         adaptive_steal(M, S, b, u)
 
 
+@kernel_helper
+def config_count(M, S, b, total):
+    """``total[k]`` = TBUs of the machine holding configuration ``k``."""
+    total[:] = 0.0
+    for u in range(M.MI[L.MI_T]):
+        if S.TB[b, L.TB_CFG, u] >= 0:
+            total[S.TB[b, L.TB_CFG, u]] += 1.0
+
+
 @kernel_step
-def reactive_epoch(M, S, b):
-    """``reactive``: per cluster, if the most pressed configuration has at least
-    ``reactive_threshold`` waiting jobs per TBU holding it (a config no TBU of the cluster
-    holds counts as one TBU), reconfigure one idle, empty TBU of a lightly pressed
-    configuration (pressure < 1; never the machine's last TBU of a configuration)."""
+def reactive_choice(M, S, b, c, total):
+    """``reactive``'s move in cluster ``c``, ``(u, k)`` = reconfigure TBU ``u`` to ``k``, or
+    ``(-1, -1)``: if the most pressed configuration has at least ``reactive_threshold``
+    waiting jobs per TBU holding it (a config no TBU of the cluster holds counts as one TBU),
+    the first idle, empty TBU of a lightly pressed configuration (pressure < 1; never the
+    machine's last TBU of a configuration: ``total``, see :func:`config_count`)."""
     MI = M.MI
     K = MI[L.MI_K]
     ncfg = M.CFG.shape[1]
     thr = param(M, PARAM_REACTIVE_THRESHOLD)
     waiting = S.PW[b, 0]
     ntbu = S.PW[b, 1]
-    total = S.PW[b, 2]  # TBUs holding each config, machine-wide
-    total[:] = 0.0
-    for u in range(MI[L.MI_T]):
-        if S.TB[b, L.TB_CFG, u] >= 0:
-            total[S.TB[b, L.TB_CFG, u]] += 1.0
-    for c in range(MI[L.MI_C]):
-        waiting[:] = 0.0
-        ntbu[:] = 0.0
-        for u in range(c * K, (c + 1) * K):
-            cf = S.TB[b, L.TB_CFG, u]
-            if cf >= 0:
-                ntbu[cf] += 1.0
-                waiting[cf] += S.TB[b, L.TB_QL, u]
-        j = S.CL[b, L.CL_BL_HEAD, c]
-        while j != -1:
-            waiting[M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]] += 1.0
-            j = S.JB[b, j, L.JB_NEXT]
-        hi = -1
-        hp = 0.0
-        for k in range(ncfg):
-            p = waiting[k] / (ntbu[k] if ntbu[k] > 0 else 1.0)
-            if p > hp:
-                hp = p
-                hi = k
-        if hi < 0 or hp < thr:
-            continue
-        for u in range(c * K, (c + 1) * K):
-            cf = S.TB[b, L.TB_CFG, u]
-            if cf == hi or cf < 0 or total[cf] < 2:
-                continue  # never remove a configuration's last TBU on the machine
-            if waiting[cf] / ntbu[cf] < 1.0 and reconfigure(M, S, b, u, hi):
-                total[cf] -= 1.0
-                total[hi] += 1.0
-                break
+    waiting[:] = 0.0
+    ntbu[:] = 0.0
+    for u in range(c * K, (c + 1) * K):
+        cf = S.TB[b, L.TB_CFG, u]
+        if cf >= 0:
+            ntbu[cf] += 1.0
+            waiting[cf] += S.TB[b, L.TB_QL, u]
+    j = S.CL[b, L.CL_BL_HEAD, c]
+    while j != -1:
+        waiting[M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]] += 1.0
+        j = S.JB[b, j, L.JB_NEXT]
+    hi = -1
+    hp = 0.0
+    for k in range(ncfg):
+        p = waiting[k] / (ntbu[k] if ntbu[k] > 0 else 1.0)
+        if p > hp:
+            hp = p
+            hi = k
+    if hi < 0 or hp < thr:
+        return -1, -1
+    for u in range(c * K, (c + 1) * K):
+        cf = S.TB[b, L.TB_CFG, u]
+        if cf == hi or cf < 0 or total[cf] < 2:
+            continue  # never remove a configuration's last TBU on the machine
+        if waiting[cf] / ntbu[cf] < 1.0 and S.TB[b, L.TB_STATE, u] == TBU_IDLE \
+                and S.TB[b, L.TB_QL, u] == 0:  # reconfigure() takes only idle, empty TBUs
+            return u, hi
+    return -1, -1
 
 
 @kernel_step
-def proactive_epoch(M, S, b, structural_only):
-    """``proactive``: update each cluster's moving average of per-config TB demand, then
-    re-provision idle, empty TBUs towards the predicted work mix, before the work queues up.
-    With ``structural_only`` (``octopus``), only TBUs idle for at least ``structural_idle``
-    cycles are re-provisioned: a briefly idle TBU is transient idleness, left to stealing."""
-    MI = M.MI
-    K = MI[L.MI_K]
-    ncfg = M.CFG.shape[1]
+def reactive_epoch(M, S, b):
+    """``reactive``: in every cluster, :func:`reactive_choice`'s move (at most one per
+    cluster per epoch)."""
+    total = S.PW[b, 2]  # TBUs holding each config, machine-wide
+    config_count(M, S, b, total)
+    for c in range(M.MI[L.MI_C]):
+        u, k = reactive_choice(M, S, b, c, total)
+        if u >= 0:
+            cf = S.TB[b, L.TB_CFG, u]
+            if reconfigure(M, S, b, u, k):
+                total[cf] -= 1.0
+                total[k] += 1.0
+
+
+@kernel_helper
+def demand_update(M, S, b, c):
+    """Cluster ``c``'s moving average of per-config TB demand, one epoch on (the demand
+    tracking of ``proactive`` / ``octopus``)."""
     a = param(M, PARAM_EMA)
+    for k in range(M.CFG.shape[1]):
+        d = S.ST_DEM[b, c, k] - S.DEMAND_PREV[b, c, k]
+        S.DEMAND_PREV[b, c, k] = S.ST_DEM[b, c, k]
+        S.DEMAND_EMA[b, c, k] = (1.0 - a) * S.DEMAND_EMA[b, c, k] + a * d
+
+
+@kernel_step
+def proactive_targets(M, S, b, c):
+    """``want`` (``S.PW[b, 0]``) = target TBUs per configuration in cluster ``c``, the
+    predicted work mix (demand average times mean duration) scaled to its ``K`` TBUs, and
+    ``have`` (``S.PW[b, 1]``) = TBUs holding each there. False if no demand is predicted."""
+    K = M.MI[L.MI_K]
+    ncfg = M.CFG.shape[1]
+    want = S.PW[b, 0]
+    have = S.PW[b, 1]
+    want[:] = 0.0
+    tot = 0.0
+    for k in range(ncfg):
+        want[k] = S.DEMAND_EMA[b, c, k] * M.CFG[L.CFG_MEAN, k]
+        tot += want[k]
+    if tot <= 0.0:
+        return False
+    have[:] = 0.0
+    for u in range(c * K, (c + 1) * K):
+        if S.TB[b, L.TB_CFG, u] >= 0:
+            have[S.TB[b, L.TB_CFG, u]] += 1.0
+    for k in range(ncfg):
+        want[k] = want[k] / tot * K
+    return True
+
+
+@kernel_step
+def proactive_next(M, S, b, c, start, structural_only):
+    """``proactive``'s next move in cluster ``c`` after :func:`proactive_targets`, scanning its
+    TBUs from ``start``: ``(u, k)`` = reconfigure idle, empty TBU ``u`` to the configuration
+    ``k`` furthest below target (by more than half a TBU), unless its own configuration would
+    fall below target; ``(-1, -1)``: none. With ``structural_only`` (``octopus``), only TBUs
+    idle for at least ``structural_idle`` cycles (a briefly idle TBU is transient idleness,
+    left to stealing)."""
+    K = M.MI[L.MI_K]
+    ncfg = M.CFG.shape[1]
     now = S.SC[b, L.SC_NOW]
     idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
     want = S.PW[b, 0]
     have = S.PW[b, 1]
-    want[:] = 0.0
-    for c in range(MI[L.MI_C]):
-        tot = 0.0
-        for k in range(ncfg):
-            d = S.ST_DEM[b, c, k] - S.DEMAND_PREV[b, c, k]
-            S.DEMAND_PREV[b, c, k] = S.ST_DEM[b, c, k]
-            S.DEMAND_EMA[b, c, k] = (1.0 - a) * S.DEMAND_EMA[b, c, k] + a * d
-            want[k] = S.DEMAND_EMA[b, c, k] * M.CFG[L.CFG_MEAN, k]
-            tot += want[k]
-        if tot <= 0.0:
+    for u in range(start, (c + 1) * K):
+        cf = S.TB[b, L.TB_CFG, u]
+        if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0:
             continue
-        have[:] = 0.0
-        for u in range(c * K, (c + 1) * K):
-            if S.TB[b, L.TB_CFG, u] >= 0:
-                have[S.TB[b, L.TB_CFG, u]] += 1.0
+        if structural_only and now - S.TBR[b, u, L.TBR_IDLE] < idle_thr:
+            continue
+        if cf >= 0 and have[cf] - 1 < want[cf] - 0.5:
+            continue  # its own config would fall below target: keep it
+        best = -1
+        deficit = 0.5
         for k in range(ncfg):
-            want[k] = want[k] / tot * K  # target TBUs of config k in this cluster
-        for u in range(c * K, (c + 1) * K):
+            dk = want[k] - have[k]
+            if dk > deficit:
+                deficit = dk
+                best = k
+        # no deficit now means none for the TBUs after u either (want, have are unchanged)
+        return (u, best) if best >= 0 else (-1, -1)
+    return -1, -1
+
+
+@kernel_step
+def proactive_epoch(M, S, b, structural_only):
+    """``proactive``: per cluster, update the demand average, then re-provision idle, empty
+    TBUs towards the predicted work mix (:func:`proactive_next`), before the work queues up."""
+    K = M.MI[L.MI_K]
+    have = S.PW[b, 1]
+    for c in range(M.MI[L.MI_C]):
+        demand_update(M, S, b, c)
+        if not proactive_targets(M, S, b, c):
+            continue
+        start = c * K
+        while True:
+            u, k = proactive_next(M, S, b, c, start, structural_only)
+            if u < 0:
+                break
             cf = S.TB[b, L.TB_CFG, u]
-            if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0:
-                continue
-            if structural_only and now - S.TBR[b, u, L.TBR_IDLE] < idle_thr:
-                continue
-            if cf >= 0 and have[cf] - 1 < want[cf] - 0.5:
-                continue  # its own config would fall below target: keep it
-            best = -1
-            deficit = 0.5
-            for k in range(ncfg):
-                dk = want[k] - have[k]
-                if dk > deficit:
-                    deficit = dk
-                    best = k
-            if best >= 0 and reconfigure(M, S, b, u, best):
+            if reconfigure(M, S, b, u, k):
                 if cf >= 0:
                     have[cf] -= 1.0
-                have[best] += 1.0
+                have[k] += 1.0
+            start = u + 1
 
 
 @kernel_step
