@@ -67,11 +67,14 @@ def compare_runs(a: gym.vector.VectorEnv, b: gym.vector.VectorEnv, seeds: list[i
     return ended
 
 
-STEPS = {"TBUAssign": 140, "ClusterAssign": 45, "Place": 200}  # every member ends an episode
+# enough for every member to end an episode (Provision-Wafer asks 256 clusters per epoch)
+STEPS = {"TBUAssign": 140, "ClusterAssign": 45, "Place": 200, "Provision": 800,
+         "Provision-Wafer": 10000}
 
 
 def steps_for(env_id: str) -> int:
-    return STEPS[env_id.split("/")[1].split("-")[0]]
+    name = env_id.split("/")[1].removesuffix("-v0")
+    return STEPS.get(name, STEPS[name.split("-")[0]])
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
