@@ -26,6 +26,7 @@ not control runs the env's default controller in the env and ceiling runs (``pro
     python benchmarks/bench_env.py                       # TBUAssign-v0, ~2 minutes
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
     python benchmarks/bench_env.py --env octogym/Place-v0 --sizes 1024 --sync-sizes 64
+    python benchmarks/bench_env.py --levels --seconds 3   # native N=1024 of every level
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import make_sb3_vec_env
 from octogym.envs.decisions import DECISIONS
 from octogym.kernel import fields as L
-from octogym.kernel.layout import EXT_PLACE, EXT_TBU, ST_DECISION, ST_GROW
+from octogym.kernel.layout import EXT_PLACE, EXT_PROVISION, EXT_TBU, ST_DECISION, ST_GROW
 from octogym.kernel.loop import run_member
 from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu
 from octogym.simulator import Simulation
@@ -83,7 +84,9 @@ def ext_rounds(M, S, pol, ext, acts, state):
                 state[b] = 1
             else:
                 j = S.SC[b, L.SC_DQ_HEAD]
-                if ext & EXT_PLACE:  # least-loaded TBU of the home cluster, else wait there
+                if ext & EXT_PROVISION:  # keep (the controller places)
+                    acts[b] = M.MI[L.MI_K] * M.CFG.shape[1]
+                elif ext & EXT_PLACE:  # least-loaded TBU of the home cluster, else wait there
                     c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
                     u = least_loaded_tbu(M, S, b, c)
                     acts[b] = u if u >= 0 else M.MI[L.MI_T] + c
@@ -127,6 +130,12 @@ def bench_ceiling(env_id: str, n: int, kw: dict, seconds: float) -> float:
 def heuristic(env_id: str, slices: dict[str, slice], K: int, Q: int
               ) -> Callable[[np.ndarray], np.ndarray]:
     """Least-loaded choice from a batch of observations (B, D) -> actions (B,)."""
+    if "Provision" in env_id:  # keep: the last action, K * NCFG
+        tc = slices["tbu_config"]
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            return np.full(len(obs), tc.stop - tc.start, np.int64)
+        return act
     if "Place" in env_id:  # least-loaded TBU of the home cluster, else wait at home
         ch, queue = slices["cluster_home"], slices["tbu_queue"]
         C = ch.stop - ch.start
@@ -243,6 +252,22 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = 
     return done / busy
 
 
+def compare_levels(n: int, kw: dict, seconds: float) -> None:
+    """Native vector env steps/s of every chip id at ``N = n``, side by side with
+    TBUAssign's (the decision levels' relative cost)."""
+    from octogym.envs.registration import ENV_IDS
+    ids = [e for e in ENV_IDS if "Wafer" not in e]
+    sps = {}
+    for env_id in ids:
+        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kw)
+        sps[env_id] = bench_vector(venv, env_id, venv.unwrapped.core, seconds)
+        venv.close()
+    base = sps["octogym/TBUAssign-v0"]
+    for env_id, v in sps.items():
+        print(f"{env_id:<28} N={n:<5d} {v:>12,.0f} steps/s   {v / base:5.2f}x TBUAssign",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--env", default="octogym/TBUAssign-v0")
@@ -251,8 +276,13 @@ def main() -> None:
     ap.add_argument("--sync-sizes", default="64,1024", help="SyncVectorEnv sizes")
     ap.add_argument("--load", type=float, default=0.8)
     ap.add_argument("--requests", type=int, default=200, help="requests per episode")
+    ap.add_argument("--levels", action="store_true",
+                    help="only the native env of every level at the largest size, side by side")
     a = ap.parse_args()
     kw = {"load": a.load, "requests_per_episode": a.requests}
+    if a.levels:
+        compare_levels(int(a.sizes.split(",")[-1]), kw, a.seconds)
+        return
     sizes = [int(s) for s in a.sizes.split(",")]
     sync_sizes = [int(s) for s in a.sync_sizes.split(",")]
     sec = a.seconds

@@ -284,7 +284,7 @@ def bench():
 
 
 @pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0",
-                                    "octogym/Place-v0"])
+                                    "octogym/Place-v0", "octogym/Provision-v0"])
 def test_bench_ceiling_does_the_env_work(env_id, bench):
     """benchmarks/bench_env.py's env ceiling (compiled round-robin, no env) makes the same
     decisions as the native env playing the benchmark's heuristic: as many, with the same

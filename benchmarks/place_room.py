@@ -1,0 +1,65 @@
+"""Where is the room at the Place level? Mean request latency on the chip, through
+``octogym/Place-v0``, of heuristic placements under several controllers, each paired by seed
+with the kernel-only ``adaptive`` run (common random numbers: the same seeds draw the same
+arrivals, durations and branches). Prints per arm the mean latency over the seeds and the
+paired difference to ``adaptive`` with a 95% Student-t interval.
+
+An arm ``agent@controller`` plays ``HeuristicAgent(agent)``'s placements in the env with
+``controller`` keeping the cluster choice, stealing, provisioning and diffusion; with
+``agent == controller`` it equals the kernel-only run of that scheduler (tests/test_place.py).
+
+    python benchmarks/place_room.py --seeds 10 --requests 200 --load 0.8
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import gymnasium as gym
+import numpy as np
+
+import octogym  # noqa: F401  (registers the ids)
+from octogym.agents import HeuristicAgent
+from octogym.headroom import mean_ci
+
+ARMS = ("adaptive@adaptive", "eft@eft", "eft@adaptive", "eft@octopus", "octopus@octopus",
+        "eft@least_loaded", "least_loaded@least_loaded")
+
+
+def latencies(arm: str, seeds: range, kw: dict) -> np.ndarray:
+    agent_name, controller = arm.split("@")
+    env = gym.make("octogym/Place-v0", controller=controller, **kw)
+    agent = HeuristicAgent(agent_name)
+    out = []
+    for seed in seeds:
+        obs, info = env.reset(seed=seed)
+        while True:
+            obs, _, term, trunc, info = env.step(agent.act(obs, info["action_mask"], env))
+            if term or trunc:
+                break
+        out.append(info["metrics"]["latency_mean"])
+    assert agent.fallbacks == 0
+    return np.asarray(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--load", type=float, default=0.8)
+    a = ap.parse_args()
+    kw = {"requests_per_episode": a.requests, "load": a.load}
+    seeds = range(a.seeds)
+    base = latencies(ARMS[0], seeds, kw)
+    print(f"chip, load {a.load}, {a.requests} requests/episode, seeds 0-{a.seeds - 1}; "
+          "latency in cycles; diff = arm - adaptive@adaptive (paired), 95% t interval")
+    for arm in ARMS:
+        lat = base if arm == ARMS[0] else latencies(arm, seeds, kw)
+        m, h = mean_ci(lat)
+        d, dh = mean_ci(lat - base)
+        print(f"{arm:<28} mean {m:>12,.0f} +- {h:>9,.0f}   diff {d:>+11,.0f} +- {dh:>9,.0f} "
+              f"({d / base.mean():+.1%})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
