@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import octogym  # noqa: F401
-from octogym.agents import EXACT, HeuristicAgent
+from octogym.agents import EXACT, HeuristicAgent, make_agent
 from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_PLACE, TBU_IDLE
 from octogym.schedulers import SCHEDULERS
@@ -151,3 +151,35 @@ def test_kernel_resolves_raw_place_actions():
     S = sim.state
     assert S.SC[0, L.SC_N_DONE] == 20
     assert S.SC[0, L.SC_N_INVALID] >= 2 * (n // 3)  # out of range and negative, at least
+
+
+@pytest.mark.parametrize("base", ["static", "eft"])
+def test_rollout_planner_at_the_place_level(base):
+    """``level=place``: with k = 1 the planner is its base (every base answer is a Place
+    action); with more candidates it runs (any TBU or a wait) and finishes."""
+    kw = dict(hardware="chip", load=0.9, n_requests=40, seed=4, batch=2)
+    ref = Simulation(policy=base, **kw).run()
+    sim = Simulation(policy=f"rollout:{base}:level=place,k=1", **kw)
+    assert [r.to_dict() for r in sim.run()] == [r.to_dict() for r in ref]
+    sim = Simulation(policy=f"rollout:{base}:level=place,k=3,R=2,H=3", **kw)
+    assert all(r.n_requests == 40 for r in sim.run())
+    assert sim.planner_stats["rollouts"] > 0
+
+
+def test_rollout_agent_plays_place():
+    env = gym.make("octogym/Place-v0", requests_per_episode=15, controller="static")
+    k1, heur = make_agent("rollout:static:k=1"), HeuristicAgent("static")
+    obs, info = env.reset(seed=1)
+    term = False
+    while not term:
+        a = k1.act(obs, info["action_mask"], env)
+        assert a == heur.act(obs, info["action_mask"], env)  # static: no policy state
+        obs, _, term, _, info = env.step(a)
+    agent = make_agent("rollout:eft:k=3,H=2")
+    obs, info = env.reset(seed=2)
+    for _ in range(30):
+        a = agent.act(obs, info["action_mask"], env)
+        assert info["action_mask"][a]
+        obs, _, term, _, info = env.step(a)
+        if term:
+            break
