@@ -46,7 +46,8 @@ from octogym.schedulers import SCHEDULERS
 #: other option the agent was trained with (controller, reward, observation) is kept.
 VARY = (*ROLES["scenario"], "max_steps", *ROLES["display"])
 #: Short names of the decision levels in row labels.
-LEVELS = {"TBUAssign": "tbu", "ClusterAssign": "cluster"}
+LEVELS = {"TBUAssign": "tbu", "ClusterAssign": "cluster", "Place": "place",
+          "Provision": "provision"}
 
 
 @dataclass(frozen=True)

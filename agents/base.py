@@ -36,8 +36,17 @@ from octogym.agents.checkpoint import (
 from octogym.agents.config import jsonable
 from octogym.kernel import fields as L
 from octogym.kernel.dispatch import DISPATCH_RULES, dispatch_rule
-from octogym.kernel.layout import DEC_CLUSTER, DEC_DISPATCH, DEC_TBU
+from octogym.kernel.layout import (
+    DEC_CLUSTER,
+    DEC_DISPATCH,
+    DEC_PLACE,
+    DEC_PROVISION,
+    DEC_TBU,
+    PARK_HOME,
+)
+from octogym.kernel.mechanisms import parked_cluster
 from octogym.kernel.policies import decide_cluster, decide_tbu
+from octogym.kernel.provision import provision_choice
 from octogym.schedulers import SCHEDULERS, is_planner
 
 
@@ -102,6 +111,15 @@ class HeuristicAgent(Agent):
       least-loaded valid TBU of the home cluster; both
       cases are counted in ``self.fallbacks``.
     * Cluster env: the hook's cluster id is the action.
+    * Place env: the hook's answer is the action exactly: TBU ``u`` is ``u``, a park in
+      cluster ``c``'s backlog (``PARK_HOME`` = the home cluster) is ``T + c``. Every
+      scheduler's answer is valid there, so no fallback is taken (tests/test_place.py); an
+      answer the mask refuses would be replaced by the least-loaded valid TBU of the machine
+      (else the first valid wait) and counted in ``self.fallbacks``.
+    * Provision env: the scheduler's provisioning for the pending cluster
+      (``octogym.kernel.provision.provision_choice``: ``reactive``, ``proactive``,
+      ``octopus`` reconfigure, the others keep), which is exactly what its ``on_epoch`` does
+      there (tests/test_provision.py); a refused answer would become "keep" (a fallback).
 
     The hook may update policy state (round-robin pointers, random draws) exactly as the
     kernel would have. Only the decision the env hands to the agent is replayed: everything
@@ -145,6 +163,14 @@ class HeuristicAgent(Agent):
         job = int(S.SC[b, L.SC_DEC_JOB])
         if kind == DEC_CLUSTER:
             return int(decide_cluster(M, S, b, job, self.code))
+        if kind == DEC_PLACE:
+            return self._place(sim, b, job, mask)
+        if kind == DEC_PROVISION:
+            a = int(provision_choice(M, S, b, int(S.SC[b, L.SC_PROV_CLUSTER]) - 1, self.code))
+            if 0 <= a < mask.shape[0] and mask[a]:
+                return a
+            self._fallback(b)
+            return mask.shape[0] - 1  # keep
         if kind != DEC_TBU:
             raise RuntimeError(f"member {b}: no decision is pending (call reset(), or the "
                                "episode is over)")
@@ -154,11 +180,28 @@ class HeuristicAgent(Agent):
         k = u - home * K
         if u >= 0 and 0 <= k < K and mask[k]:
             return k
+        self._fallback(b)
+        queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
+        return int(np.argmin(np.where(mask, queue, np.inf)))
+
+
+    def _place(self, sim: Any, b: int, job: int, mask: np.ndarray) -> int:
+        """The Place action for the scheduler's ``decide_tbu`` answer (class docstring)."""
+        M, S = sim.model, sim.state
+        T = sim.hw.n_tbus
+        home = int(S.RQ[b, S.JB[b, job, L.JB_REQ], L.RQ_HOME])
+        u = int(decide_tbu(M, S, b, job, self.code))
+        a = u if u >= 0 else T + (home if u == PARK_HOME else int(parked_cluster(u)))
+        if 0 <= a < mask.shape[0] and mask[a]:
+            return a
+        self._fallback(b)
+        queue = np.where(mask[:T], S.TB[b, L.TB_QL].astype(np.float64), np.inf)
+        return int(np.argmin(queue)) if np.isfinite(queue).any() else int(np.argmax(mask))
+
+    def _fallback(self, b: int) -> None:
         self.fallbacks += 1
         if b < self.member_fallbacks.shape[0]:
             self.member_fallbacks[b] += 1
-        queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
-        return int(np.argmin(np.where(mask, queue, np.inf)))
 
 
 class DispatchAgent(Agent):
@@ -397,15 +440,18 @@ def zoo_checkpoints(root: str | Path | None = None) -> list[Path]:
 
 #: Heuristics whose :class:`HeuristicAgent` reproduces the kernel-only run of the same
 #: scheduler exactly when the env's controller is that scheduler (docs/agents.md, tested in
-#: tests/test_agents.py). Elsewhere (TBU level: static and reactive defer, eft and the
-#: reconfiguration-cost-aware adaptive, proactive and octopus may pick a matching TBU outside the
-#: home cluster) the agent falls back.
+#: tests/test_agents.py, tests/test_place.py). Elsewhere (TBU level: static and reactive defer,
+#: eft and the reconfiguration-cost-aware adaptive, proactive and octopus may pick a matching
+#: TBU outside the home cluster) the agent falls back; Place expresses every scheduler's
+#: placement.
 EXACT: dict[str, tuple[str, ...]] = {
     "TBUAssign": ("least_loaded", "random", "round_robin"),
     "ClusterAssign": tuple(SCHEDULERS),
     # a DispatchAgent is the kernel's own rule: equal to Simulation(dispatch=name) under any
     # controller (the Dispatch level is expressible everywhere; tests/test_dispatch.py)
     "Dispatch": tuple(DISPATCH_RULES),
+    "Place": tuple(SCHEDULERS),
+    "Provision": tuple(SCHEDULERS),
 }
 
 #: Heuristics whose decision hook at a level is the same code (``decide_tbu`` /
@@ -417,6 +463,8 @@ SAME_DECISION: dict[str, tuple[tuple[str, ...], ...]] = {
     "Dispatch": (),
     "ClusterAssign": (("static", "reactive", "adaptive", "round_robin"),
                       ("proactive", "octopus"), ("least_loaded", "eft")),
+    "Place": (("static", "reactive"), ("adaptive", "octopus"), ("proactive", "least_loaded")),
+    "Provision": (("static", "adaptive", "random", "round_robin", "least_loaded", "eft"),),
 }
 
 

@@ -33,6 +33,7 @@ machine's load hits every id alike), and prints each one's median steps/s and me
     python benchmarks/bench_env.py                       # TBUAssign-v0, ~2 minutes
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
     python benchmarks/bench_env.py --side-by-side --sizes 1024 --seconds 4 --rounds 5
+    python benchmarks/bench_env.py --env octogym/Place-v0 --sizes 1024 --sync-sizes 64
 """
 
 from __future__ import annotations
@@ -51,7 +52,14 @@ from octogym.envs import ENV_IDS, make_sb3_vec_env
 from octogym.envs.decisions import DECISIONS
 from octogym.kernel import fields as L
 from octogym.kernel.dispatch import D_SED, dispatch_rule
-from octogym.kernel.layout import EXT_DISPATCH, EXT_TBU, ST_DECISION, ST_GROW
+from octogym.kernel.layout import (
+    EXT_DISPATCH,
+    EXT_PLACE,
+    EXT_PROVISION,
+    EXT_TBU,
+    ST_DECISION,
+    ST_GROW,
+)
 from octogym.kernel.loop import run_member
 from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu
 from octogym.simulator import Simulation
@@ -93,6 +101,12 @@ def ext_rounds(M, S, pol, ext, acts, state):
                 j = S.SC[b, L.SC_DQ_HEAD]
                 if ext & EXT_DISPATCH:
                     acts[b] = dispatch_rule(M, S, b, S.SC[b, L.SC_DEC_TBU], D_SED, pol)
+                elif ext & EXT_PROVISION:  # keep (the controller places)
+                    acts[b] = M.MI[L.MI_K] * M.CFG.shape[1]
+                elif ext & EXT_PLACE:  # least-loaded TBU of the home cluster, else wait there
+                    c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+                    u = least_loaded_tbu(M, S, b, c)
+                    acts[b] = u if u >= 0 else M.MI[L.MI_T] + c
                 elif ext & EXT_TBU:
                     c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
                     acts[b] = least_loaded_tbu(M, S, b, c)
@@ -132,13 +146,29 @@ def bench_ceiling(env_id: str, n: int, kw: dict, seconds: float) -> float:
 
 def heuristic(env_id: str, slices: dict[str, slice], K: int, Q: int
               ) -> Callable[[np.ndarray], np.ndarray]:
-    """Least-loaded choice (dispatch: shortest expected duration) from a batch of observations
-    (B, D) -> actions (B,)."""
+    """Least-loaded choice (dispatch: shortest expected duration; provision: keep) from a
+    batch of observations (B, D) -> actions (B,)."""
     if "Dispatch" in env_id:
         valid, dur = slices["cand_valid"], slices["cand_expected_duration"]
 
         def act(obs: np.ndarray) -> np.ndarray:
             return np.argmin(np.where(obs[:, valid] > 0.5, obs[:, dur], np.inf), axis=1)
+        return act
+    if "Provision" in env_id:  # keep: the last action, K * NCFG
+        tc = slices["tbu_config"]
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            return np.full(len(obs), tc.stop - tc.start, np.int64)
+        return act
+    if "Place" in env_id:  # least-loaded TBU of the home cluster, else wait at home
+        ch, queue = slices["cluster_home"], slices["tbu_queue"]
+        C = ch.stop - ch.start
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            home = np.argmax(obs[:, ch], axis=1)
+            q = obs[:, queue].reshape(len(obs), C, K)[np.arange(len(obs)), home]
+            k = np.argmin(np.where(q < 1, q, np.inf), axis=1)
+            return np.where((q < 1).any(axis=1), home * K + k, C * K + home)
     elif "TBUAssign" in env_id:
         free, queue = slices["tbu_free_slot"], slices["tbu_queue"]
 
@@ -226,7 +256,7 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = 
         return float("nan")  # the kernel does not count the dispatch decisions it takes itself
     spec = gym.spec(env_id)
     hw = kw.get("hardware", spec.kwargs["hardware"])
-    tbu = "TBUAssign" in env_id
+    tbu = "Cluster" not in env_id  # TBUAssign and Place decide per TB instance
     done, busy = 0, 0.0
     while busy < seconds:
         sim = Simulation(kw.get("workflows"), hw, load=kw["load"],
@@ -296,7 +326,7 @@ def main() -> None:
     Simulation(None, "chip", n_requests=2).run()  # compile / load the kernel first
     warm = Simulation(None, "chip", n_requests=2)
     run_parallel(warm.model, warm.state, warm.policy, np.ones(1, np.bool_))
-    ext_rounds(warm.model, warm.state, warm.policy, False, True, np.full(1, -1),
+    ext_rounds(warm.model, warm.state, warm.policy, EXT_TBU, np.full(1, -1),
                np.zeros(1, np.int64))
     rows: list[tuple[str, int, float, float | None]] = []
 

@@ -161,7 +161,7 @@ class KernelBatch:
         self.sim = Simulation(config.workflows, config.hardware, load=config.load,
                               n_requests=config.requests_per_episode, arrival=config.arrival,
                               batch=batch, seed=0, policy=controller,
-                              **(config.sim_options or {}))
+                              **decision.sim_options(controller, config.sim_options))
         hw = self.sim.hw
         self.hw = hw
         self.B = batch
@@ -170,9 +170,10 @@ class KernelBatch:
         self.N = int(config.requests_per_episode)
         self.max_steps = None if config.max_steps is None else int(config.max_steps)
         self.tau, self.work, self.wf_work = mix_scales(self.sim)
-        self.n_actions = decision.n_actions(hw)
-        self.slices = layout(decision.features, self.K, self.C, n_candidates(hw))
-        self.obs_dim = obs_size(decision.features, self.K, self.C, n_candidates(hw))
+        self.n_actions = decision.batch_actions(self.sim)
+        n_configs = int(self.sim.model.CFG.shape[1])  # for per-configuration features
+        self.slices = layout(decision.features, self.K, self.C, n_configs, n_candidates(hw))
+        self.obs_dim = obs_size(decision.features, self.K, self.C, n_configs, n_candidates(hw))
         # start of each feature, in table order (what the compiled builders index)
         self.offsets = np.array([self.slices[f.name].start for f in decision.features],
                                 np.int64)

@@ -20,7 +20,7 @@ that describes the decision, and an all-ones mask.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
@@ -29,19 +29,27 @@ from octogym.envs.dispatch_obs import dispatch_observe_member
 from octogym.envs.layout import (
     CLUSTER_FEATURES,
     DISPATCH_FEATURES,
+    PLACE_FEATURES,
+    PROVISION_FEATURES,
     TBU_FEATURES,
     Feature,
     n_candidates,
 )
+from octogym.envs.place import place_observe_member, place_reference
+from octogym.envs.provision import DOC_N_CONFIGS, provision_observe_member, provision_reference
 from octogym.hardware import HardwareConfig
 from octogym.kernel import fields as L
 from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_DISPATCH,
+    DEC_PLACE,
+    DEC_PROVISION,
     DEC_TBU,
     DISPATCH_BACKLOG,
     EXT_CLUSTER,
     EXT_DISPATCH,
+    EXT_PLACE,
+    EXT_PROVISION,
     EXT_TBU,
     TBU_IDLE,
 )
@@ -49,6 +57,7 @@ from octogym.kernel.policies import policy_defers
 
 if TYPE_CHECKING:
     from octogym.envs.core import KernelBatch
+    from octogym.simulator import Simulation
 
 
 def squash(x: np.ndarray, s: float) -> np.ndarray:
@@ -70,6 +79,15 @@ class Decision:
 
     def n_actions(self, hw: HardwareConfig) -> int:
         raise NotImplementedError
+
+    def batch_actions(self, sim: Simulation) -> int:
+        """The action count for a batch's simulation (Provision also needs its mix)."""
+        return self.n_actions(sim.hw)
+
+    def sim_options(self, controller: str, options: dict[str, Any] | None) -> dict[str, Any]:
+        """The ``Simulation`` keywords of a batch under ``controller``: the env's
+        ``sim_options`` (Provision adds an epoch where the controller has none)."""
+        return dict(options or {})
 
     def observe(self, core: KernelBatch, rows: np.ndarray) -> None:
         """Write ``core.obs``, ``core.mask`` and ``core.home`` of members ``rows`` (compiled;
@@ -192,6 +210,57 @@ class ClusterDecision(Decision):
         return _assemble(core, values, n), mask, np.zeros(n, np.int64)
 
 
+class PlaceDecision(Decision):
+    """One ready TB instance, offered wherever the kernel-only path asks ``decide_tbu`` (also
+    when its home cluster is full); action ``u < T`` = TBU ``u`` of the machine, ``T + c`` =
+    wait in cluster ``c``'s backlog (:mod:`octogym.envs.place`)."""
+
+    name = "Place"
+    kind = DEC_PLACE
+    features = PLACE_FEATURES
+    default_controller = "proactive"  # as TBUAssign: its cluster choice, provisioning, diffusion
+    ext = EXT_PLACE
+
+    def n_actions(self, hw: HardwareConfig) -> int:
+        return hw.n_tbus + hw.n_clusters
+
+    def observe_reference(self, core, rows):
+        values, mask, home = place_reference(core, rows)
+        return _assemble(core, values, len(rows)), mask, home
+
+
+class ProvisionDecision(Decision):
+    """One cluster at an epoch: reconfigure one of its idle, empty TBUs to a configuration
+    (``k * NCFG + g``), or keep the rest (``K * NCFG``) and go on to the next cluster
+    (:mod:`octogym.envs.provision`, :mod:`octogym.kernel.provision`)."""
+
+    name = "Provision"
+    kind = DEC_PROVISION
+    features = PROVISION_FEATURES
+    # the paper's full scheduler keeps placing, stealing, choosing clusters and diffusing;
+    # the agent replaces its provisioning
+    default_controller = "octopus"
+    ext = EXT_PROVISION
+
+    def n_actions(self, hw: HardwareConfig, n_configs: int = DOC_N_CONFIGS) -> int:
+        """``K * n_configs + 1`` (default ``n_configs``: the default mix's)."""
+        return hw.tbus_per_cluster * n_configs + 1
+
+    def batch_actions(self, sim: Simulation) -> int:
+        return self.n_actions(sim.hw, int(sim.model.CFG.shape[1]))
+
+    def sim_options(self, controller, options):
+        from octogym.schedulers import DEFAULT_EPOCH, SCHEDULERS
+        out = dict(options or {})
+        if "epoch" not in out and SCHEDULERS[controller].epoch == 0:
+            out["epoch"] = DEFAULT_EPOCH  # decisions happen at epochs: give it some
+        return out
+
+    def observe_reference(self, core, rows):
+        values, mask, home = provision_reference(core, rows)
+        return _assemble(core, values, len(rows)), mask, home
+
+
 # ---- compiled builders: positions of the features in their table (compile-time constants) ----
 _TI = {f.name: i for i, f in enumerate(TBU_FEATURES)}
 (T_DUR, T_WAIT, T_REMOTE, T_AGE, T_BACKLOG, T_IN_SYS, T_PROGRESS, T_FREE, T_QUEUE, T_QWORK,
@@ -298,6 +367,13 @@ def observe_member(b, M, S, c, obs, mask, home):
         tbu_observe_member(b, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
                            M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.Q,
                            c.C * c.K, c.N, c.tau, c.work, obs, mask, home)
+    elif c.decision_kind == DEC_PROVISION:
+        provision_observe_member(b, S.SC, S.TB, S.TBR, S.CL, S.JB, S.ST_DEM, M.MB[L.MB_BLK_CFG],
+                                 c.feature_offsets, c.K, c.C, c.Q, c.N, c.tau, obs, mask, home)
+    elif c.decision_kind == DEC_PLACE:
+        place_observe_member(b, M, S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL,
+                             M.MB[L.MB_BLK_CFG], M.dur_mean, c.feature_offsets, c.K, c.C, c.Q,
+                             c.N, c.tau, c.work, obs, mask, home)
     else:
         cluster_observe_member(b, S.SC, S.JB, S.RQ, S.CL, S.TBF, c.wf_work, c.feature_offsets,
                                c.K, c.C, c.Q, c.T, c.N, c.tau, c.work, obs, mask, home)
@@ -396,4 +472,5 @@ class DispatchDecision(Decision):
 
 
 DECISIONS: dict[str, Decision] = {"TBUAssign": TBUDecision(), "ClusterAssign": ClusterDecision(),
-                                  "Dispatch": DispatchDecision()}
+                                  "Dispatch": DispatchDecision(), "Place": PlaceDecision(),
+                                  "Provision": ProvisionDecision()}

@@ -15,12 +15,28 @@ from gymnasium import spaces
 
 from octogym.envs.config import RENDER_MODES, EnvConfig, rst_list
 from octogym.envs.core import KernelBatch, root_seed
-from octogym.envs.decisions import ClusterDecision, Decision, DispatchDecision, TBUDecision
-from octogym.envs.layout import CLUSTER_FEATURES, DISPATCH_FEATURES, TBU_FEATURES, markdown_table
+from octogym.envs.decisions import (
+    ClusterDecision,
+    Decision,
+    DispatchDecision,
+    PlaceDecision,
+    ProvisionDecision,
+    TBUDecision,
+)
+from octogym.envs.layout import (
+    CLUSTER_FEATURES,
+    DISPATCH_FEATURES,
+    PLACE_FEATURES,
+    PROVISION_FEATURES,
+    TBU_FEATURES,
+    markdown_table,
+)
+from octogym.envs.provision import DOC_N_CONFIGS, doc_note
 from octogym.envs.reward import REWARDS
 from octogym.envs.viewer import GridViewer
 
-__all__ = ["RENDER_MODES", "ClusterAssignEnv", "DispatchEnv", "OctoEnv", "TBUAssignEnv"]
+__all__ = ["RENDER_MODES", "ClusterAssignEnv", "DispatchEnv", "OctoEnv", "PlaceEnv",
+           "ProvisionEnv", "TBUAssignEnv"]
 
 
 class OctoEnv(gym.Env[np.ndarray, np.int64]):
@@ -173,6 +189,14 @@ class DispatchEnv(OctoEnv):
     decision = DispatchDecision()
 
 
+class PlaceEnv(OctoEnv):
+    decision = PlaceDecision()
+
+
+class ProvisionEnv(OctoEnv):
+    decision = ProvisionDecision()
+
+
 TBUAssignEnv.__doc__ = _DOC.format(
     title="TBU assignment: choose the TBU that runs each ready TB instance.",
     description="One step = one ready TB instance (a task block execution) whose home cluster "
@@ -206,3 +230,30 @@ DispatchEnv.__doc__ = _DOC.format(
     "holding a candidate. Action 0 is first-in-first-out (the kernel's own behaviour).",
     table=markdown_table(DISPATCH_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
     arguments=rst_list(), env_id="octogym/Dispatch-v0")
+PlaceEnv.__doc__ = _DOC.format(
+    title="Place: send each ready TB instance to any TBU of the machine, or let it wait.",
+    description="One step = one ready TB instance, at every TB instance (also when its home "
+    "cluster is full: exactly where a scheduler's placement hook decides, so every scheduler's "
+    "placement is expressible). The controller keeps the cluster choice, stealing, "
+    "provisioning and diffusion; a parked TB is re-offered when a queue slot frees in the "
+    "cluster it waits in (docs/envs.md, Place).",
+    vector="PlaceVectorEnv",
+    action="``Discrete(T + C)``: ``u < T`` = TBU ``u`` of the machine (valid if its queue has "
+    "space); ``T + c`` = wait in cluster ``c``'s backlog (valid if a TBU of ``c`` is busy, so "
+    "a slot will free; ``T + home`` is the plain wait).",
+    table=markdown_table(PLACE_FEATURES), rewards=", ".join(f"``{r}``" for r in REWARDS),
+    arguments=rst_list(), env_id="octogym/Place-v0")
+ProvisionEnv.__doc__ = _DOC.format(
+    title="Provision: at every epoch, choose each cluster's reconfigurations.",
+    description="One step = one cluster at an epoch (clusters in order, each until the agent "
+    "keeps). The controller keeps placing TBs, choosing clusters, stealing and diffusing; the "
+    "provisioning part of its epoch is the agent's. A controller without an epoch gets the "
+    "default one (docs/envs.md, Provision).",
+    vector="ProvisionVectorEnv",
+    action="``Discrete(K * NCFG + 1)`` (``NCFG``: configurations of the workflow mix): "
+    "``k * NCFG + g`` reconfigures TBU ``k`` of the cluster to configuration ``g`` (valid if "
+    "it is idle with an empty queue and does not hold ``g``); ``K * NCFG`` keeps the rest and "
+    "moves on to the next cluster (always valid).",
+    table=doc_note() + "\n\n" + markdown_table(PROVISION_FEATURES, n_configs=DOC_N_CONFIGS),
+    rewards=", ".join(f"``{r}``" for r in REWARDS), arguments=rst_list(),
+    env_id="octogym/Provision-v0")

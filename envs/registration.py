@@ -18,6 +18,10 @@ ENV_SPECS: dict[str, tuple[str, str]] = {
     "ClusterAssign-Wafer-v0": ("ClusterAssign", "wafer"),
     "Dispatch-v0": ("Dispatch", "chip"),
     "Dispatch-Wafer-v0": ("Dispatch", "wafer"),
+    "Place-v0": ("Place", "chip"),
+    "Place-Wafer-v0": ("Place", "wafer"),
+    "Provision-v0": ("Provision", "chip"),
+    "Provision-Wafer-v0": ("Provision", "wafer"),
 }
 # Options an id sets beyond its preset. The wafer's queues only hold two jobs once its
 # pipeline has filled (about 1,000 requests at load 0.8): with the default 200 requests per

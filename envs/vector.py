@@ -29,7 +29,14 @@ from gymnasium.vector.utils import batch_space
 
 from octogym.envs.config import RENDER_MODES, EnvConfig
 from octogym.envs.core import KernelBatch, root_seed
-from octogym.envs.decisions import ClusterDecision, Decision, DispatchDecision, TBUDecision
+from octogym.envs.decisions import (
+    ClusterDecision,
+    Decision,
+    DispatchDecision,
+    PlaceDecision,
+    ProvisionDecision,
+    TBUDecision,
+)
 from octogym.envs.viewer import GridViewer
 
 
@@ -226,3 +233,15 @@ class DispatchVectorEnv(OctoVectorEnv):
     """Native vector env of :class:`~octogym.envs.env.DispatchEnv` (module docstring)."""
 
     decision = DispatchDecision()
+
+
+class PlaceVectorEnv(OctoVectorEnv):
+    """Native vector env of :class:`~octogym.envs.env.PlaceEnv` (module docstring)."""
+
+    decision = PlaceDecision()
+
+
+class ProvisionVectorEnv(OctoVectorEnv):
+    """Native vector env of :class:`~octogym.envs.env.ProvisionEnv` (module docstring)."""
+
+    decision = ProvisionDecision()

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from octogym.kernel import fields as L
-from octogym.kernel.layout import DEC_CLUSTER, DEC_DISPATCH, DEC_TBU, TBU_IDLE, TBU_RUN
+from octogym.kernel.layout import (
+    DEC_CLUSTER,
+    DEC_DISPATCH,
+    DEC_PLACE,
+    DEC_PROVISION,
+    DEC_TBU,
+    TBU_IDLE,
+    TBU_RUN,
+)
 
 if TYPE_CHECKING:
     from octogym.envs.core import KernelBatch
@@ -42,7 +50,7 @@ def decision_cluster(core: KernelBatch, b: int) -> int:
     """The cluster the pending decision is about (-1: none)."""
     S = core.sim.state
     kind = int(S.SC[b, L.SC_DEC_KIND])
-    if kind == DEC_TBU or kind == DEC_DISPATCH:
+    if kind in (DEC_TBU, DEC_DISPATCH, DEC_PLACE, DEC_PROVISION):
         return int(core.home[b])
     return -1
 
@@ -68,7 +76,11 @@ class GridViewer:
         what = {DEC_TBU: f"TB ready in cluster {dc}: choose a TBU 0-{K - 1}",
                 DEC_CLUSTER: f"request arrived: choose a cluster 0-{core.C - 1}",
                 DEC_DISPATCH: f"TBU {int(sc[L.SC_DEC_TBU])} freed in cluster {dc}: choose its "
-                              f"next TB, candidate 0-{int(core.mask[b].sum()) - 1}"}.get(
+                              f"next TB, candidate 0-{int(core.mask[b].sum()) - 1}",
+                DEC_PLACE: f"TB ready, home cluster {dc}: choose a TBU 0-{core.T - 1} or "
+                f"wait in cluster c ({core.T} + c)",
+                DEC_PROVISION: f"epoch, cluster {dc}: reconfigure an idle TBU or keep "
+                f"({core.n_actions - 1})"}.get(
                     kind, "no decision pending (episode over)")
         in_system = int(sc[L.SC_N_ARRIVED] - sc[L.SC_N_DONE])
         lines = [f"{core.decision.name} t={int(sc[L.SC_NOW])} cycles  requests done "

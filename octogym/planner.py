@@ -38,15 +38,20 @@ from octogym.kernel.build import cache_aligned_zeros
 from octogym.kernel.fork import clone_rows, match_pools, run_rows
 from octogym.kernel.layout import (
     DEC_CLUSTER,
+    DEC_PLACE,
     DEC_TBU,
     EXT_CLUSTER,
+    EXT_PLACE,
     EXT_TBU,
+    PARK_HOME,
     ST_DECISION,
     ST_GROW,
     ST_STALLED,
+    TBU_IDLE,
     State,
 )
 from octogym.kernel.loop import NO_ACTION, POLICY_ACTION
+from octogym.kernel.mechanisms import parked_cluster
 from octogym.kernel.policies import decide_cluster, decide_tbu
 from octogym.schedulers import SCHEDULERS, parse_planner
 
@@ -54,7 +59,8 @@ if TYPE_CHECKING:
     from octogym.metrics import SimResult
     from octogym.simulator import Simulation
 
-LEVELS = {"tbu": EXT_TBU, "cluster": EXT_CLUSTER, "both": EXT_TBU | EXT_CLUSTER}
+LEVELS = {"tbu": EXT_TBU, "cluster": EXT_CLUSTER, "both": EXT_TBU | EXT_CLUSTER,
+          "place": EXT_PLACE}
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,14 @@ class RolloutPlanner:
         elif kind == DEC_CLUSTER:
             acts = np.arange(hw.n_clusters)
             load = S.CL[b, L.CL_QUEUED] + S.CL[b, L.CL_BL_LEN]
+        elif kind == DEC_PLACE:  # any TBU with space, or a wait where a TBU is busy
+            Q, T = hw.queue_capacity, hw.n_tbus
+            ql = S.TB[b, L.TB_QL]
+            us = np.flatnonzero(ql < Q)
+            busy = (S.TB[b, L.TB_STATE] != TBU_IDLE).reshape(hw.n_clusters, -1).any(axis=1)
+            waits = T + np.flatnonzero(busy)
+            acts = np.concatenate([us, waits])
+            load = np.concatenate([ql[us], np.full(waits.size, Q)])  # waits rank last
         else:
             raise RuntimeError(f"member {b}: no decision is pending")
         if self.cfg.k > 0:
@@ -232,6 +246,10 @@ class RolloutPlanner:
         if int(S.SC[b, L.SC_DEC_KIND]) == DEC_CLUSTER:
             return int(decide_cluster(M, S, b, j, self.pol))
         u = int(decide_tbu(M, S, b, j, self.pol))
+        if int(S.SC[b, L.SC_DEC_KIND]) == DEC_PLACE:  # every answer is a Place action
+            home = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME])
+            return u if u >= 0 else \
+                self.sim.hw.n_tbus + (home if u == PARK_HOME else int(parked_cluster(u)))
         K, Q = self.sim.hw.tbus_per_cluster, self.sim.hw.queue_capacity
         home = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME])
         ql = S.TB[b, L.TB_QL, home * K:(home + 1) * K]

@@ -19,6 +19,8 @@ from octogym.envs import ENV_IDS, register_envs
 from octogym.envs.layout import (
     CLUSTER_FEATURES,
     DISPATCH_FEATURES,
+    PLACE_FEATURES,
+    PROVISION_FEATURES,
     TBU_FEATURES,
     layout,
     markdown_table,
@@ -69,7 +71,9 @@ def rollout(env: gym.Env, seed: int, policy=first_valid, max_steps: int = 100_00
 def test_registered_ids():
     assert set(ENV_IDS) == {"octogym/TBUAssign-v0", "octogym/TBUAssign-Wafer-v0",
                             "octogym/ClusterAssign-v0", "octogym/ClusterAssign-Wafer-v0",
-                            "octogym/Dispatch-v0", "octogym/Dispatch-Wafer-v0"}
+                            "octogym/Dispatch-v0", "octogym/Dispatch-Wafer-v0",
+                            "octogym/Place-v0", "octogym/Place-Wafer-v0",
+                            "octogym/Provision-v0", "octogym/Provision-Wafer-v0"}
     for env_id in ENV_IDS:
         spec = gym.spec(env_id)
         assert spec.vector_entry_point is not None
@@ -120,10 +124,13 @@ def test_spaces_and_masks(env_id):
     env = make(env_id)
     core = env.unwrapped.core
     hw = core.hw
-    tbu, dispatch = "TBUAssign" in env_id, "Dispatch" in env_id
-    assert env.action_space.n == (hw.tbus_per_cluster if tbu else n_candidates(hw) if dispatch
-                                  else hw.n_clusters)
-    feats = TBU_FEATURES if tbu else DISPATCH_FEATURES if dispatch else CLUSTER_FEATURES
+    tbu, place, dispatch = "TBUAssign" in env_id, "Place" in env_id, "Dispatch" in env_id
+    n_configs = core.sim.model.CFG.shape[1]
+    n_actions = {"TBUAssign": hw.tbus_per_cluster, "ClusterAssign": hw.n_clusters,
+                 "Dispatch": n_candidates(hw), "Place": hw.n_tbus + hw.n_clusters,
+                 "Provision": hw.tbus_per_cluster * n_configs + 1}[core.decision.name]
+    assert env.action_space.n == n_actions
+    feats = core.decision.features
     assert env.observation_space.shape == (core.obs_dim,)
     obs, info = env.reset(seed=3)
     n = 0
@@ -138,6 +145,10 @@ def test_spaces_and_masks(env_id):
         elif dispatch:  # a prefix of the slots, at least two (else there is no decision)
             np.testing.assert_array_equal(obs[core.slices["cand_valid"]] > 0.5, mask)
             assert mask.sum() >= 2 and mask[:mask.sum()].all()
+        elif place:  # a TBU is valid iff its queue has space
+            np.testing.assert_array_equal(obs[core.slices["tbu_queue"]] < 1, mask[:hw.n_tbus])
+        elif core.decision.name == "Provision":  # "keep" is always valid
+            assert mask[-1]
         else:
             assert mask.all()
         obs, _, term, trunc, info = env.step(first_valid(info))
@@ -145,7 +156,7 @@ def test_spaces_and_masks(env_id):
         if term or trunc:
             break
     assert env.observation_space.contains(obs)
-    lay = layout(feats, hw.tbus_per_cluster, hw.n_clusters, n_candidates(hw))
+    lay = layout(feats, hw.tbus_per_cluster, hw.n_clusters, n_configs, n_candidates(hw))
     assert obs[lay["progress"]][0] == pytest.approx(1.0)
 
 
@@ -156,19 +167,22 @@ def test_tbu_layout_is_the_same_at_chip_and_wafer():
 
 
 def test_layout_covers_the_vector_exactly():
-    for feats in (TBU_FEATURES, CLUSTER_FEATURES, DISPATCH_FEATURES):
-        for K, C in ((4, 16), (4, 256), (3, 5)):
-            lay = layout(feats, K, C, 12).values()
-            idx = np.concatenate([np.arange(s.start, s.stop) for s in lay])
+    for feats in (TBU_FEATURES, CLUSTER_FEATURES, DISPATCH_FEATURES, PLACE_FEATURES,
+                  PROVISION_FEATURES):
+        for K, C, G in ((4, 16, 1), (4, 256, 7), (3, 5, 2)):
+            lay = layout(feats, K, C, G, 12)
+            idx = np.concatenate([np.arange(s.start, s.stop) for s in lay.values()])
             np.testing.assert_array_equal(np.sort(idx), np.arange(len(idx)))
 
 
 def test_docs_and_docstrings_carry_the_generated_tables():
-    from octogym.envs import ClusterAssignEnv, DispatchEnv, TBUAssignEnv
+    from octogym.envs import ClusterAssignEnv, DispatchEnv, PlaceEnv, ProvisionEnv, TBUAssignEnv
+    from octogym.envs.provision import DOC_N_CONFIGS
     doc = (ROOT / "docs" / "envs.md").read_text()
     for cls, feats in ((TBUAssignEnv, TBU_FEATURES), (ClusterAssignEnv, CLUSTER_FEATURES),
-                       (DispatchEnv, DISPATCH_FEATURES)):
-        table = markdown_table(feats)
+                       (DispatchEnv, DISPATCH_FEATURES), (PlaceEnv, PLACE_FEATURES),
+                       (ProvisionEnv, PROVISION_FEATURES)):
+        table = markdown_table(feats, n_configs=DOC_N_CONFIGS)
         assert table in cls.__doc__
         assert table in doc, f"docs/envs.md is stale: regenerate the {cls.__name__} table " \
                              "(python -m octogym.envs.layout)"

@@ -78,8 +78,10 @@ def compare_runs(a: gym.vector.VectorEnv, b: gym.vector.VectorEnv, seeds: list[i
     return ended
 
 
-# enough for every member to end an episode (of small(env_id) requests)
-STEPS = {"TBUAssign": 140, "ClusterAssign": 45, "Dispatch": 120, "Dispatch-Wafer": 4000}
+# enough for every member to end an episode of small(env_id) requests (Provision-Wafer asks
+# 256 clusters per epoch)
+STEPS = {"TBUAssign": 140, "ClusterAssign": 45, "Dispatch": 120, "Dispatch-Wafer": 4000,
+         "Place": 200, "Provision": 800, "Provision-Wafer": 10000}
 
 
 def steps_for(env_id: str) -> int:
@@ -295,7 +297,8 @@ def bench():
 
 
 @pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0",
-                                    "octogym/Dispatch-v0"])
+                                    "octogym/Dispatch-v0", "octogym/Place-v0",
+                                    "octogym/Provision-v0"])
 def test_bench_ceiling_does_the_env_work(env_id, bench):
     """benchmarks/bench_env.py's env ceiling (compiled round-robin, no env) makes the same
     decisions as the native env playing the benchmark's heuristic: as many, with the same

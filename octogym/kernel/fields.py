@@ -124,7 +124,11 @@ SC_DEC_WAIT_CBU = 36  # dec_wait_cbu: cycles decisions queued for a CBU (behind 
 SC_LINK_WAIT = 37  # link_wait: cycles transfers waited for busy NoC links (noc_cont only)
 SC_N_LINK_WAITS = 38  # n_link_waits: transfers that waited for a busy NoC link (noc_cont only)
 SC_DEC_TBU = 39  # dec_tbu: TBU the pending dispatch decision is about (DEC_DISPATCH; -1: none)
-SC_NFIELDS = 40
+SC_PROV_CLUSTER = 40  # prov_cluster: 1 + the cluster whose provisioning decision is pending this
+#   epoch (0: none)
+SC_PROV_LAST = 41  # prov_last: 1 + the TBU this epoch's provisioning of that cluster last
+#   reconfigured (0: none yet)
+SC_NFIELDS = 42
 
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded

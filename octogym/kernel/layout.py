@@ -49,6 +49,14 @@ EXT_CLUSTER, EXT_TBU = 1 << DEC_CLUSTER, 1 << DEC_TBU
 DEC_DISPATCH = 3
 EXT_DISPATCH = 1 << DEC_DISPATCH
 DISPATCH_BACKLOG = 8
+# Place (helper placeprov): a ready TB instance goes to any TBU of the machine, or waits in a
+# cluster's backlog (docs/envs.md, Place); the kernel pauses at every TB instance.
+DEC_PLACE = 4
+EXT_PLACE = 1 << DEC_PLACE
+# Provision (helper placeprov): at each epoch, cluster by cluster, which idle TBUs to
+# reconfigure to which configuration (docs/envs.md, Provision).
+DEC_PROVISION = 5
+EXT_PROVISION = 1 << DEC_PROVISION
 
 # TBU states.
 TBU_IDLE, TBU_RUN, TBU_RECONF = 0, 1, 2
@@ -217,6 +225,11 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
         ("link_wait", "cycles transfers waited for busy NoC links (noc_cont only)"),
         ("n_link_waits", "transfers that waited for a busy NoC link (noc_cont only)"),
         ("dec_tbu", "TBU the pending dispatch decision is about (DEC_DISPATCH; -1: none)"),
+        # Provision decisions (EXT_PROVISION): an epoch's provisioning, cluster by cluster
+        ("prov_cluster", "1 + the cluster whose provisioning decision is pending this epoch "
+                         "(0: none)"),
+        ("prov_last", "1 + the TBU this epoch's provisioning of that cluster last "
+                      "reconfigured (0: none yet)"),
     )),
     ("SF", "f8", ("X",), "float scalars of a member", (
         ("arr_clock", "Poisson arrival clock: the last arrival time, unrounded"),

@@ -37,6 +37,8 @@ from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_DISPATCH,
     DEC_NONE,
+    DEC_PLACE,
+    DEC_PROVISION,
     DEC_TBU,
     EV_ARRIVAL,
     EV_CB_DONE,
@@ -46,6 +48,8 @@ from octogym.kernel.layout import (
     EV_TBU_FREE,
     EXT_CLUSTER,
     EXT_DISPATCH,
+    EXT_PLACE,
+    EXT_PROVISION,
     EXT_TBU,
     FR_COPY,
     FR_GROUP,
@@ -78,6 +82,7 @@ from octogym.kernel.mechanisms import (
     ob_release,
     out_blocked,
     park,
+    park_code,
     parked_cluster,
     start_next,
 )
@@ -96,6 +101,7 @@ from octogym.kernel.policies import (
     scope_entities,
     tbu_scope,
 )
+from octogym.kernel.provision import provision_action, provision_begin
 from octogym.rng import (
     S_ARRIVAL,
     S_BRANCH,
@@ -598,6 +604,33 @@ def place_tb(M, S, b, j, c, u, scope):
         park(M, S, b, parked_cluster(u), j)
 
 
+@kernel_step
+def place_action(M, S, b, j, action, pol):
+    """Resolve a DEC_PLACE decision about TB job ``j`` (the decision queue's head): ``action``
+    ``u < T`` = TBU ``u`` of the machine, ``T + c`` = park the job in cluster ``c``'s backlog
+    (``T + home`` is the plain "wait"), ``POLICY_ACTION`` = the member's own ``decide_tbu``.
+    Then exactly what the kernel-only path does with a ``decide_tbu`` answer (``place_tb``):
+    an invalid TBU (full queue) is counted and replaced by the home cluster's least-loaded
+    TBU; an action outside ``[0, T + C)`` likewise. An agent's placement scans the machine's
+    T TBUs on the central scheduler (docs/model.md §3 "Control plane"); the policy's own
+    answer costs what it costs in the kernel-only run."""
+    MI = M.MI
+    T = MI[L.MI_T]
+    c = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
+    scope = SCOPE_MACHINE
+    if action == POLICY_ACTION:
+        u = decide_tbu(M, S, b, j, pol)
+        scope = tbu_scope(pol)
+    elif 0 <= action < T:
+        u = action
+    elif T <= action < T + MI[L.MI_C]:
+        u = PARK_HOME if action - T == c else park_code(action - T)
+    else:
+        S.SC[b, L.SC_N_INVALID] += 1
+        u = least_loaded_tbu(M, S, b, c)  # -1 (PARK_HOME) when the home cluster is full
+    place_tb(M, S, b, j, c, u, scope)
+
+
 @kernel_helper
 def _capacity_ok(M, S, b):
     SC = S.SC
@@ -670,6 +703,10 @@ def run_member(M, S, b, pol, ext, until, action):
         j = SC[b, L.SC_DQ_HEAD]
         if SC[b, L.SC_DEC_KIND] == DEC_DISPATCH:
             resolve_dispatch(M, S, b, pol, action)
+        elif SC[b, L.SC_DEC_KIND] == DEC_PROVISION:
+            provision_action(M, S, b, action, pol)
+        elif SC[b, L.SC_DEC_KIND] == DEC_PLACE:
+            place_action(M, S, b, j, action, pol)
         elif SC[b, L.SC_DEC_KIND] == DEC_CLUSTER:
             h = action
             scope = SCOPE_CLUSTERS  # an agent's cluster choice scans the C clusters
@@ -696,6 +733,9 @@ def run_member(M, S, b, pol, ext, until, action):
         SC[b, L.SC_DEC_KIND] = DEC_NONE
         SC[b, L.SC_DEC_JOB] = -1
     while True:
+        if SC[b, L.SC_PROV_CLUSTER] > 0:  # an epoch's provisioning is under way
+            SC[b, L.SC_DEC_KIND] = DEC_PROVISION
+            return ST_DECISION
         while SC[b, L.SC_DQ_LEN] > 0:
             if not _capacity_ok(M, S, b):
                 return ST_GROW
@@ -710,6 +750,10 @@ def run_member(M, S, b, pol, ext, until, action):
                 assign_cluster(M, S, b, WL, j, h, cluster_scope(pol))
             else:
                 c = RQ[b, JB[b, j, L.JB_REQ], L.RQ_HOME]
+                if ext & EXT_PLACE:  # every TB instance, where the policy would decide
+                    SC[b, L.SC_DEC_KIND] = DEC_PLACE
+                    SC[b, L.SC_DEC_JOB] = j
+                    return ST_DECISION
                 if ext & EXT_TBU:
                     if not cluster_has_space(M, S, b, c):
                         dq_pop(S, b)
@@ -753,6 +797,9 @@ def run_member(M, S, b, pol, ext, until, action):
                     return ST_STALLED
             else:
                 SC[b, L.SC_IDLE_EPOCHS] = 0
+            if ext & EXT_PROVISION:
+                provision_begin(M, S, b)  # the agent decides, cluster by cluster
+                continue
             rc0 = SC[b, L.SC_N_RECONF]
             mg0 = SC[b, L.SC_N_MIGRATIONS]
             on_epoch(M, S, b, pol)

@@ -446,136 +446,218 @@ def count_home_wait(M, S, b):
             j = S.JB[b, j, L.JB_NEXT]
 
 
-@kernel_step
-def reactive_epoch(M, S, b):
-    """``reactive``: a configuration is *pressed* when its waiting jobs per TBU holding it,
-    machine-wide, reach ``reactive_threshold`` (with ``reconf_aware``, also when that wait, the
-    pressure x its mean duration, exceeds ``switch_cost``). Per cluster, the pressed
-    configuration with the most of **its requests'** waiting jobs (counted by the request's
-    home cluster, wherever they wait) per TBU of the cluster holding it (none counts as one; at
-    least one job) takes over one idle, empty TBU of the cluster whose configuration is lightly
-    pressed machine-wide (fewer waiting jobs than TBUs holding it; never the machine's last TBU
-    of a configuration). ``static`` serves a configuration from several clusters, so the
-    machine-wide count says whether a configuration needs more TBUs and the home count says
-    where its demand comes from. Clusters are visited from a seeded random start and ties
-    between equally pressed configurations break by a seeded draw (``epoch_draw``), so no
-    cluster or configuration is favoured by its index."""
-    MI = M.MI
-    K = MI[L.MI_K]
-    C = MI[L.MI_C]
-    ncfg = M.CFG.shape[1]
-    thr = param(M, PARAM_REACTIVE_THRESHOLD)
-    aware = param(M, PARAM_RECONF_AWARE) > 0
-    all_wait = S.PW[b, 0]  # TBs waiting for each config, machine-wide
-    ntbu = S.PW[b, 1]
-    total = S.PW[b, 2]  # TBUs holding each config, machine-wide
+@kernel_helper
+def config_count(M, S, b, total):
+    """``total[k]`` = TBUs of the machine holding configuration ``k``."""
     total[:] = 0.0
-    for u in range(MI[L.MI_T]):
+    for u in range(M.MI[L.MI_T]):
         if S.TB[b, L.TB_CFG, u] >= 0:
             total[S.TB[b, L.TB_CFG, u]] += 1.0
+
+
+@kernel_step
+def reactive_prepare(M, S, b):
+    """The machine-wide counts ``reactive`` decides from, at an epoch: ``S.PW[b, 2]`` = TBUs
+    holding each configuration (:func:`config_count`), ``S.HOME_WAIT`` (by the request's home
+    cluster, :func:`count_home_wait`) and ``S.PW[b, 0]`` = TBs waiting for each
+    configuration, machine-wide. Reconfigurations of idle, empty TBUs change only the first."""
+    C = M.MI[L.MI_C]
+    ncfg = M.CFG.shape[1]
+    config_count(M, S, b, S.PW[b, 2])
     count_home_wait(M, S, b)
+    all_wait = S.PW[b, 0]
     all_wait[:] = 0.0
     for c in range(C):
         for k in range(ncfg):
             all_wait[k] += S.HOME_WAIT[b, c, k]
-    start = min(int(epoch_draw(M, S, b, 0) * C), C - 1)
-    for i in range(C):
-        c = (start + i) % C
-        waiting = S.HOME_WAIT[b, c]
-        ntbu[:] = 0.0
-        for u in range(c * K, (c + 1) * K):
-            cf = S.TB[b, L.TB_CFG, u]
-            if cf >= 0:
-                ntbu[cf] += 1.0
-        hi = -1
-        hp = 0.0
-        nties = 0
-        for k in range(ncfg):
-            mp = all_wait[k] / (total[k] if total[k] > 0 else 1.0)
-            if mp < thr or (aware and mp * M.CFG[L.CFG_MEAN, k] <= switch_cost(M)):
-                continue  # not pressed machine-wide (or waiting is cheaper than switching)
-            p = waiting[k] / (ntbu[k] if ntbu[k] > 0 else 1.0)
-            if p > hp:
-                hp = p
-                hi = k
-                nties = 1
-            elif p == hp and hi >= 0:
-                nties += 1  # reservoir sampling: the tied config replaces with chance 1/n
-                if epoch_draw(M, S, b, 1 + c * ncfg + k) * nties < 1.0:
-                    hi = k
-        if hi < 0:
-            continue
-        for u in range(c * K, (c + 1) * K):
-            cf = S.TB[b, L.TB_CFG, u]
-            if cf == hi or cf < 0 or total[cf] < 2:
-                continue  # never remove a configuration's last TBU on the machine
-            if all_wait[cf] / total[cf] < 1.0 and reconfigure(M, S, b, u, hi):
-                total[cf] -= 1.0
-                total[hi] += 1.0
-                break
+
+
+@kernel_helper
+def epoch_cluster_start(M, S, b):
+    """The cluster an epoch's per-cluster provisioning starts from (then on, wrapping): a
+    seeded draw (``epoch_draw``), so no cluster is favoured by its index."""
+    C = M.MI[L.MI_C]
+    return min(int(epoch_draw(M, S, b, 0) * C), C - 1)
 
 
 @kernel_step
-def proactive_epoch(M, S, b, structural_only):
-    """``proactive``: update each cluster's moving average of per-config TB demand, then
-    re-provision idle, empty TBUs towards the predicted work mix, before the work queues up.
-    With ``structural_only`` (``octopus``), only TBUs idle for at least ``structural_idle``
-    cycles are re-provisioned: a briefly idle TBU is transient idleness, left to stealing."""
+def reactive_choice(M, S, b, c):
+    """``reactive``'s move in cluster ``c`` after :func:`reactive_prepare`: ``(u, k)`` =
+    reconfigure TBU ``u`` to ``k``, or ``(-1, -1)``. A configuration is *pressed* when its
+    waiting jobs per TBU holding it, machine-wide, reach ``reactive_threshold`` (with
+    ``reconf_aware``, also when that wait, the pressure x its mean duration, exceeds
+    ``switch_cost``). The pressed configuration with the most of **the cluster's requests'**
+    waiting jobs (counted by the request's home cluster, wherever they wait) per TBU of the
+    cluster holding it (none counts as one; at least one job; ties by a seeded draw) takes
+    over the first idle, empty TBU of the cluster whose configuration is lightly pressed
+    machine-wide (fewer waiting jobs than TBUs holding it; never the machine's last TBU of a
+    configuration). ``static`` serves a configuration from several clusters, so the
+    machine-wide count says whether a configuration needs more TBUs and the home count says
+    where its demand comes from."""
+    K = M.MI[L.MI_K]
+    ncfg = M.CFG.shape[1]
+    thr = param(M, PARAM_REACTIVE_THRESHOLD)
+    aware = param(M, PARAM_RECONF_AWARE) > 0
+    all_wait = S.PW[b, 0]
+    ntbu = S.PW[b, 1]
+    total = S.PW[b, 2]
+    waiting = S.HOME_WAIT[b, c]
+    ntbu[:] = 0.0
+    for u in range(c * K, (c + 1) * K):
+        cf = S.TB[b, L.TB_CFG, u]
+        if cf >= 0:
+            ntbu[cf] += 1.0
+    hi = -1
+    hp = 0.0
+    nties = 0
+    for k in range(ncfg):
+        mp = all_wait[k] / (total[k] if total[k] > 0 else 1.0)
+        if mp < thr or (aware and mp * M.CFG[L.CFG_MEAN, k] <= switch_cost(M)):
+            continue  # not pressed machine-wide (or waiting is cheaper than switching)
+        p = waiting[k] / (ntbu[k] if ntbu[k] > 0 else 1.0)
+        if p > hp:
+            hp = p
+            hi = k
+            nties = 1
+        elif p == hp and hi >= 0:
+            nties += 1  # reservoir sampling: the tied config replaces with chance 1/n
+            if epoch_draw(M, S, b, 1 + c * ncfg + k) * nties < 1.0:
+                hi = k
+    if hi < 0:
+        return -1, -1
+    for u in range(c * K, (c + 1) * K):
+        cf = S.TB[b, L.TB_CFG, u]
+        if cf == hi or cf < 0 or total[cf] < 2:
+            continue  # never remove a configuration's last TBU on the machine
+        if all_wait[cf] / total[cf] < 1.0 and S.TB[b, L.TB_STATE, u] == TBU_IDLE \
+                and S.TB[b, L.TB_QL, u] == 0:  # reconfigure() takes only idle, empty TBUs
+            return u, hi
+    return -1, -1
+
+
+@kernel_step
+def reactive_epoch(M, S, b):
+    """``reactive``: :func:`reactive_choice`'s move in every cluster (at most one each),
+    clusters visited from :func:`epoch_cluster_start`."""
+    C = M.MI[L.MI_C]
+    total = S.PW[b, 2]
+    reactive_prepare(M, S, b)
+    start = epoch_cluster_start(M, S, b)
+    for i in range(C):
+        u, k = reactive_choice(M, S, b, (start + i) % C)
+        if u >= 0:
+            cf = S.TB[b, L.TB_CFG, u]
+            if reconfigure(M, S, b, u, k):
+                total[cf] -= 1.0
+                total[k] += 1.0
+
+
+@kernel_helper
+def demand_update(M, S, b, c):
+    """Cluster ``c``'s moving average of per-config TB demand, one epoch on (the demand
+    tracking of ``proactive`` / ``octopus``)."""
+    a = param(M, PARAM_EMA)
+    for k in range(M.CFG.shape[1]):
+        d = S.ST_DEM[b, c, k] - S.DEMAND_PREV[b, c, k]
+        S.DEMAND_PREV[b, c, k] = S.ST_DEM[b, c, k]
+        S.DEMAND_EMA[b, c, k] = (1.0 - a) * S.DEMAND_EMA[b, c, k] + a * d
+
+
+@kernel_step
+def proactive_targets(M, S, b, c):
+    """``want`` (``S.PW[b, 0]``) = target TBUs per configuration in cluster ``c``, the
+    predicted work mix (demand average times mean duration) scaled to its ``K`` TBUs;
+    ``have`` (``S.PW[b, 1]``) = TBUs holding each there; ``unmet`` (``S.PW[b, 2]``) = the
+    predicted TBU-cycles per epoch of each configuration that its holders there cannot serve
+    (what one more TBU could gain, at most a whole epoch). False if no demand is predicted or
+    provisioning is off (the ``provision`` ablation)."""
     MI = M.MI
     K = MI[L.MI_K]
     ncfg = M.CFG.shape[1]
-    a = param(M, PARAM_EMA)
-    now = S.SC[b, L.SC_NOW]
-    idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
-    provision = param(M, PARAM_PROVISION) > 0
-    aware = param(M, PARAM_RECONF_AWARE) > 0
-    # the demand prediction's horizon: an EMA of weight a remembers ~1/a epochs
-    horizon = MI[L.MI_EPOCH] / (a if a > 0.0 else 1.0)
     want = S.PW[b, 0]
     have = S.PW[b, 1]
     unmet = S.PW[b, 2]
     want[:] = 0.0
-    for c in range(MI[L.MI_C]):
-        tot = 0.0
-        for k in range(ncfg):
-            d = S.ST_DEM[b, c, k] - S.DEMAND_PREV[b, c, k]
-            S.DEMAND_PREV[b, c, k] = S.ST_DEM[b, c, k]
-            S.DEMAND_EMA[b, c, k] = (1.0 - a) * S.DEMAND_EMA[b, c, k] + a * d
-            want[k] = S.DEMAND_EMA[b, c, k] * M.CFG[L.CFG_MEAN, k]
-            tot += want[k]
-        if tot <= 0.0 or not provision:
+    tot = 0.0
+    for k in range(ncfg):
+        want[k] = S.DEMAND_EMA[b, c, k] * M.CFG[L.CFG_MEAN, k]
+        tot += want[k]
+    if tot <= 0.0 or not param(M, PARAM_PROVISION) > 0:
+        return False
+    have[:] = 0.0
+    for u in range(c * K, (c + 1) * K):
+        if S.TB[b, L.TB_CFG, u] >= 0:
+            have[S.TB[b, L.TB_CFG, u]] += 1.0
+    for k in range(ncfg):
+        x = want[k] - have[k] * MI[L.MI_EPOCH]
+        unmet[k] = min(x, float(MI[L.MI_EPOCH])) if x > 0.0 else 0.0
+        want[k] = want[k] / tot * K
+    return True
+
+
+@kernel_step
+def proactive_next(M, S, b, c, start, structural_only):
+    """``proactive``'s next move in cluster ``c`` after :func:`proactive_targets`, scanning its
+    TBUs from ``start``: ``(u, k)`` = reconfigure idle, empty TBU ``u`` to the configuration
+    ``k`` furthest below target (by more than half a TBU), unless its own configuration would
+    fall below target, and (with ``reconf_aware``, hysteresis) only if ``k``'s unmet work over
+    the prediction's horizon (~1/ema epochs) pays ``switch_cost``; ``(-1, -1)``: none. With
+    ``structural_only`` (``octopus``), only TBUs idle for at least ``structural_idle`` cycles
+    (a briefly idle TBU is transient idleness, left to stealing)."""
+    MI = M.MI
+    ncfg = M.CFG.shape[1]
+    now = S.SC[b, L.SC_NOW]
+    idle_thr = param(M, PARAM_STRUCTURAL_IDLE)
+    aware = param(M, PARAM_RECONF_AWARE) > 0
+    a = param(M, PARAM_EMA)
+    horizon = MI[L.MI_EPOCH] / (a if a > 0.0 else 1.0)
+    want = S.PW[b, 0]
+    have = S.PW[b, 1]
+    unmet = S.PW[b, 2]
+    for u in range(start, (c + 1) * MI[L.MI_K]):
+        cf = S.TB[b, L.TB_CFG, u]
+        if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0:
             continue
-        have[:] = 0.0
-        for u in range(c * K, (c + 1) * K):
-            if S.TB[b, L.TB_CFG, u] >= 0:
-                have[S.TB[b, L.TB_CFG, u]] += 1.0
+        if structural_only and now - S.TBR[b, u, L.TBR_IDLE] < idle_thr:
+            continue
+        if cf >= 0 and have[cf] - 1 < want[cf] - 0.5:
+            continue  # its own config would fall below target: keep it
+        best = -1
+        deficit = 0.5
         for k in range(ncfg):
-            # predicted TBU-cycles of config k per epoch that this cluster's holders of k
-            # cannot serve: what one more TBU of k could gain (at most a whole epoch)
-            x = want[k] - have[k] * MI[L.MI_EPOCH]
-            unmet[k] = min(x, float(MI[L.MI_EPOCH])) if x > 0.0 else 0.0
-            want[k] = want[k] / tot * K  # target TBUs of config k in this cluster
-        for u in range(c * K, (c + 1) * K):
+            dk = want[k] - have[k]
+            if dk > deficit:
+                deficit = dk
+                best = k
+        # no (paying) deficit now means none for the TBUs after u either: want, have and
+        # unmet are the same for them
+        if best < 0 or (aware and unmet[best] * horizon / MI[L.MI_EPOCH] <= switch_cost(M)):
+            return -1, -1
+        return u, best
+    return -1, -1
+
+
+@kernel_step
+def proactive_epoch(M, S, b, structural_only):
+    """``proactive``: per cluster, update the demand average, then re-provision idle, empty
+    TBUs towards the predicted work mix (:func:`proactive_next`), before the work queues up."""
+    K = M.MI[L.MI_K]
+    have = S.PW[b, 1]
+    for c in range(M.MI[L.MI_C]):
+        demand_update(M, S, b, c)
+        if not proactive_targets(M, S, b, c):
+            continue
+        start = c * K
+        while True:
+            u, k = proactive_next(M, S, b, c, start, structural_only)
+            if u < 0:
+                break
             cf = S.TB[b, L.TB_CFG, u]
-            if S.TB[b, L.TB_STATE, u] != TBU_IDLE or S.TB[b, L.TB_QL, u] != 0:
-                continue
-            if structural_only and now - S.TBR[b, u, L.TBR_IDLE] < idle_thr:
-                continue
-            if cf >= 0 and have[cf] - 1 < want[cf] - 0.5:
-                continue  # its own config would fall below target: keep it
-            best = -1
-            deficit = 0.5
-            for k in range(ncfg):
-                dk = want[k] - have[k]
-                if dk > deficit:
-                    deficit = dk
-                    best = k
-            if best >= 0 and aware and unmet[best] * horizon / MI[L.MI_EPOCH] <= switch_cost(M):
-                continue  # hysteresis: the predicted gain does not pay the reconfiguration
-            if best >= 0 and reconfigure(M, S, b, u, best):
+            if reconfigure(M, S, b, u, k):
                 if cf >= 0:
                     have[cf] -= 1.0
-                have[best] += 1.0
+                have[k] += 1.0
+            start = u + 1
 
 
 @kernel_step
