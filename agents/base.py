@@ -463,7 +463,7 @@ SAME_DECISION: dict[str, tuple[tuple[str, ...], ...]] = {
     "Dispatch": (),
     "ClusterAssign": (("static", "reactive", "adaptive", "round_robin"),
                       ("proactive", "octopus"), ("least_loaded", "eft")),
-    "Place": (("static", "reactive"), ("adaptive", "octopus"), ("proactive", "least_loaded")),
+    "Place": (("static", "reactive"), ("adaptive", "octopus")),
     "Provision": (("static", "adaptive", "random", "round_robin", "least_loaded", "eft"),),
 }
 

@@ -39,11 +39,15 @@ def kernel_run(hw, seed, name, n=KW["requests_per_episode"], load=KW["load"]):
 def test_every_scheduler_is_exact_through_provision(name):
     """provision_choice answers what on_epoch would do next in the pending cluster, so the
     agent's reconfigurations are the kernel-only run's, metric for metric."""
-    env = gym.make("octogym/Provision-v0", controller=name, **KW)
+    # the fair reactive reconfigures only under real pressure: 0-1 times in 50 requests at
+    # load 0.9, 3 in 100 at load 1.0 (seeds 0, 1)
+    kw = {"requests_per_episode": 100, "load": 1.0} if name == "reactive" else KW
+    env = gym.make("octogym/Provision-v0", controller=name, **kw)
     agent = HeuristicAgent(name)
     for seed in (0, 1):
         m = play(env, seed, agent)
-        ref = kernel_run(env.unwrapped.core.hw, seed, name)
+        ref = kernel_run(env.unwrapped.core.hw, seed, name, kw["requests_per_episode"],
+                         kw["load"])
         assert {k: v for k, v in m.items() if k in ref} == ref
         assert m["env_invalid_actions"] == 0 and m["invalid_actions"] == 0
         if name in ("reactive", "proactive", "octopus"):

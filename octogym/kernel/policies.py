@@ -113,10 +113,16 @@ def scope_entities(M, scope):
 
 @kernel_helper
 def epoch_draw(M, S, b, x):
-    """A uniform draw from the member's policy stream keyed by the clock and ``x >= 0``, not by
-    a counter: an epoch that changes nothing draws nothing that persists, so the loop may skip
-    quiet epochs (``epoch_quiet_until``) bit-identically."""
-    return u01(S.SEED[b], S.SC[b, L.SC_NOW], 1 + x, S_POLICY)
+    """A uniform draw from the member's policy stream keyed by ``x >= 0`` and by how far the
+    member has got (TBs and CBs done, requests arrived), not by the clock or a draw counter:
+    between two epochs with nothing else in between the key is the same, so an epoch that
+    changed nothing would change nothing again, and the loop may skip quiet epochs
+    (``epoch_quiet_until``) bit-identically (keyed by the clock, a tie broken otherwise at a
+    skipped epoch could have reconfigured). An epoch's own work (reconfigurations,
+    migrations) does not move the key, so its draws are the same all through the epoch."""
+    SC = S.SC
+    k = SC[b, L.SC_N_TB_DONE] + SC[b, L.SC_N_CB_DONE] + SC[b, L.SC_N_ARRIVED]
+    return u01(S.SEED[b], k, 1 + x, S_POLICY)
 
 
 # ---- building blocks ------------------------------------------------------------------------
@@ -564,13 +570,14 @@ def demand_update(M, S, b, c):
 
 
 @kernel_step
-def proactive_targets(M, S, b, c):
+def proactive_targets(M, S, b, c, with_unmet):
     """``want`` (``S.PW[b, 0]``) = target TBUs per configuration in cluster ``c``, the
     predicted work mix (demand average times mean duration) scaled to its ``K`` TBUs;
     ``have`` (``S.PW[b, 1]``) = TBUs holding each there; ``unmet`` (``S.PW[b, 2]``) = the
     predicted TBU-cycles per epoch of each configuration that its holders there cannot serve
-    (what one more TBU could gain, at most a whole epoch). False if no demand is predicted or
-    provisioning is off (the ``provision`` ablation)."""
+    (what one more TBU could gain, at most a whole epoch; only ``with_unmet``: it is computed
+    once per cluster and epoch, from the holders before any reconfiguration). False if no
+    demand is predicted or provisioning is off (the ``provision`` ablation)."""
     MI = M.MI
     K = MI[L.MI_K]
     ncfg = M.CFG.shape[1]
@@ -589,8 +596,9 @@ def proactive_targets(M, S, b, c):
         if S.TB[b, L.TB_CFG, u] >= 0:
             have[S.TB[b, L.TB_CFG, u]] += 1.0
     for k in range(ncfg):
-        x = want[k] - have[k] * MI[L.MI_EPOCH]
-        unmet[k] = min(x, float(MI[L.MI_EPOCH])) if x > 0.0 else 0.0
+        if with_unmet:
+            x = want[k] - have[k] * MI[L.MI_EPOCH]
+            unmet[k] = min(x, float(MI[L.MI_EPOCH])) if x > 0.0 else 0.0
         want[k] = want[k] / tot * K
     return True
 
@@ -645,7 +653,7 @@ def proactive_epoch(M, S, b, structural_only):
     have = S.PW[b, 1]
     for c in range(M.MI[L.MI_C]):
         demand_update(M, S, b, c)
-        if not proactive_targets(M, S, b, c):
+        if not proactive_targets(M, S, b, c, True):
             continue
         start = c * K
         while True:

@@ -59,7 +59,8 @@ def provision_choice(M, S, b, c, pol):
         reactive_prepare(M, S, b)  # recounted: exact, as reconfigurations update TB_CFG
         u, k = reactive_choice(M, S, b, c)
     elif pol == P_PROACTIVE or pol == P_OCTOPUS:
-        if not proactive_targets(M, S, b, c):
+        # (unmet work as at the cluster's first decision, as on_epoch computes it once)
+        if not proactive_targets(M, S, b, c, last < 0):
             return keep_action(M)
         u, k = proactive_next(M, S, b, c, c * K if last < 0 else last + 1, pol == P_OCTOPUS)
     else:
