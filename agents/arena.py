@@ -167,7 +167,8 @@ def run_arm(scenario: Scenario, arm: Arm, seeds: int, n_requests: int | None = N
     metrics: Rows = [{} for _ in range(seeds)]
     while not done.all():
         rows = np.flatnonzero(~done)
-        actions = agent.act_batch(core.obs, core.mask, venv, rows)
+        obs = core.obs if core.entities is None else core.entities
+        actions = agent.act_batch(obs, core.mask, venv, rows)
         _, term, trunc = core.step(actions, active=~done)
         if trunc.any():
             raise RuntimeError(f"{arm.label} on {scenario.name}: an episode was truncated")
