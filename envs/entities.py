@@ -210,13 +210,36 @@ class EntityTables:
 
 
 def observe_entities(core: KernelBatch, rows: np.ndarray) -> None:
-    """Write the entity observation of members ``rows`` into ``core.entities`` (numpy,
-    vectorised over the members)."""
+    """Write the entity observation of members ``rows`` into ``core.entities`` (compiled:
+    :func:`octogym.envs.entity_builder.build_rows`, which must match
+    :func:`observe_entities_reference`)."""
+    from octogym.envs.entity_builder import build_rows
+
+    rows = np.asarray(rows, np.int64)
+    if len(rows) == 0:
+        return
+    S, M, tab, out = core.sim.state, core.sim.model, core.entity_tables, core.entities
+    has, job, home = core.decision.entity_focus(core, rows)
+    build_rows(rows, has, np.asarray(job, np.int64), np.asarray(home, np.int64), S.SC, S.JB,
+               S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL, tab.blk_type, tab.blk_cfg, tab.blk_cost,
+               tab.dur_mean, tab.rem, tab.execs, tab.wf_cfg_share, tab.cfg_share, tab.hops,
+               tab.wf_blocks, M.wf_entry, core.K, core.C, core.T, core.Q, core.N, core.tau,
+               core.work, out["global"], out["tbu"], out["tbu_mask"], out["cluster"],
+               out["cluster_mask"], out["waiting"], out["waiting_mask"], out["blocks"],
+               out["blocks_mask"])
+
+
+def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
+                               out: dict[str, np.ndarray] | None = None) -> None:
+    """The entity observation of members ``rows`` with numpy, vectorised over the members:
+    the readable definition of every feature, written into ``out`` (default
+    ``core.entities``)."""
     rows = np.asarray(rows, np.int64)
     n = len(rows)
     if n == 0:
         return
-    S, tab, out = core.sim.state, core.entity_tables, core.entities
+    S, tab = core.sim.state, core.entity_tables
+    out = core.entities if out is None else out
     K, C, T, Q, tau, work = core.K, core.C, core.T, core.Q, core.tau, core.work
     r2, i2 = rows[:, None], np.arange(n)[:, None]
     SC = S.SC[rows]

@@ -187,6 +187,30 @@ def test_action_rows_match_the_flat_features():
                 break
 
 
+@pytest.mark.parametrize("env_id,kw", [
+    ("octogym/TBUAssign-v0", {"load": 1.2}),
+    ("octogym/TBUAssign-v0", {"hardware": {"preset": "chip", "tbus_per_cluster": 2},
+                              "max_tbus": 20, "max_waiting": 3, "max_blocks": 5}),
+    ("octogym/ClusterAssign-v0", {"workflows": ["agent_loop", "recognition"]})])
+def test_compiled_builder_equals_the_numpy_reference(env_id, kw):
+    from octogym.envs.entities import observe_entities_reference
+
+    venv = native(env_id, 4, **kw)
+    core = venv.unwrapped.core
+    rows = np.arange(4)
+    _, info = venv.reset(seed=3)
+    waited = 0
+    for t in range(120):
+        ref = {k: np.full_like(v, 7) for k, v in core.entities.items()}
+        observe_entities_reference(core, rows, ref)
+        assert_obs_equal(core.entities, ref)
+        waited += int(core.entities["waiting_mask"].sum())
+        # the cluster env sends every request to cluster 0, so that TBs queue up
+        act = np.zeros(4, np.int64) if "Cluster" in env_id else policy(t, info["action_mask"])
+        _, _, _, _, info = venv.step(act)
+    assert waited > 0
+
+
 def test_waiting_rows_count_every_ready_tb_not_running():
     env = make("octogym/TBUAssign-v0", requests_per_episode=60, load=1.2, max_waiting=500)
     obs, info = env.reset(seed=0)
