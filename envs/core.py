@@ -206,7 +206,8 @@ class KernelBatch:
             self.entity_tables = E.EntityTables(self.sim, self.entity_sizes["blocks"])
             self.entity_space = E.entity_space(self.entity_sizes)
             self.entities = E.entity_buffers(batch, self.entity_space)
-        self._step = step_parallel if batch >= PARALLEL_MIN and threaded_steps() else step_serial
+        self.parallel = batch >= PARALLEL_MIN and threaded_steps()
+        self._step = step_parallel if self.parallel else step_serial
 
     def member_buffers(self) -> MemberBuffers:
         """The per-member arrays the compiled step writes, bundled by name. They alias this

@@ -211,13 +211,15 @@ class EntityTables:
 
 def observe_entities(core: KernelBatch, rows: np.ndarray) -> None:
     """Write the entity observation of members ``rows`` into ``core.entities`` (compiled:
-    :func:`octogym.envs.entity_builder.build_rows`, which must match
+    ``octogym.envs.entity_builder``, which must match
     :func:`observe_entities_reference`)."""
-    from octogym.envs.entity_builder import build_rows
+    from octogym.envs import entity_builder as eb
 
     rows = np.asarray(rows, np.int64)
     if len(rows) == 0:
         return
+    # threads as for the fused step (octogym.envs.core.PARALLEL_MIN, threaded_steps)
+    build_rows = eb.build_rows_parallel if core.parallel else eb.build_rows_serial
     S, M, tab, out = core.sim.state, core.sim.model, core.entity_tables, core.entities
     has, job, home = core.decision.entity_focus(core, rows)
     build_rows(rows, has, np.asarray(job, np.int64), np.asarray(home, np.int64), S.SC, S.JB,

@@ -211,6 +211,21 @@ def test_compiled_builder_equals_the_numpy_reference(env_id, kw):
     assert waited > 0
 
 
+def test_threaded_builder_equals_the_reference():
+    """From PARALLEL_MIN members on, the builder runs members on numba's threads."""
+    from octogym.envs.core import PARALLEL_MIN
+    from octogym.envs.entities import observe_entities_reference
+
+    venv = native("octogym/TBUAssign-v0", PARALLEL_MIN, load=1.2)
+    core = venv.unwrapped.core
+    _, info = venv.reset(seed=0)
+    for t in range(15):
+        _, _, _, _, info = venv.step(policy(t, info["action_mask"]))
+    ref = {k: np.full_like(v, 7) for k, v in core.entities.items()}
+    observe_entities_reference(core, np.arange(PARALLEL_MIN), ref)
+    assert_obs_equal(core.entities, ref)
+
+
 def test_waiting_rows_count_every_ready_tb_not_running():
     env = make("octogym/TBUAssign-v0", requests_per_episode=60, load=1.2, max_waiting=500)
     obs, info = env.reset(seed=0)
