@@ -60,6 +60,7 @@ class Arm:
     controller: str | None = None  # the env's controller (None: kernel)
     env_id: str | None = None  # the env id (learned: the one it was trained on)
     hardware: str | None = None  # learned: the hardware it was trained on
+    size_agnostic: bool = False  # learned: an entity policy (acts on any hardware)
 
 
 def learned_arm(agent: Any, label: str | None = None) -> Arm:
@@ -72,7 +73,7 @@ def learned_arm(agent: Any, label: str | None = None) -> Arm:
         label = "rl:" + (run.name if p.name == "final.zip" else f"{run.name}/{p.stem}")
     hw = agent.hardware if isinstance(agent.hardware, str) else hardware_label(agent.hardware)
     return Arm(label, "learned", str(agent.zip_path), agent.decision, controller,
-               agent.env_id, hw)
+               agent.env_id, hw, size_agnostic=agent.entity is not None)
 
 
 def hardware_label(hardware: Any) -> str:
@@ -114,7 +115,9 @@ def check_training_seeds(agent: Any) -> None:
 
 def _spaces_fit(arm: Arm, hardware: str) -> str | None:
     """Why a learned ``arm`` cannot act on ``hardware`` (observation or action size), or
-    ``None`` if it can."""
+    ``None`` if it can (an entity policy can act on any hardware)."""
+    if arm.size_agnostic:
+        return None
     dec = DECISIONS[arm.level]
     shapes = []
     for h in (arm.hardware, hardware):
