@@ -99,7 +99,7 @@ class Args:
 
 #: Options a resumed run takes from the checkpoint's config.json (passing one is an error).
 FROM_CHECKPOINT = {"env": "env_id", "algo": "algo", "seed": "seed", "env_kwargs": "env_kwargs",
-                   "hyperparams": "hyperparams", "n_envs": "n_envs"}
+                   "hyperparams": "hyperparams", "n_envs": "n_envs", "policy": "hyperparams"}
 
 
 def field_docs(cls: type) -> dict[str, str]:
