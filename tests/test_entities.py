@@ -386,3 +386,36 @@ def test_train_py_refuses_entity_runs_that_cannot_work(argv, msg):
     args, given = parse_args(argv)
     with pytest.raises(ValueError, match=msg):
         resolve(args, given)
+
+
+def test_entity_policy_is_invariant_to_padding_and_row_order(one_torch_thread):
+    """The plain-torch EntityPolicy: one logit per action row, masked rows at MASKED_LOGIT,
+    outputs unchanged by padding rows or by reordering the rows that are not actions."""
+    import torch
+
+    from octogym.agents.entity_policy import MASKED_LOGIT, EntityPolicy, feature_dims
+
+    small = make("octogym/TBUAssign-v0", load=2.0)
+    big = make("octogym/TBUAssign-v0", load=2.0, max_tbus=80, max_waiting=50, max_blocks=12)
+    torch.manual_seed(0)
+    net = EntityPolicy(feature_dims(small.observation_space), "tbu", hidden=16)
+    (o1, i1), (o2, _) = small.reset(seed=5), big.reset(seed=5)
+    for _ in range(40):  # the first valid TBU each time: TBs queue up, so rows differ
+        act = int(np.flatnonzero(i1["action_mask"])[0])
+        (o1, *_, i1), (o2, *_) = small.step(act), big.step(act)
+    mask = torch.as_tensor(i1["action_mask"][None])
+    mask[0, 0] = False
+    with torch.no_grad():
+        l1, v1 = net({k: torch.as_tensor(v[None]) for k, v in o1.items()}, mask)
+        l2, v2 = net({k: torch.as_tensor(v[None]) for k, v in o2.items()}, mask)
+        perm = dict(o1)
+        order = np.r_[np.arange(4), 4 + np.random.default_rng(0).permutation(60)]
+        perm["tbu"], perm["tbu_mask"] = o1["tbu"][order], o1["tbu_mask"][order]
+        w = np.random.default_rng(1).permutation(len(o1["waiting_mask"]))
+        perm["waiting"], perm["waiting_mask"] = o1["waiting"][w], o1["waiting_mask"][w]
+        l3, v3 = net({k: torch.as_tensor(v[None]) for k, v in perm.items()}, mask)
+    assert l1.shape == (1, 4) and v1.shape == (1,)
+    assert l1[0, 0] == MASKED_LOGIT and (l1[0, 1:] > MASKED_LOGIT).all()
+    assert o1["waiting_mask"].sum() > 1
+    for a, b in ((l1, l2), (v1, v2), (l1, l3), (v1, v3)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
