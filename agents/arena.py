@@ -61,6 +61,7 @@ class Arm:
     controller: str | None = None  # the env's controller (None: kernel)
     env_id: str | None = None  # the env id (learned: the one it was trained on)
     hardware: str | None = None  # learned: the hardware it was trained on
+    size_agnostic: bool = False  # learned: an entity policy (acts on any hardware)
 
 
 def learned_arm(agent: Any, label: str | None = None) -> Arm:
@@ -73,7 +74,7 @@ def learned_arm(agent: Any, label: str | None = None) -> Arm:
         label = "rl:" + (run.name if p.name == "final.zip" else f"{run.name}/{p.stem}")
     hw = agent.hardware if isinstance(agent.hardware, str) else hardware_label(agent.hardware)
     return Arm(label, "learned", str(agent.zip_path), agent.decision, controller,
-               agent.env_id, hw)
+               agent.env_id, hw, size_agnostic=agent.entity is not None)
 
 
 def hardware_label(hardware: Any) -> str:
@@ -115,7 +116,9 @@ def check_training_seeds(agent: Any) -> None:
 
 def _spaces_fit(arm: Arm, hardware: str) -> str | None:
     """Why a learned ``arm`` cannot act on ``hardware`` (observation or action size), or
-    ``None`` if it can."""
+    ``None`` if it can (an entity policy can act on any hardware)."""
+    if arm.size_agnostic:
+        return None
     dec = DECISIONS[arm.level]
     shapes = []
     for h in (arm.hardware, hardware):
@@ -168,7 +171,8 @@ def run_arm(scenario: Scenario, arm: Arm, seeds: int, n_requests: int | None = N
     metrics: Rows = [{} for _ in range(seeds)]
     while not done.all():
         rows = np.flatnonzero(~done)
-        actions = agent.act_batch(core.obs, core.mask, venv, rows)
+        obs = core.obs if core.entities is None else core.entities
+        actions = agent.act_batch(obs, core.mask, venv, rows)
         _, term, trunc = core.step(actions, active=~done)
         if trunc.any():
             raise RuntimeError(f"{arm.label} on {scenario.name}: an episode was truncated")

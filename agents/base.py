@@ -266,6 +266,13 @@ class SB3Agent(Agent):
         vn = load_vecnormalize(self.zip_path, hp if isinstance(hp, dict) else {}, what="obs")
         if vn is not None and vn.norm_obs:  # reward-only statistics do not touch obs
             self.obs_rms, self._clip, self._eps = vn.obs_rms, vn.clip_obs, vn.epsilon
+        # a size-agnostic entity policy (octogym.agents.entity_policy) acts through its own
+        # network, so it runs on observations and action counts of any hardware
+        self.entity = getattr(self.model.policy, "entity", None)
+        if self.entity is not None and self.obs_rms is not None:
+            raise CheckpointError(self.zip_path, "an entity policy with observation "
+                                  "normalisation statistics (entity observations are in [0, 1]; "
+                                  "train it with norm_obs=False)")
 
     @property
     def decision(self) -> str:
@@ -318,8 +325,19 @@ class SB3Agent(Agent):
 
     def check_spaces(self, observation_space: Any, action_space: Any) -> None:
         """Raise ``ValueError`` unless the model's observation and action spaces have the
-        shapes of the given (single-env) spaces."""
+        shapes of the given (single-env) spaces. An entity policy needs only the same
+        entity features (its rows and actions may number anything)."""
         mo, ma = self.model.observation_space, self.model.action_space
+        if self.entity is not None:
+            from octogym.agents.entity_policy import feature_dims
+            try:
+                theirs = feature_dims(observation_space)
+            except ValueError as e:
+                raise ValueError(f"{self.name}: {e}") from None
+            if theirs != feature_dims(mo):
+                raise ValueError(f"{self.name}: entity features {feature_dims(mo)} do not fit "
+                                 f"this env's {theirs}")
+            return
         if tuple(mo.shape) != tuple(observation_space.shape):
             raise ValueError(f"{self.name}: observation shape {tuple(mo.shape)} (trained on "
                              f"{self.hardware!r}) does not fit this env's "
@@ -348,6 +366,9 @@ class SB3Agent(Agent):
                        -self._clip, self._clip).astype(np.float32)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
+        if self.entity is not None:
+            return int(self.entity.act({k: np.asarray(v)[None] for k, v in obs.items()},
+                                       np.asarray(mask, bool)[None], self.deterministic)[0])
         obs = self._normalise(obs)
         if self.algo == "maskable_ppo":
             a, _ = self.model.predict(obs, action_masks=np.asarray(mask, bool),
@@ -366,6 +387,8 @@ class SB3Agent(Agent):
         import torch
         from stable_baselines3.common.policies import BaseModel
 
+        if self.entity is not None:
+            return self.entity.act(obs, np.asarray(masks, bool), self.deterministic)
         obs = self._normalise(obs)
         masks = np.asarray(masks, bool)
         if not self.deterministic:

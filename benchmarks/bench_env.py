@@ -34,6 +34,12 @@ machine's load hits every id alike), and prints each one's median steps/s and me
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
     python benchmarks/bench_env.py --side-by-side --sizes 1024 --seconds 4 --rounds 5
     python benchmarks/bench_env.py --env octogym/Place-v0 --sizes 1024 --sync-sizes 64
+    python benchmarks/bench_env.py --obs-modes --sizes 64,1024   # flat vs entities only
+
+``--obs-modes`` compares the native vector env's observation modes side by side instead
+(``obs_mode="flat"`` against ``"entities"``, docs/envs.md): both play the same least-loaded
+heuristic from the flat observation the fused step builds in either mode, so they take the same
+decisions and the ratio is the cost of building the entity observations.
 """
 
 from __future__ import annotations
@@ -302,6 +308,27 @@ def side_by_side(ids: list[str], n: int, kw: dict, seconds: float, rounds: int) 
         print(f"| `{i}` | {np.median(sps[i]):,.0f} | {ratio:.2f} |")
 
 
+def bench_obs_modes(env_id: str, sizes: list[int], kw: dict, seconds: float) -> None:
+    """Native vector env steps/s with flat and with entity observations, side by side."""
+    print(f"{'N':>6} {'flat steps/s':>14} {'entities steps/s':>18} {'entities / flat':>16}")
+    for n in sizes:
+        sps = {}
+        for mode in ("flat", "entities"):
+            venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
+                                obs_mode=mode, **kw)
+            core = venv.unwrapped.core
+            act = heuristic(env_id, core.slices, core.K, core.Q)
+            venv.reset(seed=0)
+
+            def step(venv=venv, core=core, act=act) -> int:
+                venv.step(act(core.obs))
+                return venv.num_envs
+            sps[mode] = timed(step, seconds, warmup=5)
+            venv.close()
+        print(f"{n:>6} {sps['flat']:>14,.0f} {sps['entities']:>18,.0f} "
+              f"{sps['entities'] / sps['flat']:>16.3f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--env", default="octogym/TBUAssign-v0")
@@ -314,11 +341,18 @@ def main() -> None:
     ap.add_argument("--side-by-side", nargs="?", const=",".join(ENV_IDS), default=None,
                     metavar="IDS", help="only the native vector env at the largest N, for "
                     "these comma-separated ids (default: all), with ratios to TBUAssign-v0")
+    ap.add_argument("--obs-modes", action="store_true",
+                    help="only compare obs_mode flat and entities (native env, --sizes)")
     a = ap.parse_args()
     kw = {"load": a.load, "requests_per_episode": a.requests}
     sizes = [int(s) for s in a.sizes.split(",")]
     if a.side_by_side is not None:
         side_by_side(a.side_by_side.split(","), sizes[-1], kw, a.seconds, a.rounds)
+        return
+    if a.obs_modes:
+        print(f"{a.env}  load={a.load}  requests/episode={a.requests}  {a.seconds:.0f}s per "
+              f"variant  numba threads={numba.get_num_threads()}")
+        bench_obs_modes(a.env, sizes, kw, a.seconds)
         return
     sync_sizes = [int(s) for s in a.sync_sizes.split(",")]
     sec = a.seconds

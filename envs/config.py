@@ -30,6 +30,7 @@ from octogym.kernel.layout import ARRIVAL_MODES
 from octogym.kernel.policies import KERNEL_POLICIES
 
 RENDER_MODES = ["ansi", "rgb_array"]
+OBS_MODES = ("flat", "entities")
 
 MAX_REWARD_SCALE = 1e200
 """Largest ``reward_scale``: a step's time integral is an int64 (below ``2**63 < 1e19``), so
@@ -83,6 +84,19 @@ class EnvConfig:
     render_mode: str | None = _opt(None, "`None`", '`"ansi"` or `"rgb_array"`', "display")
     max_steps: int | None = _opt(
         None, "`None` (no limit)", "decisions before the episode is truncated (>= 1)")
+    obs_mode: str = _opt(
+        "flat", '`"flat"`', "`flat` (one `Box` vector) or `entities` (a `Dict` of padded "
+        "per-entity matrices with masks; see [Observation modes](#observation-modes))")
+    max_tbus: int | None = _opt(
+        None, "`None` = all TBUs", "`entities`: TBU rows (the decision's home cluster first; "
+        ">= tbus_per_cluster for TBUAssign)")
+    max_clusters: int | None = _opt(
+        None, "`None` = all clusters", "`entities`: cluster rows (>= clusters for "
+        "ClusterAssign)")
+    max_waiting: int = _opt(
+        32, "`32`", "`entities`: rows of waiting TB instances (the oldest first)")
+    max_blocks: int | None = _opt(
+        None, "`None` = largest workflow", "`entities`: rows of the request's workflow blocks")
     arrival: str = _opt(
         "poisson", '`"poisson"`', "`poisson`, `closed` (all requests at t = 0) or `trace`")
     sim_options: dict[str, Any] | None = _opt(
@@ -114,6 +128,13 @@ class EnvConfig:
             raise bad("render_mode", f"must be one of {RENDER_MODES} or None")
         if self.max_steps is not None and (not _is_int(self.max_steps) or self.max_steps < 1):
             raise bad("max_steps", "must be a positive integer or None")
+        if not isinstance(self.obs_mode, str) or self.obs_mode not in OBS_MODES:
+            raise bad("obs_mode", f"must be one of {list(OBS_MODES)}")
+        for name in ("max_tbus", "max_clusters", "max_waiting", "max_blocks"):
+            v = getattr(self, name)
+            if not (v is None and name != "max_waiting") and (not _is_int(v) or v < 1):
+                raise bad(name, "must be a positive integer" + (
+                    "" if name == "max_waiting" else " or None"))
         if not isinstance(self.arrival, str) or self.arrival not in ARRIVAL_MODES:
             raise bad("arrival", f"must be one of {sorted(ARRIVAL_MODES)}")
         if self.sim_options is not None:

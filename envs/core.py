@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from numba import njit, prange
 
 from octogym.envs.actions import kernel_actions
@@ -202,7 +203,16 @@ class KernelBatch:
             per_tbu=rw.per_tbu, K=self.K, C=self.C, Q=self.Q, T=self.T, N=self.N, tau=self.tau,
             work=self.work, wf_work=self.wf_work, feature_offsets=self.offsets)
         self.members = self.member_buffers()
-        self._step = step_parallel if batch >= PARALLEL_MIN and threaded_steps() else step_serial
+        self.entities: dict[str, np.ndarray] | None = None
+        if config.obs_mode == "entities":
+            from octogym.envs import entities as E
+
+            self.entity_sizes = E.entity_sizes(config, self.sim, decision, self.n_actions)
+            self.entity_tables = E.EntityTables(self.sim, self.entity_sizes["blocks"])
+            self.entity_space = E.entity_space(self.entity_sizes)
+            self.entities = E.entity_buffers(batch, self.entity_space)
+        self.parallel = batch >= PARALLEL_MIN and threaded_steps()
+        self._step = step_parallel if self.parallel else step_serial
 
     def member_buffers(self) -> MemberBuffers:
         """The per-member arrays the compiled step writes, bundled by name. They alias this
@@ -261,8 +271,31 @@ class KernelBatch:
 
     # ---- stepping -------------------------------------------------------------------------
     def observe(self, rows: np.ndarray) -> None:
-        """Refresh ``obs``, ``mask`` and ``home`` of members ``rows``."""
+        """Refresh ``obs``, ``mask`` and ``home`` of members ``rows`` (and ``entities``)."""
         self.decision.observe(self, rows)
+        self._observe_entities(rows)
+
+    def _observe_entities(self, rows: np.ndarray) -> None:
+        if self.entities is not None:
+            from octogym.envs.entities import observe_entities
+
+            observe_entities(self, rows)
+
+    def observation_space(self) -> spaces.Space:
+        """One member's observation space: a ``Box`` (``obs_mode="flat"``) or the entity
+        ``Dict`` (:mod:`octogym.envs.entities`)."""
+        if self.entities is not None:
+            return self.entity_space
+        return spaces.Box(0.0, 1.0, (self.obs_dim,), np.float32)
+
+    def observation(self, b: int | None = None) -> np.ndarray | dict[str, np.ndarray]:
+        """A copy of member ``b``'s observation (``None``: every member's, batched) in the
+        batch's ``obs_mode``."""
+        if self.entities is None:
+            return self.obs.copy() if b is None else self.obs[b].copy()
+        if b is None:
+            return {k: v.copy() for k, v in self.entities.items()}
+        return {k: v[b].copy() for k, v in self.entities.items()}
 
     def step(self, actions: Any, active: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -285,6 +318,7 @@ class KernelBatch:
                 break
             rows, resume = rows[grow], True
             sim.grow(rows)
+        self._observe_entities(stepped)
         st = self.sim.state.SC[stepped, L.SC_STATUS]
         bad = stepped[(st != ST_DONE) & (st != ST_DECISION)]
         if bad.size:

@@ -76,6 +76,24 @@ class Decision:
     # the TBU env, `adaptive` for the cluster env. Defined here, once per decision kind.
     default_controller: str
     ext: int  # the EXT_* bit that makes the kernel pause here (Simulation.advance's ext)
+    # obs_mode="entities" (octogym.envs.entities): the entity kind whose rows 0 .. A-1 are the
+    # actions, in action order ("tbu": the home cluster's K TBUs come first; "cluster"). None:
+    # the decision has no entity layout yet (Dispatch, Place, Provision: flat only).
+    action_entity: str | None = None
+
+    def entity_focus(self, core: KernelBatch, rows: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(has, job, home)`` of members ``rows`` for the entity observation: whether a
+        decision of this kind is pending, the job slot it is about (0 without one) and the
+        home cluster it concerns (-1: none yet; the TBU rows start at its first TBU). The
+        default reads the kernel's pending decision; a decision about something else
+        overrides it."""
+        SC = core.sim.state.SC[rows]
+        has = SC[:, L.SC_DEC_KIND] == self.kind
+        job = np.where(has, SC[:, L.SC_DEC_JOB], 0)
+        home = np.where(has, core.sim.state.RQ[rows, core.sim.state.JB[rows, job, L.JB_REQ],
+                                               L.RQ_HOME], -1)
+        return has, job, home
 
     def n_actions(self, hw: HardwareConfig) -> int:
         raise NotImplementedError
@@ -120,6 +138,7 @@ class TBUDecision(Decision):
     features = TBU_FEATURES
     default_controller = "proactive"
     ext = EXT_TBU
+    action_entity = "tbu"
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.tbus_per_cluster
@@ -177,6 +196,7 @@ class ClusterDecision(Decision):
     features = CLUSTER_FEATURES
     default_controller = "adaptive"
     ext = EXT_CLUSTER
+    action_entity = "cluster"
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.n_clusters

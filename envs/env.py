@@ -52,7 +52,7 @@ class OctoEnv(gym.Env[np.ndarray, np.int64]):
         self.core = KernelBatch(self.decision, 1, config)
         self.render_mode = config.render_mode
         self.viewer = config.viewer or GridViewer()
-        self.observation_space = spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
+        self.observation_space = self.core.observation_space()
         self.action_space = spaces.Discrete(self.core.n_actions)
         self._started = False
         self._over = False
@@ -75,7 +75,7 @@ class OctoEnv(gym.Env[np.ndarray, np.int64]):
         core.start(np.zeros(1, np.int64))
         self._started = True
         self._over = False
-        return core.obs[0].copy(), core.info(0)
+        return core.observation(0), core.info(0)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._started or self._over:
@@ -88,7 +88,7 @@ class OctoEnv(gym.Env[np.ndarray, np.int64]):
             info = core.final_info(0)
         else:
             info = core.info(0)
-        return core.obs[0].copy(), float(r[0]), terminated, truncated, info
+        return core.observation(0), float(r[0]), terminated, truncated, info
 
     def fork(self) -> OctoEnv:
         """An independent env at this env's current state (kernel state, episode bookkeeping

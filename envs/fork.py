@@ -30,6 +30,8 @@ def fork_batch(core: KernelBatch) -> KernelBatch:
     other.root = list(core.root)
     other.rewards = copy.copy(core.rewards)
     other.rewards.acc = core.rewards.acc.copy()
+    if core.entities is not None:
+        other.entities = {k: v.copy() for k, v in core.entities.items()}
     other.members = other.member_buffers()  # the compiled step must write the copies
     return other
 
@@ -47,5 +49,7 @@ def clone_members(core: KernelBatch, src: int, dst: int | Sequence[int]) -> None
         a = getattr(core, name)
         a[dst] = a[src]
     core.rewards.acc[dst] = core.rewards.acc[src]
+    for a in (core.entities or {}).values():
+        a[dst] = a[src]
     for b in dst.tolist():
         core.root[b] = core.root[int(src)]

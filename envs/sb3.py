@@ -61,7 +61,7 @@ class SB3VecEnv(VecEnv):
             infos[b] = {"terminal_observation": obs,
                         "TimeLimit.truncated": bool(trunc[b] and not term[b]),
                         "metrics": info["metrics"]}
-        return (self.venv.core.obs.copy(), r.astype(np.float32), term | trunc, infos)
+        return (self.venv.core.observation(), r.astype(np.float32), term | trunc, infos)
 
     def close(self) -> None:
         self.venv.close()

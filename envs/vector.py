@@ -89,7 +89,7 @@ class OctoVectorEnv(VectorEnv):
         self.viewer = config.viewer or GridViewer()
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
-        self.single_observation_space = spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
+        self.single_observation_space = self.core.observation_space()
         self.single_action_space = spaces.Discrete(self.core.n_actions)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
@@ -137,7 +137,7 @@ class OctoVectorEnv(VectorEnv):
         self.core.start(rows)
         self._started[rows] = True
         self._ended[rows] = False
-        return self.core.obs.copy(), self.core.infos()
+        return self.core.observation(), self.core.infos()
 
     # ---- step -----------------------------------------------------------------------------
     def step_same(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -150,7 +150,7 @@ class OctoVectorEnv(VectorEnv):
         finals = {}
         if done.any():
             rows = np.flatnonzero(done)
-            finals = {int(b): (core.obs[b].copy(), core.final_info(int(b))) for b in rows}
+            finals = {int(b): (core.observation(int(b)), core.final_info(int(b))) for b in rows}
             core.next_episode(rows)
         return r, term, trunc, finals
 
@@ -171,7 +171,7 @@ class OctoVectorEnv(VectorEnv):
                 finfo = stack_infos(self.num_envs, {b: i for b, (_, i) in finals.items()})
                 infos.update(final_obs=fobs, _final_obs=done.copy(), final_info=finfo,
                              _final_info=done.copy())
-            return core.obs.copy(), r, term, trunc, infos
+            return core.observation(), r, term, trunc, infos
         pending = self._ended.copy()
         if pending.any() and mode == AutoresetMode.DISABLED:
             raise RuntimeError(f"members {np.flatnonzero(pending).tolist()} ended; reset them "
@@ -193,7 +193,7 @@ class OctoVectorEnv(VectorEnv):
             infos.update(stack_infos(self.num_envs, {int(b): {"metrics": core.metrics(int(b))}
                                                      for b in np.flatnonzero(done)}))
         self._ended = done
-        return core.obs.copy(), r, term, trunc, infos
+        return core.observation(), r, term, trunc, infos
 
     def clone_member(self, src: int, dst: int | list[int]) -> None:
         """Member ``src`` cloned into member(s) ``dst`` at its current state (kernel state and

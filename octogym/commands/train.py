@@ -65,6 +65,10 @@ class Args:
     """base seed: env ``i`` is seeded ``seed + i``; all must be < 10_000 (evaluation seeds)"""
     hyperparams: str | None = None
     """rl-zoo3-style YAML file (default: ``agents/hyperparams/<algo>.yml``)"""
+    policy: str | None = None
+    """the policy network: ``MlpPolicy`` or ``entity`` (the size-agnostic entity policy,
+    ``octogym.agents.entity_policy``; needs ``--algo maskable_ppo`` and ``--env-kwargs
+    obs_mode=entities``); default: the hyperparameter file's ``policy``"""
     env_kwargs: list[str] = field(default_factory=list)
     """env keywords: one JSON object or ``key=value`` pairs (values parsed as JSON if they can
     be, e.g. ``requests_per_episode=50 hardware=wafer``)"""
@@ -95,7 +99,7 @@ class Args:
 
 #: Options a resumed run takes from the checkpoint's config.json (passing one is an error).
 FROM_CHECKPOINT = {"env": "env_id", "algo": "algo", "seed": "seed", "env_kwargs": "env_kwargs",
-                   "hyperparams": "hyperparams", "n_envs": "n_envs"}
+                   "hyperparams": "hyperparams", "n_envs": "n_envs", "policy": "hyperparams"}
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -236,6 +240,9 @@ def resolve(args: Args, given: set[str]) -> Run:
         except (FileNotFoundError, KeyError, ValueError) as e:
             raise ValueError(f"--hyperparams: {e.args[0] if isinstance(e, KeyError) else e}"
                              ) from None
+        if args.policy:
+            hp["policy"] = args.policy
+        check_entity_run(algo, env_kwargs, hp)
         n_envs = args.n_envs or hp.get("n_envs", 8)
         target = None
         out = Path(args.out or f"runs/{env.replace('/', '-')}-{algo}-{seed}")
@@ -268,6 +275,26 @@ def resolve(args: Args, given: set[str]) -> Run:
                tensorboard=tb_available if args.tensorboard is None else args.tensorboard,
                resume=Path(args.resume) if args.resume else None,
                pretrain_stats=cfg.get("pretrain_stats"))
+
+
+def check_entity_run(algo: str, env_kwargs: dict[str, Any], hp: dict[str, Any]) -> None:
+    """``ValueError`` unless an ``entity`` policy run can work (the policy scores entity
+    observations and is a MaskablePPO policy; imitation warm starts are flat-only)."""
+    from octogym.agents.entity_policy import POLICY_NAME
+
+    if hp.get("policy") != POLICY_NAME:
+        return
+    if algo != "maskable_ppo":
+        raise ValueError(f"--policy {POLICY_NAME} needs --algo maskable_ppo, got {algo!r}")
+    if env_kwargs.get("obs_mode") != "entities":
+        raise ValueError(f"--policy {POLICY_NAME} needs --env-kwargs obs_mode=entities")
+    if hp.get("pretrain"):
+        raise ValueError(f"--policy {POLICY_NAME}: the hyperparameters' 'pretrain' (imitation) "
+                         "takes flat observations only; use --hyperparams "
+                         "agents/hyperparams/maskable_ppo_entity.yml")
+    if normalises(hp, "obs"):
+        raise ValueError(f"--policy {POLICY_NAME}: normalize must set norm_obs=False (entity "
+                         "observations are in [0, 1])")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,8 +349,13 @@ def main(argv: list[str] | None = None) -> int:
             norm_kw = run.hp["normalize"]
             venv = VecNormalize(venv, **(norm_kw if isinstance(norm_kw, dict) else {}))
         algo_kw = {k: v for k, v in run.hp.items() if k not in TRAIN_KEYS}
-        model = algo_class(run.algo)(run.hp.get("policy", "MlpPolicy"), venv, seed=run.seed,
-                                     device="cpu", verbose=0, **algo_kw)
+        from octogym.agents.entity_policy import resolve_policy
+        policy, pkw = resolve_policy(run.hp.get("policy", "MlpPolicy"), run.env,
+                                     algo_kw.pop("policy_kwargs", None))
+        if pkw is not None:
+            algo_kw["policy_kwargs"] = pkw
+        model = algo_class(run.algo)(policy, venv, seed=run.seed, device="cpu", verbose=0,
+                                     **algo_kw)
     norm = venv if isinstance(venv, VecNormalize) else None
 
     # ---- optional warm start: imitate a heuristic (hyperparameter ``pretrain``) ----------

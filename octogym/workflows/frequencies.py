@@ -193,3 +193,19 @@ def mix_work_per_config(
         for c, x in expected_frequencies(wf, min(phase, len(wf.phases))).work_per_config.items():
             out[c] = out.get(c, 0.0) + w / tot * x
     return out
+
+
+def remaining_work(wf: Workflow, phase: int = 0) -> np.ndarray:
+    """Expected TBU-cycles still ahead of a token at each block (in ``wf.blocks`` order),
+    exactly: ``r[b]`` counts block ``b``'s own run (a task's mean duration; 0 for control
+    blocks) and everything the token leads to. With the mean matrix ``M`` of the module
+    docstring, ``r = w + M r``, so ``r = (I - M)^{-1} w`` with ``w[b]`` = the mean duration
+    of task ``b``. A join counts ``1 / indegree`` of its continuation per token (it fires once
+    for ``indegree`` tokens), so the figures of a request's live tokens add up (linearity).
+    ``r[entry]`` is :attr:`Frequencies.work` (a test checks it). Ours."""
+    if phase:
+        wf = wf.with_phase(phase)
+    expected_frequencies(wf)  # raises if some loop never exits in expectation
+    _, M = mean_matrix(wf)
+    w = np.array([b.duration.mean() if b.type == "task" else 0.0 for b in wf.blocks])
+    return np.maximum(np.linalg.solve(np.eye(len(w)) - M, w), 0.0)
