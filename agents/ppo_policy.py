@@ -32,7 +32,7 @@ from octogym.agents.checkpoint import CONFIG_NAME, CheckpointError, atomic_write
 #: entity policy lives in its own module). Nothing else is ever imported from a checkpoint.
 POLICIES: dict[str, str] = {
     "MlpPolicy": "octogym.agents.ppo_policy:MLPPolicy",
-    "EntityPolicy": "octogym.agents.entity_policy:EntityPolicy",
+    "entity": "octogym.agents.entity_policy:EntityPolicy",
 }
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"Tanh": nn.Tanh, "ReLU": nn.ReLU}
@@ -84,17 +84,22 @@ def policy_class(name: str) -> type[nn.Module]:
         raise ValueError(f"policy {name!r} is not available ({POLICIES[name]}: {e})") from None
 
 
-def policy_kwargs_for(name: str, obs_space: Any, n_actions: int,
+def policy_kwargs_for(name: str, obs_space: Any, n_actions: int, decision: str,
                       policy_kwargs: dict[str, Any] | None) -> dict[str, Any]:
-    """The constructor keywords of policy ``name`` for these spaces (JSON-able, stored in the
-    checkpoint): the MLP gets ``obs_dim`` and ``n_actions``; other policies get
-    ``n_actions`` and their ``policy_kwargs``."""
+    """The constructor keywords of policy ``name`` for these spaces and ``decision``
+    (``"TBUAssign"`` / ``"ClusterAssign"``), JSON-able (stored in the checkpoint): the MLP
+    gets ``obs_dim`` and ``n_actions``, the entity policy (env option
+    ``obs_mode="entities"``) ``feature_dims`` and ``action_entity``; both get
+    ``policy_kwargs``."""
     kw = dict(policy_kwargs or {})
     if isinstance(kw.get("activation_fn"), type):
         kw["activation_fn"] = kw["activation_fn"].__name__
     if name == "MlpPolicy":
         return {"obs_dim": int(np.prod(obs_space.shape)), "n_actions": int(n_actions), **kw}
-    return {"n_actions": int(n_actions), **kw}
+    policy_class(name)  # a clear error when it is not available
+    from octogym.agents.entity_policy import feature_dims
+    entity = "tbu" if decision == "TBUAssign" else "cluster"
+    return {"feature_dims": feature_dims(obs_space), "action_entity": entity, **kw}
 
 
 def as_obs_dict(obs: Any) -> dict[str, np.ndarray]:

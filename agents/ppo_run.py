@@ -45,7 +45,8 @@ def train_native(run: Any, args: Any) -> int:
                         **run.env_kwargs)
     name = run.hp.get("policy", "MlpPolicy")
     kwargs = policy_kwargs_for(name, venv.single_observation_space,
-                               venv.single_action_space.n, run.hp.get("policy_kwargs"))
+                               venv.single_action_space.n, venv.decision.name,
+                               run.hp.get("policy_kwargs"))
     policy = policy_class(name)(**kwargs)
     algo = NativePPO(venv, policy, cfg, run.seed)
     spec = {"name": name, "kwargs": kwargs}
