@@ -36,7 +36,8 @@ changes only the advantages / returns the update sees):
 Hyperparameters (``agents/hyperparams/ppo_native.yml``, rl-zoo3's form): the SB3 names
 ``n_envs, n_timesteps, policy, n_steps, batch_size, n_epochs, learning_rate, gamma,
 gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm, target_kl, normalize,
-policy_kwargs``, plus the three options above and ``torch_threads``.
+policy_kwargs``, plus the three options above and ``torch_threads``. ``learning_rate`` may be
+rl-zoo3's ``"lin_<x>"``: ``x`` decayed linearly to 0 over the run's ``--timesteps``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class PPOConfig:
     n_steps: int = 64
     batch_size: int = 4096
     n_epochs: int = 4
-    learning_rate: float = 3e-4
+    learning_rate: float | str = 3e-4
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
@@ -105,6 +106,16 @@ class PPOConfig:
                 raise bad(name, "must be an integer >= 1")
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError("ppo_native: gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        lr = self.learning_rate
+        if isinstance(lr, str):
+            try:
+                ok = lr.startswith("lin_") and float(lr[4:]) > 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise bad("learning_rate", "must be a number > 0 or 'lin_<number>'")
+        elif not lr > 0:
+            raise bad("learning_rate", "must be > 0")
         if self.time_discount < 0 or self.shaping < 0:
             raise ValueError("ppo_native: time_discount and shaping must be >= 0 (0 = off)")
         g = self.input_baseline
@@ -182,7 +193,10 @@ class NativePPO:
         if venv.num_envs != cfg.n_envs:
             raise ValueError(f"the env has {venv.num_envs} members, n_envs is {cfg.n_envs}")
         self.venv, self.policy, self.cfg, self.seed = venv, policy, cfg, seed
-        self.opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        lr = cfg.learning_rate
+        self.lr0 = float(lr[4:]) if isinstance(lr, str) else float(lr)
+        self.lr_decays = isinstance(lr, str)
+        self.opt = torch.optim.Adam(policy.parameters(), lr=self.lr0, eps=1e-5)
         self.gen = torch.Generator().manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.num_timesteps = 0
@@ -349,7 +363,12 @@ class NativePPO:
     def learn(self, total: int, on_iteration: Any = None) -> None:
         """Iterate until ``num_timesteps >= total``; ``on_iteration(self, stats)`` after each
         (logging, checkpoints, held-out evaluation; a true return stops early)."""
+        start = self.num_timesteps
         while self.num_timesteps < total:
+            if self.lr_decays:  # "lin_<x>": x times the fraction of the run still ahead
+                frac = 1.0 - (self.num_timesteps - start) / max(total - start, 1)
+                for group in self.opt.param_groups:
+                    group["lr"] = self.lr0 * frac
             t0 = time.perf_counter()
             roll = self.collect()
             t1 = time.perf_counter()

@@ -3,7 +3,8 @@
 heuristics of ``eval_references.json`` as dashed lines; prints when each run first reaches
 the best reference (docs/results.md §8, "Training speed").
 
-    python benchmarks/plot_train_curve.py runs/native-curve-s1 --out docs/figures/ppo_native_wallclock.png
+    python benchmarks/plot_train_curve.py runs/native-curve-s1 \
+        --out docs/figures/ppo_native_wallclock.png
 """
 
 from __future__ import annotations

@@ -134,3 +134,15 @@ def test_gae_and_replica_baseline_by_hand():
     out = replica_baseline(a, ep, t, group=2)
     assert out[:, 0].tolist() == [1 - 10, 2 - 10, 3 - 30]
     assert out[:, 1].tolist() == [10 - 1, 20 - 2, 30 - 2]
+
+
+def test_linear_learning_rate_decays_and_bad_values_are_named():
+    venv = gym.make_vec(ENV, num_envs=4, vectorization_mode="vector_entry_point", **KW)
+    cfg = PPOConfig.from_hyperparams({"learning_rate": "lin_1e-3", "n_steps": 8,
+                                      "batch_size": 16, "n_epochs": 1}, n_envs=4)
+    algo = NativePPO(venv, MLPPolicy(venv.single_observation_space.shape[0], 4), cfg, seed=0)
+    algo.learn(4 * 8 * 4)  # 4 iterations: lr 1e-3 * (1, 3/4, 1/2, 1/4)
+    assert algo.opt.param_groups[0]["lr"] == pytest.approx(2.5e-4)
+    for bad in ("lin_", "linear_1e-3", -1.0):
+        with pytest.raises(ValueError, match="learning_rate"):
+            PPOConfig(n_envs=4, learning_rate=bad).check()
