@@ -78,9 +78,18 @@ def native(n: int, kw: dict, iters: int) -> float:
                                              **kw), seed=0)
     per = n * kw["n_steps"]
     algo.learn(per)  # warm-up rollout
+    split = {"collect_s": 0.0, "update_s": 0.0}
+
+    def tally(_: object, stats: dict) -> bool:
+        for k in split:
+            split[k] += stats[k]
+        return False
     t = time.perf_counter()
-    algo.learn(per * (iters + 1))
-    return per * iters / (time.perf_counter() - t)
+    algo.learn(per * (iters + 1), tally)
+    dt = time.perf_counter() - t
+    print(f"# ppo_native N={n}: rollouts {split['collect_s'] / dt:.0%} of the time "
+          f"(env + policy sampling), updates {split['update_s'] / dt:.0%}")
+    return per * iters / dt
 
 
 def torchrl_ppo(n: int, kw: dict, iters: int) -> float:
