@@ -298,7 +298,8 @@ class NativePPO:
             x = {k: torch.as_tensor(np.stack([o[k] for o in last]), dtype=torch.float32)
                  for k in last[0]}
             with torch.no_grad():
-                _, v = self.policy(x, torch.from_numpy(self.mask[rows]))
+                last_mask = np.asarray(info["final_info"]["action_mask"][rows], bool)
+                _, v = self.policy(x, torch.from_numpy(last_mask))
             # the critic predicts scaled returns; the raw reward needs raw units
             unscale = math.sqrt(self.reward_std.var + 1e-8) if self.cfg.norm_reward else 1.0
             extra[rows] = g[rows] * v.numpy() * unscale

@@ -146,3 +146,25 @@ def test_linear_learning_rate_decays_and_bad_values_are_named():
     for bad in ("lin_", "linear_1e-3", -1.0):
         with pytest.raises(ValueError, match="learning_rate"):
             PPOConfig(n_envs=4, learning_rate=bad).check()
+
+
+class ConstantValue(MLPPolicy):
+    """The MLP's logits with a critic that always says 100."""
+
+    def forward(self, obs, mask=None):
+        logits, v = super().forward(obs, mask)
+        return logits, torch.full_like(v, 100.0)
+
+
+def test_truncated_episodes_end_the_advantage_and_bootstrap():
+    venv = gym.make_vec(ENV, num_envs=2, vectorization_mode="vector_entry_point", max_steps=5,
+                        **KW)
+    cfg = PPOConfig(n_envs=2, n_steps=12, batch_size=8, n_epochs=1, norm_reward=False)
+    algo = NativePPO(venv, ConstantValue(venv.single_observation_space.shape[0], 4), cfg,
+                     seed=0)
+    roll = algo.collect()
+    assert torch.nonzero(roll["dones"][:, 0]).flatten().tolist() == [4, 9]
+    # latency rewards are <= 0; a truncated step adds gamma * V(last obs) = 99
+    r = roll["rewards"]
+    cut = roll["dones"].bool()
+    assert (r[cut] > 90).all() and (r[~cut] <= 0).all()
