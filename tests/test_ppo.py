@@ -168,3 +168,16 @@ def test_truncated_episodes_end_the_advantage_and_bootstrap():
     r = roll["rewards"]
     cut = roll["dones"].bool()
     assert (r[cut] > 90).all() and (r[~cut] <= 0).all()
+
+
+def test_unsupported_requests_exit_with_a_clear_error(tmp_path, capsys):
+    from octogym.commands.train import main
+    out = train(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["--resume", str(out / "final.zip")])
+    assert e.value.code == 2 and "not supported for ppo_native" in capsys.readouterr().err
+    path = tmp_path / "bad.yml"
+    path.write_text(json.dumps({ENV: {"n_envs": 4, "use_sde": True}}))
+    with pytest.raises(SystemExit) as e:
+        main(["--algo", "ppo_native", "--hyperparams", str(path), "--out", str(tmp_path / "x")])
+    assert e.value.code == 2 and "use_sde" in capsys.readouterr().err
