@@ -198,7 +198,6 @@ class NativePPO:
         self.lr_decays = isinstance(lr, str)
         self.opt = torch.optim.Adam(policy.parameters(), lr=self.lr0, eps=1e-5)
         self.gen = torch.Generator().manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
         self.num_timesteps = 0
         self.reward_std = RunningStd(cfg.n_envs)
         core = venv.core
