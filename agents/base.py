@@ -250,6 +250,16 @@ class SB3Agent(Agent):
     :class:`~octogym.agents.checkpoint.CheckpointError` naming it. Loading unpickles the
     statistics (and parts of the zip): checkpoints are trusted input."""
 
+    def __new__(cls, path: str | Path, deterministic: bool = True) -> SB3Agent:
+        """A ``ppo_native`` checkpoint (``config.json``'s ``algo``) gives its own agent,
+        :class:`~octogym.agents.ppo_policy.NativePPOAgent`, with the same interface."""
+        if cls is SB3Agent:
+            cfg = read_config(checkpoint_zip(path))
+            if cfg["algo"] == "ppo_native":
+                from octogym.agents.ppo_policy import NativePPOAgent
+                return super().__new__(NativePPOAgent)
+        return super().__new__(cls)
+
     def __init__(self, path: str | Path, deterministic: bool = True) -> None:
         path = Path(path)
         self.zip_path = checkpoint_zip(path)
@@ -259,6 +269,10 @@ class SB3Agent(Agent):
         self.env_kwargs: dict[str, Any] = dict(self.config["env_kwargs"])
         self.name = str(path)
         self.deterministic = deterministic
+        self._load_model()
+
+    def _load_model(self) -> None:
+        """The SB3 model and the observation statistics of ``self.zip_path``."""
         self.model = load_model(self.zip_path, self.algo)
         self.model.policy.set_training_mode(False)
         self.obs_rms = None

@@ -155,7 +155,10 @@ def read_config(zip_path: Path, keys: dict[str, type] = AGENT_KEYS) -> dict[str,
 
 
 def algo_class(algo: str) -> type:
-    """The SB3 class of ``algo`` (one of :data:`~octogym.agents.config.ALGOS`)."""
+    """The SB3 class of ``algo`` (one of :data:`~octogym.agents.config.ALGOS` but
+    ``ppo_native``, which is ours: ``octogym.agents.ppo_policy.load_native``)."""
+    if algo not in ("ppo", "maskable_ppo"):
+        raise ValueError(f"{algo!r} is not a stable-baselines3 algorithm")
     if algo == "maskable_ppo":
         from sb3_contrib import MaskablePPO
         return MaskablePPO

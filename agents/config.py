@@ -19,8 +19,9 @@ from typing import Any, Literal, get_args
 import yaml
 
 #: The algorithms train.py trains and ``SB3Agent`` loads (stable-baselines3 PPO, sb3-contrib
-#: MaskablePPO). ``train.py --algo`` takes its choices from this type.
-AlgoName = Literal["ppo", "maskable_ppo"]
+#: MaskablePPO, and ours: ``ppo_native``, masked PPO on the native vector env,
+#: ``octogym.agents.ppo``). ``train.py --algo`` takes its choices from this type.
+AlgoName = Literal["ppo", "maskable_ppo", "ppo_native"]
 ALGOS: tuple[str, ...] = get_args(AlgoName)
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
@@ -34,7 +35,10 @@ ALGO_KEYS = {"n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae
              "clip_range", "clip_range_vf", "normalize_advantage", "ent_coef", "vf_coef",
              "max_grad_norm", "target_kl", "stats_window_size", "policy_kwargs", "use_sde",
              "sde_sample_freq"}
-KNOWN_KEYS = TRAIN_KEYS | ALGO_KEYS
+#: Keys only ``ppo_native`` reads (``octogym.agents.ppo.PPOConfig``: the variance-reduction
+#: options and the policy's thread count); the SB3 algorithms reject them.
+NATIVE_KEYS = {"time_discount", "input_baseline", "shaping", "torch_threads"}
+KNOWN_KEYS = TRAIN_KEYS | ALGO_KEYS | NATIVE_KEYS
 
 
 def hyperparams_path(algo: str) -> Path:
@@ -62,13 +66,18 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
     if unknown:
         raise ValueError(f"{path} [{env_id}]: unknown hyperparameters {sorted(unknown)}; "
                          f"known: {sorted(KNOWN_KEYS)}")
+    native_only = sorted(set(hp) & NATIVE_KEYS)
+    if native_only and algo != "ppo_native":
+        raise ValueError(f"{path} [{env_id}]: {native_only} are ppo_native hyperparameters, "
+                         f"not {algo}'s")
     if isinstance(hp.get("policy_kwargs"), str):
         hp["policy_kwargs"] = parse_kwargs_string(hp["policy_kwargs"])
     if isinstance(hp.get("normalize"), str):
         hp["normalize"] = parse_kwargs_string(hp["normalize"])
     if isinstance(hp.get("pretrain"), str) and hp["pretrain"].lstrip().startswith("dict("):
         hp["pretrain"] = parse_kwargs_string(hp["pretrain"])
-    for key in ("n_envs", "n_timesteps", "n_steps", "batch_size", "n_epochs"):
+    for key in ("n_envs", "n_timesteps", "n_steps", "batch_size", "n_epochs",
+                "input_baseline", "torch_threads"):
         if key in hp:
             hp[key] = int(hp[key])
     return hp

@@ -71,7 +71,7 @@ def test_heuristic_agent_errors():
 
 
 def test_hyperparams_files_cover_every_env_and_load():
-    for algo in ("ppo", "maskable_ppo"):
+    for algo in ("ppo", "maskable_ppo", "ppo_native"):
         for env_id in ENV_IDS:
             hp = load_hyperparams(algo, env_id)
             assert hp["policy"] == "MlpPolicy" and isinstance(hp["policy_kwargs"], dict)

@@ -134,7 +134,7 @@ def test_argument_types_come_from_the_annotations():
     assert args.seed == 0 and args.timesteps is None and args.eval_every == 50_000  # defaults
     assert given == {"n_envs", "env_kwargs", "progress", "algo", "tensorboard"}
     assert t.argument(t.typing.get_type_hints(t.Args)["algo"]) == {
-        "choices": ("ppo", "maskable_ppo")}
+        "choices": ("ppo", "maskable_ppo", "ppo_native")}
     for bad in (["--n-envs", "four"], ["--algo", "dqn"], ["--eval-every", "1.5"]):
         with pytest.raises(SystemExit) as e:
             t.parse_args(bad)

@@ -55,7 +55,8 @@ class Args:
     env: str = "octogym/TBUAssign-v0"
     """the registered env id (``octogym.envs.registration.ENV_IDS``)"""
     algo: AlgoName = "maskable_ppo"
-    """``ppo`` (stable-baselines3) or ``maskable_ppo`` (sb3-contrib, uses the action masks)"""
+    """``ppo`` (stable-baselines3), ``maskable_ppo`` (sb3-contrib, uses the action masks) or
+    ``ppo_native`` (ours: masked PPO on the native vector env, hundreds of envs)"""
     n_envs: int | None = None
     """envs in the batched kernel (default: the hyperparameter file's ``n_envs``)"""
     timesteps: int | None = None
@@ -305,6 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"--resume: {e}")
     except ValueError as e:
         fail(str(e))
+
+    if run.algo == "ppo_native":  # ours, on the native vector env: octogym.agents.ppo_run
+        from octogym.agents.ppo_run import train_native
+        try:
+            return train_native(run, args)
+        except ValueError as e:
+            fail(str(e))
 
     # ---- seeding: python, numpy and torch (SB3 seeds them again, with the same seed) -----
     # (torch and SB3 are imported only now, so that --help and bad arguments answer at once)

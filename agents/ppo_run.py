@@ -1,0 +1,144 @@
+"""``train.py --algo ppo_native``: the run around :class:`~octogym.agents.ppo.NativePPO`
+(env, policy, logs, progress bar and steps per second, checkpoints, held-out evaluation,
+reference lines, learning curve), with the layout of the SB3 runs (docs/agents.md).
+
+Differences from the SB3 runs: ``final.zip`` / ``checkpoints/step_<N>.zip`` are torch
+checkpoints (``octogym.agents.ppo_policy``), there is no ``*_vecnormalize.pkl`` (rewards are
+scaled inside the trainer, observations not at all), ``eval.csv`` has a ``seconds`` column
+(wall-clock since the start, for learning curves against time), and ``--resume`` and the
+``pretrain`` warm start are not supported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+
+def train_native(run: Any, args: Any) -> int:
+    """Train ``run`` (``train.py``'s ``Run``) with the options ``args``; returns the exit
+    status. Bad hyperparameters raise ``ValueError``."""
+    import gymnasium as gym
+    import torch
+    from tqdm import tqdm
+
+    import octogym  # noqa: F401  (registers the ids; sets OMP_WAIT_POLICY before torch runs)
+    from octogym.agents.checkpoint import remove_temporaries
+    from octogym.agents.heldout import reference_latency
+    from octogym.agents.logs import make_logger, plot_curve
+    from octogym.agents.ppo import NativePPO, PPOConfig, held_out_native
+    from octogym.agents.ppo_policy import policy_class, policy_kwargs_for, save_native
+
+    if run.resume is not None:
+        raise ValueError("--resume is not supported for ppo_native")
+    if run.hp.get("pretrain"):
+        raise ValueError("the pretrain warm start is not supported for ppo_native")
+    cfg = PPOConfig.from_hyperparams(run.hp, run.n_envs)
+    torch.set_num_threads(cfg.torch_threads if "torch_threads" in run.hp
+                          else args.torch_threads)
+    torch.manual_seed(run.seed)
+    venv = gym.make_vec(run.env, num_envs=run.n_envs, vectorization_mode="vector_entry_point",
+                        **run.env_kwargs)
+    name = run.hp.get("policy", "MlpPolicy")
+    kwargs = policy_kwargs_for(name, venv.single_observation_space,
+                               venv.single_action_space.n, venv.decision.name,
+                               run.hp.get("policy_kwargs"))
+    policy = policy_class(name)(**kwargs)
+    algo = NativePPO(venv, policy, cfg, run.seed)
+    spec = {"name": name, "kwargs": kwargs}
+    obs_shape = getattr(venv.single_observation_space, "shape", None)
+    spaces = {"obs_shape": list(obs_shape) if obs_shape else None,
+              "n_actions": int(venv.single_action_space.n)}
+
+    out, ckpt_dir, config = run.out, run.out / "checkpoints", run.config()
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in (out, ckpt_dir):
+        remove_temporaries(folder)
+    logger = make_logger(out, run.tensorboard)
+
+    def save(stem: Any) -> None:
+        save_native(stem, {"policy": spec, "spaces": spaces, **algo.payload()}, config)
+
+    eval_csv = out / "eval.csv"
+    if args.eval_every > 0:
+        eval_csv.write_text("timesteps,latency_mean_us,latency_std_us,episodes,seconds\n")
+    t_start = time.perf_counter()
+    eval_time = [0.0]  # wall-clock spent in held-out evaluation (not training)
+    evaluated_at = [-1]
+
+    def evaluate() -> None:
+        if evaluated_at[0] == algo.num_timesteps:
+            return
+        evaluated_at[0] = algo.num_timesteps
+        t = time.perf_counter()
+        policy.eval()
+        lat = held_out_native(policy, run.env, run.env_kwargs, args.eval_episodes)
+        policy.train()
+        logger.record("eval/latency_mean_us", float(np.mean(lat)))
+        with eval_csv.open("a") as f:
+            f.write(f"{algo.num_timesteps},{np.mean(lat):.3f},{np.std(lat):.3f},{len(lat)},"
+                    f"{t - t_start - eval_time[0]:.1f}\n")
+        eval_time[0] += time.perf_counter() - t
+
+    bar = tqdm(total=run.timesteps, unit="step", disable=not args.progress, dynamic_ncols=True)
+    state = {"next_ckpt": args.checkpoint_every, "next_eval": args.eval_every}
+    if args.eval_every > 0:
+        evaluate()
+
+    def on_iteration(a: NativePPO, stats: dict[str, float]) -> bool:
+        n = a.num_timesteps
+        train_s = time.perf_counter() - t_start - eval_time[0]
+        sps = n / max(train_s, 1e-9)
+        bar.update(n - bar.n)
+        bar.set_postfix(sps=f"{sps:,.0f}")
+        if not args.progress:
+            print(f"steps {n:,}  sps {sps:,.0f}", flush=True)
+        logger.record("time/total_timesteps", n)
+        logger.record("time/steps_per_second", sps)
+        logger.record("time/seconds", train_s)
+        if a.ep_returns:
+            logger.record("rollout/ep_rew_mean", float(np.mean(a.ep_returns)))
+            logger.record("rollout/ep_latency_mean_us", float(np.mean(a.ep_latency)))
+        for k, v in stats.items():
+            logger.record(f"train/{k}", v)
+        if args.eval_every > 0 and n >= state["next_eval"]:
+            evaluate()
+            state["next_eval"] = (n // args.eval_every + 1) * args.eval_every
+        logger.dump(n)
+        if n >= state["next_ckpt"]:
+            save(ckpt_dir / f"step_{n:08d}")
+            state["next_ckpt"] = (n // args.checkpoint_every + 1) * args.checkpoint_every
+        return False
+
+    try:
+        algo.learn(run.timesteps, on_iteration)
+    except KeyboardInterrupt:
+        save(ckpt_dir / f"step_{algo.num_timesteps:08d}")
+        print(f"train.py: interrupted; checkpoint at {algo.num_timesteps:,} steps in "
+              f"{ckpt_dir}", file=sys.stderr)
+        return 130
+    bar.close()
+    train_s = time.perf_counter() - t_start - eval_time[0]
+    print(f"train.py: {algo.num_timesteps:,} steps, {algo.num_timesteps / train_s:,.0f} "
+          f"steps/s (env + policy + updates, {train_s:.0f} s without held-out evaluation)")
+    if args.eval_every > 0:
+        evaluate()
+    save(out / "final")
+    print(f"train.py: saved {out / 'final.zip'}")
+    venv.close()
+
+    if args.eval_every > 0 and run.references:
+        refs = reference_latency(run.env, run.env_kwargs, run.references, args.eval_episodes)
+        (out / "eval_references.json").write_text(json.dumps(refs, indent=2) + "\n")
+        print("train.py: held-out mean latency (us): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in refs.items()))
+    try:
+        plot_curve(out, title=f"{run.env} {run.algo} seed {run.seed}")
+        print(f"train.py: learning curve {out / 'curve.png'}")
+    except Exception as e:  # a missing plot must not fail a finished run
+        print(f"train.py: no learning curve ({type(e).__name__}: {e})", file=sys.stderr)
+    return 0
