@@ -10,7 +10,10 @@ scheduler and every bundled agent in agents/zoo/ (when present). Learned agents 
 decisions through the same env and controller, and the kernel-only schedulers (docs/agents.md,
 "Evaluation"):
 
-  table.md            the report printed here
+  table.md            the report printed here (with `--scenarios study`: the statistical
+                      study's headline, claim, ablation and SLO tables first)
+  study_runs.csv      with `--scenarios study`: one row per study run (latency, SLO target,
+                      SLO bisection; octogym/evaluation/study.py)
   table.csv           one row per (scenario, scheduler): mean/std/min/max over seeds, speedup
   runs.csv            one row per (scenario, scheduler, seed)
   speedup.png         speedup over static per workflow, per hardware and load regime
@@ -87,6 +90,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="score --agents on a frozen benchmark version instead (e.g. v1; "
                          "the same as `octogym bench`, docs/leaderboard.md); --agents, --out, "
                          "--jobs and --no-progress apply")
+    ap.add_argument("--study-seeds", type=int, default=None,
+                    help="paired seeds of the statistical study that `--scenarios study` adds "
+                         "(octogym/evaluation/study.py; default 10, 2 with --quick)")
+    ap.add_argument("--study-hw", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="HardwareConfig overrides for every run of the statistical study "
+                         "(e.g. a control-plane cost; docs/model.md §3)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: tiny budgets (100 requests, 1 seed)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -145,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 2
+    study = None
+    if "study" in args.scenarios:  # the statistical study (docs/results.md's headline)
+        from octogym.evaluation.study import StudyPlan, parse_hw_options
+
+        try:
+            opts = parse_hw_options(args.study_hw)
+        except ValueError as e:
+            print(f"evaluate.py: error: {e}", file=sys.stderr)
+            return 2
+        kw = {"hw_options": opts, **({"seeds": args.study_seeds} if args.study_seeds else {})}
+        study = StudyPlan.quick(**kw) if args.quick else StudyPlan(**kw)
     out: Path = args.out or Path("results")
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(scenarios)} scenarios x {len(schedulers)} schedulers x {seeds} seeds on "
@@ -154,10 +174,19 @@ def main(argv: list[str] | None = None) -> int:
                      progress=not args.no_progress, executor=executor)
     agg = E.aggregate(rows)
     report = E.markdown_report(rows, agg, scenarios, seeds, requests)
-    print(report)
-    (out / "table.md").write_text(report)
     written = [out / "table.md", E.csv_table(agg, out / "table.csv"),
                E.csv_table(rows, out / "runs.csv")]
+    if study is not None:
+        from octogym.evaluation.study import run_study
+        from octogym.evaluation.study_report import study_markdown
+
+        srows = run_study(study, progress=not args.no_progress, executor=executor,
+                          log=lambda m: print(m, file=sys.stderr, flush=True))
+        report = (study_markdown(srows, study.seeds)
+                  + "\n## Comparison: every scenario under every scheduler\n\n" + report)
+        written.append(E.csv_table(srows, out / "study_runs.csv"))
+    print(report)
+    (out / "table.md").write_text(report)
     written.append(E.plot_speedup(agg, out / "speedup.png"))
     if any(s.layout == "spread" for s in scenarios):
         written.append(E.plot_speedup(agg, out / "speedup_spread.png",
