@@ -208,9 +208,9 @@ class StudyPlan:
 
     @classmethod
     def quick(cls, **kw: Any) -> StudyPlan:
-        """Tiny budgets: 2 seeds, two workloads, 400-request runs, 3 bisection steps."""
-        return cls(**{"seeds": 2, "workflows": ("recognition", "mix"), "slo_requests": 400,
-                      "slo_steps": 3, "n_requests": 400, **kw})
+        """Tiny budgets: 2 seeds, one workflow, 400-request runs, 2 bisection steps."""
+        return cls(**{"seeds": 2, "workflows": ("recognition",), "slo_requests": 400,
+                      "slo_steps": 2, "n_requests": 400, **kw})
 
     def scenarios(self) -> list[Scenario]:
         out = []

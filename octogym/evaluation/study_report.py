@@ -174,7 +174,8 @@ def headline_md(rows: Rows) -> str:
                           stable_only=True, workloads=wls)
             slo = _across(rows, "slo", hw, arm, BASELINE, regime=None, stable_only=False,
                           workloads=wls)
-            body.append([arm, hw, *_summary_cells(lat, len(wls)), *_summary_cells(slo, len(wls)),
+            name = f"{arm} (reference)" if arm in REFERENCES else arm
+            body.append([name, hw, *_summary_cells(lat, len(wls)), *_summary_cells(slo, len(wls)),
                          f"{PAPER_AVG:.2f}x / {PAPER_MAX:.2f}x" if arm == "octopus" else ""])
     return md_table(["scheduler", "hardware", "mean-latency speedup: average (stable of six)",
                      "max", "throughput-at-SLO speedup: average", "max", "paper avg / max"],
