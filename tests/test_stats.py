@@ -12,7 +12,7 @@ from conftest import run_script
 
 from octogym.evaluation import stats as S
 from octogym.evaluation.claims import number_verdict, order_verdict
-from octogym.evaluation.study import ABLATED, ABLATIONS, Arm, slo_task, study_arms
+from octogym.evaluation.study import ABLATED, ABLATIONS, Arm, slo_check, slo_task, study_arms
 from octogym.evaluation.study_report import slo_load
 from octogym.kernel.layout import field
 from octogym.metrics import STEADY_KEYS, make_result, steady_slice
@@ -90,10 +90,12 @@ def test_bisection_finds_a_known_threshold(threshold):
         calls.append(x)
         return x <= threshold
 
-    lo, hi = S.bisect_max(meets, 0.1, 2.5, 8)
+    lo, hi = S.bisect_max(meets, 0.1, 2.5, 6)
     assert lo <= threshold < hi
-    assert hi / lo <= 25 ** (1 / 256) + 1e-12  # the promised resolution
-    assert len(calls) == 10
+    assert hi / lo <= 2 ** (1 / 64) + 1e-12  # the promised resolution
+    # upwards by doubling to the first failure, then 6 bisections; never far above it
+    assert len(calls) == 1 + math.ceil(math.log2(threshold / 0.1)) + 6
+    assert max(calls) <= 2 * threshold
 
 
 def test_bisection_open_ends_and_bad_range():
@@ -101,6 +103,8 @@ def test_bisection_open_ends_and_bad_range():
     assert S.bisect_max(lambda x: True, 0.1, 2.5, 5) == (2.5, math.inf)
     with pytest.raises(ValueError, match="lo < hi"):
         S.bisect_max(lambda x: True, 2.0, 1.0, 3)
+    with pytest.raises(ValueError, match="growth"):
+        S.bisect_max(lambda x: True, 1.0, 2.0, 3, growth=1.0)
     assert slo_load({"load_max": 0.5, "load_fail": 2.0}) == pytest.approx(1.0)
     assert slo_load({"load_max": 2.5, "load_fail": math.inf}) == 2.5
     assert slo_load({"load_max": 0.0, "load_fail": 0.1}) == 0.1
@@ -111,8 +115,20 @@ def test_slo_task_is_monotone_in_the_target():
     arm = Arm("octopus", "octopus")
     tight, loose = (slo_task("recognition", "chip", arm, 0, t, 300, steps=3)[0]
                     for t in (1.0e6, 1.0e8))
-    assert tight["load_max"] <= loose["load_max"]
-    assert loose["load_max"] > 0 and tight["runs"] <= 5
+    assert 0 < tight["load_max"] < loose["load_max"]
+    assert tight["runs"] <= 1 + 8 + 3 and tight["stalled"] == 0
+
+
+def test_slo_check_stops_an_overloaded_run_early_and_agrees_with_the_full_run():
+    def sim(load: float) -> Simulation:
+        return Simulation("recognition", "chip", load=load, n_requests=400, seed=1,
+                          policy="static")
+
+    full = sim(3.0).run()[0].latency_p99_steady
+    ok, p99, how = slo_check(sim(3.0), full / 4)  # far above the target: decided early
+    assert (ok, how) == (False, "early") and math.isnan(p99)
+    ok, p99, how = slo_check(sim(3.0), full * 1.01)  # passes: only the full run can say so
+    assert (ok, how) == (True, "run") and p99 == full
 
 
 # ---- steady window -----------------------------------------------------------------------

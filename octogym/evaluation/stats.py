@@ -17,8 +17,8 @@ durations and branch outcomes, so per-seed results are *paired*. The rules (ours
   and scenarios is kept, from a seeded generator (:func:`bootstrap_ci`).
 * **Stable only**: a speedup over a baseline whose backlog grows through the run measures the
   run's length, not scheduling; :func:`is_stable` says whether a baseline kept up.
-* **Largest sustainable load**: :func:`bisect_max` bisects (geometrically) for the largest
-  load at which a monotone test still passes.
+* **Largest sustainable load**: :func:`bisect_max` searches upwards, then bisects
+  (geometrically) for the largest load at which a monotone test still passes.
 """
 
 from __future__ import annotations
@@ -136,18 +136,29 @@ def stable_only(rows: Sequence[dict[str, Any]], key: str = "stable") -> list[dic
     return [r for r in rows if r.get(key)]
 
 
-def bisect_max(meets: Callable[[float], bool], lo: float, hi: float, steps: int
-               ) -> tuple[float, float]:
+def bisect_max(meets: Callable[[float], bool], lo: float, hi: float, steps: int,
+               growth: float = 2.0) -> tuple[float, float]:
     """The largest ``x`` in ``[lo, hi]`` with ``meets(x)``, for a ``meets`` that holds below a
-    threshold and fails above it: ``(last passing, first failing)`` after checking both ends
-    and ``steps`` geometric bisections (the bracket's ratio shrinks to ``(hi/lo)^(1/2^steps)``).
-    ``(0, lo)`` when ``lo`` fails already; ``(hi, inf)`` when ``hi`` still passes."""
-    if not 0 < lo < hi:
-        raise ValueError(f"bisect_max: need 0 < lo < hi, got lo={lo!r}, hi={hi!r}")
+    threshold and fails above it: ``(last passing, first failing)``.
+
+    Searches upwards from ``lo`` by factors of ``growth`` (capped at ``hi``) to the first
+    failure, then bisects that bracket geometrically ``steps`` times (its ratio shrinks to
+    ``growth^(1/2^steps)``). Upwards, because a test far above the threshold (a badly
+    overloaded run) is the most expensive one. ``(0, lo)`` when ``lo`` fails already;
+    ``(hi, inf)`` when ``hi`` still passes."""
+    if not 0 < lo < hi or not growth > 1:
+        raise ValueError(f"bisect_max: need 0 < lo < hi and growth > 1, got lo={lo!r}, "
+                         f"hi={hi!r}, growth={growth!r}")
     if not meets(lo):
         return 0.0, lo
-    if meets(hi):
-        return hi, math.inf
+    while True:
+        x = min(lo * growth, hi)
+        if not meets(x):
+            break
+        if x >= hi:
+            return hi, math.inf
+        lo = x
+    hi = x
     for _ in range(steps):
         mid = math.sqrt(lo * hi)
         if meets(mid):

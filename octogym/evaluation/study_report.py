@@ -272,8 +272,10 @@ def study_markdown(rows: Rows, seeds: int) -> str:
         "their speedups, percentile bootstrap over seeds (seeded). Mean-latency speedups only "
         f"where `static` is stable (static rho < 1 and latency trend < {TREND_MAX:g} on every "
         f"seed). Throughput at SLO: the largest load (fraction of the heaviest phase's "
-        f"capacity, bisected in [{lo:g}, {hi:g}]) with steady p99 <= {SLO_FACTOR:g} x the "
-        "seed's p99 critical-path latency; † = some seed's bracket open at an end of the range.")
+        f"capacity estimate; searched upwards from {lo:g} by doubling, then bisected, up to "
+        f"{hi:g}) with steady p99 <= {SLO_FACTOR:g} x the seed's p99 critical-path latency "
+        "(paper schedulers and ablations; references not run); † = some seed's bracket open "
+        "at an end of the range.")
     return "\n\n".join([
         "## Study: sound statistics", rules,
         "### Headline: speedup over `static`, beside the paper", headline_md(rows),
