@@ -12,6 +12,7 @@ decisions through the same env and controller, and the kernel-only schedulers (d
 
   table.md            the report printed here (with `--scenarios study`: the statistical
                       study's headline, claim, ablation and SLO tables first)
+  study.md            with `--scenarios study`: the statistical study's tables alone
   study_runs.csv      with `--scenarios study`: one row per study run (latency, SLO target,
                       SLO bisection; octogym/evaluation/study.py)
   table.csv           one row per (scenario, scheduler): mean/std/min/max over seeds, speedup
@@ -96,6 +97,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--study-hw", nargs="+", default=[], metavar="KEY=VALUE",
                     help="HardwareConfig overrides for every run of the statistical study "
                          "(e.g. a control-plane cost; docs/model.md §3)")
+    ap.add_argument("--study-slo-hardware", nargs="+", default=None, metavar="HW",
+                    help="hardware of the study's throughput-at-SLO search (default: chip; "
+                         "the wafer's runs are long, octogym/evaluation/study.py SLO_REQUESTS)")
+    ap.add_argument("--study-only", action="store_true",
+                    help="with `--scenarios study`: run the statistical study only, not the "
+                         "comparison of every scenario under every scheduler")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: tiny budgets (100 requests, 1 seed)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -163,28 +170,39 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"evaluate.py: error: {e}", file=sys.stderr)
             return 2
-        kw = {"hw_options": opts, **({"seeds": args.study_seeds} if args.study_seeds else {})}
+        kw = {"hw_options": opts, **({"seeds": args.study_seeds} if args.study_seeds else {}),
+              **({"slo_hardware": tuple(args.study_slo_hardware)}
+                 if args.study_slo_hardware else {})}
         study = StudyPlan.quick(**kw) if args.quick else StudyPlan(**kw)
     out: Path = args.out or Path("results")
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(scenarios)} scenarios x {len(schedulers)} schedulers x {seeds} seeds on "
           f"{executor!r}; the first run compiles the kernel (~2 min, cached)", flush=True)
     t0 = time.perf_counter()
-    rows = E.compare(scenarios, schedulers, seeds, n_requests=requests,
-                     progress=not args.no_progress, executor=executor)
-    agg = E.aggregate(rows)
-    report = E.markdown_report(rows, agg, scenarios, seeds, requests)
-    written = [out / "table.md", E.csv_table(agg, out / "table.csv"),
-               E.csv_table(rows, out / "runs.csv")]
-    if study is not None:
+    written: list[Path | None] = [out / "table.md"]
+    study_md = ""
+    if study is not None:  # first: its tables are written even if the comparison fails
         from octogym.evaluation.study import run_study
         from octogym.evaluation.study_report import study_markdown
 
         srows = run_study(study, progress=not args.no_progress, executor=executor,
                           log=lambda m: print(m, file=sys.stderr, flush=True))
-        report = (study_markdown(srows, study.seeds)
-                  + "\n## Comparison: every scenario under every scheduler\n\n" + report)
-        written.append(E.csv_table(srows, out / "study_runs.csv"))
+        study_md = study_markdown(srows, study.seeds)
+        (out / "study.md").write_text(study_md)
+        written += [out / "study.md", E.csv_table(srows, out / "study_runs.csv")]
+        if args.study_only:
+            print(study_md)
+            (out / "table.md").write_text(study_md)
+            print("wrote " + " ".join(str(p) for p in written))
+            print(f"done in {time.perf_counter() - t0:.0f} s")
+            return 0
+    rows = E.compare(scenarios, schedulers, seeds, n_requests=requests,
+                     progress=not args.no_progress, executor=executor)
+    agg = E.aggregate(rows)
+    report = E.markdown_report(rows, agg, scenarios, seeds, requests)
+    written += [E.csv_table(agg, out / "table.csv"), E.csv_table(rows, out / "runs.csv")]
+    if study_md:
+        report = study_md + "\n## Comparison: every scenario under every scheduler\n\n" + report
     print(report)
     (out / "table.md").write_text(report)
     written.append(E.plot_speedup(agg, out / "speedup.png"))
