@@ -70,11 +70,11 @@ def test_bootstrap_interval_brackets_the_statistic_and_is_seeded():
 
 
 def test_stable_only_filter():
-    assert S.is_stable(0.7, [1.1, 1.3])
-    assert not S.is_stable(1.2, [1.1, 1.3])  # overloaded by the exact expected work
-    assert not S.is_stable(0.7, [1.1, S.TREND_MAX + 0.5])  # measured backlog growth
+    assert S.is_stable(0.7, [1.1, 1.2])
+    assert not S.is_stable(1.2, [1.1, 1.2])  # overloaded by the exact expected work
+    assert not S.is_stable(0.7, [1.1, S.GROWTH_MAX + 0.5])  # latency grows with run length
     assert not S.is_stable(0.7, [1.1, math.nan])
-    assert S.is_stable(math.nan, [1.0])  # rho unknown: the measured trend decides
+    assert S.is_stable(math.nan, [1.0])  # rho unknown: the measured growth decides
     rows = [{"s": 1, "stable": True}, {"s": 2, "stable": False}, {"s": 3}]
     assert [r["s"] for r in S.stable_only(rows)] == [1]
 

@@ -11,7 +11,10 @@ switches and hardware options added later are picked up by name):
   ``wafer`` in two regimes, the scenarios ``<wf>-<hw>`` (busy: 0.7 of the heaviest phase's
   capacity) and ``<wf>-<hw>-light`` (0.7 of what ``static``'s profile sustains), for
   :data:`STUDY_SEEDS` paired seeds. Latency statistics over the steady window
-  (``SimResult.latency_mean_steady``: warm-up and drain excluded, docs/model.md §5).
+  (``SimResult.latency_mean_steady``: warm-up and drain excluded, docs/model.md §5). The
+  baseline runs each scenario once more at another length (:func:`other_length`; rows of
+  kind ``runlength``): where its steady mean latency grows with the run's length it is not
+  stable, and no speedup over it is reported (stats.is_stable).
 * **Throughput at a p99 SLO**: per workload, hardware, paper scheduler or ablation arm (the
   references are left out: the most expensive runs) and seed, the largest offered load
   (fraction of the heaviest phase's capacity) at which the steady p99 latency stays within
@@ -115,6 +118,13 @@ def study_arms(log: Callable[[str], Any] = print) -> list[Arm]:
     return arms
 
 
+def other_length(n: int) -> int:
+    """The request count of the run-length test of a run of ``n`` requests: half as many when
+    that still reaches every drift phase of the suite (the last starts at request 3000, so
+    ``n / 2 >= 4000``), else twice as many."""
+    return n // 2 if n // 2 >= 4000 else 2 * n
+
+
 def regime_of(scenario: str) -> str:
     """The :data:`REGIMES` label of a study scenario's name."""
     for suffix, label in REGIMES:
@@ -162,7 +172,8 @@ def latency_task(scenario: Scenario, arm: Arm, seeds: int,
                      slowdown=dict(scenario.slowdown) or None,
                      tbu_init=scenario._tbu_init(n))
     rho = scenario.static_rho(n)
-    meta = {"kind": "latency", "scenario": scenario.name, "workflows": scenario.workflows,
+    meta = {"kind": "latency", "scenario": scenario.name, "n_requests": n,
+            "workflows": scenario.workflows,
             "hardware": scenario.hardware, "regime": regime_of(scenario.name),
             "static_rho": rho, "arm": arm.label, "scheduler": arm.scheduler,
             "ablates": arm.ablates}
@@ -300,10 +311,18 @@ def run_study(plan: StudyPlan, *, jobs: int = 1, progress: bool = True,
         return PRESETS[hw].n_tbus
 
     lat_tasks = [(s, a, plan.seeds, opts) for s in plan.scenarios() for a in arms]
+    # the baseline again on runs of another length (run-length test of its stability)
+    base = next(a for a in arms if a.label == BASELINE)
+    lat_tasks += [(replace(s, n_requests=other_length(s.n_requests)), base, plan.seeds, opts)
+                  for s in plan.scenarios()]
     rows = [r for rs in run_tasks(
         latency_task, lat_tasks, cost=lambda t: size(t[0].hardware) * t[0].n_requests,
         label=lambda t: f"{t[0].name} / {t[1].label}", desc="study: latency", **common)
         for r in rs]
+    own = {s.name: s.n_requests for s in plan.scenarios()}
+    for r in rows:  # the other-length runs: kept apart from the scenario's own
+        if r["n_requests"] != own[r["scenario"]]:
+            r["kind"] = "runlength"
     cases = [(wf, hw) for hw in plan.hardware if hw in plan.slo_hardware
              for wf in plan.workflows]
     n_slo = dict(plan.slo_requests)

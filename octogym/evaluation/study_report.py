@@ -18,7 +18,7 @@ import numpy as np
 
 from octogym.evaluation.report import cycles_to_us, md_table
 from octogym.evaluation.scenarios import BASELINE
-from octogym.evaluation.stats import TREND_MAX, bootstrap_ci, is_stable, paired_speedup
+from octogym.evaluation.stats import GROWTH_MAX, bootstrap_ci, is_stable, paired_speedup
 from octogym.evaluation.study import ABLATED, REFERENCES, SLO_FACTOR, SLO_RANGE
 from octogym.schedulers import PAPER_SCHEDULERS
 from octogym.workflows.suite import suite_names
@@ -62,22 +62,27 @@ def _censored(row: dict[str, Any]) -> bool:
 
 def latency_speedups(rows: Rows, base: str = BASELINE) -> list[dict[str, Any]]:
     """Per (scenario, arm != base): the paired speedup of steady mean latency over ``base``
-    (stats.paired_speedup) and whether ``base`` is stable there (stats.is_stable: static rho
-    and every seed's latency trend)."""
+    (stats.paired_speedup). For ``base = static``: whether it is stable there
+    (stats.is_stable: static rho, and the growth of its steady mean latency per seed from the
+    shorter to the longer of its two run lengths, rows of kind ``runlength``)."""
     lat = _series(rows, "latency", "scenario", "latency_mean_steady")
-    trend = _series(rows, "latency", "scenario", "latency_trend")
+    other = _series(rows, "runlength", "scenario", "latency_mean_steady")
     meta = {r["scenario"]: r for r in rows if r["kind"] == "latency"}
+    n_other = {r["scenario"]: r["n_requests"] for r in rows if r["kind"] == "runlength"}
     out = []
     for (scen, arm), x in lat.items():
         if arm == base or (scen, base) not in lat:
             continue
         m = meta[scen]
-        t = trend[(scen, base)]
+        growth = np.full(len(lat[(scen, base)]), math.nan)
+        if base == BASELINE and (scen, base) in other:
+            a, b = lat[(scen, base)], other[(scen, base)]
+            growth = b / a if n_other[scen] > m["n_requests"] else a / b
         rho = m["static_rho"] if base == BASELINE else math.nan
         out.append({"scenario": scen, "workflows": m["workflows"], "hardware": m["hardware"],
                     "regime": m["regime"], "arm": arm, "base": base, "static_rho": rho,
-                    "base_trend": float(np.nanmax(t)), "stable": is_stable(rho, t),
-                    **paired_speedup(lat[(scen, base)], x)})
+                    "base_growth": float(np.max(growth)) if growth.size else math.nan,
+                    "stable": is_stable(rho, growth), **paired_speedup(lat[(scen, base)], x)})
     return out
 
 
@@ -183,7 +188,7 @@ def headline_md(rows: Rows) -> str:
 
 
 def latency_md(rows: Rows) -> str:
-    """Every scenario: static's rho and trend, stable or not, and each arm's speedup with its
+    """Every scenario: static's rho and growth, stable or not, and each arm's speedup with its
     interval and p-value (only where static is stable; ``unstable`` otherwise)."""
     sp = latency_speedups(rows)
     arms = headline_arms(rows)
@@ -192,7 +197,7 @@ def latency_md(rows: Rows) -> str:
     body = []
     for sc in scens:
         first = next(s for s in sp if s["scenario"] == sc)
-        row = [sc, f"{first['static_rho']:.2f}", f"{first['base_trend']:.2f}",
+        row = [sc, f"{first['static_rho']:.2f}", f"{first['base_growth']:.2f}",
                "yes" if first["stable"] else "**no**"]
         for a in arms:
             s = cell.get((sc, a))
@@ -203,7 +208,7 @@ def latency_md(rows: Rows) -> str:
             else:
                 row.append(f"{_ci(s['speedup'], s['lo'], s['hi'])} p={s['p']:.3f}")
         body.append(row)
-    return md_table(["scenario", "static rho", "static trend", "stable", *arms], body,
+    return md_table(["scenario", "static rho", "static growth", "stable", *arms], body,
                     "lrrl" + "r" * len(arms))
 
 
@@ -211,7 +216,7 @@ def slo_md(rows: Rows) -> str:
     """Per workload and hardware: the SLO target, static's sustainable load, and each arm's
     sustainable load with its paired speedup over static."""
     sp = slo_speedups(rows)
-    arms = headline_arms(rows)
+    arms = [a for a in headline_arms(rows) if any(s["arm"] == a for s in sp)]
     cases = list(dict.fromkeys((s["workflows"], s["hardware"]) for s in sp))
     cell = {(s["workflows"], s["hardware"], s["arm"]): s for s in sp}
     body = []
@@ -270,12 +275,13 @@ def study_markdown(rows: Rows, seeds: int) -> str:
         "over seeds of the paired ratio; [95% interval] = Student-t on log-ratios; p = exact "
         "paired sign-flip test. Averages over the six suite workflows: arithmetic mean of "
         "their speedups, percentile bootstrap over seeds (seeded). Mean-latency speedups only "
-        f"where `static` is stable (static rho < 1 and latency trend < {TREND_MAX:g} on every "
-        f"seed). Throughput at SLO: the largest load (fraction of the heaviest phase's "
-        f"capacity estimate; searched upwards from {lo:g} by doubling, then bisected, up to "
-        f"{hi:g}) with steady p99 <= {SLO_FACTOR:g} x the seed's p99 critical-path latency "
-        "(paper schedulers and ablations; references not run); † = some seed's bracket open "
-        "at an end of the range.")
+        f"where `static` is stable: static rho < 1 and, on every seed, its steady mean latency "
+        f"grows by less than {GROWTH_MAX:g}x from a run to one twice as long (`static growth`, "
+        "the largest over seeds). Throughput at SLO: the largest load (fraction of the "
+        f"heaviest phase's capacity estimate; searched upwards from {lo:g} by doubling, "
+        f"then bisected, up to {hi:g}) with steady p99 <= {SLO_FACTOR:g} x the seed's p99 "
+        "critical-path latency (paper schedulers and ablations; references not run); "
+        "† = some seed's bracket open at an end of the range.")
     return "\n\n".join([
         "## Study: sound statistics", rules,
         "### Headline: speedup over `static`, beside the paper", headline_md(rows),
