@@ -13,7 +13,7 @@ from conftest import run_script
 from octogym.evaluation import stats as S
 from octogym.evaluation.claims import number_verdict, order_verdict
 from octogym.evaluation.study import ABLATED, ABLATIONS, Arm, slo_check, slo_task, study_arms
-from octogym.evaluation.study_report import slo_load
+from octogym.evaluation.study_report import latency_speedups, slo_load
 from octogym.kernel.layout import field
 from octogym.metrics import STEADY_KEYS, make_result, steady_slice
 from octogym.schedulers import SCHEDULERS
@@ -77,6 +77,27 @@ def test_stable_only_filter():
     assert S.is_stable(math.nan, [1.0])  # rho unknown: the measured growth decides
     rows = [{"s": 1, "stable": True}, {"s": 2, "stable": False}, {"s": 3}]
     assert [r["s"] for r in S.stable_only(rows)] == [1]
+
+
+def test_speedups_are_reported_only_where_static_passes_the_run_length_test():
+    """Hand-made rows: static's latency triples on the longer run in scenario 'bad', stays
+    put in 'good'; both have rho 0.7. Only 'good' is stable, and its speedup is exact."""
+    rows = []
+    for scen, longer in (("good", 110.0), ("bad", 300.0)):
+        meta = {"scenario": scen, "workflows": "recognition", "hardware": "chip",
+                "regime": "light", "static_rho": 0.7, "n_requests": 100}
+        for seed in range(3):
+            rows += [{**meta, "kind": "latency", "arm": "static", "seed": seed,
+                      "latency_mean_steady": 100.0},
+                     {**meta, "kind": "latency", "arm": "octopus", "seed": seed,
+                      "latency_mean_steady": 50.0},
+                     {**meta, "kind": "runlength", "arm": "static", "seed": seed,
+                      "n_requests": 200, "latency_mean_steady": longer}]
+    sp = {s["scenario"]: s for s in latency_speedups(rows)}
+    assert sp["good"]["stable"] and sp["good"]["base_growth"] == pytest.approx(1.1)
+    assert not sp["bad"]["stable"] and sp["bad"]["base_growth"] == pytest.approx(3.0)
+    assert sp["good"]["speedup"] == pytest.approx(2.0)
+    assert [s["scenario"] for s in S.stable_only(list(sp.values()))] == ["good"]
 
 
 # ---- bisection ---------------------------------------------------------------------------
@@ -204,4 +225,4 @@ def test_study_quick_mode_end_to_end(tmp_path):
     assert "2.50x / 4.26x" in table
     with (out / "study_runs.csv").open() as fh:
         kinds = {r["kind"] for r in csv.DictReader(fh)}
-    assert kinds == {"latency", "target", "slo"}
+    assert kinds == {"latency", "runlength", "target", "slo"}
