@@ -42,7 +42,11 @@ heuristic, the rollout planner over the best one, and the lower bounds, with 95%
 Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
 The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
 and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
-shared the 2 cores); `--scenarios study --no-zoo` (docs/results.md) about 3-4 minutes.
+shared the 2 cores). `--scenarios study --no-zoo` (docs/results.md) adds the statistical
+study (octogym/evaluation/study.py: 10 paired seeds, steady-state latency with a run-length
+stability test, throughput at a p99 target, ablations, a verdict per paper claim) before the
+comparison: the study alone (`--study-only --jobs 2`) took 8.5 min on 2 cores shared with
+other jobs, the comparison about 3-4 minutes more.
 """
 
 from __future__ import annotations
