@@ -68,10 +68,10 @@ class SimResult:
 
     @property
     def latency_trend(self) -> float:
-        """Measured backlog growth: mean latency of the last quarter of the steady window over
-        that of its first quarter. Near 1 when the system keeps up; well above 1 (2 or more)
-        when its backlog, hence latency, grows through the run. NaN with fewer than 8
-        requests in the window."""
+        """Mean latency of the last quarter of the steady window over that of its first
+        quarter: near 1 when the system keeps up, above 1 when its backlog grows through the
+        run (or a later drift phase is heavier: a diagnostic, not a stability test). NaN with
+        fewer than 8 requests in the window."""
         x = self.latency_steady
         q = x.size // 4
         if q < 2:
