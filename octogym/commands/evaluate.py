@@ -45,7 +45,7 @@ and about a minute more with the two bundled agents (3.5 min in all, measured wh
 shared the 2 cores). `--scenarios study --no-zoo` (docs/results.md) adds the statistical
 study (octogym/evaluation/study.py: 10 paired seeds, steady-state latency with a run-length
 stability test, throughput at a p99 target, ablations, a verdict per paper claim) before the
-comparison: the study alone (`--study-only --jobs 2`) took 8.5 min on 2 cores shared with
+comparison: the study alone (`--study-only --jobs 2`) took 10 min on 2 cores shared with
 other jobs, the comparison about 3-4 minutes more.
 """
 
@@ -102,8 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="HardwareConfig overrides for every run of the statistical study "
                          "(e.g. a control-plane cost; docs/model.md §3)")
     ap.add_argument("--study-slo-hardware", nargs="+", default=None, metavar="HW",
-                    help="hardware of the study's throughput-at-SLO search (default: chip; "
-                         "the wafer's runs are long, octogym/evaluation/study.py SLO_REQUESTS)")
+                    help="hardware of the study's throughput-at-SLO search (default: chip "
+                         "and wafer; the wafer's runs are the long ones, "
+                         "octogym/evaluation/study.py SLO_REQUESTS)")
     ap.add_argument("--study-only", action="store_true",
                     help="with `--scenarios study`: run the statistical study only, not the "
                          "comparison of every scenario under every scheduler")
