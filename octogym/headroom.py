@@ -24,7 +24,6 @@ gain), ``closed`` the share of that room an arm takes.
 from __future__ import annotations
 
 import csv
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 
 from octogym.bounds import request_bounds
 from octogym.evaluation import EVAL_SEED, SCENARIOS, Scenario
+from octogym.evaluation.stats import mean_ci
 from octogym.schedulers import SCHEDULERS
 
 HEADROOM_SCENARIOS = ("env-chip", "env-wafer", "mix-chip", "mix-chip-light", "mix-wafer",
@@ -46,29 +46,6 @@ PLANNER_SETTINGS = ("level=tbu,k=4,R=4,H=8,z=2", "level=cluster,k=4,R=4,H=8,z=2"
                     "level=both,k=4,R=4,H=8,z=2", "level=both,k=4,R=1,H=8",
                     "level=both,k=4,R=1,H=8,resample=0")
 BOUND_ARMS = ("bound:path", "bound:capacity", "bound")
-
-# two-sided 95% Student-t quantiles by degrees of freedom (1.96 beyond the table)
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
-        17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042}
-
-
-def t95(df: int) -> float:
-    """The two-sided 95% Student-t quantile for ``df`` degrees of freedom (table above,
-    the next smaller tabulated df between entries: conservative)."""
-    if df < 1:
-        return float("nan")
-    keys = [k for k in _T95 if k <= df]
-    return _T95[max(keys)] if df <= 30 else 1.96
-
-
-def mean_ci(x: Sequence[float]) -> tuple[float, float]:
-    """``(mean, half-width of its 95% t interval)``."""
-    a = np.asarray(x, np.float64)
-    if a.size < 2:
-        return float(a.mean()), float("nan")
-    return float(a.mean()), t95(a.size - 1) * float(a.std(ddof=1)) / math.sqrt(a.size)
-
 
 def run_arm(scenario: Scenario, arm: str, seeds: int, n_requests: int | None
             ) -> list[dict[str, Any]]:

@@ -47,10 +47,66 @@ class SimResult:
     def latency_mean_us(self) -> float:
         return self.latency_mean / (self.clock_ghz * 1e3)
 
+    # Steady-state statistics: properties, not dataclass fields, so that ``to_dict()`` (env
+    # infos) and every golden hash stay as they were; ``steady_dict()`` collects them.
+    @property
+    def latency_steady(self) -> np.ndarray:
+        """Latencies of the requests inside the steady window (:func:`steady_slice`)."""
+        return self.latencies[steady_slice(self.latencies.size)]
+
+    @property
+    def latency_mean_steady(self) -> float:
+        """Mean latency over the steady window (warm-up and drain excluded); NaN if empty."""
+        x = self.latency_steady
+        return float(x.mean()) if x.size else math.nan
+
+    @property
+    def latency_p99_steady(self) -> float:
+        """99th-percentile latency over the steady window; NaN if empty."""
+        x = self.latency_steady
+        return percentiles(x, (99,))[0] if x.size else math.nan
+
+    @property
+    def latency_trend(self) -> float:
+        """Mean latency of the last quarter of the steady window over that of its first
+        quarter: near 1 when the system keeps up, above 1 when its backlog grows through the
+        run (or a later drift phase is heavier: a diagnostic, not a stability test). NaN with
+        fewer than 8 requests in the window."""
+        x = self.latency_steady
+        q = x.size // 4
+        if q < 2:
+            return math.nan
+        return float(x[-q:].mean() / max(x[:q].mean(), 1.0))
+
+    def steady_dict(self) -> dict[str, float]:
+        """The steady-state statistics above, by name (kept out of :meth:`to_dict`)."""
+        return {k: getattr(self, k) for k in STEADY_KEYS}
+
     def to_dict(self) -> dict[str, Any]:
         """Scalar metrics only (arrays left out), JSON-friendly."""
         d = {f.name: getattr(self, f.name) for f in _SCALAR_FIELDS}
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in d.items()}
+
+
+#: Steady-state statistics of :class:`SimResult` (properties; see :meth:`SimResult.steady_dict`).
+STEADY_KEYS = ("latency_mean_steady", "latency_p99_steady", "latency_trend")
+#: The steady window (ours): requests are numbered in arrival order (request ids; Poisson
+#: and trace arrivals are non-decreasing in id, closed ones all arrive at 0), and the first
+#: WARMUP_FRACTION (the system filling from empty) and the last DRAIN_FRACTION (arrivals stop
+#: behind them, so they meet a system that only empties) are left out of the steady statistics.
+WARMUP_FRACTION = 0.1
+DRAIN_FRACTION = 0.1
+
+
+def steady_slice(n: int, warmup: float = WARMUP_FRACTION, drain: float = DRAIN_FRACTION
+                 ) -> slice:
+    """Positions ``floor(warmup n) .. n - floor(drain n) - 1`` of ``n`` requests in arrival
+    order: the steady window. Meant for a finished run (every request completed, so that
+    position = request id); on a paused run it is the window of the completed ones."""
+    if not (0.0 <= warmup and 0.0 <= drain and warmup + drain < 1.0):
+        raise ValueError(f"steady window: warmup={warmup!r} and drain={drain!r} must be "
+                         "non-negative fractions summing below 1")
+    return slice(int(math.floor(warmup * n)), n - int(math.floor(drain * n)))
 
 
 _SCALAR_FIELDS = tuple(f for f in fields(SimResult)

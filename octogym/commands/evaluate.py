@@ -10,7 +10,11 @@ scheduler and every bundled agent in agents/zoo/ (when present). Learned agents 
 decisions through the same env and controller, and the kernel-only schedulers (docs/agents.md,
 "Evaluation"):
 
-  table.md            the report printed here
+  table.md            the report printed here (with `--scenarios study`: the statistical
+                      study's headline, claim, ablation and SLO tables first)
+  study.md            with `--scenarios study`: the statistical study's tables alone
+  study_runs.csv      with `--scenarios study`: one row per study run (latency, SLO target,
+                      SLO bisection; octogym/evaluation/study.py)
   table.csv           one row per (scenario, scheduler): mean/std/min/max over seeds, speedup
   runs.csv            one row per (scenario, scheduler, seed)
   speedup.png         speedup over static per workflow, per hardware and load regime
@@ -38,7 +42,11 @@ heuristic, the rollout planner over the best one, and the lower bounds, with 95%
 Scenarios, seeds and the comparison logic live in `octogym.evaluation`; `--list` shows them.
 The default takes about a minute or two on 2 cores (plus ~2 min to compile the kernel once),
 and about a minute more with the two bundled agents (3.5 min in all, measured while other jobs
-shared the 2 cores); `--scenarios study --no-zoo` (docs/results.md) about 3-4 minutes.
+shared the 2 cores). `--scenarios study --no-zoo` (docs/results.md) adds the statistical
+study (octogym/evaluation/study.py: 10 paired seeds, steady-state latency with a run-length
+stability test, throughput at a p99 target, ablations, a verdict per paper claim) before the
+comparison: the study alone (`--study-only --jobs 2`) took 10 min on 2 cores shared with
+other jobs, the comparison about 3-4 minutes more.
 """
 
 from __future__ import annotations
@@ -87,6 +95,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="score --agents on a frozen benchmark version instead (e.g. v1; "
                          "the same as `octogym bench`, docs/leaderboard.md); --agents, --out, "
                          "--jobs and --no-progress apply")
+    ap.add_argument("--study-seeds", type=int, default=None,
+                    help="paired seeds of the statistical study that `--scenarios study` adds "
+                         "(octogym/evaluation/study.py; default 10, 2 with --quick)")
+    ap.add_argument("--study-hw", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="HardwareConfig overrides for every run of the statistical study "
+                         "(e.g. a control-plane cost; docs/model.md §3)")
+    ap.add_argument("--study-slo-hardware", nargs="+", default=None, metavar="HW",
+                    help="hardware of the study's throughput-at-SLO search (default: chip "
+                         "and wafer; the wafer's runs are the long ones, "
+                         "octogym/evaluation/study.py SLO_REQUESTS)")
+    ap.add_argument("--study-only", action="store_true",
+                    help="with `--scenarios study`: run the statistical study only, not the "
+                         "comparison of every scenario under every scheduler")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: tiny budgets (100 requests, 1 seed)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -145,19 +166,50 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 2
+    study = None
+    if "study" in args.scenarios:  # the statistical study (docs/results.md's headline)
+        from octogym.evaluation.study import StudyPlan, parse_hw_options
+
+        try:
+            opts = parse_hw_options(args.study_hw)
+        except ValueError as e:
+            print(f"evaluate.py: error: {e}", file=sys.stderr)
+            return 2
+        kw = {"hw_options": opts, **({"seeds": args.study_seeds} if args.study_seeds else {}),
+              **({"slo_hardware": tuple(args.study_slo_hardware)}
+                 if args.study_slo_hardware else {})}
+        study = StudyPlan.quick(**kw) if args.quick else StudyPlan(**kw)
     out: Path = args.out or Path("results")
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(scenarios)} scenarios x {len(schedulers)} schedulers x {seeds} seeds on "
           f"{executor!r}; the first run compiles the kernel (~2 min, cached)", flush=True)
     t0 = time.perf_counter()
+    written: list[Path | None] = [out / "table.md"]
+    study_md = ""
+    if study is not None:  # first: its tables are written even if the comparison fails
+        from octogym.evaluation.study import run_study
+        from octogym.evaluation.study_report import study_markdown
+
+        srows = run_study(study, progress=not args.no_progress, executor=executor,
+                          log=lambda m: print(m, file=sys.stderr, flush=True))
+        study_md = study_markdown(srows, study.seeds)
+        (out / "study.md").write_text(study_md)
+        written += [out / "study.md", E.csv_table(srows, out / "study_runs.csv")]
+        if args.study_only:
+            print(study_md)
+            (out / "table.md").write_text(study_md)
+            print("wrote " + " ".join(str(p) for p in written))
+            print(f"done in {time.perf_counter() - t0:.0f} s")
+            return 0
     rows = E.compare(scenarios, schedulers, seeds, n_requests=requests,
                      progress=not args.no_progress, executor=executor)
     agg = E.aggregate(rows)
     report = E.markdown_report(rows, agg, scenarios, seeds, requests)
+    written += [E.csv_table(agg, out / "table.csv"), E.csv_table(rows, out / "runs.csv")]
+    if study_md:
+        report = study_md + "\n## Comparison: every scenario under every scheduler\n\n" + report
     print(report)
     (out / "table.md").write_text(report)
-    written = [out / "table.md", E.csv_table(agg, out / "table.csv"),
-               E.csv_table(rows, out / "runs.csv")]
     written.append(E.plot_speedup(agg, out / "speedup.png"))
     if any(s.layout == "spread" for s in scenarios):
         written.append(E.plot_speedup(agg, out / "speedup_spread.png",

@@ -9,7 +9,13 @@
   worker processes) into tidy rows, one per (scenario, scheduler, seed);
 * :mod:`~octogym.evaluation.report`: :func:`aggregate` (mean / std / min / max over seeds and
   the speedup over ``static``), the CSV and Markdown tables;
-* :mod:`~octogym.evaluation.plots`: the plots (matplotlib, Agg canvas).
+* :mod:`~octogym.evaluation.plots`: the plots (matplotlib, Agg canvas);
+* the statistical study behind docs/results.md (``evaluate.py --scenarios study``):
+  :mod:`~octogym.evaluation.stats` (paired speedups with intervals, sign-flip test,
+  bootstrap, stability filter, bisection), :mod:`~octogym.evaluation.study` (what runs: arms
+  from the registry, ablations, steady mean latency, throughput at a p99 SLO),
+  :mod:`~octogym.evaluation.study_report` (its tables) and :mod:`~octogym.evaluation.claims`
+  (each paper claim with its verdict).
 
 Learned agents beside the heuristics build on this package from the agents' side:
 ``octogym.agents.arena`` (docs/agents.md, "Evaluation"). This package imports neither the
