@@ -76,7 +76,6 @@ Event order
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -93,7 +92,6 @@ from octogym.kernel.layout import (
     EV_CB_DONE,
     EV_REQUEST_START,
     EV_TB_DONE,
-    MAX_MAP_COUNT,
 )
 from octogym.kernel.loop import COPY_SALT, JOIN_SALT, ROOT_LIN
 from octogym.kernel.policies import (
@@ -106,6 +104,7 @@ from octogym.kernel.policies import (
 from octogym.layouts import best_layout, trace_share
 from octogym.metrics import SimResult, make_result
 from octogym.reference_decisions import ReferenceDecisions
+from octogym.reference_draws import ReferenceDraws
 from octogym.reference_model import (
     COPY,
     GROUP,
@@ -135,7 +134,7 @@ _ROOT_LIN, _JOIN_SALT = _U64(ROOT_LIN), _U64(JOIN_SALT)
 # ---- the simulator -------------------------------------------------------------------------
 
 
-class ReferenceSimulation(Placement, ReferenceDecisions):
+class ReferenceSimulation(ReferenceDraws, Placement, ReferenceDecisions):
     """One run of a scenario, with the arguments of :class:`octogym.simulator.Simulation`.
 
     ``seed`` and ``member_offset`` select the same member seed as a kernel ``Simulation`` member
@@ -298,65 +297,6 @@ class ReferenceSimulation(Placement, ReferenceDecisions):
         self.n_events += 1
         self._handlers[event.kind](event.value)
         self.drain_decisions()
-
-    # ---- arrivals ------------------------------------------------------------------------
-
-    def next_arrival_time(self, n: int) -> int:
-        """Arrival time of request ``n`` (Poisson: accumulated exponential gaps, floored)."""
-        if self.arrival_mode == "poisson":
-            u = rng.u01(self.seed, n, 0, rng.S_ARRIVAL)
-            self.arr_clock += -math.log(1.0 - u) / self.rate
-            return int(math.floor(self.arr_clock))
-        if self.arrival_mode == "closed":
-            return 0
-        return self.trace_t[n]
-
-    # ---- draws (shared with octogym.bounds, which walks the same lineages) ----------------
-
-    def workflow_and_phase(self, n: int, now: int) -> tuple[int, int]:
-        """``(workflow, drift-phase row)`` of request ``n`` arriving at cycle ``now``: the
-        trace's workflow or a draw from the mix, and the last phase of that workflow whose
-        request or cycle threshold has been reached."""
-        if self.trace_w is not None:
-            w = self.trace_w[n]
-        else:
-            u = rng.u01(self.seed, n, 0, rng.S_WORKFLOW)
-            w = 0
-            while w < len(self.wf_cdf) - 1 and u >= self.wf_cdf[w]:
-                w += 1
-        row = self.wf_phase_off[w]
-        for k in range(self.wf_phase_off[w] + 1, self.wf_phase_off[w + 1]):
-            ar, ac = self.phase_after_req[k], self.phase_after_cyc[k]
-            if (ar >= 0 and n >= ar) or (ac >= 0 and now >= ac):
-                row = k
-        return w, row
-
-    def task_duration(self, uid: int, x: int, lineage: np.uint64) -> int:
-        """Duration (cycles) of task block ``x`` reached by a token of ``lineage``."""
-        code, p0, p1, p2, off, n = self.duration_law[x]
-        u1 = rng.u01(self.seed, uid, lineage, rng.S_DURATION)
-        u2 = rng.u01(self.seed, uid, lineage, rng.S_DURATION2)
-        return int(rng.sample_duration(code, p0, p1, p2, self.emp, off, n, u1, u2))
-
-    def branch_flow(self, uid: int, row: int, x: int, lineage: np.uint64) -> int:
-        """The flow branch block ``x`` takes (phase row ``row``'s probabilities)."""
-        u = rng.u01(self.seed, uid, lineage, rng.S_BRANCH)
-        probs = self.flow_prob[row]
-        acc, chosen = 0.0, -1
-        for fi in self.flows_of[x]:
-            if probs[fi] > 0.0:
-                chosen = fi
-                acc += probs[fi]
-                if u < acc:
-                    break
-        return chosen
-
-    def map_count(self, uid: int, row: int, x: int, lineage: np.uint64) -> int:
-        """How many copies map block ``x`` starts (phase row ``row``'s count law)."""
-        code, p0, off, n_emp = self.count_law[row][x]
-        return int(rng.sample_count(code, p0, self.emp, off, n_emp,
-                                    rng.u01(self.seed, uid, lineage, rng.S_COUNT),
-                                    MAX_MAP_COUNT))
 
     def on_arrival(self, n: int) -> None:
         """Request ``n`` arrives: schedule the next arrival, draw its workflow, pick its drift
