@@ -35,7 +35,7 @@ from octogym.agents.checkpoint import (
 )
 from octogym.agents.config import jsonable
 from octogym.kernel import fields as L
-from octogym.kernel.dispatch import DISPATCH_RULES, dispatch_rule
+from octogym.kernel.dispatch import DISPATCH_RULES, dispatch_rule, dispatch_rule_code
 from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_DISPATCH,
@@ -171,6 +171,9 @@ class HeuristicAgent(Agent):
                 return a
             self._fallback(b)
             return mask.shape[0] - 1  # keep
+        if kind == DEC_DISPATCH:  # a scheduler has no dispatch rule: the member's own (FIFO)
+            u = int(S.SC[b, L.SC_DEC_TBU])
+            return int(dispatch_rule(M, S, b, u, dispatch_rule_code(M), self.code))
         if kind != DEC_TBU:
             raise RuntimeError(f"member {b}: no decision is pending (call reset(), or the "
                                "episode is over)")

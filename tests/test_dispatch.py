@@ -213,3 +213,14 @@ def test_rules_with_contention_buffers_and_decision_costs_keep_the_invariants(po
     check_final(sim, res)
     cont = sim.contention(0)
     assert cont["link_wait"] > 0 and cont["output_blocked"] > 0
+
+
+def test_a_scheduler_agent_dispatches_as_the_kernel_does():
+    """HeuristicAgent(name) at a dispatch decision answers the member's own rule (FIFO: a
+    scheduler has none), so it plays the controller's kernel-only run (train.py's held-out
+    references use it)."""
+    agent = make_agent("static")
+    m = env_metrics("octogym/Dispatch-v0", lambda o, i, e: agent.act(o, i["action_mask"], e), 0,
+                    controller="static")
+    assert m["episode_steps"] > 0
+    same_run(m, kernel_metrics(0, policy="static"))
