@@ -133,8 +133,9 @@ def claims(rows: Rows) -> list[dict[str, str]]:
             "ours": "; ".join(f"`{a}` vs `{b}`: " + _count(
                 [s for s in per if s["arm"] == a and s["base"] == b]) for a, b in pairs),
             "verdict": order_verdict([(s["lo"], s["hi"]) for s in per]),
-            "mechanism": "our `reactive` strips configurations from clusters (docs/results.md,"
-                         " Surprises 1)"})
+            "mechanism": "our `reactive` re-provisions only under machine-wide pressure that"
+                         " pays a reconfiguration; against a `static` provisioned for the whole"
+                         " trace it rarely fires (docs/model.md §6)"})
     if {"adaptive", "proactive"} <= arms:
         comb = {(hw, b): across("latency", hw, "octopus", b, regime="busy", stable_only=False,
                                 workloads=list(dict.fromkeys(
