@@ -417,11 +417,10 @@ class DispatchDecision(Decision):
     name = "Dispatch"
     kind = DEC_DISPATCH
     features = DISPATCH_FEATURES
-    # `static` (the paper's traditional baseline: TBs only on TBUs of their configuration,
-    # parked otherwise): queues and backlogs form, so nearly every episode, even a short one,
-    # has dispatch decisions, and the order matters (sed/srw: -23% mean latency on
-    # mix-chip-light, docs/agents.md). Under `adaptive` they are rare until queues build
-    # (docs/envs.md: 0-1 per 20-request episode on the chip at load 0.8)
+    # `static` (the paper's traditional baseline: TBs only on TBUs of their configuration):
+    # its queues and backlogs give the most dispatch decisions (docs/envs.md, "Controller":
+    # 8-40 per 100-request chip episode at load 0.8). Since the fair baselines the order is
+    # worth under 1% of mean latency under it or `adaptive` (docs/agents.md)
     default_controller = "static"
     ext = EXT_DISPATCH
 
