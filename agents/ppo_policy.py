@@ -87,9 +87,9 @@ def policy_class(name: str) -> type[nn.Module]:
 def policy_kwargs_for(name: str, obs_space: Any, n_actions: int, decision: str,
                       policy_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     """The constructor keywords of policy ``name`` for these spaces and ``decision``
-    (``"TBUAssign"`` / ``"ClusterAssign"``), JSON-able (stored in the checkpoint): the MLP
+    (a key of ``DECISIONS``), JSON-able (stored in the checkpoint): the MLP
     gets ``obs_dim`` and ``n_actions``, the entity policy (env option
-    ``obs_mode="entities"``) ``feature_dims`` and ``action_entity``; both get
+    ``obs_mode="entities"``) ``feature_dims`` and ``action_entities``; both get
     ``policy_kwargs``."""
     kw = dict(policy_kwargs or {})
     if isinstance(kw.get("activation_fn"), type):
@@ -98,8 +98,9 @@ def policy_kwargs_for(name: str, obs_space: Any, n_actions: int, decision: str,
         return {"obs_dim": int(np.prod(obs_space.shape)), "n_actions": int(n_actions), **kw}
     policy_class(name)  # a clear error when it is not available
     from octogym.agents.entity_policy import feature_dims
-    entity = "tbu" if decision == "TBUAssign" else "cluster"
-    return {"feature_dims": feature_dims(obs_space), "action_entity": entity, **kw}
+    from octogym.envs.decisions import DECISIONS
+    return {"feature_dims": feature_dims(obs_space),
+            "action_entities": list(DECISIONS[decision].action_entities), **kw}
 
 
 def as_obs_dict(obs: Any) -> dict[str, np.ndarray]:

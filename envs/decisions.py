@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from octogym.envs.dispatch_obs import dispatch_observe_member
+from octogym.envs.entities import EntityFocus, job_focus
 from octogym.envs.layout import (
     CLUSTER_FEATURES,
     DISPATCH_FEATURES,
@@ -76,24 +77,16 @@ class Decision:
     # the TBU env, `adaptive` for the cluster env. Defined here, once per decision kind.
     default_controller: str
     ext: int  # the EXT_* bit that makes the kernel pause here (Simulation.advance's ext)
-    # obs_mode="entities" (octogym.envs.entities): the entity kind whose rows 0 .. A-1 are the
-    # actions, in action order ("tbu": the home cluster's K TBUs come first; "cluster"). None:
-    # the decision has no entity layout yet (Dispatch, Place, Provision: flat only).
-    action_entity: str | None = None
+    # obs_mode="entities" (octogym.envs.entities): the entity kinds whose rows, concatenated
+    # in this order, are the actions 0 .. A-1 ("tbu": the home cluster's K TBUs come first)
+    action_entities: tuple[str, ...]
 
-    def entity_focus(self, core: KernelBatch, rows: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(has, job, home)`` of members ``rows`` for the entity observation: whether a
-        decision of this kind is pending, the job slot it is about (0 without one) and the
-        home cluster it concerns (-1: none yet; the TBU rows start at its first TBU). The
-        default reads the kernel's pending decision; a decision about something else
-        overrides it."""
-        SC = core.sim.state.SC[rows]
-        has = SC[:, L.SC_DEC_KIND] == self.kind
-        job = np.where(has, SC[:, L.SC_DEC_JOB], 0)
-        home = np.where(has, core.sim.state.RQ[rows, core.sim.state.JB[rows, job, L.JB_REQ],
-                                               L.RQ_HOME], -1)
-        return has, job, home
+    def entity_focus(self, core: KernelBatch, rows: np.ndarray, reference: bool = False
+                     ) -> EntityFocus:
+        """What the entity observation of members ``rows`` is about
+        (:class:`~octogym.envs.entities.EntityFocus`; ``reference``: computed with numpy
+        only, for ``observe_entities_reference``). The default: the kernel's pending job."""
+        return job_focus(core, rows, self.kind)
 
     def n_actions(self, hw: HardwareConfig) -> int:
         raise NotImplementedError
@@ -138,7 +131,7 @@ class TBUDecision(Decision):
     features = TBU_FEATURES
     default_controller = "proactive"
     ext = EXT_TBU
-    action_entity = "tbu"
+    action_entities = ("tbu",)
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.tbus_per_cluster
@@ -196,7 +189,7 @@ class ClusterDecision(Decision):
     features = CLUSTER_FEATURES
     default_controller = "adaptive"
     ext = EXT_CLUSTER
-    action_entity = "cluster"
+    action_entities = ("cluster",)
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.n_clusters
@@ -240,6 +233,10 @@ class PlaceDecision(Decision):
     features = PLACE_FEATURES
     default_controller = "proactive"  # as TBUAssign: its cluster choice, provisioning, diffusion
     ext = EXT_PLACE
+    action_entities = ("tbu", "cluster")  # T TBUs in machine order, then C clusters
+
+    def entity_focus(self, core, rows, reference=False):
+        return job_focus(core, rows, self.kind, machine_order=True)
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return hw.n_tbus + hw.n_clusters
@@ -261,6 +258,11 @@ class ProvisionDecision(Decision):
     # the agent replaces its provisioning
     default_controller = "octopus"
     ext = EXT_PROVISION
+    action_entities = ("option",)
+
+    def entity_focus(self, core, rows, reference=False):
+        from octogym.envs.entities_provision import provision_focus
+        return provision_focus(core, rows)
 
     def n_actions(self, hw: HardwareConfig, n_configs: int = DOC_N_CONFIGS) -> int:
         """``K * n_configs + 1`` (default ``n_configs``: the default mix's)."""
@@ -423,22 +425,31 @@ class DispatchDecision(Decision):
     # worth under 1% of mean latency under it or `adaptive` (docs/agents.md)
     default_controller = "static"
     ext = EXT_DISPATCH
+    action_entities = ("waiting",)  # the candidates come first, in slot order
+
+    def entity_focus(self, core, rows, reference=False):
+        from octogym.envs.entities_dispatch import dispatch_focus, dispatch_focus_reference
+        return (dispatch_focus_reference if reference else dispatch_focus)(core, rows)
 
     def n_actions(self, hw: HardwareConfig) -> int:
         return n_candidates(hw)
 
-    def observe_reference(self, core, rows):
+    def candidates_reference(self, core: KernelBatch, rows: np.ndarray
+                             ) -> dict[str, np.ndarray]:
+        """Members ``rows``' candidates, numpy: ``has`` (a dispatch decision pending), ``u``
+        the freed TBU, ``c`` its cluster, ``ql`` its queue length, and per slot ``(n, A)``:
+        ``job`` (0 where not ``valid``), ``queued``, ``valid``, ``data`` (cycles until the
+        input data is at the TBU: the queued job's arrival, a backlogged one's transfer)."""
         S, M = core.sim.state, core.sim.model
-        K, Q, A = core.K, core.Q, core.n_actions
-        n = len(rows)
+        Q, A = core.Q, core.n_actions
         SC = S.SC[rows]
         now = SC[:, L.SC_NOW]
+        n = len(rows)
         has = SC[:, L.SC_DEC_KIND] == self.kind
         u = np.where(has, SC[:, L.SC_DEC_TBU], 0)
         c = M.tbu_cluster[u]
         r2 = rows[:, None]
         ql = S.TB[rows, L.TB_QL, u]
-        bl = S.CL[rows, L.CL_BL_LEN, c]
         slot = np.arange(A)[None, :]
         queued = slot < ql[:, None]
         # each row's candidates: its queue ring from the head, then its backlog's linked list
@@ -457,8 +468,6 @@ class DispatchDecision(Decision):
         valid = (slot < cnt[:, None]) & has[:, None]
         job = np.where(valid, job, 0)
         JB = S.JB
-        blk = JB[r2, job, L.JB_BLOCK]
-        req = JB[r2, job, L.JB_REQ]
         org = JB[r2, job, L.JB_ORG]
         nbytes = JB[r2, job, L.JB_BYTES]
         local = M.MI[L.MI_LOCAL_BW]
@@ -467,6 +476,23 @@ class DispatchDecision(Decision):
                         M.NOC[L.NOC_LATENCY, org, c[:, None]]
                         + -(-nbytes // M.MI[L.MI_LINK_BW]))
         data = np.where(queued, np.maximum(JB[r2, job, L.JB_DATA] - now[:, None], 0), xfer)
+        return {"has": has, "u": u, "c": c, "ql": ql, "job": job, "queued": queued,
+                "valid": valid, "data": data}
+
+    def observe_reference(self, core, rows):
+        S, M = core.sim.state, core.sim.model
+        K, Q = core.K, core.Q
+        n = len(rows)
+        SC = S.SC[rows]
+        now = SC[:, L.SC_NOW]
+        cd = self.candidates_reference(core, rows)
+        has, u, c, ql, job, queued, valid, data = (cd[k] for k in (
+            "has", "u", "c", "ql", "job", "queued", "valid", "data"))
+        r2 = rows[:, None]
+        JB = S.JB
+        blk = JB[r2, job, L.JB_BLOCK]
+        req = JB[r2, job, L.JB_REQ]
+        bl = S.CL[rows, L.CL_BL_LEN, c]
         uid = S.RQ[r2, req, L.RQ_UID]
         v = valid.astype(np.float64)
         in_sys = SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]

@@ -4,20 +4,27 @@ The observation is a ``Dict`` of padded per-entity feature matrices, each with a
 plus one vector of global features, all ``float32`` in ``[0, 1]``:
 
 * ``"global"`` ``(F_g,)``: the decision (its TB or request) and the system;
-* ``"tbu"`` ``(max_tbus, F_tbu)``, ``"tbu_mask"``: TBUs, starting at the first TBU of the
-  decision's home cluster and wrapping round (``(home * K + i) mod T``; home 0 without one);
+* ``"tbu"`` ``(max_tbus, F_tbu)``, ``"tbu_mask"``: TBUs, starting at the focus's first TBU
+  row and wrapping round (``(start + i) mod T``): the first TBU of the decision's home cluster
+  (``start = home * K``; home 0 without one), for Place TBU 0 (machine order);
 * ``"cluster"`` ``(max_clusters, F_cluster)``, ``"cluster_mask"``: clusters, by id;
 * ``"waiting"`` ``(max_waiting, F_waiting)``, ``"waiting_mask"``: TB instances that are ready
   but not running (queued at a TBU, parked in a backlog or waiting for a decision; not the
-  decision's own TB), the oldest first (ties: lower job slot);
+  decision's own TB): first the decision's candidates in slot order (Dispatch), then the
+  others, the oldest first (ties: lower job slot);
 * ``"blocks"`` ``(max_blocks, F_blocks)``, ``"blocks_mask"``: the blocks of the decision's
-  request's workflow, in file order.
+  request's workflow, in file order (none for a decision without a request: Dispatch,
+  Provision);
+* ``"option"`` ``(K * NCFG + 1, F_option)``, ``"option_mask"``: Provision only
+  (:mod:`octogym.envs.entities_provision`): one row per action.
 
 Masks are ``MultiBinary`` (1 = a real row; padded rows are all zeros). Rows beyond a maximum
-are dropped (the TBU rows keep the home cluster's, which come first). Actions stay as in the
-flat mode: action ``i`` is row ``i`` of the matrix named by the decision's ``action_entity``
-(:class:`~octogym.envs.decisions.Decision`): TBUAssign's ``K`` actions are the home cluster's
-TBUs, rows ``0 .. K-1`` of ``"tbu"``; ClusterAssign's are the clusters. So a policy that scores
+are dropped (the TBU rows keep the first ones). Actions stay as in the flat mode: they are the
+rows of the kinds the decision's ``action_entities`` names
+(:class:`~octogym.envs.decisions.Decision`), concatenated in that order: TBUAssign's ``K``
+actions are the home cluster's TBUs, rows ``0 .. K-1`` of ``"tbu"``; ClusterAssign's the
+clusters; Place's the ``T`` TBU rows (machine order) then the ``C`` cluster rows; Dispatch's
+the first ``n_candidates`` waiting rows; Provision's the option rows. So a policy that scores
 rows with shared weights runs on any hardware (``octogym.agents.entity_policy``).
 
 Scales as in the flat mode (:mod:`octogym.envs.layout`): ``squash(x, s) = x / (x + s)``,
@@ -27,15 +34,16 @@ at block ``b`` of its request, ``r[b]`` (:func:`octogym.workflows.frequencies.re
 under the request's phase row), exact in expectation. A TB's *configuration* is compared with
 the configuration a TBU will hold after its queue (*tail configuration*), as in the flat mode.
 
-A :class:`~octogym.envs.decisions.Decision` plugs in by naming its ``action_entity`` and, if
-its decision is not about the kernel's pending job, overriding ``entity_focus``.
+A :class:`~octogym.envs.decisions.Decision` plugs in by naming its ``action_entities`` and,
+if its decision is not about the kernel's pending job, overriding ``entity_focus`` (an
+:class:`EntityFocus`).
 ``python -m octogym.envs.entities`` prints the tables of docs/envs.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
@@ -83,11 +91,13 @@ ENTITY_FEATURES: dict[str, tuple[EntityFeature, ...]] = {
         F("queued_work", "expected cycles `w` of its queued TBs: squash(w, tau)"),
         F("remaining", "cycles until its running TB (or reconfiguration) ends: squash(t, tau)"),
         F("reconfiguring", "1 while it reconfigures"),
-        F("config_match", "1 if its tail configuration is the TB's (0 without a TB)"),
+        F("config_match", "1 if its tail configuration is the decision's: the TB's "
+          "(Dispatch: the freed TBU's; 0 without one)"),
         F("config_share", "expected share of the mix's TB work that needs its tail "
           "configuration (0: unconfigured)"),
         F("input_hops", "mesh hops `h` from the TB's input data: squash(h, 2) (0 without a "
           "TB)"),
+        F("is_decision_tbu", "1 for the TBU the decision is about (Dispatch: the freed TBU)"),
     ),
     "cluster": (
         F("is_home", "1 if it is the decision's home cluster"),
@@ -109,9 +119,14 @@ ENTITY_FEATURES: dict[str, tuple[EntityFeature, ...]] = {
         F("placed", "1 if queued at a TBU, 0 if parked in a backlog or awaiting a decision"),
         F("queue_position", "its position in its TBU's queue / queue_capacity (0 unplaced)"),
         F("same_home", "1 if its request's home cluster is the decision's home cluster"),
-        F("config_match", "1 if its configuration is the decision TB's"),
+        F("config_match", "1 if its configuration is the decision's (the TB's; Dispatch: "
+          "the freed TBU's)"),
         F("config_share", "expected share of the mix's TB work that needs its configuration"),
         F("same_request", "1 if it belongs to the decision's request"),
+        F("candidate", "1 if it is a candidate of the decision (Dispatch: the rows "
+          "0 .. n-1 are the n candidates in slot order)"),
+        F("data_wait", "a candidate's cycles `t` until its input data is at the TBU (queued: "
+          "the data's arrival; backlogged: the transfer it would need): squash(t, tau)"),
     ),
     "blocks": (
         F("is_task", "1 for a task block, 0 for a control block"),
@@ -124,15 +139,70 @@ ENTITY_FEATURES: dict[str, tuple[EntityFeature, ...]] = {
         F("config_ready", "fraction of the home cluster's TBUs (all TBUs without a home) "
           "whose tail configuration is the block's (0 for control blocks)"),
     ),
+    # Provision only: row k * NCFG + g = "reconfigure TBU k of the asked cluster to g", the
+    # last row "keep" (octogym.envs.entities_provision)
+    "option": (
+        F("is_keep", "1 for the last row: keep the rest, go to the next cluster"),
+        F("tbu_reconfigurable", "1 if TBU `k` is idle with an empty queue"),
+        F("tbu_queue", "TB instances in TBU `k`'s queue / queue_capacity"),
+        F("tbu_idle_for", "cycles `t` an idle, empty TBU `k` has been idle: squash(t, tau)"),
+        F("tbu_holds", "1 if TBU `k` holds configuration `g` now"),
+        F("config_waiting", "`n` jobs waiting for `g` in the cluster (queued at the TBUs "
+          "holding it, plus its backlogged TBs): n / (n + K)"),
+        F("config_tbus", "TBUs of the cluster holding `g` / K"),
+        F("config_machine_tbus", "TBUs of the machine holding `g` / T"),
+        F("config_demand", "share of the cluster's TB instances so far that needed `g`"),
+    ),
 }
 del F
 
-ROW_KINDS: tuple[str, ...] = ("tbu", "cluster", "waiting", "blocks")
-"""Entity kinds with one row per entity (each has a ``<kind>_mask``)."""
+ROW_KINDS: tuple[str, ...] = ("tbu", "cluster", "waiting", "blocks", "option")
+"""Entity kinds with one row per entity (each has a ``<kind>_mask``); ``"option"`` only in
+the Provision env's observations."""
 
 SIZE_OPTIONS: dict[str, str] = {"tbu": "max_tbus", "cluster": "max_clusters",
                                 "waiting": "max_waiting", "blocks": "max_blocks"}
-"""The env option (:class:`~octogym.envs.config.EnvConfig`) that sets each kind's rows."""
+"""The env option (:class:`~octogym.envs.config.EnvConfig`) that sets each kind's rows (the
+option rows are the Provision actions, ``K * NCFG + 1``)."""
+
+
+class EntityFocus(NamedTuple):
+    """What the entity observation of each member is about (arrays over the members built):
+    ``pending`` a decision of the env's kind; ``job`` its job slot (-1: none, e.g. a dispatch or
+    provisioning decision); ``home`` its home cluster (-1: none); ``start`` the first TBU row;
+    ``cfg`` the configuration rows are compared with (-2: none); ``tbu`` the TBU it is about
+    (-1: none); ``cands`` ``(n, A)`` its candidate job slots in slot order (-1: padding) and
+    ``cand_wait`` their data-wait cycles (``A = 0`` but for Dispatch)."""
+
+    pending: np.ndarray
+    job: np.ndarray
+    home: np.ndarray
+    start: np.ndarray
+    cfg: np.ndarray
+    tbu: np.ndarray
+    cands: np.ndarray
+    cand_wait: np.ndarray
+
+
+def job_focus(core: KernelBatch, rows: np.ndarray, kind: int, machine_order: bool = False
+              ) -> EntityFocus:
+    """The focus of a decision about the kernel's pending job (``SC_DEC_JOB``) of ``kind``:
+    its TB (or arriving request), its request's home cluster, TBU rows from the home
+    cluster's first (``machine_order``: from TBU 0)."""
+    S, tab = core.sim.state, core.entity_tables
+    SC = S.SC[rows]
+    n = len(rows)
+    has = SC[:, L.SC_DEC_KIND] == kind
+    job = np.where(has, SC[:, L.SC_DEC_JOB], -1)
+    js = np.maximum(job, 0)
+    home = np.where(has, S.RQ[rows, S.JB[rows, js, L.JB_REQ], L.RQ_HOME], -1)
+    blk = np.where(has, S.JB[rows, js, L.JB_BLOCK], -1)
+    bsafe = np.maximum(blk, 0)
+    cfg = np.where(has & (blk >= 0) & (tab.blk_type[bsafe] == TASK), tab.blk_cfg[bsafe], -2)
+    start = np.zeros(n, np.int64) if machine_order else np.maximum(home, 0) * core.K
+    none = np.full(n, -1, np.int64)
+    empty = np.zeros((n, 0), np.int64)
+    return EntityFocus(has, job, home, start, cfg, none, empty, empty)
 
 HOP_SCALE = 2.0  # squash scale of mesh hops (ours): 2 hops -> 0.5
 
@@ -147,28 +217,39 @@ def squash(x: Any, s: float) -> Any:
 
 def entity_sizes(config: EnvConfig, sim: Simulation, decision: Decision, n_actions: int
                  ) -> dict[str, int]:
-    """Rows of each entity kind (``ROW_KINDS``) for ``config`` on ``sim``'s hardware and mix;
-    a ``ValueError`` names an option too small to hold the decision's actions."""
+    """Rows of each entity kind (``ROW_KINDS``; ``"option"`` only where it holds the actions)
+    for ``config`` on ``sim``'s hardware and mix; a ``ValueError`` names an option that cannot
+    hold the decision's actions."""
     hw = sim.hw
     n_blocks = np.diff(sim.mix.wf_block_off)
     sizes = {"tbu": config.max_tbus or hw.n_tbus, "cluster": config.max_clusters or hw.n_clusters,
              "waiting": config.max_waiting, "blocks": config.max_blocks or int(n_blocks.max())}
-    kind = decision.action_entity
-    if kind is None:
-        raise ValueError(f"obs_mode='entities' is not available for the {decision.name} envs "
-                         "yet (their actions are not rows of one entity kind): use "
-                         "obs_mode='flat'")
-    if sizes[kind] < n_actions:
-        raise ValueError(f"env option {SIZE_OPTIONS[kind]}={sizes[kind]} is too small: the "
-                         f"{decision.name} actions are {n_actions} {kind} rows")
+    kinds = decision.action_entities
+    if "option" in kinds:
+        sizes["option"] = n_actions
+    if len(kinds) > 1:
+        # concatenated kinds: each must hold exactly its entities, so that the rows line up
+        # with the actions (Place: T TBUs, then C clusters)
+        natural = {"tbu": hw.n_tbus, "cluster": hw.n_clusters}
+        for k in kinds:
+            if sizes[k] != natural[k]:
+                raise ValueError(
+                    f"env option {SIZE_OPTIONS[k]}={sizes[k]} does not fit the "
+                    f"{decision.name} env: its actions are the {' rows, then the '.join(kinds)} "
+                    f"rows concatenated, so {SIZE_OPTIONS[k]} must be {natural[k]} (or None)")
+    total = sum(sizes[k] for k in kinds)
+    if total < n_actions:
+        k = kinds[-1]
+        raise ValueError(f"env option {SIZE_OPTIONS.get(k, k)}={sizes[k]} is too small: the "
+                         f"{decision.name} actions are {n_actions} {'+'.join(kinds)} rows")
     return sizes
 
 
 def entity_space(sizes: dict[str, int]) -> spaces.Dict:
-    """The single-env observation space of the entity mode."""
+    """The single-env observation space of the entity mode (the row kinds in ``sizes``)."""
     d: dict[str, spaces.Space] = {
         "global": spaces.Box(0.0, 1.0, (len(ENTITY_FEATURES["global"]),), np.float32)}
-    for kind in ROW_KINDS:
+    for kind in (k for k in ROW_KINDS if k in sizes):
         d[kind] = spaces.Box(0.0, 1.0, (sizes[kind], len(ENTITY_FEATURES[kind])), np.float32)
         d[f"{kind}_mask"] = spaces.MultiBinary(sizes[kind])
     return spaces.Dict(d)
@@ -225,14 +306,18 @@ def observe_entities(core: KernelBatch, rows: np.ndarray) -> None:
     # threads as for the fused step (octogym.envs.core.PARALLEL_MIN, threaded_steps)
     build_rows = eb.build_rows_parallel if core.parallel else eb.build_rows_serial
     S, M, tab, out = core.sim.state, core.sim.model, core.entity_tables, core.entities
-    has, job, home = core.decision.entity_focus(core, rows)
-    build_rows(rows, has, np.asarray(job, np.int64), np.asarray(home, np.int64), S.SC, S.JB,
-               S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL, tab.blk_type, tab.blk_cfg, tab.blk_cost,
+    f = core.decision.entity_focus(core, rows)
+    build_rows(rows, f.pending, f.job, f.home, f.start, f.cfg, f.tbu, f.cands, f.cand_wait,
+               S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL, tab.blk_type, tab.blk_cfg,
+               tab.blk_cost,
                tab.dur_mean, tab.rem, tab.execs, tab.wf_cfg_share, tab.cfg_share, tab.hops,
                tab.wf_blocks, M.wf_entry, core.K, core.C, core.T, core.Q, core.N, core.tau,
                core.work, out["global"], out["tbu"], out["tbu_mask"], out["cluster"],
                out["cluster_mask"], out["waiting"], out["waiting_mask"], out["blocks"],
                out["blocks_mask"])
+    if "option" in out:
+        from octogym.envs.entities_provision import option_rows
+        option_rows(core, rows, out)
 
 
 def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
@@ -251,8 +336,10 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     SC = S.SC[rows]
     now = SC[:, L.SC_NOW]
     JB = S.JB[rows]
-    has, job, home = core.decision.entity_focus(core, rows)
-    fj = JB[np.arange(n), job]  # (n, X) the focus job
+    f = core.decision.entity_focus(core, rows, reference=True)
+    pending, job, home, cfg = f.pending, f.job, f.home, f.cfg  # cfg -2 matches no TBU
+    has = job >= 0  # a job (and so a request) in focus
+    fj = JB[np.arange(n), np.maximum(job, 0)]  # (n, X) the focus job
     blk = np.where(has, fj[:, L.JB_BLOCK], -1)
     bsafe = np.maximum(blk, 0)
     is_tb = has & (blk >= 0) & (tab.blk_type[bsafe] == TASK)
@@ -260,7 +347,6 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     req = fj[:, L.JB_REQ]
     rq = S.RQ[rows, np.where(has, req, 0)]
     wf, prow = np.where(has, rq[:, L.RQ_WF], 0), np.where(has, rq[:, L.RQ_ROW], 0)
-    cfg = np.where(is_tb, tab.blk_cfg[bsafe], -2)  # -2 matches no TBU (unconfigured is -1)
     org = np.where(is_tb, fj[:, L.JB_ORG], 0)
     hsafe = np.maximum(home, 0)
     homed = home >= 0
@@ -285,7 +371,7 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     c = _col("global")
     in_sys = SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]
     entry_rem = tab.rem[prow, core.sim.model.wf_entry[wf]]
-    g[:, c["decision_pending"]] = has
+    g[:, c["decision_pending"]] = pending
     g[:, c["focus_is_tb"]] = is_tb
     g[:, c["tb_expected_duration"]] = squash(tab.dur_mean[bsafe], tau) * tbf
     g[:, c["tb_waiting"]] = squash(now - fj[:, L.JB_CREATED], tau) * tbf
@@ -301,9 +387,9 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     g[:, c["system_queue"]] = ql.sum(axis=1) / (T * Q)
     out["global"][rows] = g
 
-    # ---- TBUs: home cluster first ----------------------------------------------------------
+    # ---- TBUs: from the focus's start -------------------------------------------------------
     nt = min(out["tbu"].shape[1], T)
-    order = (hsafe[:, None] * K + np.arange(nt)) % T
+    order = (f.start[:, None] + np.arange(nt)) % T
     x = np.zeros((n, out["tbu"].shape[1], len(ENTITY_FEATURES["tbu"])))
     c = _col("tbu")
     x[:, :nt, c["in_home_cluster"]] = (order // K == home[:, None]) & homed[:, None]
@@ -315,6 +401,7 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     x[:, :nt, c["config_match"]] = match[i2, order]
     x[:, :nt, c["config_share"]] = tab.cfg_share[tail[i2, order]]
     x[:, :nt, c["input_hops"]] = hops_u[i2, order]
+    x[:, :nt, c["is_decision_tbu"]] = order == f.tbu[:, None]
     out["tbu"][rows] = x
     out["tbu_mask"][rows] = np.arange(out["tbu"].shape[1]) < nt
 
@@ -354,8 +441,19 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
         pos[qi, TBQ[qi, qu, (qh[qi, qu] + q) % Q]] = q
     waiting = live & (jblk >= 0) & (tab.blk_type[jb_safe] == TASK) & ~running
     waiting &= ~((aJ == job[:, None]) & has[:, None])
+    # the decision's candidates first, in slot order (keys below any creation cycle)
+    A = f.cands.shape[1]
+    is_cand = np.zeros((n, J), np.bool_)
+    rank = np.zeros((n, J), np.int64)
+    wait_c = np.zeros((n, J), np.int64)
+    ci, cs = np.nonzero(f.cands >= 0)
+    is_cand[ci, f.cands[ci, cs]] = True
+    rank[ci, f.cands[ci, cs]] = cs - A
+    wait_c[ci, f.cands[ci, cs]] = f.cand_wait[ci, cs]
+    waiting |= is_cand
     nw = out["waiting"].shape[1]
-    key = np.where(waiting, JB[:, :, L.JB_CREATED], np.iinfo(np.int64).max)
+    key = np.where(is_cand, rank, np.where(waiting, JB[:, :, L.JB_CREATED],
+                                          np.iinfo(np.int64).max))
     sel = np.argsort(key, axis=1, kind="stable")[:, :nw]
     ok = waiting[i2, sel]
     okf = ok.astype(np.float64)
@@ -377,6 +475,8 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     x[:, :m, c["config_match"]] = ok & (wcfg == cfg[:, None])
     x[:, :m, c["config_share"]] = tab.cfg_share[wcfg] * okf
     x[:, :m, c["same_request"]] = ok & has[:, None] & (wreq == req[:, None])
+    x[:, :m, c["candidate"]] = ok & is_cand[i2, sel]
+    x[:, :m, c["data_wait"]] = squash(wait_c[i2, sel], tau) * okf
     out["waiting"][rows] = x
     wmask = np.zeros((n, nw), np.int8)
     wmask[:, :m] = ok
@@ -408,6 +508,9 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     x[:, :, c["config_ready"]] = np.where(ok & task, cnt[i2, bcfg] / denom, 0.0)
     out["blocks"][rows] = x
     out["blocks_mask"][rows] = ok
+    if "option" in out:
+        from octogym.envs.entities_provision import option_rows_reference
+        option_rows_reference(core, rows, out)
 
 
 def markdown_tables() -> str:
@@ -415,7 +518,8 @@ def markdown_tables() -> str:
     parts = []
     for kind, feats in ENTITY_FEATURES.items():
         rows = "\n".join(f"| {i} | `{f.name}` | {f.description} |" for i, f in enumerate(feats))
-        size = "" if kind == "global" else f" (rows: `{SIZE_OPTIONS[kind]}`)"
+        size = ("" if kind == "global" else f" (rows: `{SIZE_OPTIONS[kind]}`)"
+                if kind in SIZE_OPTIONS else " (rows: `K * NCFG + 1`, Provision only)")
         parts.append(f"`{kind}`{size}:\n\n| column | feature | meaning |\n|---|---|---|\n{rows}")
     return "\n\n".join(parts)
 

@@ -28,25 +28,28 @@ def _cols(kind: str, names: str) -> tuple[int, ...]:
  G_SYS_Q) = _cols("global", "decision_pending focus_is_tb tb_expected_duration tb_waiting "
                   "tb_remote_input request_age request_remaining_work home_backlog in_system "
                   "progress system_queue")
-(U_HOME, U_FREE, U_QUEUE, U_QWORK, U_REMAIN, U_RECONF, U_MATCH, U_SHARE, U_HOPS) = _cols(
+(U_HOME, U_FREE, U_QUEUE, U_QWORK, U_REMAIN, U_RECONF, U_MATCH, U_SHARE, U_HOPS,
+ U_DEC) = _cols(
     "tbu", "in_home_cluster free_slot queue queued_work remaining reconfiguring config_match "
-    "config_share input_hops")
+    "config_share input_hops is_decision_tbu")
 (C_HOME, C_QUEUE, C_BACKLOG, C_QWORK, C_CBU, C_FREE, C_FIT, C_HOPS) = _cols(
     "cluster", "is_home queue backlog queued_work cbu_busy free_tbus config_fit input_hops")
-(W_DUR, W_WAIT, W_REM, W_PLACED, W_POS, W_HOME, W_MATCH, W_SHARE, W_REQ) = _cols(
+(W_DUR, W_WAIT, W_REM, W_PLACED, W_POS, W_HOME, W_MATCH, W_SHARE, W_REQ, W_CAND,
+ W_DATA) = _cols(
     "waiting", "expected_duration waiting remaining_work placed queue_position same_home "
-    "config_match config_share same_request")
+    "config_match config_share same_request candidate data_wait")
 (B_TASK, B_FOCUS, B_DUR, B_EXEC, B_REM, B_MATCH, B_READY) = _cols(
     "blocks", "is_task is_focus expected_duration expected_executions remaining_work "
     "config_match config_ready")
 
 
-def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_type, blk_cfg,
+def _build_rows(rows, pending, job, home, start, focus_cfg, focus_tbu, cands, cand_wait, SC,
+               JB, RQ, RES, TB, TBQ, TBF, CL, blk_type, blk_cfg,
                blk_cost, dur_mean, rem, execs, wf_cfg_share, cfg_share, hops, wf_blocks,
                wf_entry, K, C, T, Q, N, tau, work, g_out, u_out, u_mask, c_out, c_mask, w_out,
                w_mask, b_out, b_mask):
-    """Entity observation of members ``rows`` (``has``, ``job``, ``home``: their decision
-    focus, ``Decision.entity_focus``) into the ``*_out`` / ``*_mask`` buffers."""
+    """Entity observation of members ``rows`` (``pending`` .. ``cand_wait``: their decision
+    focus, an ``EntityFocus``) into the ``*_out`` / ``*_mask`` buffers."""
     NCFG = cfg_share.shape[0] - 1  # the last entry is the unconfigured TBU's (0)
     J = JB.shape[1]
     for i in prange(rows.shape[0]):
@@ -55,6 +58,9 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
         cand = np.empty(J, np.int64)  # waiting TBs of the member: job slots, queue positions
         cpos = np.empty(J, np.int64)
         cnt = np.empty(NCFG + 1, np.float64)
+        rank_j = np.empty(cands.shape[1], np.int64)  # the decision's candidates
+        rank_p = np.empty(cands.shape[1], np.int64)
+        rank_w = np.empty(cands.shape[1], np.int64)
         g, U, Cm, W, B = g_out[b], u_out[b], c_out[b], w_out[b], b_out[b]
         g[:] = 0.0
         U[:, :] = 0.0
@@ -66,8 +72,8 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
         w_mask[b, :] = 0
         b_mask[b, :] = 0
         now = SC[b, L.SC_NOW]
-        hs = has[i]
-        j = job[i]
+        hs = job[i] >= 0  # a job (and so a request) in focus
+        j = max(job[i], 0)
         h = home[i]
         homed = h >= 0
         hc = max(h, 0)
@@ -77,7 +83,7 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
         wf, prow = 0, 0
         if hs:
             wf, prow = RQ[b, req, L.RQ_WF], RQ[b, req, L.RQ_ROW]
-        cfg = blk_cfg[blk] if is_tb else -2
+        cfg = focus_cfg[i]
         org = JB[b, j, L.JB_ORG] if is_tb else 0
         # ---- TBU tails (configuration after the queue) --------------------------------------
         tot = 0
@@ -91,7 +97,7 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
                 tail[u] = TB[b, L.TB_CFG, u]
         # ---- global -------------------------------------------------------------------------
         n = SC[b, L.SC_N_ARRIVED] - SC[b, L.SC_N_DONE]
-        g[G_PENDING] = 1.0 if hs else 0.0
+        g[G_PENDING] = 1.0 if pending[i] else 0.0
         g[G_IS_TB] = 1.0 if is_tb else 0.0
         if is_tb:
             x = dur_mean[blk]
@@ -110,10 +116,10 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
         g[G_IN_SYS] = n / (n + C * K)
         g[G_PROGRESS] = SC[b, L.SC_N_DONE] / N
         g[G_SYS_Q] = tot / (T * Q)
-        # ---- TBUs, home cluster first -------------------------------------------------------
+        # ---- TBUs, from the focus's start ---------------------------------------------------
         nt = min(U.shape[0], T)
         for r in range(nt):
-            u = (hc * K + r) % T
+            u = (start[i] + r) % T
             ql = TB[b, L.TB_QL, u]
             st = TB[b, L.TB_STATE, u]
             tl = tail[u]
@@ -130,6 +136,7 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
             if is_tb:
                 x = hops[org, u // K]
                 U[r, U_HOPS] = x / (x + HOP_SCALE)
+            U[r, U_DEC] = 1.0 if u == focus_tbu[i] else 0.0
             u_mask[b, r] = 1
         # ---- clusters -----------------------------------------------------------------------
         nc = min(Cm.shape[0], C)
@@ -189,13 +196,33 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
                 cpos[nw_] = -1
                 nw_ += 1
             jj = JB[b, jj, L.JB_NEXT]
+        # the decision's candidates first, in slot order (their queue position as found)
+        A = cands.shape[1]
+        nc_ = 0
+        for r in range(A):
+            jj = cands[i, r]
+            if jj < 0:
+                continue
+            pq = -1
+            for s in range(nw_):
+                if cand[s] == jj:
+                    pq = cpos[s]
+            rank_j[nc_] = jj
+            rank_p[nc_] = pq
+            rank_w[nc_] = cand_wait[i, r]
+            nc_ += 1
         n_wait = 0
-        for r in range(nw_):  # drop the decision's own TB
-            if not (hs and cand[r] == j):
+        for r in range(nw_):  # drop the decision's own TB and the candidates
+            keep = not (hs and cand[r] == j)
+            for s in range(nc_):
+                if cand[r] == rank_j[s]:
+                    keep = False
+            if keep:
                 cand[n_wait] = cand[r]
                 cpos[n_wait] = cpos[r]
                 n_wait += 1
-        # the oldest first, ties by job slot: a stable sort by creation of the slot-sorted ids
+        # the others oldest first, ties by job slot: a stable sort by creation of the
+        # slot-sorted ids
         by_slot = np.argsort(cand[:n_wait])
         js = cand[:n_wait][by_slot]
         ps = cpos[:n_wait][by_slot]
@@ -203,9 +230,16 @@ def _build_rows(rows, has, job, home, SC, JB, RQ, RES, TB, TBQ, TBF, CL, blk_typ
         for r in range(n_wait):
             created[r] = JB[b, js[r], L.JB_CREATED]
         order = np.argsort(created, kind="mergesort")
-        for r in range(min(n_wait, W.shape[0])):
-            jj = js[order[r]]
-            pq = ps[order[r]]
+        for r in range(min(nc_ + n_wait, W.shape[0])):
+            if r < nc_:
+                jj = rank_j[r]
+                pq = rank_p[r]
+                W[r, W_CAND] = 1.0
+                t = rank_w[r]
+                W[r, W_DATA] = t / (t + tau)
+            else:
+                jj = js[order[r - nc_]]
+                pq = ps[order[r - nc_]]
             wb = JB[b, jj, L.JB_BLOCK]
             wr = JB[b, jj, L.JB_REQ]
             x = dur_mean[wb]
