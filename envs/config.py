@@ -89,12 +89,13 @@ class EnvConfig:
         "per-entity matrices with masks; see [Observation modes](#observation-modes))")
     max_tbus: int | None = _opt(
         None, "`None` = all TBUs", "`entities`: TBU rows (the decision's home cluster first; "
-        ">= tbus_per_cluster for TBUAssign)")
+        ">= tbus_per_cluster for TBUAssign; all TBUs for Place)")
     max_clusters: int | None = _opt(
         None, "`None` = all clusters", "`entities`: cluster rows (>= clusters for "
-        "ClusterAssign)")
+        "ClusterAssign; all clusters for Place)")
     max_waiting: int = _opt(
-        32, "`32`", "`entities`: rows of waiting TB instances (the oldest first)")
+        32, "`32`", "`entities`: rows of waiting TB instances (Dispatch's candidates first, "
+        "then the oldest first; >= the candidate slots for Dispatch)")
     max_blocks: int | None = _opt(
         None, "`None` = largest workflow", "`entities`: rows of the request's workflow blocks")
     arrival: str = _opt(

@@ -18,6 +18,7 @@ import octogym  # noqa: F401  (registers the ids)
 from octogym.envs import ENV_IDS, make_sb3_vec_env
 from octogym.envs.entities import ENTITY_FEATURES, markdown_tables
 from octogym.envs.layout import layout
+from octogym.envs.registration import ENV_OPTIONS
 from octogym.kernel import fields as L
 from octogym.kernel.layout import TBU_RUN
 from octogym.workflows.frequencies import expected_frequencies, remaining_work
@@ -26,13 +27,21 @@ from octogym.workflows.suite import load_all
 ENT = {"obs_mode": "entities", "requests_per_episode": 20}
 
 
+def small(env_id: str) -> dict:
+    """Entity mode, short episodes (as tests/test_envs.py: a Dispatch episode needs more
+    requests for its decisions, the wafer's its own ``ENV_OPTIONS`` length)."""
+    base = {**ENT, "requests_per_episode": 100} if "Dispatch" in env_id else ENT
+    return {**base, **{k: v for k, v in ENV_OPTIONS.get(env_id.split("/")[-1], {}).items()
+                       if k == "requests_per_episode"}}
+
+
 def make(env_id: str, **kw):
-    return gym.make(env_id, **{**ENT, **kw})
+    return gym.make(env_id, **{**small(env_id), **kw})
 
 
 def native(env_id: str, n: int, **kw):
     return gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
-                        **{**ENT, **kw})
+                        **{**small(env_id), **kw})
 
 
 def assert_obs_equal(a, b) -> None:
@@ -49,16 +58,10 @@ def policy(step: int, mask: np.ndarray) -> np.ndarray:
 # ---- checkers, determinism, pickling, forks ------------------------------------------------
 
 
-ENTITY_IDS = [e for e in ENV_IDS if any(k in e for k in ("TBUAssign", "ClusterAssign"))]
+CHIP_IDS = [e for e in ENV_IDS if "Wafer" not in e]
 
 
-@pytest.mark.parametrize("env_id", [e for e in ENV_IDS if e not in ENTITY_IDS])
-def test_decisions_without_an_entity_layout_say_so(env_id):
-    with pytest.raises(ValueError, match="obs_mode='entities' is not available"):
-        make(env_id)
-
-
-@pytest.mark.parametrize("env_id", ENTITY_IDS)
+@pytest.mark.parametrize("env_id", ENV_IDS)
 def test_check_env_gymnasium_and_sb3(env_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -79,7 +82,7 @@ def run_episode(env, seed: int, steps: int = 60) -> list:
     return out
 
 
-@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+@pytest.mark.parametrize("env_id", CHIP_IDS)
 def test_deterministic_and_pickles(env_id):
     a, b = run_episode(make(env_id), 3), run_episode(make(env_id), 3)
     assert len(a) == len(b) > 10
@@ -139,18 +142,22 @@ def compare_vec(a, b, seeds: list[int], steps: int) -> int:
 
 
 @pytest.mark.parametrize("env_id,steps", [("octogym/TBUAssign-v0", 140),
-                                          ("octogym/ClusterAssign-v0", 45)])
+                                          ("octogym/ClusterAssign-v0", 45),
+                                          ("octogym/Place-v0", 140),
+                                          ("octogym/Dispatch-v0", 60),
+                                          ("octogym/Provision-v0", 60)])
 def test_native_sync_async_sb3_agree(env_id, steps):
     n, seeds = 3, [5, 17, 2]
     nat = native(env_id, n)
     assert nat.single_observation_space == make(env_id).observation_space
     for mode in ("sync", "async"):
         other = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode,
-                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **ENT)
+                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                             **small(env_id))
         assert compare_vec(nat, other, seeds, steps) >= n
         other.close()
     # the SB3 adapter: same observations as the native env, terminal ones in the infos
-    sb3 = make_sb3_vec_env(env_id, n_envs=n, seed=7, **ENT)
+    sb3 = make_sb3_vec_env(env_id, n_envs=n, seed=7, **small(env_id))
     ref = native(env_id, n)
     obs = sb3.reset()
     o, info = ref.reset(seed=[7, 8, 9])
@@ -180,7 +187,7 @@ def test_action_rows_match_the_flat_features():
                                           "cbu_busy": "cluster_cbu_busy"})):
         ent, flat = make(env_id), gym.make(env_id, requests_per_episode=20)
         core = flat.unwrapped.core
-        kind = core.decision.action_entity
+        (kind,) = core.decision.action_entities
         cols = {f.name: i for i, f in enumerate(ENTITY_FEATURES[kind])}
         sl = layout(core.decision.features, core.K, core.C)
         A = core.n_actions
@@ -196,7 +203,68 @@ def test_action_rows_match_the_flat_features():
                 break
 
 
+def test_new_levels_action_rows_match_the_flat_features():
+    """Place: TBU rows in machine order, then the clusters; Dispatch: the first waiting rows
+    are the flat candidate slots; Provision: option row k * NCFG + g carries TBU k's and
+    configuration g's flat features, the last row is keep."""
+    def steps(env_id, n):
+        ent, flat = make(env_id), gym.make(env_id, **{**small(env_id), "obs_mode": "flat"})
+        core = flat.unwrapped.core
+        sl = layout(core.decision.features, core.K, core.C, core.sim.model.CFG.shape[1],
+                    core.n_actions if "Dispatch" in env_id else 0)
+        (eo, ei), (fo, _) = ent.reset(seed=2), flat.reset(seed=2)
+        for t in range(n):
+            yield core, eo, {k: fo[v] for k, v in sl.items()}
+            act = policy(t, ei["action_mask"][None])[0]
+            (eo, _, te, tr, ei), (fo, *_) = ent.step(act), flat.step(act)
+            if te or tr:
+                return
+
+    def col(kind):
+        return {f.name: i for i, f in enumerate(ENTITY_FEATURES[kind])}
+
+    close = {"rtol": 1e-6, "atol": 1e-7}
+    u, c = col("tbu"), col("cluster")
+    for _, eo, f in steps("octogym/Place-v0", 40):
+        np.testing.assert_allclose(eo["tbu"][:, u["queue"]], f["tbu_queue"], **close)
+        np.testing.assert_allclose(eo["cluster"][:, c["backlog"]], f["cluster_backlog"],
+                                   **close)
+        np.testing.assert_allclose(eo["cluster"][:, c["queued_work"]],
+                                   f["cluster_queued_work"], **close)
+    w, seen = col("waiting"), 0
+    pairs = {"candidate": "cand_valid", "expected_duration": "cand_expected_duration",
+             "waiting": "cand_waiting", "config_match": "cand_config_match",
+             "data_wait": "cand_data_wait"}
+    for core, eo, f in steps("octogym/Dispatch-v0", 40):
+        v = f["cand_valid"] > 0
+        A = len(v)
+        assert eo["waiting_mask"][:A][v].all() and eo["global"][0] == 1
+        assert not eo["waiting"][A:, w["candidate"]].any()
+        for e_name, f_name in pairs.items():
+            np.testing.assert_allclose(eo["waiting"][:A, w[e_name]][v], f[f_name][v],
+                                       err_msg=e_name, **close)
+        assert eo["tbu"][:, u["is_decision_tbu"]].sum() == 1
+        assert eo["tbu"][:core.K, u["is_decision_tbu"]].any()  # its cluster's rows come first
+        seen += int(v.sum())
+    assert seen > 10
+    o = col("option")
+    for core, eo, f in steps("octogym/Provision-v0", 40):
+        K, G = core.K, core.sim.model.CFG.shape[1]
+        x = eo["option"]
+        assert x.shape[0] == K * G + 1 and eo["option_mask"].all()
+        assert x[-1, o["is_keep"]] == 1 and not x[:-1, o["is_keep"]].any()
+        opts = x[:-1].reshape(K, G, -1)
+        np.testing.assert_array_equal(opts[:, :, o["tbu_holds"]].ravel(), f["tbu_config"])
+        np.testing.assert_array_equal(opts[:, 0, o["tbu_queue"]], f["tbu_queue"])
+        np.testing.assert_array_equal(opts[0, :, o["config_demand"]], f["config_demand"])
+
+
 @pytest.mark.parametrize("env_id,kw", [
+    ("octogym/Place-v0", {"load": 1.2}),
+    ("octogym/Place-v0", {"hardware": {"preset": "chip", "tbus_per_cluster": 2}}),
+    ("octogym/Dispatch-v0", {}),
+    ("octogym/Dispatch-v0", {"controller": "adaptive", "max_waiting": 12}),
+    ("octogym/Provision-v0", {"load": 1.2}),
     ("octogym/TBUAssign-v0", {"load": 1.2}),
     ("octogym/TBUAssign-v0", {"hardware": {"preset": "chip", "tbus_per_cluster": 2},
                               "max_tbus": 20, "max_waiting": 3, "max_blocks": 5}),
@@ -223,12 +291,14 @@ def test_compiled_builder_equals_the_numpy_reference(env_id, kw):
     assert waited > 0
 
 
-def test_threaded_builder_equals_the_reference():
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/Place-v0",
+                                    "octogym/Dispatch-v0", "octogym/Provision-v0"])
+def test_threaded_builder_equals_the_reference(env_id):
     """From PARALLEL_MIN members on, the builder runs members on numba's threads."""
     from octogym.envs.core import PARALLEL_MIN
     from octogym.envs.entities import observe_entities_reference
 
-    venv = native("octogym/TBUAssign-v0", PARALLEL_MIN, load=1.2)
+    venv = native(env_id, PARALLEL_MIN, load=1.2)
     core = venv.unwrapped.core
     _, info = venv.reset(seed=0)
     for t in range(15):
@@ -283,6 +353,14 @@ def test_sizes_are_options_with_clear_errors():
         make("octogym/TBUAssign-v0", obs_mode="graph")
     with pytest.raises(ValueError, match="max_waiting"):
         make("octogym/TBUAssign-v0", max_waiting=0)
+    # Place: the T TBU rows, then the C cluster rows; exactly those
+    with pytest.raises(ValueError, match="max_tbus=80 does not fit the Place env.* must be 64"):
+        make("octogym/Place-v0", max_tbus=80)
+    with pytest.raises(ValueError, match="max_clusters=8 does not fit the Place env"):
+        make("octogym/Place-v0", max_clusters=8)
+    # Dispatch: the waiting rows must hold the candidate slots
+    with pytest.raises(ValueError, match="max_waiting=3 is too small: the Dispatch actions"):
+        make("octogym/Dispatch-v0", max_waiting=3)
     # padded rows: mask 0 and all-zero features
     big = make("octogym/TBUAssign-v0", max_tbus=80)
     obs, _ = big.reset(seed=0)
@@ -309,7 +387,7 @@ def one_torch_thread():
     torch.set_num_threads(n)
 
 
-def play(agent_act, env, seed: int) -> int:
+def play(agent_act, env, seed: int, max_steps: int | None = None) -> int:
     obs, info = env.reset(seed=seed)
     n = 0
     while True:
@@ -317,20 +395,26 @@ def play(agent_act, env, seed: int) -> int:
         assert info["action_mask"][a]
         obs, _, term, trunc, info = env.step(a)
         n += 1
-        if term or trunc:
+        if term or trunc or n == max_steps:
             return n
 
 
+K2 = {"preset": "chip", "tbus_per_cluster": 2}
+
+
 @pytest.mark.parametrize("env_id,elsewhere", [
-    ("octogym/TBUAssign-v0", ["wafer", {"preset": "chip", "tbus_per_cluster": 2}]),
-    ("octogym/ClusterAssign-v0", ["wafer"])])
+    ("octogym/TBUAssign-v0", ["wafer", K2]),
+    ("octogym/ClusterAssign-v0", ["wafer"]),
+    ("octogym/Place-v0", ["wafer", K2]),
+    ("octogym/Dispatch-v0", ["wafer", K2]),
+    ("octogym/Provision-v0", ["wafer", K2])])
 def test_chip_trained_entity_policy_acts_on_other_hardware(env_id, elsewhere, tmp_path,
                                                            one_torch_thread):
     from sb3_contrib import MaskablePPO
 
     from octogym.agents.entity_policy import EntityMaskablePolicy, resolve_policy
 
-    venv = make_sb3_vec_env(env_id, n_envs=2, seed=0, **ENT)
+    venv = make_sb3_vec_env(env_id, n_envs=2, seed=0, **small(env_id))
     pol, kw = resolve_policy("entity", env_id, {"hidden": 16})
     model = MaskablePPO(pol, venv, n_steps=16, batch_size=32, n_epochs=1, seed=0,
                         device="cpu", policy_kwargs=kw)
@@ -347,10 +431,13 @@ def test_chip_trained_entity_policy_acts_on_other_hardware(env_id, elsewhere, tm
         return int(net.act({k: v[None] for k, v in obs.items()}, mask[None])[0])
 
     for hw in elsewhere:
-        env = gym.make(env_id, hardware=hw, obs_mode="entities", requests_per_episode=8)
+        # the wafer's dispatch decisions only come once its pipeline has filled
+        n_req = small(env_id.replace("-v0", "-Wafer-v0"))["requests_per_episode"] \
+            if hw == "wafer" and "Dispatch" in env_id else 8
+        env = gym.make(env_id, hardware=hw, obs_mode="entities", requests_per_episode=n_req)
         assert env.action_space.n != venv.action_space.n or hw != "wafer" or \
             env_id.startswith("octogym/TBU")
-        assert play(act, env, seed=1) > 0
+        assert play(act, env, seed=1, max_steps=200) > 0
 
 
 def test_train_py_entity_policy_loads_as_an_agent_anywhere(tmp_path):
