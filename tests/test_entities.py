@@ -147,7 +147,7 @@ def compare_vec(a, b, seeds: list[int], steps: int) -> int:
                                           ("octogym/ClusterAssign-v0", 45),
                                           ("octogym/Place-v0", 140),
                                           ("octogym/Dispatch-v0", 60),
-                                          ("octogym/Provision-v0", 60)])
+                                          ("octogym/Provision-v0", 300)])
 def test_native_sync_async_sb3_agree(env_id, steps):
     n, seeds = 3, [5, 17, 2]
     nat = native(env_id, n)
