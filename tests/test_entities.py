@@ -526,3 +526,30 @@ def test_entity_policy_is_invariant_to_padding_and_row_order(one_torch_thread):
     assert o1["waiting_mask"].sum() > 1
     for a, b in ((l1, l2), (v1, v2), (l1, l3), (v1, v3)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_entity_policy_concatenates_the_action_kinds(one_torch_thread):
+    """Place: logits = the T TBU rows' scores, then the C cluster rows' (a head per kind);
+    a row the observation marks invalid masks exactly its action."""
+    import torch
+
+    from octogym.agents.entity_policy import MASKED_LOGIT, EntityPolicy, feature_dims
+
+    env = make("octogym/Place-v0")
+    obs, info = env.reset(seed=0)
+    core = env.unwrapped.core
+    T, C = core.T, core.C
+    torch.manual_seed(0)
+    net = EntityPolicy(feature_dims(env.observation_space), ("tbu", "cluster"), hidden=8)
+    assert set(net.score) == {"tbu", "cluster"}
+    obs = {k: v.copy() for k, v in obs.items()}
+    obs["tbu_mask"][5] = 0
+    obs["cluster_mask"][3] = 0
+    mask = np.ones((1, T + C), bool)
+    with torch.no_grad():
+        logits, _ = net({k: torch.as_tensor(v[None]) for k, v in obs.items()},
+                        torch.as_tensor(mask))
+    assert logits.shape == (1, T + C)
+    assert set(np.flatnonzero(logits[0].numpy() == MASKED_LOGIT)) == {5, T + 3}
+    with pytest.raises(ValueError, match="action_entities"):
+        EntityPolicy(feature_dims(env.observation_space), ("option",))
