@@ -6,7 +6,7 @@ For each id, the native vector env (``vectorization_mode="vector_entry_point"``)
 (medians), and the run reports
 
 * steps/s (= decisions/s) and the ratio to ``TBUAssign-v0``'s in the same round;
-* TB executions/s and kernel events/s (:class:`WorkCount`): the simulated work per second,
+* TB executions/s and kernel events/s (``bench_env.WorkCount``): the simulated work per second,
   the fair throughput figure across levels whose decisions are rarer or denser;
 * decisions per episode, TB executions and events per step;
 * the step's time split: the fused compiled step (kernel to the next decision, reward,
@@ -22,6 +22,7 @@ For each id, the native vector env (``vectorization_mode="vector_entry_point"``)
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import time
 from pathlib import Path
@@ -32,13 +33,13 @@ import numpy as np
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.envs.decisions import observe_rows
-from octogym.kernel import fields as L
 
 BASE = "octogym/TBUAssign-v0"
 CHIP_IDS = ("octogym/TBUAssign-v0", "octogym/ClusterAssign-v0", "octogym/Dispatch-v0",
             "octogym/Place-v0", "octogym/Provision-v0")
 
 
+@functools.cache
 def _bench_env():
     """benchmarks/bench_env.py as a module (its heuristics)."""
     spec = importlib.util.spec_from_file_location(
@@ -46,43 +47,6 @@ def _bench_env():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-class WorkCount:
-    """Simulated work of a native vector env while it runs: TB executions, kernel events and
-    episodes, counted from the kernel's counters (``SC_N_TB_DONE``, ``SC_N_EVENTS``). A member
-    reset zeroes them, so :meth:`attach` wraps ``Simulation.reset_members`` to bank a
-    member's counts first (episodes a dispatch env skips for want of a decision included)."""
-
-    def __init__(self, venv: gym.vector.VectorEnv) -> None:
-        self.sim = venv.unwrapped.core.sim
-        self.tb = self.events = self.episodes = self.decisions = 0
-        self.steps = venv.unwrapped.core.steps
-        self._reset = self.sim.reset_members
-
-    def attach(self) -> None:
-        SC = self.sim.state.SC
-        self.tb = -int(SC[:, L.SC_N_TB_DONE].sum())
-        self.events = -int(SC[:, L.SC_N_EVENTS].sum())
-        self.episodes = self.decisions = 0
-
-        def reset_members(rows, seeds):
-            SC = self.sim.state.SC
-            rows = np.asarray(rows, np.int64)
-            self.tb += int(SC[rows, L.SC_N_TB_DONE].sum())
-            self.events += int(SC[rows, L.SC_N_EVENTS].sum())
-            self.episodes += len(rows)  # (an episode skipped for want of a decision has 0)
-            self.decisions += int(self.steps[rows].sum())
-            self._reset(rows, seeds)
-        self.sim.reset_members = reset_members
-
-    def detach(self) -> tuple[int, int, float]:
-        """``(TB executions, events, decisions per ended episode)`` since :meth:`attach`."""
-        self.sim.reset_members = self._reset
-        SC = self.sim.state.SC
-        return (self.tb + int(SC[:, L.SC_N_TB_DONE].sum()),
-                self.events + int(SC[:, L.SC_N_EVENTS].sum()),
-                self.decisions / max(self.episodes, 1))
 
 
 def measure(venv: gym.vector.VectorEnv, env_id: str, act, seconds: float) -> dict[str, float]:
@@ -105,7 +69,7 @@ def measure(venv: gym.vector.VectorEnv, env_id: str, act, seconds: float) -> dic
     for _ in range(3):  # warm-up
         obs = venv.step(act(obs))[0]
     core._step, core.start = fused, start
-    count = WorkCount(venv)
+    count = _bench_env().WorkCount(venv)
     count.attach()
     steps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
