@@ -342,6 +342,18 @@ def test_bench_ceiling_does_the_env_work(env_id, bench):
         assert {k: metrics[b][k] for k in want} == want
 
 
+def test_episode_start_past_the_horizon_raises():
+    """An episode start runs its members to their first decision in compiled code: one whose
+    clock would pass the run's horizon raises, as a step does."""
+    from octogym.limits import TimeHorizonError
+
+    venv = native("octogym/Dispatch-v0", 2)
+    venv.reset(seed=0)
+    venv.unwrapped.core.sim.horizon = 1  # as if the run were huge
+    with pytest.raises(TimeHorizonError, match="horizon of 1 cycles"):
+        venv.reset(seed=1)
+
+
 def test_bench_work_count_counts_every_episode(bench):
     """benchmarks/bench_env.py's WorkCount: the TB executions and events a native env simulated
     while attached are those of the episodes that ended (their final metrics), plus what the
