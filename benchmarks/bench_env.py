@@ -28,7 +28,10 @@ itself, so for the Dispatch ids its rows are ``nan``.
 ``--side-by-side`` measures only the native vector env at the largest N for several ids (by
 default every id in ``ENV_IDS``), every id in turn for ``--rounds`` rounds (a change in the
 machine's load hits every id alike), and prints each one's median steps/s and median ratio to
-``TBUAssign-v0``'s.
+``TBUAssign-v0``'s, beside its simulated work per second and per step (TB executions and
+kernel events, :class:`WorkCount`): a level whose decisions are rarer simulates more per step.
+An id whose registration sets ``requests_per_episode`` (``ENV_OPTIONS``: Dispatch-Wafer-v0)
+keeps it unless ``--requests`` is given.
 
     python benchmarks/bench_env.py                       # TBUAssign-v0, ~2 minutes
     python benchmarks/bench_env.py --env octogym/ClusterAssign-v0 --seconds 2
@@ -69,6 +72,8 @@ from octogym.kernel.layout import (
 from octogym.kernel.loop import run_member
 from octogym.kernel.policies import least_loaded_cluster, least_loaded_tbu
 from octogym.simulator import Simulation
+
+DEFAULT_REQUESTS = 200  # requests per episode unless --requests (or the id's registration)
 
 
 @njit(parallel=True, cache=True)
@@ -199,6 +204,43 @@ def timed(step: Callable[[], int], seconds: float, warmup: int = 20) -> float:
     return n / (time.perf_counter() - t0)
 
 
+class WorkCount:
+    """Simulated work of a native vector env while it runs: TB executions, kernel events and
+    episodes, counted from the kernel's counters (``SC_N_TB_DONE``, ``SC_N_EVENTS``). A member
+    reset zeroes them, so :meth:`attach` wraps ``Simulation.reset_members`` to bank a
+    member's counts first (episodes a dispatch env skips for want of a decision included)."""
+
+    def __init__(self, venv: gym.vector.VectorEnv) -> None:
+        self.sim = venv.unwrapped.core.sim
+        self.tb = self.events = self.episodes = self.decisions = 0
+        self.steps = venv.unwrapped.core.steps
+        self._reset = self.sim.reset_members
+
+    def attach(self) -> None:
+        SC = self.sim.state.SC
+        self.tb = -int(SC[:, L.SC_N_TB_DONE].sum())
+        self.events = -int(SC[:, L.SC_N_EVENTS].sum())
+        self.episodes = self.decisions = 0
+
+        def reset_members(rows, seeds):
+            SC = self.sim.state.SC
+            rows = np.asarray(rows, np.int64)
+            self.tb += int(SC[rows, L.SC_N_TB_DONE].sum())
+            self.events += int(SC[rows, L.SC_N_EVENTS].sum())
+            self.episodes += len(rows)  # (an episode skipped for want of a decision has 0)
+            self.decisions += int(self.steps[rows].sum())
+            self._reset(rows, seeds)
+        self.sim.reset_members = reset_members
+
+    def detach(self) -> tuple[int, int, float]:
+        """``(TB executions, events, decisions per ended episode)`` since :meth:`attach`."""
+        self.sim.reset_members = self._reset
+        SC = self.sim.state.SC
+        return (self.tb + int(SC[:, L.SC_N_TB_DONE].sum()),
+                self.events + int(SC[:, L.SC_N_EVENTS].sum()),
+                self.decisions / max(self.episodes, 1))
+
+
 def bench_single(env_id: str, kw: dict, seconds: float) -> float:
     env = gym.make(env_id, **kw)
     core = env.unwrapped.core
@@ -284,28 +326,59 @@ def bench_kernel(env_id: str, n: int, kw: dict, seconds: float, threads: bool = 
     return done / busy
 
 
-def side_by_side(ids: list[str], n: int, kw: dict, seconds: float, rounds: int) -> None:
+def bench_work(venv: gym.vector.VectorEnv, env_id: str, seconds: float
+               ) -> tuple[float, float, float]:
+    """``(steps/s, TB executions/s, events/s)`` of a native vector env playing ``heuristic``
+    (after a warm-up; the simulated work counted by :class:`WorkCount`)."""
+    core = venv.unwrapped.core
+    act = heuristic(env_id, core.slices, core.K, core.Q)
+    obs = venv.reset(seed=0)[0]
+    for _ in range(5):
+        obs = venv.step(act(obs))[0]
+    count = WorkCount(venv)
+    count.attach()
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        obs = venv.step(act(obs))[0]
+        steps += venv.num_envs
+    dt = time.perf_counter() - t0
+    tb, events, _ = count.detach()
+    return steps / dt, tb / dt, events / dt
+
+
+def side_by_side(ids: list[str], n: int, load: float, requests: int | None, seconds: float,
+                 rounds: int) -> None:
     """Native vector env steps/s at ``n`` members for each id, and the ratio to
     ``octogym/TBUAssign-v0``: ``rounds`` rounds that measure every id in turn (so a change in
-    the machine's load hits every id alike), the median per id and of the per-round ratios."""
+    the machine's load hits every id alike), the median per id and of the per-round ratios.
+    Beside them the simulated work per second (TB executions, kernel events) and per step:
+    an id whose decisions are rarer (Dispatch) simulates more per step, so its steps/s alone
+    understates its throughput."""
     base_id = "octogym/TBUAssign-v0"
     ids = [base_id] + [i for i in ids if i != base_id]
-    print(f"native vector env, N={n}, load={kw['load']}, requests/episode="
-          f"{kw['requests_per_episode']}, {seconds:.0f}s each, {rounds} rounds, numba threads="
-          f"{numba.get_num_threads()}")
-    envs = {i: gym.make_vec(i, num_envs=n, vectorization_mode="vector_entry_point", **kw)
-            for i in ids}
-    sps: dict[str, list[float]] = {i: [] for i in ids}
+    per_id = {i: requests or gym.spec(i).kwargs.get("requests_per_episode", DEFAULT_REQUESTS)
+              for i in ids}
+    print(f"native vector env, N={n}, load={load}, requests/episode={requests or 'default'}, "
+          f"{seconds:.0f}s each, {rounds} rounds, numba threads={numba.get_num_threads()}")
+    envs = {i: gym.make_vec(i, num_envs=n, vectorization_mode="vector_entry_point", load=load,
+                            requests_per_episode=per_id[i]) for i in ids}
+    runs: dict[str, list[tuple[float, float, float]]] = {i: [] for i in ids}
     for r in range(rounds):
         for i, venv in envs.items():
-            sps[i].append(bench_vector(venv, i, venv.unwrapped.core, seconds))
-        print(f"round {r}: " + ", ".join(f"{i.split('/')[1]} {sps[i][-1]:,.0f}" for i in ids),
-              flush=True)
-    print("| id | steps/s (median) | ratio to TBUAssign-v0 (median of rounds) |")
-    print("|---|---|---|")
+            runs[i].append(bench_work(venv, i, seconds))
+        print(f"round {r}: " + ", ".join(f"{i.split('/')[1]} {runs[i][-1][0]:,.0f}"
+                                         for i in ids), flush=True)
+    base = np.array([x[0] for x in runs[base_id]])
+    print("| id | steps/s | ratio to TBUAssign-v0 | TB executions/s | events/s "
+          "| TB executions/step | events/step |")
+    print("|---|---|---|---|---|---|---|")
     for i in ids:
-        ratio = np.median(np.array(sps[i]) / np.array(sps[base_id]))
-        print(f"| `{i}` | {np.median(sps[i]):,.0f} | {ratio:.2f} |")
+        sps, tb, ev = (np.array(x) for x in zip(*runs[i], strict=True))
+        print(f"| `{i}` ({per_id[i]} requests) | {np.median(sps):,.0f} | "
+              f"{np.median(sps / base):.2f} | "
+              f"{np.median(tb):,.0f} | {np.median(ev):,.0f} | {np.median(tb / sps):.2f} | "
+              f"{np.median(ev / sps):.2f} |")
+    print("(medians over the rounds; the ratio is the median of the per-round ratios)")
 
 
 def bench_obs_modes(env_id: str, sizes: list[int], kw: dict, seconds: float) -> None:
@@ -336,7 +409,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="64,256,1024", help="native vector env sizes")
     ap.add_argument("--sync-sizes", default="64,1024", help="SyncVectorEnv sizes")
     ap.add_argument("--load", type=float, default=0.8)
-    ap.add_argument("--requests", type=int, default=200, help="requests per episode")
+    ap.add_argument("--requests", type=int, default=None,
+                    help=f"requests per episode (default {DEFAULT_REQUESTS}; --side-by-side: "
+                    "an id's registered value if it sets one)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --side-by-side")
     ap.add_argument("--side-by-side", nargs="?", const=",".join(ENV_IDS), default=None,
                     metavar="IDS", help="only the native vector env at the largest N, for "
@@ -344,14 +419,15 @@ def main() -> None:
     ap.add_argument("--obs-modes", action="store_true",
                     help="only compare obs_mode flat and entities (native env, --sizes)")
     a = ap.parse_args()
-    kw = {"load": a.load, "requests_per_episode": a.requests}
+    kw = {"load": a.load, "requests_per_episode": a.requests or DEFAULT_REQUESTS}
     sizes = [int(s) for s in a.sizes.split(",")]
     if a.side_by_side is not None:
-        side_by_side(a.side_by_side.split(","), sizes[-1], kw, a.seconds, a.rounds)
+        side_by_side(a.side_by_side.split(","), sizes[-1], a.load, a.requests, a.seconds,
+                     a.rounds)
         return
     if a.obs_modes:
-        print(f"{a.env}  load={a.load}  requests/episode={a.requests}  {a.seconds:.0f}s per "
-              f"variant  numba threads={numba.get_num_threads()}")
+        print(f"{a.env}  load={a.load}  requests/episode={kw['requests_per_episode']}  "
+              f"{a.seconds:.0f}s per variant  numba threads={numba.get_num_threads()}")
         bench_obs_modes(a.env, sizes, kw, a.seconds)
         return
     sync_sizes = [int(s) for s in a.sync_sizes.split(",")]
@@ -370,8 +446,8 @@ def main() -> None:
         print(f"{name:<34} N={n:<5d} {sps:>12,.0f} steps/s   kernel ratio {ratio}", flush=True)
 
     threads = numba.get_num_threads()
-    print(f"{a.env}  load={a.load}  requests/episode={a.requests}  {sec:.0f}s per variant  "
-          f"numba threads={threads}")
+    print(f"{a.env}  load={a.load}  requests/episode={kw['requests_per_episode']}  "
+          f"{sec:.0f}s per variant  numba threads={threads}")
     big = sizes[-1]
     kernel = {n: bench_kernel(a.env, n, kw, sec) for n in sorted({1, *sync_sizes, *sizes})}
     kernel_all = {n: bench_kernel(a.env, n, kw, sec, threads=True) for n in sizes}

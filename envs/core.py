@@ -41,6 +41,7 @@ from octogym.kernel.layout import (
     ST_DECISION,
     ST_DONE,
     ST_GROW,
+    ST_TIME,
     STATUS_NAMES,
 )
 from octogym.kernel.loop import NO_ACTION, run_member
@@ -150,6 +151,20 @@ step_serial = njit(cache=True)(_named(_step_members, "step_serial"))
 step_parallel = njit(cache=True, parallel=True)(_named(_step_members, "step_parallel"))
 
 
+def _run_members(M, S, pol, ext, until, rows):
+    """Run members ``rows`` (no pending action) to their next decision, ``until`` or their
+    end, each on its own; its status goes to ``SC_STATUS`` (``loop.run_batch`` for a list of
+    rows, so an episode start runs on the batch's threads as its steps do)."""
+    SC = S.SC
+    for i in prange(rows.shape[0]):
+        b = rows[i]
+        SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext, until, NO_ACTION)
+
+
+run_serial = njit(cache=True)(_named(_run_members, "run_serial"))
+run_parallel = njit(cache=True, parallel=True)(_named(_run_members, "run_parallel"))
+
+
 class KernelBatch:
     """``batch`` members of one scenario under the kernel, each waiting at a ``decision``."""
 
@@ -213,6 +228,7 @@ class KernelBatch:
             self.entities = E.entity_buffers(batch, self.entity_space)
         self.parallel = batch >= PARALLEL_MIN and threaded_steps()
         self._step = step_parallel if self.parallel else step_serial
+        self._run = run_parallel if self.parallel else run_serial
 
     def member_buffers(self) -> MemberBuffers:
         """The per-member arrays the compiled step writes, bundled by name. They alias this
@@ -244,9 +260,7 @@ class KernelBatch:
             self.rewards.clear(todo)
             self.steps[todo] = 0
             self.invalid[todo] = 0
-            active = np.zeros(self.B, np.bool_)
-            active[todo] = True
-            st = self.sim.advance(active=active, ext=self.decision.ext)
+            st = self.advance(todo)
             empty = todo[st[todo] == ST_DONE]
             bad = todo[(st[todo] != ST_DECISION) & (st[todo] != ST_DONE)]
             if empty.size and not bad.size and skipped < MAX_SKIPPED_EPISODES:
@@ -264,6 +278,27 @@ class KernelBatch:
                     "the scenario must need at least one such decision per episode")
             break
         self.observe(rows)
+
+    def advance(self, rows: np.ndarray) -> np.ndarray:
+        """``Simulation.advance`` of members ``rows`` (no pending action) to their next
+        decision of this batch's kind, on the batch's threads. Returns every member's status
+        (``SC_STATUS``; those of ``rows`` are new)."""
+        sim = self.sim
+        todo = rows
+        while True:
+            self._run(sim.model, sim.state, sim.policy, self.decision.ext, sim.horizon, todo)
+            grow = sim.state.SC[todo, L.SC_STATUS] == ST_GROW
+            if not grow.any():
+                break
+            todo = todo[grow]
+            sim.grow(todo)
+        st = sim.state.SC[:, L.SC_STATUS].copy()
+        if (st[rows] == ST_TIME).any():
+            raise TimeHorizonError(
+                f"members {rows[st[rows] == ST_TIME].tolist()[:8]} reached the simulated-time "
+                f"horizon of {sim.horizon} cycles before finishing (docs/limits.md): "
+                "durations, latencies or the request count are too large")
+        return st
 
     def next_episode(self, rows: np.ndarray) -> None:
         self.episode[rows] += 1

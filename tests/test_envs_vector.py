@@ -112,17 +112,28 @@ def test_native_agrees_with_sync_next_step(env_id):
     assert compare_runs(nat, sync, seeds, steps_for(env_id)) >= n
 
 
-@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0"])
+def make_serial(env: gym.vector.VectorEnv) -> None:
+    """Step and start ``env``'s members on one thread (the compiled serial loops)."""
+    from octogym.envs.core import run_serial, step_serial
+
+    env.unwrapped.core._step = step_serial
+    env.unwrapped.core._run = run_serial
+
+
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0",
+                                    "octogym/Dispatch-v0"])
 def test_threaded_step_equals_serial_step(env_id):
-    """From PARALLEL_MIN members on, members step on numba's threads: same results, bit for bit,
-    as one thread, including episode ends, resets and pool growth."""
-    from octogym.envs.core import PARALLEL_MIN, step_parallel, step_serial
+    """From PARALLEL_MIN members on, members step (and start episodes: a dispatch episode's
+    run to its first decision is long) on numba's threads: same results, bit for bit, as one
+    thread, including episode ends, resets and pool growth."""
+    from octogym.envs.core import PARALLEL_MIN, run_parallel, step_parallel
     from octogym.kernel.build import new_state
 
     n = PARALLEL_MIN
     threaded, serial = native(env_id, n), native(env_id, n)
-    assert threaded.unwrapped.core._step is step_parallel or numba_threads() == 1
-    serial.unwrapped.core._step = step_serial
+    core = threaded.unwrapped.core
+    assert (core._step, core._run) == (step_parallel, run_parallel) or numba_threads() == 1
+    make_serial(serial)
     assert compare_runs(threaded, serial, list(range(n)), steps_for(env_id)) >= n
     if numba_threads() > 1:  # it really ran on threads (not a serial compilation from the cache)
         import numba
@@ -130,7 +141,7 @@ def test_threaded_step_equals_serial_step(env_id):
         assert numba.threading_layer() in ("omp", "tbb", "workqueue")
     # tiny request pools: they grow in the middle of steps (members resumed after growing)
     threaded, serial = native(env_id, n, load=2.0), native(env_id, n, load=2.0)
-    serial.unwrapped.core._step = step_serial
+    make_serial(serial)
     for env in (threaded, serial):
         sim = env.unwrapped.sim
         sim.state = new_state(sim.model, sim.mix, n, sim.seeds, sim.tbu_cfg, R=2)
@@ -329,6 +340,50 @@ def test_bench_ceiling_does_the_env_work(env_id, bench):
     for b in range(n):
         want = sim.result(b).to_dict()
         assert {k: metrics[b][k] for k in want} == want
+
+
+def test_episode_start_past_the_horizon_raises():
+    """An episode start runs its members to their first decision in compiled code: one whose
+    clock would pass the run's horizon raises, as a step does."""
+    from octogym.limits import TimeHorizonError
+
+    venv = native("octogym/Dispatch-v0", 2)
+    venv.reset(seed=0)
+    venv.unwrapped.core.sim.horizon = 1  # as if the run were huge
+    with pytest.raises(TimeHorizonError, match="horizon of 1 cycles"):
+        venv.reset(seed=1)
+
+
+def test_bench_work_count_counts_every_episode(bench):
+    """benchmarks/bench_env.py's WorkCount: the TB executions and events a native env simulated
+    while attached are those of the episodes that ended (their final metrics), plus what the
+    members simulated since, minus what they had simulated before."""
+    from octogym.kernel import fields as L
+
+    env_id, n = "octogym/Dispatch-v0", 3
+    venv = native(env_id, n)
+    core = venv.unwrapped.core
+    act = bench.heuristic(env_id, core.slices, core.K, core.Q)
+    obs, _ = venv.reset(seed=3)
+    obs = venv.step(act(obs))[0]
+    SC = core.sim.state.SC
+    before = SC[:, [L.SC_N_TB_DONE, L.SC_N_EVENTS]].sum(axis=0)
+    count = bench.WorkCount(venv)
+    count.attach()
+    skipped = int(core.skipped_episodes.sum())
+    ended = np.zeros(2, np.int64)
+    while ended[0] == 0:
+        obs, _, term, trunc, info = venv.step(act(obs))
+        for i in np.flatnonzero(term | trunc):
+            m = info["final_info"]["metrics"]
+            ended += [m["tb_executions"][i], m["events"][i]]
+    tb, events, per_episode = count.detach()
+    now = core.sim.state.SC[:, [L.SC_N_TB_DONE, L.SC_N_EVENTS]].sum(axis=0)
+    if core.skipped_episodes.sum() == skipped:  # (a skipped episode's work is counted too,
+        # but has no final metrics)
+        assert (tb, events) == tuple(int(x) for x in ended + now - before)
+    assert tb > 0 and events > tb and per_episode > 0
+    assert core.sim.reset_members.__func__ is type(core.sim).reset_members  # detached
 
 
 def test_stack_infos_equals_gymnasium_add_info():
