@@ -186,3 +186,17 @@ def test_headroom_provision_arms_replay_their_controllers():
     assert any(a.startswith("rollout:eft:level=provision") for a in lat)
     with pytest.raises(ValueError, match="levels"):
         run_headroom(["env-chip"], 1, 10, [], levels=("chip",))
+
+
+def test_agent_plays_the_provision_env_with_valid_actions():
+    env = gym.make("octogym/Provision-v0", requests_per_episode=30)
+    agent = make_agent("rollout:octopus:k=4,R=2,H=4")
+    (obs, info), seen = env.reset(seed=2), set()
+    for _ in range(10_000):
+        a = agent.act(obs, info["action_mask"], env)
+        assert info["action_mask"][a], a
+        seen.add(a)
+        obs, _, term, trunc, info = env.step(a)
+        if term or trunc:
+            break
+    assert term and len(seen) > 1  # it reconfigures, not only keeps
