@@ -1,10 +1,10 @@
 """The rollout planner as an :class:`~octogym.agents.base.Agent` (a teacher for imitation).
 
 ``make_agent("rollout:adaptive")`` (any ``rollout:<base>[:k=..,R=..,H=..,resample=..]`` spec,
-:mod:`octogym.planner`) answers the env's pending decision, TBU or cluster, whichever the env
-asks (the spec's ``level`` is for whole runs): its rollouts clone the env's simulation member,
-apply each candidate and continue under the base scheduler on the env's model. The env's
-``controller`` keeps deciding the level the agent does not control in the real run.
+:mod:`octogym.planner`) answers the env's pending decision (TBU, cluster, Place, Provision),
+whichever the env asks (the spec's ``level`` is for whole runs): its rollouts clone the env's
+simulation member, apply each candidate and continue under the base scheduler on the env's
+model. The env's ``controller`` keeps deciding the level the agent does not control in the real run.
 """
 
 from __future__ import annotations

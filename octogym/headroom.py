@@ -10,7 +10,19 @@ mixes ``mix-{chip,wafer}[-light]`` of :mod:`octogym.evaluation`) and each evalua
 * the rollout planner (:mod:`octogym.planner`) runs over that best heuristic at the TBU
   level, the cluster level and both, for the (level, k, R, H) settings of ``--planner``;
 * the lower bounds of the seed (:mod:`octogym.bounds`): per-request critical path, fluid
-  capacity, and their maximum, which no scheduler can beat on that run.
+  capacity, and their maximum, which no scheduler can beat on that run;
+* with ``--levels ... provision``, the Provision level (docs/envs.md, Provision): arms
+  ``provision:<rule>@<controller>``, the kernel run of ``controller`` whose epoch
+  reconfigurations are those of ``rule``'s provisioning hook
+  (``octogym.kernel.provision.provision_choice``; ``static`` and the other rules without one
+  keep), exactly what ``HeuristicAgent(rule)`` does through ``octogym/Provision-v0`` with that
+  controller; ``rule == controller`` is the kernel-only run of ``controller``
+  (tests/test_provision.py). A controller without an epoch gets ``DEFAULT_EPOCH``, as in the
+  env. Then the rollout planner at ``level=provision`` over each controller
+  (:data:`PROVISION_SETTINGS`).
+
+``--reconfig-cycles N`` plays every scenario on its hardware with ``reconfig_cycles = N`` (a
+slower reconfiguration; the scenario's name gets ``@reconfN``).
 
 Rows pair by seed (common random numbers), so each arm's change against the best heuristic is
 a per-seed ratio with a 95% Student-t interval over the seeds; ``room`` is the best
@@ -19,11 +31,13 @@ gain), ``closed`` the share of that room an arm takes.
 
     python evaluate.py --scenarios headroom --seeds 10 --requests 100 --out results
     python -m octogym.headroom --scenarios mix-wafer --settings level=tbu,k=4,R=4,H=4,z=2
+    python -m octogym.headroom --scenarios env-chip --levels provision --reconfig-cycles 200000
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +48,12 @@ import numpy as np
 from octogym.bounds import request_bounds
 from octogym.evaluation import EVAL_SEED, SCENARIOS, Scenario
 from octogym.evaluation.stats import mean_ci
-from octogym.schedulers import SCHEDULERS
+from octogym.hardware import get_hardware
+from octogym.kernel import fields as L
+from octogym.kernel.layout import EXT_PROVISION, ST_DECISION
+from octogym.kernel.provision import provision_choice
+from octogym.schedulers import DEFAULT_EPOCH, SCHEDULERS, is_planner
+from octogym.simulator import Simulation
 
 HEADROOM_SCENARIOS = ("env-chip", "env-wafer", "mix-chip", "mix-chip-light", "mix-wafer",
                       "mix-wafer-light")
@@ -46,13 +65,59 @@ PLANNER_SETTINGS = ("level=tbu,k=4,R=4,H=8,z=2", "level=cluster,k=4,R=4,H=8,z=2"
                     "level=both,k=4,R=4,H=8,z=2", "level=both,k=4,R=1,H=8",
                     "level=both,k=4,R=1,H=8,resample=0")
 BOUND_ARMS = ("bound:path", "bound:capacity", "bound")
+LEVELS = ("machine", "provision")
+# the Provision level: every provisioning rule (the three hooks, and static's "keep") under the
+# env's default controller (octopus) and under eft (the best whole-machine heuristic on the chip)
+PROVISION_CONTROLLERS = ("octopus", "eft")
+PROVISION_RULES = ("static", "reactive", "proactive", "octopus")
+# candidates: keep, the base's move and the 4 most demanded configurations; H = 16 mean TB
+# durations spans about two default epochs; the guarded planner and the oracle
+PROVISION_SETTINGS = ("level=provision,k=6,R=4,H=16,z=2", "level=provision,k=6,R=1,H=16,resample=0")
+
+
+def with_reconfig(scenario: Scenario, cycles: int) -> Scenario:
+    """``scenario`` on its hardware with ``reconfig_cycles = cycles`` (name ``...@reconfN``)."""
+    hw = dataclasses.replace(get_hardware(scenario.hardware), reconfig_cycles=int(cycles))
+    return dataclasses.replace(scenario, name=f"{scenario.name}@reconf{cycles}", hardware=hw)
+
+
+def simulation(scenario: Scenario, policy: str, seeds: int, n_requests: int | None,
+               provision: bool = False) -> Simulation:
+    """:meth:`Scenario.simulation`, with ``DEFAULT_EPOCH`` for a ``policy`` (or planner base)
+    without an epoch when ``provision`` (epochs are where Provision decisions come)."""
+    n = n_requests or scenario.n_requests
+    base = policy.split(":")[1] if is_planner(policy) else policy
+    epoch = DEFAULT_EPOCH if provision and not SCHEDULERS[base].epoch else None
+    return Simulation(scenario.workflows, scenario.hardware, load=scenario.sim_load(n),
+                      n_requests=n, batch=seeds, seed=EVAL_SEED, policy=policy, epoch=epoch,
+                      slowdown=dict(scenario.slowdown) or None, tbu_init=scenario._tbu_init(n))
+
+
+def run_provisioned(sim: Simulation, rule: str) -> list:
+    """Run every member of ``sim`` to its end, each epoch reconfiguration decided by ``rule``'s
+    provisioning hook on the member's own state (module docstring)."""
+    code = SCHEDULERS[rule].code
+    st = sim.advance(ext=EXT_PROVISION)
+    while (st == ST_DECISION).any():
+        rows = np.flatnonzero(st == ST_DECISION)
+        acts = np.full(sim.batch, -1, np.int64)
+        for b in rows:
+            c = int(sim.state.SC[b, L.SC_PROV_CLUSTER]) - 1
+            acts[b] = provision_choice(sim.model, sim.state, int(b), c, code)
+        st = sim.advance(actions=acts, active=st == ST_DECISION, ext=EXT_PROVISION)
+    return [sim.result(b) for b in range(sim.batch)]
 
 def run_arm(scenario: Scenario, arm: str, seeds: int, n_requests: int | None
             ) -> list[dict[str, Any]]:
-    """One scheduler or planner spec on ``seeds`` evaluation seeds: one row per seed."""
-    sim = scenario.simulation(arm, seeds, n_requests=n_requests)
+    """One scheduler, planner spec or ``provision:<rule>@<controller>`` arm on ``seeds``
+    evaluation seeds: one row per seed."""
+    if arm.startswith("provision:"):
+        rule, controller = arm.split(":", 1)[1].split("@")
+        sim = simulation(scenario, controller, seeds, n_requests, provision=True)
+    else:
+        sim = simulation(scenario, arm, seeds, n_requests, provision="level=provision" in arm)
     t0 = time.perf_counter()
-    res = sim.run()
+    res = run_provisioned(sim, rule) if arm.startswith("provision:") else sim.run()
     wall = time.perf_counter() - t0
     stats = getattr(sim, "planner_stats", None) or {}
     return [{"scenario": scenario.name, "arm": arm, "seed": b, "latency_mean": r.latency_mean,
@@ -76,13 +141,21 @@ def bound_rows(scenario: Scenario, seeds: int, n_requests: int | None) -> list[d
 
 
 def run_headroom(scenarios: Sequence[str], seeds: int, n_requests: int | None,
-                 settings: Sequence[str] = PLANNER_SETTINGS, log: Any = print
+                 settings: Sequence[str] = PLANNER_SETTINGS, log: Any = print,
+                 levels: Sequence[str] = ("machine",), reconfig_cycles: int | None = None
                  ) -> list[dict[str, Any]]:
     """Every arm of every scenario (module docstring): tidy rows, one per (scenario, arm,
-    seed); the best heuristic's rows are repeated under arm ``best``."""
+    seed); the best heuristic's rows are repeated under arm ``best``. ``levels``: the whole
+    machine's planner ``settings`` (``machine``) and / or the Provision level's arms."""
+    bad = sorted(set(levels) - set(LEVELS))
+    if bad:
+        raise ValueError(f"levels {bad} unknown: choose from {list(LEVELS)}")
     rows: list[dict[str, Any]] = []
     for name in scenarios:
         sc = SCENARIOS[name]
+        if reconfig_cycles is not None:
+            sc = with_reconfig(sc, reconfig_cycles)
+            name = sc.name
         heur: dict[str, list[dict[str, Any]]] = {}
         for h in SCHEDULERS:
             heur[h] = run_arm(sc, h, seeds, n_requests)
@@ -90,10 +163,14 @@ def run_headroom(scenarios: Sequence[str], seeds: int, n_requests: int | None,
         best = min(heur, key=lambda h: np.mean([r["latency_mean"] for r in heur[h]]))
         rows += [{**r, "arm": "best", "best": best} for r in heur[best]]
         log(f"{name}: best heuristic {best}")
-        for s in settings:
+        arms = [f"rollout:{best}:{s}" for s in settings] if "machine" in levels else []
+        if "provision" in levels:
+            arms += [f"provision:{r}@{c}" for c in PROVISION_CONTROLLERS for r in PROVISION_RULES]
+            arms += [f"rollout:{c}:{s}" for c in PROVISION_CONTROLLERS for s in PROVISION_SETTINGS]
+        for arm in arms:
             t = time.perf_counter()
-            rows += run_arm(sc, f"rollout:{best}:{s}", seeds, n_requests)
-            log(f"{name}: rollout:{best}:{s} {time.perf_counter() - t:.0f} s")
+            rows += run_arm(sc, arm, seeds, n_requests)
+            log(f"{name}: {arm} {time.perf_counter() - t:.0f} s")
         rows += bound_rows(sc, seeds, n_requests)
     return rows
 
@@ -115,11 +192,13 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             chg = mean_ci([r["latency_mean"] / best[r["seed"]] - 1 for r in rs])
             closed = mean_ci([(best[r["seed"]] - r["latency_mean"])
                               / max(best[r["seed"]] - bound[r["seed"]], 1e-9) for r in rs])
+            over = mean_ci([r["latency_mean"] / bound[r["seed"]] - 1 for r in rs])
             out.append({"scenario": name, "arm": arm,
                         "best": next(r["best"] for r in mine if r["arm"] == "best"),
                         "seeds": len(rs), "latency_mean": lat[0], "latency_ci": lat[1],
                         "vs_best": chg[0], "vs_best_ci": chg[1], "closed": closed[0],
                         "closed_ci": closed[1], "room": room[0], "room_ci": room[1],
+                        "vs_bound": over[0], "vs_bound_ci": over[1],
                         "wall_s": float(np.mean([r["wall_s"] for r in rs])),
                         "decisions": float(np.mean([r["decisions"] for r in rs]))})
     return out
@@ -129,7 +208,9 @@ def markdown(summary: Sequence[dict[str, Any]], seeds: int, n_requests: int | No
     lines = [f"# Headroom ({seeds} paired seeds, requests per run: "
              f"{n_requests or 'each scenario own'})", "",
              "Mean latency in k-cycles with its 95% interval over seeds; `vs best`: per-seed "
-             "change against the scenario's best heuristic (negative = faster); `closed` (planner "
+             "change against the scenario's best heuristic (negative = faster); `vs bound`: "
+             "per-seed latency over the seed's lower bound minus one (the arm's room); "
+             "`closed` (planner "
              "rows): share of the room between the best heuristic and the lower bound that the "
              "arm takes; decisions/s: the planner's, over its whole run.",
              ""]
@@ -138,15 +219,16 @@ def markdown(summary: Sequence[dict[str, Any]], seeds: int, n_requests: int | No
         m0 = mine[0]
         lines += [f"## {name} (best heuristic: {m0['best']}; room to the bound: "
                   f"{100 * m0['room']:.1f}% ± {100 * m0['room_ci']:.1f}%)", "",
-                  "| arm | latency (k-cycles) | vs best | closed | s/seed | decisions/s |",
-                  "|---|---|---|---|---|---|"]
+                  "| arm | latency (k-cycles) | vs best | vs bound | closed | s/seed | "
+                  "decisions/s |", "|---|---|---|---|---|---|---|"]
         for s in mine:
             dps = s["decisions"] / s["wall_s"] if s["decisions"] and s["wall_s"] else 0
             closed = (f"{100 * s['closed']:.0f}% ± {100 * s['closed_ci']:.0f}%"
                       if s["arm"].startswith("rollout") else "")
             lines.append(f"| {s['arm']} | {s['latency_mean'] / 1e3:.1f} ± "
                          f"{s['latency_ci'] / 1e3:.1f} | {100 * s['vs_best']:+.1f}% ± "
-                         f"{100 * s['vs_best_ci']:.1f}% | {closed} | {s['wall_s']:.2f} | "
+                         f"{100 * s['vs_best_ci']:.1f}% | {100 * s['vs_bound']:+.1f}% ± "
+                         f"{100 * s['vs_bound_ci']:.1f}% | {closed} | {s['wall_s']:.2f} | "
                          f"{dps:.0f} |")
         lines.append("")
     return "\n".join(lines)
@@ -170,13 +252,15 @@ def write_report(rows: Sequence[dict[str, Any]], out: Path, seeds: int,
 
 def main(out: Path, seeds: int | None, n_requests: int | None,
          scenarios: Sequence[str] = HEADROOM_SCENARIOS,
-         settings: Sequence[str] = PLANNER_SETTINGS) -> int:
+         settings: Sequence[str] = PLANNER_SETTINGS, levels: Sequence[str] = ("machine",),
+         reconfig_cycles: int | None = None) -> int:
     """``evaluate.py --scenarios headroom`` (default 10 seeds)."""
     seeds = seeds or 10
     t0 = time.perf_counter()
     rows = run_headroom(scenarios, seeds, n_requests, settings,
                         log=lambda m: print(f"[{time.perf_counter() - t0:6.0f} s] {m}",
-                                            flush=True))
+                                            flush=True),
+                        levels=levels, reconfig_cycles=reconfig_cycles)
     print(write_report(rows, out, seeds, n_requests))
     print(f"wrote {out}/headroom.md, headroom.csv, headroom_runs.csv")
     return 0
@@ -192,5 +276,11 @@ if __name__ == "__main__":
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--requests", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("results"))
+    ap.add_argument("--levels", nargs="+", default=["machine"], choices=LEVELS,
+                    help="machine: the planner --settings over the best heuristic; provision: "
+                    "the Provision level's rules and planner (module docstring)")
+    ap.add_argument("--reconfig-cycles", type=int, default=None,
+                    help="play every scenario with this reconfiguration time (cycles)")
     a = ap.parse_args()
-    raise SystemExit(main(a.out, a.seeds, a.requests, a.scenarios, a.settings))
+    raise SystemExit(main(a.out, a.seeds, a.requests, a.scenarios, a.settings, a.levels,
+                          a.reconfig_cycles))

@@ -39,9 +39,11 @@ from octogym.kernel.fork import clone_rows, match_pools, run_rows
 from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_PLACE,
+    DEC_PROVISION,
     DEC_TBU,
     EXT_CLUSTER,
     EXT_PLACE,
+    EXT_PROVISION,
     EXT_TBU,
     PARK_HOME,
     ST_DECISION,
@@ -53,6 +55,7 @@ from octogym.kernel.layout import (
 from octogym.kernel.loop import NO_ACTION, POLICY_ACTION
 from octogym.kernel.mechanisms import parked_cluster
 from octogym.kernel.policies import decide_cluster, decide_tbu
+from octogym.kernel.provision import keep_action, provision_choice
 from octogym.schedulers import SCHEDULERS, parse_planner
 
 if TYPE_CHECKING:
@@ -60,7 +63,7 @@ if TYPE_CHECKING:
     from octogym.simulator import Simulation
 
 LEVELS = {"tbu": EXT_TBU, "cluster": EXT_CLUSTER, "both": EXT_TBU | EXT_CLUSTER,
-          "place": EXT_PLACE}
+          "place": EXT_PLACE, "provision": EXT_PROVISION}
 
 
 @dataclass(frozen=True)
@@ -161,11 +164,36 @@ class RolloutPlanner:
             waits = T + np.flatnonzero(busy)
             acts = np.concatenate([us, waits])
             load = np.concatenate([ql[us], np.full(waits.size, Q)])  # waits rank last
+        elif kind == DEC_PROVISION:
+            acts, load = self._provision_candidates(b)
         else:
             raise RuntimeError(f"member {b}: no decision is pending")
         if self.cfg.k > 0:
             acts = acts[np.lexsort((acts, load))[: self.cfg.k - 1]]
         return [POLICY_ACTION, *acts.tolist()]
+
+    def _provision_candidates(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Provision actions of member ``b``'s pending cluster (``octogym.kernel.provision``)
+        with their rank: "keep" first (rank -inf: always a candidate), then per configuration
+        the reconfiguration of one idle, empty TBU not holding it (the one whose configuration
+        has the lowest demand average: the cheapest to give up), configurations ranked by
+        their demand average in the cluster, highest first."""
+        S, M = self.sim.state, self.sim.model
+        K, ncfg = self.sim.hw.tbus_per_cluster, M.CFG.shape[1]
+        c = int(S.SC[b, L.SC_PROV_CLUSTER]) - 1
+        us = np.arange(c * K, (c + 1) * K)
+        free = us[(S.TB[b, L.TB_STATE, us] == TBU_IDLE) & (S.TB[b, L.TB_QL, us] == 0)]
+        dem = S.DEMAND_EMA[b, c]
+        acts, load = [int(keep_action(M))], [-np.inf]
+        for g in range(ncfg):
+            held = S.TB[b, L.TB_CFG, free]
+            cand = free[held != g]
+            if cand.size:
+                cur = np.where(held[held != g] >= 0, dem[np.maximum(held[held != g], 0)], -1.0)
+                u = int(cand[np.argmin(cur)])
+                acts.append((u - c * K) * ncfg + g)
+                load.append(-float(dem[g]))
+        return np.asarray(acts, np.int64), np.asarray(load)
 
     def choose(self, rows: np.ndarray) -> np.ndarray:
         """The kernel action (``POLICY_ACTION`` or a TBU / cluster id) for the pending
@@ -224,14 +252,19 @@ class RolloutPlanner:
                  acts: np.ndarray) -> None:
         while True:
             run_rows(sc.model, sc.state, self.pol, rows, until, acts)
-            grow = sc.state.SC[rows, L.SC_STATUS] == ST_GROW
-            if not grow.any():
+            st = sc.state.SC[rows, L.SC_STATUS]
+            grow = st == ST_GROW
+            # an epoch's provisioning under way pauses whatever the ext mask (kernel/loop.py):
+            # the rest of it is the base's, as in a run without the planner
+            more = grow | (st == ST_DECISION)
+            if not more.any():
                 return
-            mask = np.zeros(sc.batch, np.bool_)
-            mask[rows[grow]] = True
-            sc.grow(mask)
-            rows, until = rows[grow], until[grow]
-            acts = np.full(rows.size, NO_ACTION, np.int64)
+            if grow.any():
+                mask = np.zeros(sc.batch, np.bool_)
+                mask[rows[grow]] = True
+                sc.grow(mask)
+            acts = np.where(grow, NO_ACTION, POLICY_ACTION)[more].astype(np.int64)
+            rows, until = rows[more], until[more]
 
     def concrete(self, b: int, action: int) -> int:
         """``action`` for member ``b`` as a TBU / cluster id (for an env, which cannot take
@@ -242,6 +275,8 @@ class RolloutPlanner:
         if action != POLICY_ACTION:
             return int(action)
         S, M = self.sim.state, self.sim.model
+        if int(S.SC[b, L.SC_DEC_KIND]) == DEC_PROVISION:
+            return int(provision_choice(M, S, b, int(S.SC[b, L.SC_PROV_CLUSTER]) - 1, self.pol))
         j = int(S.SC[b, L.SC_DEC_JOB])
         if int(S.SC[b, L.SC_DEC_KIND]) == DEC_CLUSTER:
             return int(decide_cluster(M, S, b, j, self.pol))

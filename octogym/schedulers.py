@@ -147,8 +147,9 @@ PLANNERS: dict[str, Planner] = {p.name: p for p in (
             "the candidate with the lowest time-integral of requests in the system wins (the "
             "base's own choice on ties); octogym/planner.py, docs/model.md §6",
             {"level": ("both", "decision levels the planner takes over: tbu, cluster or both; "
-                                "or place (any TBU or a wait, as octogym/Place-v0); the base "
-                                "decides the others"),
+                                "or place (any TBU or a wait, as octogym/Place-v0); or "
+                                "provision (an epoch's reconfigurations, as "
+                                "octogym/Provision-v0); the base decides the others"),
              "k": (0, "candidates per decision: 0 = every valid action, else the base's choice "
                       "plus the k-1 least-loaded others (cost grows linearly in k)"),
              "R": (4, "forks per candidate, each with a resampled future (common across "

@@ -140,3 +140,63 @@ def test_z_guard_keeps_the_base_unless_the_saving_is_clear():
     assert guarded._pick(noisy) == 0 and plain._pick(noisy) == 1
     assert guarded._pick(clear) == 1
     assert plain._pick(np.array([[5.0, 5.0], [5.0, 5.0]])) == 0  # ties: the base
+
+
+@pytest.mark.parametrize("base", ["octopus", "proactive"])
+def test_provision_level_k1_is_the_base_and_k4_plans(base):
+    kw = dict(hardware="chip", load=0.9, n_requests=60, seed=3, batch=2)
+    ref = [r.to_dict() for r in Simulation(policy=base, **kw).run()]
+    one = Simulation(policy=f"rollout:{base}:level=provision,k=1", **kw)
+    assert [r.to_dict() for r in one.run()] == ref
+    assert one.planner_stats["decisions"] > 0
+    sim = Simulation(policy=f"rollout:{base}:level=provision,k=4,R=2,H=4", **kw)
+    assert all(r.n_requests == 60 for r in sim.run())
+    assert sim.planner_stats["rollouts"] > 2 * sim.planner_stats["decisions"]
+
+
+def test_provision_candidates_are_keep_and_valid_reconfigurations():
+    from octogym.kernel import fields as L
+    from octogym.kernel.layout import EXT_PROVISION, ST_DECISION, TBU_IDLE
+    from octogym.kernel.provision import keep_action
+    from octogym.planner import RolloutPlanner
+
+    sim = Simulation(policy="octopus", hardware="chip", load=0.9, n_requests=60, seed=3)
+    assert sim.advance(ext=EXT_PROVISION)[0] == ST_DECISION
+    planner = RolloutPlanner(sim, RolloutConfig.parse("rollout:octopus:level=provision,k=0"))
+    S, ncfg, K = sim.state, sim.model.CFG.shape[1], sim.hw.tbus_per_cluster
+    c = int(S.SC[0, L.SC_PROV_CLUSTER]) - 1
+    cands = planner.candidates(0)
+    keep = int(keep_action(sim.model))
+    assert cands[:2] == [-2, keep]  # the base's move, then keep
+    for a in cands[2:]:
+        u, g = c * K + a // ncfg, a % ncfg
+        assert S.TB[0, L.TB_STATE, u] == TBU_IDLE and S.TB[0, L.TB_QL, u] == 0
+        assert S.TB[0, L.TB_CFG, u] != g
+
+
+def test_headroom_provision_arms_replay_their_controllers():
+    from octogym.headroom import run_headroom
+
+    rows = run_headroom(["env-chip"], 2, 30, [], log=lambda m: None, levels=("provision",))
+    lat = {}
+    for r in rows:
+        lat.setdefault(r["arm"], []).append(r["latency_mean"])
+    assert lat["provision:octopus@octopus"] == lat["octopus"]  # its own hook: the kernel run
+    assert lat["provision:static@eft"] == lat["eft"]  # keep: eft's run, epochs change nothing
+    assert any(a.startswith("rollout:eft:level=provision") for a in lat)
+    with pytest.raises(ValueError, match="levels"):
+        run_headroom(["env-chip"], 1, 10, [], levels=("chip",))
+
+
+def test_agent_plays_the_provision_env_with_valid_actions():
+    env = gym.make("octogym/Provision-v0", requests_per_episode=30)
+    agent = make_agent("rollout:octopus:k=4,R=2,H=4")
+    (obs, info), seen = env.reset(seed=2), set()
+    for _ in range(10_000):
+        a = agent.act(obs, info["action_mask"], env)
+        assert info["action_mask"][a], a
+        seen.add(a)
+        obs, _, term, trunc, info = env.step(a)
+        if term or trunc:
+            break
+    assert term and len(seen) > 1  # it reconfigures, not only keeps
