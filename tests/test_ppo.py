@@ -53,6 +53,7 @@ def test_trains_saves_and_make_agent_acts(tmp_path):
     assert "time/steps_per_second" in (out / "progress.csv").read_text().splitlines()[0]
     agent = make_agent(out)
     assert isinstance(agent, NativePPOAgent) and isinstance(SB3Agent(out), NativePPOAgent)
+    assert agent.entity is None  # evaluate.py's arena reads it (an MLP fits one size)
     env = gym.make(ENV, **KW)
     agent.check_env(ENV, KW)
     agent.check_spaces(env.observation_space, env.action_space)
@@ -78,6 +79,7 @@ def test_entity_policy_trains_and_its_checkpoint_acts(tmp_path):
     out = train(tmp_path, env_kwargs=kw, policy="entity", policy_kwargs={"hidden": 8})
     agent = make_agent(out)
     assert agent.policy.action_entity == "tbu" and agent.policy.hidden == 8
+    assert agent.entity is agent.policy
     venv = gym.make_vec(ENV, num_envs=3, vectorization_mode="vector_entry_point", **kw)
     obs, info = venv.reset(seed=10_000)
     a = agent.act_batch(obs, info["action_mask"])
