@@ -160,25 +160,6 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, last_value: torch.Tensor,
     return adv
 
 
-def trim_padding(obs: dict[str, torch.Tensor], min_rows: int) -> dict[str, torch.Tensor]:
-    """``obs`` with each entity kind ``k`` (a key with a ``k + "_mask"`` beside it) cut to the
-    rows up to the last one valid in any sample of the batch (at least ``min_rows``, the
-    action count, and 1). The cut rows are padding in every sample, and the entity policy
-    embeds rows one by one and pools only valid ones, so its output is unchanged while its
-    cost follows the rows in use (e.g. 2-3 waiting TBs on average of ``max_waiting`` 32;
-    docs/results.md §8 "Training speed"). A flat observation passes through."""
-    out = dict(obs)
-    for k, x in obs.items():
-        m = obs.get(k + "_mask")
-        if m is None or x.dim() < 3:
-            continue
-        used = torch.nonzero(m.bool().any(0))
-        rows = max(int(used[-1]) + 1 if len(used) else 0, min_rows, 1)
-        if rows < x.shape[1]:
-            out[k], out[k + "_mask"] = x[:, :rows], m[:, :rows]
-    return out
-
-
 def replica_baseline(adv: np.ndarray, episode: np.ndarray, times: np.ndarray,
                      group: int) -> np.ndarray:
     """``adv`` ``(T, N)`` minus, for each member, the mean over the other members of its
@@ -262,7 +243,7 @@ class NativePPO:
             x = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in self.obs.items()}
             m = torch.from_numpy(self.mask)
             with torch.no_grad():
-                logits, v = pol(trim_padding(x, m.shape[1]), m)
+                logits, v = pol(x, m)
                 logits = logits.masked_fill(~m, -torch.inf)
                 u = torch.rand(logits.shape, generator=self.gen).clamp_min(1e-20)
                 a = (logits - torch.log(-torch.log(u))).argmax(-1)
@@ -345,8 +326,7 @@ class NativePPO:
             for s in range(0, n - mb + 1, mb):
                 idx = perm[s:s + mb]
                 m = masks[idx]
-                logits, v = pol(trim_padding({k: x[idx] for k, x in flat.items()},
-                                             m.shape[1]), m)
+                logits, v = pol({k: x[idx] for k, x in flat.items()}, m)
                 logp_all = torch.log_softmax(logits.masked_fill(~m, -torch.inf), -1)
                 logp = logp_all.gather(1, actions[idx, None]).squeeze(1)
                 p = logp_all.exp()

@@ -15,7 +15,7 @@ import octogym  # noqa: F401  (registers the ids)
 from octogym.agents import SB3Agent, make_agent
 from octogym.agents.checkpoint import CheckpointError
 from octogym.agents.config import load_hyperparams
-from octogym.agents.ppo import NativePPO, PPOConfig, gae, replica_baseline, trim_padding
+from octogym.agents.ppo import NativePPO, PPOConfig, gae, replica_baseline
 from octogym.agents.ppo_policy import MLPPolicy, NativePPOAgent
 
 ENV = "octogym/TBUAssign-v0"
@@ -147,32 +147,6 @@ def test_gae_and_replica_baseline_by_hand():
     out = replica_baseline(a, ep, t, group=2)
     assert out[:, 0].tolist() == [1 - 10, 2 - 10, 3 - 30]
     assert out[:, 1].tolist() == [10 - 1, 20 - 2, 30 - 2]
-
-
-def test_trim_padding_cuts_rows_no_sample_uses_and_keeps_the_entity_policy_output():
-    from octogym.agents.entity_policy import EntityPolicy
-    g = torch.Generator().manual_seed(0)
-    dims = {"global": 3, "tbu": 4, "waiting": 5}
-    obs = {"global": torch.rand(6, 3, generator=g), "tbu": torch.rand(6, 8, 4, generator=g),
-           "waiting": torch.rand(6, 10, 5, generator=g),
-           "tbu_mask": torch.ones(6, 8, dtype=torch.int8),
-           "waiting_mask": torch.zeros(6, 10, dtype=torch.int8)}
-    obs["waiting_mask"][0, :3] = 1
-    obs["waiting_mask"][4, 5] = 1  # a valid row after a gap: rows 0-5 stay
-    cut = trim_padding(obs, min_rows=4)
-    assert cut["waiting"].shape == (6, 6, 5) and cut["waiting_mask"].shape == (6, 6)
-    assert cut["tbu"].shape == (6, 8, 4) and cut["global"] is obs["global"]
-    # no valid waiting row at all: min_rows stay (the pooling needs one)
-    none = trim_padding({**obs, "waiting_mask": torch.zeros(6, 10, dtype=torch.int8)}, 2)
-    assert none["waiting"].shape == (6, 2, 5)
-    torch.manual_seed(0)
-    pol = EntityPolicy(dims, "tbu", hidden=8)
-    mask = torch.ones(6, 4, dtype=torch.bool)
-    with torch.no_grad():
-        (l0, v0), (l1, v1) = pol(obs, mask), pol(cut, mask)
-    assert torch.allclose(l0, l1, atol=1e-6) and torch.allclose(v0, v1, atol=1e-6)
-    flat = {"obs": torch.rand(6, 3, generator=g)}
-    assert trim_padding(flat, 4) == flat
 
 
 def test_linear_learning_rate_decays_and_bad_values_are_named():
