@@ -31,12 +31,22 @@ import argparse
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import octogym  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 
 ENV = "octogym/TBUAssign-v0"
 NET = {"net_arch": {"pi": [64, 64], "vf": [64, 64]}}
 ENTITY = {"obs_mode": "entities"}  # the env option the entity arms add (plus --env-kwargs)
+
+
+@dataclass
+class EntityArm:
+    """What the ``*-entity`` arms use: env options and the policy's embedding width."""
+
+    env_kwargs: dict[str, Any]
+    hidden: int
 
 
 def settings(n_envs: int, n_steps: int, batch: int, epochs: int) -> dict:
@@ -51,8 +61,8 @@ def time_sb3(make_model: Callable[[], object], steps_per_iter: int, iters: int) 
     return steps_per_iter * iters / (time.perf_counter() - t)
 
 
-def sb3_maskable(n: int, kw: dict, iters: int, entity: dict | None = None) -> float:
-    """MaskablePPO with the MLP, or (``entity``: env options) with ``EntityMaskablePolicy``."""
+def sb3_maskable(n: int, kw: dict, iters: int, entity: EntityArm | None = None) -> float:
+    """MaskablePPO with the MLP, or (``entity``) with ``EntityMaskablePolicy``."""
     from sb3_contrib import MaskablePPO
 
     from octogym.agents.entity_policy import EntityMaskablePolicy
@@ -62,9 +72,9 @@ def sb3_maskable(n: int, kw: dict, iters: int, entity: dict | None = None) -> fl
         if entity is None:
             venv = make_sb3_vec_env(ENV, n_envs=n, seed=0)
             return MaskablePPO("MlpPolicy", venv, policy_kwargs=NET, seed=0, device="cpu", **kw)
-        venv = make_sb3_vec_env(ENV, n_envs=n, seed=0, **entity)
+        venv = make_sb3_vec_env(ENV, n_envs=n, seed=0, **entity.env_kwargs)
         return MaskablePPO(EntityMaskablePolicy, venv, seed=0, device="cpu",
-                           policy_kwargs={"action_entity": "tbu", "hidden": HIDDEN[0]}, **kw)
+                           policy_kwargs={"action_entity": "tbu", "hidden": entity.hidden}, **kw)
     return time_sb3(make, n * kw["n_steps"], iters)
 
 
@@ -78,18 +88,18 @@ def sb3_cartpole(n: int, kw: dict, iters: int) -> float:
     return time_sb3(make, n * kw["n_steps"], iters)
 
 
-def native(n: int, kw: dict, iters: int, entity: dict | None = None) -> float:
-    """``ppo_native`` with the MLP, or (``entity``: env options) with the entity policy."""
+def native(n: int, kw: dict, iters: int, entity: EntityArm | None = None) -> float:
+    """``ppo_native`` with the MLP, or (``entity``) with the entity policy."""
     import gymnasium as gym
     import torch
 
     from octogym.agents.ppo import NativePPO, PPOConfig
     from octogym.agents.ppo_policy import policy_class, policy_kwargs_for
     venv = gym.make_vec(ENV, num_envs=n, vectorization_mode="vector_entry_point",
-                        **(entity or {}))
+                        **(entity.env_kwargs if entity else {}))
     torch.manual_seed(0)
     name = "MlpPolicy" if entity is None else "entity"
-    pkw = NET if entity is None else {"hidden": HIDDEN[0]}
+    pkw = NET if entity is None else {"hidden": entity.hidden}
     policy = policy_class(name)(**policy_kwargs_for(
         name, venv.single_observation_space, venv.single_action_space.n, "TBUAssign", pkw))
     algo = NativePPO(venv, policy, PPOConfig(n_envs=n, torch_threads=torch.get_num_threads(),
@@ -166,14 +176,11 @@ def torchrl_ppo(n: int, kw: dict, iters: int) -> float:
     return per * iters / (time.perf_counter() - t)
 
 
-HIDDEN = [64]  # the entity arms' embedding width (--hidden)
-ENTITY_KW: dict = dict(ENTITY)  # the entity arms' env options (ENTITY plus --env-kwargs)
-
-ARMS: dict[str, Callable[[int, dict, int], float]] = {
+ARMS: dict[str, Callable[..., float]] = {
     "sb3-maskable": sb3_maskable, "sb3-cartpole": sb3_cartpole, "ppo_native": native,
     "torchrl": torchrl_ppo,
-    "ppo_native-entity": lambda n, kw, iters: native(n, kw, iters, ENTITY_KW),
-    "sb3-maskable-entity": lambda n, kw, iters: sb3_maskable(n, kw, iters, ENTITY_KW)}
+    # called with entity=EntityArm(...) (main)
+    "ppo_native-entity": native, "sb3-maskable-entity": sb3_maskable}
 
 
 def main() -> None:
@@ -189,15 +196,15 @@ def main() -> None:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=INT",
                    help="entity arms: more env options, e.g. max_waiting=8")
     a = p.parse_args()
-    HIDDEN[0] = a.hidden
+    ent = EntityArm(dict(ENTITY), a.hidden)
     for item in a.env_kwargs:
         key, sep, value = item.partition("=")
         if not sep or not value.lstrip("-").isdigit():
             p.error(f"--env-kwargs {item!r}: expected KEY=INTEGER")
-        ENTITY_KW[key] = int(value)
+        ent.env_kwargs[key] = int(value)
     import torch
     print(f"# bench_train: n_steps {a.n_steps}, minibatch {a.batch}, epochs {a.epochs}, "
-          f"64x64 actor+critic, entity hidden {a.hidden} env {ENTITY_KW}, "
+          f"64x64 actor+critic, entity hidden {ent.hidden} env {ent.env_kwargs}, "
           f"{a.iters} timed rollouts; cpus {os.cpu_count()}, "
           f"load {os.getloadavg()[0]:.1f}")
     print(f"{'N':>5} {'threads':>7} {'arm':>19} {'steps/s':>10} {'vs cartpole':>11}")
@@ -208,7 +215,8 @@ def main() -> None:
             sps = {}
             for arm in a.arms:
                 try:
-                    sps[arm] = ARMS[arm](n, kw, a.iters)
+                    extra = {"entity": ent} if arm.endswith("-entity") else {}
+                    sps[arm] = ARMS[arm](n, kw, a.iters, **extra)
                 except ImportError as e:  # torchrl is optional
                     print(f"# {arm}: skipped ({e})")
             for arm, v in sps.items():
