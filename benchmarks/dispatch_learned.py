@@ -2,8 +2,9 @@
 (docs/results.md §8): 20 members of the native vector env reset with seeds ``EVAL_SEED + j``
 (the held-out episodes of ``train.py --eval-every``; ``evaluate.py`` plays members ``j`` of
 base seed ``EVAL_SEED`` instead, also held out), played by each rule (``DispatchAgent``) and
-by each checkpoint; paired differences with 95 % t-intervals and sign-flip p-values. (``evaluate.py --agents`` compares
-the TBU and cluster levels; this covers the Dispatch level.)
+by each checkpoint; paired differences with 95 % t-intervals and sign-flip p-values.
+(``evaluate.py --agents`` compares the TBU and cluster levels; this covers the Dispatch
+level.)
 
     python benchmarks/dispatch_learned.py runs/dispatch-native-s1
 """
