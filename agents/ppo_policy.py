@@ -144,6 +144,8 @@ class NativePPOAgent(SB3Agent):
     def _load_model(self) -> None:
         self.policy, payload = load_native(self.zip_path)
         self.obs_rms = None
+        # as SB3Agent's: the entity policy when there is one (the arena lets it play any size)
+        self.entity = self.policy if payload["policy"]["name"] == "entity" else None
         self.spaces = payload.get("spaces", {})
         self._gen = torch.Generator().manual_seed(0)
 

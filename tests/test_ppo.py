@@ -29,14 +29,14 @@ def tiny_hp(tmp_path, **extra):
     return str(path)
 
 
-def train(tmp_path, name="run", **extra):
+def train(tmp_path, name="run", env_kwargs=KW, **extra):
     from octogym.commands.train import main
     out = tmp_path / name
     status = main(["--algo", "ppo_native", "--hyperparams", tiny_hp(tmp_path, **extra),
                    "--timesteps", "192", "--seed", "3", "--out", str(out), "--no-progress",
                    "--no-tensorboard", "--eval-every", "128", "--eval-episodes", "1",
                    "--eval-references", "", "--checkpoint-every", "64",
-                   "--env-kwargs", json.dumps(KW)])
+                   "--env-kwargs", json.dumps(env_kwargs)])
     assert status == 0
     return out
 
@@ -53,6 +53,7 @@ def test_trains_saves_and_make_agent_acts(tmp_path):
     assert "time/steps_per_second" in (out / "progress.csv").read_text().splitlines()[0]
     agent = make_agent(out)
     assert isinstance(agent, NativePPOAgent) and isinstance(SB3Agent(out), NativePPOAgent)
+    assert agent.entity is None  # evaluate.py's arena reads it (an MLP fits one size)
     env = gym.make(ENV, **KW)
     agent.check_env(ENV, KW)
     agent.check_spaces(env.observation_space, env.action_space)
@@ -71,6 +72,18 @@ def test_trains_saves_and_make_agent_acts(tmp_path):
     assert agent.act_batch(obs, masks).tolist() == [0, 1, 2, 3, 1]
     # a checkpoint midway loads too
     assert isinstance(make_agent(out / "checkpoints" / "step_00000064.zip"), NativePPOAgent)
+
+
+def test_entity_policy_trains_and_its_checkpoint_acts(tmp_path):
+    kw = {**KW, "obs_mode": "entities", "max_tbus": 4}
+    out = train(tmp_path, env_kwargs=kw, policy="entity", policy_kwargs={"hidden": 8})
+    agent = make_agent(out)
+    assert agent.policy.action_entities == ("tbu",) and agent.policy.hidden == 8
+    assert agent.entity is agent.policy
+    venv = gym.make_vec(ENV, num_envs=3, vectorization_mode="vector_entry_point", **kw)
+    obs, info = venv.reset(seed=10_000)
+    a = agent.act_batch(obs, info["action_mask"])
+    assert info["action_mask"][np.arange(3), a].all()
 
 
 def test_damaged_checkpoint_is_a_checkpoint_error(tmp_path):

@@ -68,8 +68,8 @@ class Args:
     """rl-zoo3-style YAML file (default: ``agents/hyperparams/<algo>.yml``)"""
     policy: str | None = None
     """the policy network: ``MlpPolicy`` or ``entity`` (the size-agnostic entity policy,
-    ``octogym.agents.entity_policy``; needs ``--algo maskable_ppo`` and ``--env-kwargs
-    obs_mode=entities``); default: the hyperparameter file's ``policy``"""
+    ``octogym.agents.entity_policy``; needs ``--algo maskable_ppo`` or ``ppo_native`` and
+    ``--env-kwargs obs_mode=entities``); default: the hyperparameter file's ``policy``"""
     env_kwargs: list[str] = field(default_factory=list)
     """env keywords: one JSON object or ``key=value`` pairs (values parsed as JSON if they can
     be, e.g. ``requests_per_episode=50 hardware=wafer``)"""
@@ -280,13 +280,15 @@ def resolve(args: Args, given: set[str]) -> Run:
 
 def check_entity_run(algo: str, env_kwargs: dict[str, Any], hp: dict[str, Any]) -> None:
     """``ValueError`` unless an ``entity`` policy run can work (the policy scores entity
-    observations and is a MaskablePPO policy; imitation warm starts are flat-only)."""
+    observations and is a MaskablePPO or ppo_native policy; imitation warm starts are
+    flat-only)."""
     from octogym.agents.entity_policy import POLICY_NAME
 
     if hp.get("policy") != POLICY_NAME:
         return
-    if algo != "maskable_ppo":
-        raise ValueError(f"--policy {POLICY_NAME} needs --algo maskable_ppo, got {algo!r}")
+    if algo not in ("maskable_ppo", "ppo_native"):
+        raise ValueError(f"--policy {POLICY_NAME} needs --algo maskable_ppo or ppo_native, "
+                         f"got {algo!r}")
     if env_kwargs.get("obs_mode") != "entities":
         raise ValueError(f"--policy {POLICY_NAME} needs --env-kwargs obs_mode=entities")
     if hp.get("pretrain"):

@@ -1,0 +1,81 @@
+"""A chip-trained TBU entity policy, unchanged, on other hardware against the TBU heuristics
+through the same env (docs/results.md §8): 20 members of the native ``TBUAssign-v0`` vector
+env on ``--hardware`` (a preset name or a JSON ``HardwareConfig`` dict) reset with seeds
+``EVAL_SEED + j`` (the held-out episodes of ``train.py --eval-every``, held out like
+``evaluate.py``'s but not the same: those are members ``j`` of base seed ``EVAL_SEED``); each
+heuristic plays them through ``HeuristicAgent`` (the
+env's controller, ``proactive``, picks the clusters), each checkpoint through its entity
+policy on the entity observations with ``max_tbus`` = the TBUs per cluster (the home
+cluster's, as in training); paired differences with 95 % t-intervals and sign-flip p.
+
+    python benchmarks/tbu_hardware_transfer.py runs/main-entity16-s1 \\
+        --hardware '{"preset": "chip", "tbus_per_cluster": 2}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import octogym  # noqa: F401  (registers the ids)
+from octogym.agents import HeuristicAgent, make_agent
+from octogym.evaluation import EVAL_SEED
+from octogym.evaluation.stats import mean_ci, sign_flip_p
+from octogym.hardware import get_hardware
+
+ENV = "octogym/TBUAssign-v0"
+
+
+def play(act: Callable[[Any, np.ndarray, Any], np.ndarray], episodes: int,
+         **env_kwargs: Any) -> np.ndarray:
+    """Mean latency (us) of each held-out episode, actions from ``act(obs, masks, venv)``."""
+    venv = gym.make_vec(ENV, num_envs=episodes, vectorization_mode="vector_entry_point",
+                        **env_kwargs)
+    obs, info = venv.reset(seed=[EVAL_SEED + j for j in range(episodes)])
+    lat = np.full(episodes, np.nan)
+    while np.isnan(lat).any():
+        obs, _, term, trunc, info = venv.step(act(obs, info["action_mask"], venv))
+        for j in np.flatnonzero((term | trunc) & np.isnan(lat)):
+            lat[j] = float(info["final_info"]["metrics"]["latency_mean"][j]) / 1000.0
+    venv.close()
+    return lat
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="ppo_native entity-policy runs or checkpoints")
+    p.add_argument("--hardware", default='{"preset": "chip", "tbus_per_cluster": 2}')
+    p.add_argument("--heuristics", nargs="+", default=["adaptive", "eft", "least_loaded"])
+    p.add_argument("--episodes", type=int, default=20)
+    a = p.parse_args()
+    hw = json.loads(a.hardware) if a.hardware.lstrip().startswith("{") else a.hardware
+    k = get_hardware(hw).tbus_per_cluster
+    res: dict[str, np.ndarray] = {}
+    for name in a.heuristics:
+        agent = HeuristicAgent(name)
+        res[f"tbu:{name}"] = play(agent.act_batch, a.episodes, hardware=hw)
+    for run in a.runs:
+        agent = make_agent(run)
+        if getattr(agent, "entity", None) is None:
+            raise SystemExit(f"{run}: not an entity policy (it cannot act on other hardware)")
+        res[run] = play(agent.act_batch, a.episodes, hardware=hw, obs_mode="entities",
+                        max_tbus=k)
+    print(f"hardware {hw}: {a.episodes} held-out episodes from seed {EVAL_SEED}")
+    for name, lat in res.items():
+        print(f"{name}: {lat.mean():.1f} us")
+    for run in a.runs:
+        for name in a.heuristics:
+            d = res[run] - res[f"tbu:{name}"]
+            m, h = mean_ci(d)
+            print(f"{run} - tbu:{name}: {m:+.1f} ± {h:.1f} us "
+                  f"({m / res[f'tbu:{name}'].mean():+.1%}), lower on {int((d < 0).sum())}/"
+                  f"{len(d)}, p {sign_flip_p(d):.2g}")
+
+
+if __name__ == "__main__":
+    main()
