@@ -57,7 +57,7 @@ class EntityPolicy(nn.Module):
         if "global" not in feature_dims:
             raise ValueError("feature_dims needs 'global'")
         self.feature_dims = dict(feature_dims)
-        self.action_entities = action_entities
+        self.action_entities = tuple(action_entities)
         self.hidden = hidden
         self.encoders = nn.ModuleDict({k: _mlp(feature_dims[k], hidden, hidden)
                                        for k in self.kinds})
