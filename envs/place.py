@@ -6,9 +6,12 @@ exactly where the kernel-only path asks the policy's ``decide_tbu``). Actions ``
 * ``u < T``: TBU ``u`` of the machine (valid if its queue has space);
 * ``T + c``: park the TB in cluster ``c``'s backlog: it is re-offered when a queue slot frees
   there (``T + home`` is the plain "wait"). Valid if some TBU of ``c`` is busy (running or
-  reconfiguring): only then is a slot sure to free there, so a parked TB can never be stranded
-  and every episode ends. At least one action is always valid: a machine whose every queue is
-  full has every TBU busy.
+  reconfiguring): only then is a slot sure to free there. A freed slot re-offers as many
+  parked TBs as the cluster has free slots, and the whole backlog once the cluster's TBUs are
+  all idle with empty queues (the kernel's ``release_stranded``: the agent may have parked
+  the re-offered ones elsewhere), so a parked TB can never be stranded and every episode
+  ends. At least one action is always valid: a machine whose every queue is full has every
+  TBU busy.
 
 Two builders that must agree exactly (tests/test_place.py): ``place_reference`` (numpy, the
 readable definition) and ``place_observe_member`` (numba, what runs in the fused step). The

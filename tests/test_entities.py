@@ -408,11 +408,7 @@ K2 = {"preset": "chip", "tbus_per_cluster": 2}
     ("octogym/TBUAssign-v0", ["wafer", K2]),
     ("octogym/ClusterAssign-v0", ["wafer"]),
     ("octogym/Place-v0", ["wafer"]),
-    # the policy's valid actions strand a parked TB on this hardware and the kernel stalls at
-    # decision 181; the same actions replayed in flat mode stall on main too (a Place-level
-    # bug, not the entity mode's): strict, so that a fix turns this into a failure to drop
-    pytest.param("octogym/Place-v0", [K2], marks=pytest.mark.xfail(
-        strict=True, raises=RuntimeError, reason="Place on 2 TBUs per cluster: kernel stalls")),
+    ("octogym/Place-v0", [K2]),
     ("octogym/Dispatch-v0", ["wafer", K2]),
     ("octogym/Provision-v0", ["wafer", K2])])
 def test_chip_trained_entity_policy_acts_on_other_hardware(env_id, elsewhere, tmp_path,

@@ -112,6 +112,27 @@ def test_park_actions_are_valid_exactly_where_a_slot_will_free():
     assert parks > 0 and full_home > 0  # offered also when the home cluster is full
 
 
+def test_parking_everything_far_away_never_strands_work():
+    # always the highest valid action (a park in the last cluster with a busy TBU): parked
+    # TBs pile up beyond a cluster's free slots and the agent re-parks what is re-offered
+    # elsewhere; the kernel re-offers a cluster's whole backlog once none of its TBUs will
+    # free a slot again (before, this stalled the run; 2 TBUs per cluster stalled soonest)
+    env = gym.make("octogym/Place-v0", hardware={"preset": "chip", "tbus_per_cluster": 2},
+                   requests_per_episode=30)
+    core = env.unwrapped.core
+    _, info = env.reset(seed=1)
+    episodes = parks = 0
+    while episodes < 3:
+        a = int(np.flatnonzero(info["action_mask"])[-1])
+        parks += a >= core.T
+        _, _, term, trunc, info = env.step(a)
+        if term or trunc:
+            assert info["metrics"]["n_requests"] == 30
+            episodes += 1
+            _, info = env.reset()
+    assert parks > 100
+
+
 def test_invalid_actions_become_the_nearest_valid_one():
     kw = {"requests_per_episode": 30, "load": 1.5}
     env, twin = gym.make("octogym/Place-v0", **kw), gym.make("octogym/Place-v0", **kw)

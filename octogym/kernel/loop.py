@@ -429,11 +429,11 @@ def tbu_available(M, S, b, u, pol, ext):
             rule = dispatch_rule_code(M)
             if rule != 0:
                 dispatch_apply(M, S, b, u, dispatch_rule(M, S, b, u, rule, pol), pol)
-    tbu_start(M, S, b, u, pol)
+    tbu_start(M, S, b, u, pol, ext)
 
 
 @kernel_helper
-def tbu_start(M, S, b, u, pol):
+def tbu_start(M, S, b, u, pol, ext):
     """The rest of :func:`tbu_available`, once TBU ``u``'s next job is its queue head."""
     bl_release(M, S, b, M.tbu_cluster[u], policy_defers(pol))
     if tbu_scope(pol) == SCOPE_MACHINE:
@@ -445,6 +445,24 @@ def tbu_start(M, S, b, u, pol):
             start_next(M, S, b, u)
     else:
         on_idle(M, S, b, u, pol)
+    if ext & EXT_PLACE:
+        release_stranded(M, S, b, M.tbu_cluster[u])
+
+
+@kernel_helper
+def release_stranded(M, S, b, c):
+    """Under a Place agent (``EXT_PLACE``): if no TBU of cluster ``c`` is busy and none has
+    queued work, nothing will free a slot there again, so its whole backlog goes back to the
+    agent. ``bl_release`` re-offers only as many parked jobs as the cluster has free slots,
+    assuming they fill them; an agent may park them elsewhere instead, and the rest then waited
+    forever (the run stalled). Kernel-only runs and the other envs never get here."""
+    if S.CL[b, L.CL_BL_LEN, c] == 0 or S.CL[b, L.CL_QUEUED, c] > 0:
+        return
+    K = M.MI[L.MI_K]
+    for v in range(c * K, (c + 1) * K):
+        if S.TB[b, L.TB_STATE, v] != TBU_IDLE:
+            return
+    bl_release(M, S, b, c, True)
 
 
 @kernel_helper
@@ -669,7 +687,7 @@ def idle_epochs(M, S, b, pol, t, until):
 
 
 @kernel_helper
-def resolve_dispatch(M, S, b, pol, action):
+def resolve_dispatch(M, S, b, pol, ext, action):
     """Apply the answer to a pending dispatch decision: candidate ``action``; the member's
     dispatch rule for ``POLICY_ACTION`` or an invalid candidate (counted)."""
     SC = S.SC
@@ -682,7 +700,7 @@ def resolve_dispatch(M, S, b, pol, action):
         i = dispatch_rule(M, S, b, u, dispatch_rule_code(M), pol)
     SC[b, L.SC_DEC_TBU] = -1
     dispatch_apply(M, S, b, u, i, pol)
-    tbu_start(M, S, b, u, pol)
+    tbu_start(M, S, b, u, pol, ext)
 
 
 @kernel_entry
@@ -702,7 +720,7 @@ def run_member(M, S, b, pol, ext, until, action):
             return ST_DECISION
         j = SC[b, L.SC_DQ_HEAD]
         if SC[b, L.SC_DEC_KIND] == DEC_DISPATCH:
-            resolve_dispatch(M, S, b, pol, action)
+            resolve_dispatch(M, S, b, pol, ext, action)
         elif SC[b, L.SC_DEC_KIND] == DEC_PROVISION:
             provision_action(M, S, b, action, pol)
         elif SC[b, L.SC_DEC_KIND] == DEC_PLACE:
