@@ -74,7 +74,8 @@ def sb3_maskable(n: int, kw: dict, iters: int, entity: EntityArm | None = None) 
             return MaskablePPO("MlpPolicy", venv, policy_kwargs=NET, seed=0, device="cpu", **kw)
         venv = make_sb3_vec_env(ENV, n_envs=n, seed=0, **entity.env_kwargs)
         return MaskablePPO(EntityMaskablePolicy, venv, seed=0, device="cpu",
-                           policy_kwargs={"action_entities": ("tbu",), "hidden": entity.hidden}, **kw)
+                           policy_kwargs={"action_entities": ("tbu",),
+                                          "hidden": entity.hidden}, **kw)
     return time_sb3(make, n * kw["n_steps"], iters)
 
 
