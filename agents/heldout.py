@@ -60,3 +60,23 @@ def reference_latency(env_id: str, env_kwargs: dict[str, Any], names: list[str],
         refs[name] = round(float(np.mean(lat)), 3)
     env.close()
     return refs
+
+
+def play_held_out(env_id: str, act: Any, episodes: int, **env_kwargs: Any) -> Any:
+    """Mean latency (us) of each of ``episodes`` held-out episodes (member ``j`` of a native
+    vector env reset with seed ``EVAL_SEED + j``), actions from ``act(obs, masks, venv)``
+    (an agent's ``act_batch``): a float array ``(episodes,)``."""
+    import gymnasium as gym
+    import numpy as np
+
+    from octogym.evaluation import EVAL_SEED
+    venv = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point",
+                        **env_kwargs)
+    obs, info = venv.reset(seed=[EVAL_SEED + j for j in range(episodes)])
+    lat = np.full(episodes, np.nan)
+    while np.isnan(lat).any():
+        obs, _, term, trunc, info = venv.step(act(obs, info["action_mask"], venv))
+        for j in np.flatnonzero((term | trunc) & np.isnan(lat)):
+            lat[j] = float(info["final_info"]["metrics"]["latency_mean"][j]) / 1000.0
+    venv.close()
+    return lat

@@ -13,28 +13,12 @@ from __future__ import annotations
 
 import argparse
 
-import gymnasium as gym
-import numpy as np
-
 import octogym  # noqa: F401  (registers the ids)
 from octogym.agents import make_agent
 from octogym.agents.base import DispatchAgent
-from octogym.evaluation import EVAL_SEED
+from octogym.agents.heldout import play_held_out
 from octogym.evaluation.stats import mean_ci, sign_flip_p
 from octogym.kernel.dispatch import DISPATCH_RULES
-
-
-def play(agent: object, env_id: str, episodes: int) -> np.ndarray:
-    """Mean latency (us) of each of ``episodes`` held-out episodes played by ``agent``."""
-    venv = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point")
-    obs, info = venv.reset(seed=[EVAL_SEED + j for j in range(episodes)])
-    lat = np.full(episodes, np.nan)
-    while np.isnan(lat).any():
-        obs, _, term, trunc, info = venv.step(agent.act_batch(obs, info["action_mask"], venv))
-        for j in np.flatnonzero((term | trunc) & np.isnan(lat)):
-            lat[j] = float(info["final_info"]["metrics"]["latency_mean"][j]) / 1000.0
-    venv.close()
-    return lat
 
 
 def main() -> None:
@@ -43,9 +27,10 @@ def main() -> None:
     p.add_argument("--env", default="octogym/Dispatch-v0")
     p.add_argument("--episodes", type=int, default=20)
     a = p.parse_args()
-    res = {name: play(DispatchAgent(name), a.env, a.episodes) for name in DISPATCH_RULES}
+    res = {name: play_held_out(a.env, DispatchAgent(name).act_batch, a.episodes)
+           for name in DISPATCH_RULES}
     for run in a.runs:
-        res[run] = play(make_agent(run), a.env, a.episodes)
+        res[run] = play_held_out(a.env, make_agent(run).act_batch, a.episodes)
     for name, lat in res.items():
         print(f"{name}: {lat.mean():.1f} us")
     for run in a.runs:

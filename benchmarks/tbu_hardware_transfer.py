@@ -16,34 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
-from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.agents import HeuristicAgent, make_agent
+from octogym.agents.heldout import play_held_out
 from octogym.evaluation import EVAL_SEED
 from octogym.evaluation.stats import mean_ci, sign_flip_p
 from octogym.hardware import get_hardware
 
 ENV = "octogym/TBUAssign-v0"
-
-
-def play(act: Callable[[Any, np.ndarray, Any], np.ndarray], episodes: int,
-         **env_kwargs: Any) -> np.ndarray:
-    """Mean latency (us) of each held-out episode, actions from ``act(obs, masks, venv)``."""
-    venv = gym.make_vec(ENV, num_envs=episodes, vectorization_mode="vector_entry_point",
-                        **env_kwargs)
-    obs, info = venv.reset(seed=[EVAL_SEED + j for j in range(episodes)])
-    lat = np.full(episodes, np.nan)
-    while np.isnan(lat).any():
-        obs, _, term, trunc, info = venv.step(act(obs, info["action_mask"], venv))
-        for j in np.flatnonzero((term | trunc) & np.isnan(lat)):
-            lat[j] = float(info["final_info"]["metrics"]["latency_mean"][j]) / 1000.0
-    venv.close()
-    return lat
 
 
 def main() -> None:
@@ -58,13 +41,13 @@ def main() -> None:
     res: dict[str, np.ndarray] = {}
     for name in a.heuristics:
         agent = HeuristicAgent(name)
-        res[f"tbu:{name}"] = play(agent.act_batch, a.episodes, hardware=hw)
+        res[f"tbu:{name}"] = play_held_out(ENV, agent.act_batch, a.episodes, hardware=hw)
     for run in a.runs:
         agent = make_agent(run)
         if getattr(agent, "entity", None) is None:
             raise SystemExit(f"{run}: not an entity policy (it cannot act on other hardware)")
-        res[run] = play(agent.act_batch, a.episodes, hardware=hw, obs_mode="entities",
-                        max_tbus=k)
+        res[run] = play_held_out(ENV, agent.act_batch, a.episodes, hardware=hw,
+                                 obs_mode="entities", max_tbus=k)
     print(f"hardware {hw}: {a.episodes} held-out episodes from seed {EVAL_SEED}")
     for name, lat in res.items():
         print(f"{name}: {lat.mean():.1f} us")
