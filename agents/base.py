@@ -45,9 +45,22 @@ from octogym.kernel.layout import (
     PARK_HOME,
 )
 from octogym.kernel.mechanisms import parked_cluster
-from octogym.kernel.policies import decide_cluster, decide_tbu
+from octogym.kernel.policies import (
+    P_ADAPTIVE,
+    P_EFT,
+    P_OCTOPUS,
+    decide_cluster,
+    decide_tbu,
+    eft_tbu,
+)
 from octogym.kernel.provision import provision_choice
 from octogym.schedulers import SCHEDULERS, is_planner
+
+#: Schedulers whose TBU rule is earliest finish (``adaptive``/``octopus``: in the home cluster,
+#: then a reconfiguration-aware search that may leave it; ``eft``: over the whole machine). At the
+#: TBU level, where only the home cluster's TBUs are actions, their fallback is that same rule
+#: restricted to the home cluster, not the least-loaded TBU (docs/agents.md).
+EFT_AT_HOME = frozenset((P_ADAPTIVE, P_OCTOPUS, P_EFT))
 
 
 class Agent:
@@ -107,9 +120,10 @@ class HeuristicAgent(Agent):
       be expressed as an action, so the agent takes the least-loaded valid TBU (fewest queued
       jobs, lowest index on ties). A TBU outside the home cluster (``eft`` searches the whole
       chip; ``adaptive``, ``proactive`` and ``octopus`` may prefer a nearby cluster's TBU that
-      holds the TB's configuration to reconfiguring one at home) is likewise replaced by the
-      least-loaded valid TBU of the home cluster; both
-      cases are counted in ``self.fallbacks``.
+      holds the TB's configuration to reconfiguring one at home) is likewise replaced: for
+      ``adaptive``, ``octopus`` and ``eft`` by their own earliest-finish rule restricted to the
+      home cluster (``EFT_AT_HOME``), else (and when that finds no TBU with space) by the
+      least-loaded valid TBU of the home cluster; both cases are counted in ``self.fallbacks``.
     * Cluster env: the hook's cluster id is the action.
     * Place env: the hook's answer is the action exactly: TBU ``u`` is ``u``, a park in
       cluster ``c``'s backlog (``PARK_HOME`` = the home cluster) is ``T + c``. Every
@@ -184,6 +198,10 @@ class HeuristicAgent(Agent):
         if u >= 0 and 0 <= k < K and mask[k]:
             return k
         self._fallback(b)
+        if self.code in EFT_AT_HOME:  # the scheduler's own earliest-finish rule, at home
+            k = int(eft_tbu(M, S, b, job, home * K, (home + 1) * K)) - home * K
+            if 0 <= k < K and mask[k]:
+                return k
         queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)
         return int(np.argmin(np.where(mask, queue, np.inf)))
 
