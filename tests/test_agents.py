@@ -57,7 +57,38 @@ def test_heuristic_agent_falls_back_to_a_valid_action(name):
     agent = HeuristicAgent(name)
     m = play(env, 0, agent)
     assert m["n_requests"] == KW["requests_per_episode"] and m["env_invalid_actions"] == 0
-    assert agent.fallbacks > 0  # documented: a defer / off-cluster TBU -> least-loaded TBU
+    assert agent.fallbacks > 0  # documented: a defer / off-cluster TBU -> a home-cluster TBU
+
+
+@pytest.mark.parametrize("name", ["eft", "adaptive"])
+def test_earliest_finish_fallback_is_its_rule_at_home(name):
+    """Where ``adaptive``/``eft`` leave the home cluster, the action is the earliest-finish
+    TBU of the home cluster (``eft_tbu`` over it), not the least-loaded one."""
+    from octogym.kernel import fields as L
+    from octogym.kernel.policies import decide_tbu, eft_tbu
+
+    env = gym.make("octogym/TBUAssign-v0", controller=name, **KW)
+    agent = HeuristicAgent(name)
+    sim = env.unwrapped.sim
+    K = env.unwrapped.core.hw.tbus_per_cluster
+    obs, info = env.reset(seed=0)
+    checked = differs = 0
+    while True:
+        M, S = sim.model, sim.state
+        job = int(S.SC[0, L.SC_DEC_JOB])
+        home = int(S.RQ[0, S.JB[0, job, L.JB_REQ], L.RQ_HOME])
+        leaves = not 0 <= int(decide_tbu(M, S, 0, job, agent.code)) - home * K < K
+        at_home = int(eft_tbu(M, S, 0, job, home * K, (home + 1) * K)) - home * K
+        queue = S.TB[0, L.TB_QL, home * K:(home + 1) * K]
+        a = agent.act(obs, info["action_mask"], env)
+        if leaves and at_home >= 0:
+            assert a == at_home
+            checked += 1
+            differs += int(queue[a] > queue.min())
+        obs, _, term, trunc, info = env.step(a)
+        if term or trunc:
+            break
+    assert checked > 0 and differs > 0  # it fired, and picked other than the least-loaded TBU
 
 
 def test_heuristic_agent_errors():
