@@ -200,3 +200,30 @@ def test_agent_plays_the_provision_env_with_valid_actions():
         if term or trunc:
             break
     assert term and len(seen) > 1  # it reconfigures, not only keeps
+
+
+def test_reactive_serves_a_configuration_an_agent_left_unheld():
+    """A planner's placements can reconfigure away the machine's last TBU of a configuration
+    (``reactive`` itself never does); a TB needing it was then parked at home with every TBU
+    idle and waited forever (the run stalled: docs/results.md, Surprises). ``reactive`` now
+    presses a configuration no TBU holds as soon as one job waits for it."""
+    from octogym.evaluation.scenarios import EVAL_SEED, SCENARIOS
+    from octogym.headroom import with_reconfig
+    from octogym.kernel import fields as L
+    from octogym.planner import run_planned
+
+    sc = with_reconfig(SCENARIOS["env-chip"], 200_000)
+    sim = Simulation(sc.workflows, sc.hardware, load=sc.sim_load(100), n_requests=100,
+                     seed=EVAL_SEED, member_offset=6, slowdown=dict(sc.slowdown) or None,
+                     tbu_init=sc._tbu_init(100),
+                     policy="rollout:reactive:level=place,k=8,R=1,H=8,resample=0")
+    run_planned(sim, RolloutConfig.parse(sim.policy_name), until=6_000_000)
+    S, M = sim.state, sim.model
+    waiting_for = set()  # configurations of the TBs parked in any cluster's backlog
+    for c in range(sim.hw.n_clusters):
+        j = int(S.CL[0, L.CL_BL_HEAD, c])
+        for _ in range(int(S.CL[0, L.CL_BL_LEN, c])):
+            waiting_for.add(int(M.MB[L.MB_BLK_CFG, S.JB[0, j, L.JB_BLOCK]]))
+            j = int(S.JB[0, j, L.JB_NEXT])
+    held = set(S.TB[0, L.TB_CFG].tolist())
+    assert int(S.SC[0, L.SC_N_DONE]) > 5 and waiting_for <= held

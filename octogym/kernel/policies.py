@@ -497,7 +497,9 @@ def reactive_choice(M, S, b, c):
     cluster holding it (none counts as one; at least one job; ties by a seeded draw) takes
     over the first idle, empty TBU of the cluster whose configuration is lightly pressed
     machine-wide (fewer waiting jobs than TBUs holding it; never the machine's last TBU of a
-    configuration). ``static`` serves a configuration from several clusters, so the
+    configuration). A configuration that no TBU holds is pressed as soon as one job waits for it
+    (threshold and switching cost aside: nothing else would ever run that job; ``reactive``
+    never removes a last holder itself, but an agent's or a planner's placements can). ``static`` serves a configuration from several clusters, so the
     machine-wide count says whether a configuration needs more TBUs and the home count says
     where its demand comes from."""
     K = M.MI[L.MI_K]
@@ -518,7 +520,8 @@ def reactive_choice(M, S, b, c):
     nties = 0
     for k in range(ncfg):
         mp = all_wait[k] / (total[k] if total[k] > 0 else 1.0)
-        if mp < thr or (aware and mp * M.CFG[L.CFG_MEAN, k] <= switch_cost(M)):
+        if total[k] > 0 and (mp < thr or (aware and mp * M.CFG[L.CFG_MEAN, k]
+                                          <= switch_cost(M))):
             continue  # not pressed machine-wide (or waiting is cheaper than switching)
         p = waiting[k] / (ntbu[k] if ntbu[k] > 0 else 1.0)
         if p > hp:
