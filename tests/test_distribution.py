@@ -156,3 +156,63 @@ def test_warmup_runs_the_controller_first_and_pays_no_reward_for_it():
 def test_bad_values_name_the_option(kw, name):
     with pytest.raises(ValueError, match=name):
         gym.make(TBU, **kw)
+
+
+# ---- episode-length curriculum -----------------------------------------------------------------
+def test_set_requests_per_episode_plays_the_shorter_episodes():
+    # an explicit initial layout: "best" (the controllers' default) looks at the run's length
+    kw = {"sim_options": {"tbu_init": "profile"}}
+    venv = gym.make_vec(TBU, num_envs=2, vectorization_mode="vector_entry_point",
+                        requests_per_episode=45, **kw)
+    venv.unwrapped.set_requests_per_episode(20)
+    out = []
+    obs, info = venv.reset(seed=[4, 5])
+    out.append(obs.copy())
+    ended = np.zeros(2, np.int64)
+    while ended.min() < 2:
+        obs, r, term, trunc, info = venv.step(info["action_mask"].argmax(axis=1))
+        out += [obs.copy(), r.copy()]
+        for j in np.flatnonzero(term | trunc):
+            ended[j] += 1
+            m = info["final_info"]["metrics"]
+            assert m["n_requests"][j] == 20
+            out.append(m["latency_mean"][j])
+    assert same(out, play(TBU, [4, 5], **kw))  # = an env built with 20 requests
+    for bad in (0, 46, 2.0, True):
+        with pytest.raises(ValueError, match="requests_per_episode"):
+            venv.unwrapped.set_requests_per_episode(bad)
+    venv.close()
+
+
+def test_curriculum_schedule_and_its_errors():
+    from octogym.agents.curriculum import Curriculum
+
+    c = Curriculum([[0, 10], [100, 30], [500, 50]])
+    assert [c.requests_at(s) for s in (0, 99, 100, 499, 10**9)] == [10, 10, 30, 30, 50]
+    for bad in ([], [[5, 10]], [[0, 10], [0, 20]], [[0, 0]], [[0, 1.5]], "x", [[0, 10, 3]]):
+        with pytest.raises(ValueError, match="curriculum"):
+            Curriculum(bad)
+
+
+def test_native_ppo_applies_the_curriculum_between_rollouts():
+    import torch
+
+    from octogym.agents.ppo import NativePPO, PPOConfig
+    from octogym.agents.ppo_policy import MLPPolicy
+
+    torch.manual_seed(0)
+    venv = gym.make_vec(TBU, num_envs=2, vectorization_mode="vector_entry_point",
+                        requests_per_episode=30)
+    cfg = PPOConfig(n_envs=2, n_steps=4, batch_size=8, n_epochs=1,
+                    curriculum=[[0, 10], [8, 30]])
+    algo = NativePPO(venv, MLPPolicy(venv.single_observation_space.shape[0], 4), cfg, seed=0)
+    assert venv.core.N == 10
+    algo.learn(8)
+    assert venv.core.N == 10 and algo.num_timesteps == 8
+    algo.learn(16)  # the iteration from step 8 on runs 30-request episodes
+    assert venv.core.N == 30
+    with pytest.raises(ValueError, match="requests_per_episode"):
+        NativePPO(venv, MLPPolicy(venv.single_observation_space.shape[0], 4),
+                  PPOConfig(n_envs=2, curriculum=[[0, 31]]), seed=0)
+    with pytest.raises(ValueError, match="curriculum"):
+        PPOConfig(n_envs=2, curriculum=[[1, 10]]).check()
