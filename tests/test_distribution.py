@@ -216,3 +216,31 @@ def test_native_ppo_applies_the_curriculum_between_rollouts():
                   PPOConfig(n_envs=2, curriculum=[[0, 31]]), seed=0)
     with pytest.raises(ValueError, match="curriculum"):
         PPOConfig(n_envs=2, curriculum=[[1, 10]]).check()
+
+
+# ---- held-out evaluation on generated workflows ---------------------------------------------
+def test_held_out_generated_scenario_pairs_kernel_and_env_runs():
+    from octogym import evaluation as E
+    from octogym.agents import arena as A
+
+    scen = E.SCENARIOS["env-gen-held_out-chip"]
+    assert "env-gen-held_out-chip" in E.GROUPS["learn-generated"]
+    kw = scen.env_kwargs(20)
+    assert kw["workflow_split"] == "held_out" and kw["workflow_pool"] == "generated"
+    sim = scen.simulation("static", 2, n_requests=20)
+    assert [w.name for w in sim.workflows] == [f"gen-held_out-{i}" for i in range(8)]
+    kernel = E.run_one(scen, "adaptive", 2, 20)
+    arm = A.env_arm("adaptive", "TBUAssign", "adaptive")
+    env = A.run_arm(scen, arm, 2, 20)
+    assert [r["latency_mean"] for r in env] == [r["latency_mean"] for r in
+                                                A.run_arm(scen, arm, 2, 20)]
+    assert all(r["workflows"] == "generated-held_out" for r in env + kernel)
+    # paired seeds: the env's episode j and the kernel-only run j see the same arrivals
+    sim.run()
+    venv = gym.make_vec(TBU, num_envs=2, vectorization_mode="vector_entry_point", **kw)
+    venv.reset(seed=EVAL_SEED)
+    res = venv.unwrapped.sim.state.RES
+    n = int(venv.unwrapped.sim.state.SC[:, L.SC_N_ARRIVED].min())
+    assert n >= 1
+    np.testing.assert_array_equal(res[:, :n, L.RES_ARR], sim.state.RES[:, :n, L.RES_ARR])
+    venv.close()
