@@ -24,11 +24,12 @@ from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 from typing import Any
 
-from octogym.envs.distribution import SPLIT_SEEDS, SPLIT_SIZE, WORKFLOW_POOLS, check_load_range
+from octogym.envs.distribution import check_load_range
 from octogym.envs.reward import REWARDS
 from octogym.hardware import HardwareConfig
 from octogym.kernel.layout import ARRIVAL_MODES
 from octogym.kernel.policies import KERNEL_POLICIES
+from octogym.workflows.splits import SPLIT_SEEDS, SPLIT_SIZE, WORKFLOW_POOLS
 
 RENDER_MODES = ["ansi", "rgb_array"]
 OBS_MODES = ("flat", "entities")

@@ -33,7 +33,7 @@ from octogym.envs.actions import kernel_actions
 from octogym.envs.bundles import MemberBuffers, StepConstants
 from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
 from octogym.envs.decisions import Decision, observe_member
-from octogym.envs.distribution import episode_loads, pool_workflows
+from octogym.envs.distribution import episode_loads
 from octogym.envs.layout import layout, n_candidates, obs_size
 from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import fields as L
@@ -52,6 +52,7 @@ from octogym.simulator import Simulation
 from octogym.threads import threaded_steps
 from octogym.workflows import expected_frequencies
 from octogym.workflows.model import TaskBlock
+from octogym.workflows.splits import pool_workflows
 
 MASK64 = (1 << 64) - 1
 NO_LIMIT = 2**62  # no time limit: run each member to its next decision or its end

@@ -1,5 +1,6 @@
-"""The training distribution options (envs/distribution.py): load per episode, generated
-workflows and their train / held-out split, warm starts. Tiny episodes."""
+"""The training distribution options (envs/distribution.py, octogym/workflows/splits.py): load
+per episode, generated workflows and their train / held-out split, warm starts, the
+episode-length curriculum, the held-out generated scenario. Tiny episodes."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import octogym  # noqa: F401  (registers the ids)
 from octogym.envs.config import EnvConfig
 from octogym.envs.core import KernelBatch
 from octogym.envs.decisions import DECISIONS
-from octogym.envs.distribution import SPLIT_SIZE, generated_workflows, pool_workflows
 from octogym.envs.reward import AC_I
 from octogym.evaluation import EVAL_SEED
 from octogym.kernel import fields as L
 from octogym.simulator import Simulation
 from octogym.workflows import dumps_workflow
+from octogym.workflows.splits import SPLIT_SIZE, generated_workflows, pool_workflows
 
 TBU = "octogym/TBUAssign-v0"
 SMALL = {"requests_per_episode": 20}

@@ -42,13 +42,14 @@ from octogym.kernel.build import model_int, profile_configs
 from octogym.schedulers import SCHEDULERS
 from octogym.simulator import Simulation, resolve_workflows
 from octogym.workflows.frequencies import expected_frequencies
+from octogym.workflows.splits import pool_workflows
 from octogym.workflows.suite import suite_names
 
 EVAL_SEED = 10_000  # base seed of every evaluation run (ours); training must not use it
 BASELINE = "static"  # speedups are over the paper's traditional baseline
 #: Every suite workflow, then the equally weighted mix: the workloads of the scenarios.
 WORKFLOWS = [*suite_names(), "mix"]
-#: Workloads of the envs' generated workflows (octogym/envs/distribution.py): a scenario whose
+#: Workloads of the envs' generated workflows (octogym/workflows/splits.py): a scenario whose
 #: ``workflows`` names one of these plays the generated mix those env options give (8
 #: workflows, the envs' default count), not a suite workload. ``held_out`` workflows are never
 #: drawn for training (train.py trains on the ``train`` split only).
@@ -151,8 +152,6 @@ class Scenario:
         g = GENERATED_WORKLOADS.get(self.workflows)
         if g is None:
             return self.workflows
-        from octogym.envs.distribution import pool_workflows
-
         return pool_workflows(None, g["workflow_pool"], g["generated_workflows"],
                               g["workflow_split"])
 
