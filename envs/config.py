@@ -126,7 +126,7 @@ class EnvConfig:
     warmup_requests: int = _opt(
         0, "`0`", "the kernel controller alone runs each episode's first `W / rate` cycles "
         "(about `W` arrivals; `W` more requests are run) before the agent takes over; "
-        "the reward starts there (>= 0)", "task")
+        "the reward starts there (>= 0)", "scenario")
 
     def __post_init__(self) -> None:
         def bad(name: str, problem: str) -> ValueError:
