@@ -36,8 +36,9 @@ ALGO_KEYS = {"n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae
              "max_grad_norm", "target_kl", "stats_window_size", "policy_kwargs", "use_sde",
              "sde_sample_freq"}
 #: Keys only ``ppo_native`` reads (``octogym.agents.ppo.PPOConfig``: the variance-reduction
-#: options and the policy's thread count); the SB3 algorithms reject them.
-NATIVE_KEYS = {"time_discount", "input_baseline", "shaping", "torch_threads"}
+#: options, the policy's thread count and the episode-length curriculum); the SB3 algorithms
+#: reject them.
+NATIVE_KEYS = {"time_discount", "input_baseline", "shaping", "torch_threads", "curriculum"}
 KNOWN_KEYS = TRAIN_KEYS | ALGO_KEYS | NATIVE_KEYS
 
 
@@ -74,6 +75,8 @@ def load_hyperparams(algo: str, env_id: str, path: str | Path | None = None) -> 
         hp["policy_kwargs"] = parse_kwargs_string(hp["policy_kwargs"])
     if isinstance(hp.get("normalize"), str):
         hp["normalize"] = parse_kwargs_string(hp["normalize"])
+    if isinstance(hp.get("curriculum"), str):
+        hp["curriculum"] = parse_kwargs_string(hp["curriculum"])
     if isinstance(hp.get("pretrain"), str) and hp["pretrain"].lstrip().startswith("dict("):
         hp["pretrain"] = parse_kwargs_string(hp["pretrain"])
     for key in ("n_envs", "n_timesteps", "n_steps", "batch_size", "n_epochs",

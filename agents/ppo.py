@@ -36,7 +36,8 @@ changes only the advantages / returns the update sees):
 Hyperparameters (``agents/hyperparams/ppo_native.yml``, rl-zoo3's form): the SB3 names
 ``n_envs, n_timesteps, policy, n_steps, batch_size, n_epochs, learning_rate, gamma,
 gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm, target_kl, normalize,
-policy_kwargs``, plus the three options above and ``torch_threads``. ``learning_rate`` may be
+policy_kwargs``, plus the three options above, ``torch_threads`` and ``curriculum`` (an
+episode-length schedule, :mod:`octogym.agents.curriculum`). ``learning_rate`` may be
 rl-zoo3's ``"lin_<x>"``: ``x`` decayed linearly to 0 over the run's ``--timesteps``.
 """
 
@@ -51,6 +52,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from octogym.agents.curriculum import Curriculum
 from octogym.agents.ppo_policy import as_obs_dict
 
 
@@ -75,6 +77,7 @@ class PPOConfig:
     input_baseline: int = 0
     shaping: float = 0.0
     torch_threads: int = 1
+    curriculum: list | None = None
 
     @classmethod
     def from_hyperparams(cls, hp: dict[str, Any], n_envs: int) -> PPOConfig:
@@ -118,6 +121,8 @@ class PPOConfig:
             raise bad("learning_rate", "must be > 0")
         if self.time_discount < 0 or self.shaping < 0:
             raise ValueError("ppo_native: time_discount and shaping must be >= 0 (0 = off)")
+        if self.curriculum is not None:
+            Curriculum(self.curriculum)
         g = self.input_baseline
         if g != 0 and (g < 2 or self.n_envs % g):
             raise bad("input_baseline", f"must be 0 (off) or a group size >= 2 dividing "
@@ -206,6 +211,18 @@ class NativePPO:
         self.ep_latency: deque[float] = deque(maxlen=100)
         self._ret = np.zeros(cfg.n_envs)
         self.obs: dict[str, np.ndarray] | None = None
+        self.curriculum = None if cfg.curriculum is None else Curriculum(cfg.curriculum)
+        self.episode_requests: int | None = None  # the curriculum's current length
+        self.apply_curriculum()  # before the first reset; a too-long stage fails here
+
+    def apply_curriculum(self) -> None:
+        """Give the env the episode length the curriculum sets at ``num_timesteps``
+        (agents/curriculum.py; between rollouts)."""
+        if self.curriculum is not None:
+            n = self.curriculum.requests_at(self.num_timesteps)
+            if n != self.episode_requests:
+                self.venv.set_requests_per_episode(n)
+                self.episode_requests = n
 
     # ---- seeds and state read-outs ---------------------------------------------------------
     def member_seeds(self) -> list[int]:
@@ -369,6 +386,7 @@ class NativePPO:
                 frac = 1.0 - (self.num_timesteps - start) / max(total - start, 1)
                 for group in self.opt.param_groups:
                     group["lr"] = self.lr0 * frac
+            self.apply_curriculum()
             t0 = time.perf_counter()
             roll = self.collect()
             t1 = time.perf_counter()

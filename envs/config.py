@@ -24,10 +24,12 @@ from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 from typing import Any
 
+from octogym.envs.distribution import check_load_range
 from octogym.envs.reward import REWARDS
 from octogym.hardware import HardwareConfig
 from octogym.kernel.layout import ARRIVAL_MODES
 from octogym.kernel.policies import KERNEL_POLICIES
+from octogym.workflows.splits import SPLIT_SEEDS, SPLIT_SIZE, WORKFLOW_POOLS
 
 RENDER_MODES = ["ansi", "rgb_array"]
 OBS_MODES = ("flat", "entities")
@@ -105,6 +107,26 @@ class EnvConfig:
         "more `Simulation` keywords (`epoch`, `tbu_init`, `policy_params`, `trace`, ...)",
         "scenario")
     viewer: Any = _opt(None, "`GridViewer()`", "the renderer", "display")
+    # The training distribution (octogym/envs/distribution.py; docs/envs.md "Training
+    # distribution"); the defaults leave every id as it was.
+    load_range: tuple[float, float] | None = _opt(
+        None, "`None` (every episode at `load`)",
+        "`(lo, hi)`: each episode draws its load uniformly in `[lo, hi]` from its seed "
+        "(`0 < lo <= hi`; replaces `load`)", "scenario")
+    workflow_pool: str = _opt(
+        "suite", '`"suite"`', "`suite` (the `workflows` mix), `generated` (`generated_workflows` "
+        "workflows of the seeded generator, with drift phases, instead) or `mixed` (both, "
+        "half the requests each)", "scenario")
+    generated_workflows: int = _opt(
+        8, "`8`", "`generated`/`mixed` pools: how many generated workflows (1 .. 10,000)",
+        "scenario")
+    workflow_split: str = _opt(
+        "train", '`"train"`', "`generated`/`mixed` pools: `train` (generator seeds 0 ..) or "
+        "`held_out` (seeds 10,000 .., never seen in training)", "scenario")
+    warmup_requests: int = _opt(
+        0, "`0`", "the kernel controller alone runs each episode's first `W / rate` cycles "
+        "(about `W` arrivals; `W` more requests are run) before the agent takes over; "
+        "the reward starts there (>= 0)", "scenario")
 
     def __post_init__(self) -> None:
         def bad(name: str, problem: str) -> ValueError:
@@ -147,6 +169,19 @@ class EnvConfig:
                 raise bad("sim_options", f"may not set {clash} (the env sets them; use the env "
                           "options instead)")
             object.__setattr__(self, "sim_options", dict(self.sim_options))
+        object.__setattr__(self, "load_range", check_load_range(self.load_range))
+        if not isinstance(self.workflow_pool, str) or self.workflow_pool not in WORKFLOW_POOLS:
+            raise bad("workflow_pool", f"must be one of {list(WORKFLOW_POOLS)}")
+        if not _is_int(self.generated_workflows) or \
+                not 1 <= self.generated_workflows <= SPLIT_SIZE:
+            raise bad("generated_workflows", f"must be an integer in [1, {SPLIT_SIZE}]")
+        if not isinstance(self.workflow_split, str) or self.workflow_split not in SPLIT_SEEDS:
+            raise bad("workflow_split", f"must be one of {list(SPLIT_SEEDS)}")
+        if not _is_int(self.warmup_requests) or self.warmup_requests < 0:
+            raise bad("warmup_requests", "must be an integer >= 0")
+        if self.warmup_requests and self.arrival != "poisson":
+            raise bad("warmup_requests", "needs arrival='poisson' (the warm-up lasts W / rate "
+                      "cycles)")
         if self.viewer is not None and not (hasattr(self.viewer, "ansi")
                                             and hasattr(self.viewer, "rgb")):
             raise bad("viewer", "must be None or a renderer with ansi() and rgb() (GridViewer)")

@@ -33,6 +33,7 @@ from octogym.envs.actions import kernel_actions
 from octogym.envs.bundles import MemberBuffers, StepConstants
 from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
 from octogym.envs.decisions import Decision, observe_member
+from octogym.envs.distribution import episode_loads
 from octogym.envs.layout import layout, n_candidates, obs_size
 from octogym.envs.reward import RewardAccount, account_member
 from octogym.kernel import fields as L
@@ -51,6 +52,7 @@ from octogym.simulator import Simulation
 from octogym.threads import threaded_steps
 from octogym.workflows import expected_frequencies
 from octogym.workflows.model import TaskBlock
+from octogym.workflows.splits import pool_workflows
 
 MASK64 = (1 << 64) - 1
 NO_LIMIT = 2**62  # no time limit: run each member to its next decision or its end
@@ -69,6 +71,10 @@ def mix_scales(sim: Simulation) -> tuple[float, float, np.ndarray]:
     work = float(weights @ wf_work)
     tau = work / max(float(weights @ np.asarray(tbs)), 1e-12)
     return tau, work, wf_work
+
+
+def _is_count(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def root_seed(seed: int, member: int = 0) -> int:
@@ -174,16 +180,23 @@ class KernelBatch:
         self.decision = decision
         self.controller = controller
         self.config = config
-        self.sim = Simulation(config.workflows, config.hardware, load=config.load,
-                              n_requests=config.requests_per_episode, arrival=config.arrival,
-                              batch=batch, seed=0, policy=controller,
+        workflows = pool_workflows(config.workflows, config.workflow_pool,
+                                   config.generated_workflows, config.workflow_split)
+        # a load range builds the model at its lowest load (the horizon check covers the
+        # range); each episode scales its members' arrival rates (envs/distribution.py)
+        self.load_range = config.load_range
+        load = config.load if config.load_range is None else config.load_range[0]
+        self.warmup = int(config.warmup_requests)
+        self.sim = Simulation(workflows, config.hardware, load=load,
+                              n_requests=config.requests_per_episode + self.warmup,
+                              arrival=config.arrival, batch=batch, seed=0, policy=controller,
                               **decision.sim_options(controller, config.sim_options))
         hw = self.sim.hw
         self.hw = hw
         self.B = batch
         self.K, self.C, self.T = hw.tbus_per_cluster, hw.n_clusters, hw.n_tbus
         self.Q = hw.queue_capacity
-        self.N = int(config.requests_per_episode)
+        self.N = int(config.requests_per_episode) + self.warmup  # the model's requests
         self.max_steps = None if config.max_steps is None else int(config.max_steps)
         self.tau, self.work, self.wf_work = mix_scales(self.sim)
         self.n_actions = decision.batch_actions(self.sim)
@@ -208,6 +221,7 @@ class KernelBatch:
         self.root = [0] * batch
         self.episode = np.zeros(batch, np.int64)
         self.skipped_episodes = np.zeros(batch, np.int64)  # episodes with no decision, skipped
+        self.episode_load = np.full(batch, float(config.load))  # each member's episode load
         self.obs = np.zeros((batch, self.obs_dim), np.float32)
         self.mask = np.ones((batch, self.n_actions), np.bool_)
         self.home = np.zeros(batch, np.int64)
@@ -256,10 +270,17 @@ class KernelBatch:
         rows = np.asarray(rows, np.int64)
         todo, skipped = rows, 0
         while True:
-            self.sim.reset_members(todo, [self.episode_seed(int(b)) for b in todo])
+            seeds = [self.episode_seed(int(b)) for b in todo]
+            scale = None
+            if self.load_range is not None:
+                self.episode_load[todo] = episode_loads(seeds, self.load_range)
+                scale = self.episode_load[todo] / self.load_range[0]
+            self.sim.reset_members(todo, seeds, scale)
             self.rewards.clear(todo)
             self.steps[todo] = 0
             self.invalid[todo] = 0
+            if self.warmup:
+                self.warm_up(todo)
             st = self.advance(todo)
             empty = todo[st[todo] == ST_DONE]
             bad = todo[(st[todo] != ST_DECISION) & (st[todo] != ST_DONE)]
@@ -278,6 +299,23 @@ class KernelBatch:
                     "the scenario must need at least one such decision per episode")
             break
         self.observe(rows)
+
+    def warm_up(self, rows: np.ndarray) -> None:
+        """The kernel's controller alone runs members ``rows`` (just reset) for
+        ``warmup_requests / rate`` cycles (their rates); their reward accounts start there
+        (envs/distribution.py)."""
+        sim = self.sim
+        rate = float(sim.model.MF[L.MF_RATE])
+        for b in rows:
+            scale = sim.state.SF[b, L.SF_RATE_SCALE]
+            until = int(self.warmup / (rate * (scale if scale > 0 else 1.0)))
+            todo = np.array([b], np.int64)
+            while True:
+                self._run(sim.model, sim.state, sim.policy, 0, until, todo)
+                if sim.state.SC[b, L.SC_STATUS] != ST_GROW:
+                    break
+                sim.grow(todo)
+        self.rewards.mark(sim.state.SC, rows)
 
     def advance(self, rows: np.ndarray) -> np.ndarray:
         """``Simulation.advance`` of members ``rows`` (no pending action) to their next
@@ -303,6 +341,21 @@ class KernelBatch:
     def next_episode(self, rows: np.ndarray) -> None:
         self.episode[rows] += 1
         self.start(rows)
+
+    def set_requests_per_episode(self, n: int) -> None:
+        """Episodes end after ``n`` requests from now on (an episode-length curriculum;
+        ``1 <= n <`` the ``requests_per_episode`` the batch was built with, which sized its
+        state and stays the largest). Takes effect at once: an episode under way ends once it
+        has finished ``n`` (its next step, if it already has). Forks share the setting. The
+        episodes equal those of a batch built with ``n``, except under a controller whose
+        initial layout looks at the run's length (``static``'s ``tbu_init="best"``)."""
+        top = int(self.config.requests_per_episode)
+        if not _is_count(n) or not 1 <= n <= top:
+            raise ValueError(f"requests_per_episode must be an integer in [1, {top}] (the "
+                             f"env's requests_per_episode option), got {n!r}")
+        self.N = int(n) + self.warmup
+        self.sim.model.MI[L.MI_N_REQUESTS] = self.N
+        self.consts = self.consts._replace(N=self.N)
 
     # ---- stepping -------------------------------------------------------------------------
     def observe(self, rows: np.ndarray) -> None:
@@ -387,6 +440,8 @@ class KernelBatch:
         d = self.sim.result(b).to_dict()
         d["episode_steps"] = int(self.steps[b])
         d["env_invalid_actions"] = int(self.invalid[b])
+        if self.load_range is not None:
+            d["episode_load"] = float(self.episode_load[b])
         return d
 
     def final_info(self, b: int) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import numpy as np
 from octogym.envs.core import KernelBatch
 
 # The per-member arrays of a KernelBatch (leading axis = member), besides the kernel state.
-MEMBER_ARRAYS = ("steps", "invalid", "episode", "skipped_episodes", "obs", "mask", "home")
+MEMBER_ARRAYS = ("steps", "invalid", "episode", "skipped_episodes", "episode_load", "obs", "mask",
+                 "home")
 
 
 def fork_batch(core: KernelBatch) -> KernelBatch:

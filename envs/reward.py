@@ -86,3 +86,10 @@ class RewardAccount:
     def clear(self, rows: np.ndarray) -> None:
         """Members ``rows`` start a new episode (the integral restarts at cycle 0)."""
         self.acc[rows] = 0
+
+    def mark(self, SC: np.ndarray, rows: np.ndarray) -> None:
+        """Members ``rows``' next rewards count from now on (the end of a warm-up): their
+        accounts take the integrals' current values, whose reward is dropped."""
+        out = np.zeros(SC.shape[0])
+        for b in rows:
+            account_member(SC, int(b), self.acc, self.code, self.scale, self.per_tbu, out)

@@ -205,6 +205,12 @@ class OctoVectorEnv(VectorEnv):
         self._started[d] = self._started[src]
         self._ended[d] = self._ended[src]
 
+    def set_requests_per_episode(self, n: int) -> None:
+        """Episodes end after ``n`` requests from now on (``n`` at most the env's
+        ``requests_per_episode`` option; :meth:`KernelBatch.set_requests_per_episode`): the
+        episode-length curriculum of ``train.py --algo ppo_native``."""
+        self.core.set_requests_per_episode(n)
+
     def action_masks(self) -> np.ndarray:
         """Valid actions of every member's pending decision, ``(num_envs, n_actions)`` bool."""
         return self.core.mask.copy()

@@ -234,10 +234,12 @@ class Simulation:
             f[int(c) * K:(int(c) + 1) * K] = float(x)
         return f
 
-    def reset_members(self, rows: Sequence[int], seeds: Sequence[int]) -> None:
+    def reset_members(self, rows: Sequence[int], seeds: Sequence[int],
+                      rate_scale: Sequence[float] | None = None) -> None:
         """Start members ``rows`` afresh, member ``rows[i]`` seeded with ``seeds[i]`` (already
-        derived, as ``self.seeds`` are)."""
-        reset_members(self.model, self.state, rows, seeds, self.tbu_cfg)
+        derived, as ``self.seeds`` are); ``rate_scale[i]`` (> 0) multiplies its arrival rate
+        for this run (a per-episode load; None: the model's rate)."""
+        reset_members(self.model, self.state, rows, seeds, self.tbu_cfg, rate_scale)
 
     def clone(self, src: int, dst: int | Sequence[int]) -> None:
         """Copy member ``src``'s whole state into member(s) ``dst`` of this batch (one

@@ -223,7 +223,9 @@ def test_config_helpers_for_other_code():
     scen, rest = split_env_kwargs({"load": 0.5, "reward": "completion"}, ROLES["scenario"])
     assert scen == {"load": 0.5} and rest == {"reward": "completion"}
     assert set(ROLES["scenario"]) == {"hardware", "workflows", "load", "requests_per_episode",
-                                      "sim_options"}
+                                      "sim_options", "load_range", "workflow_pool",
+                                      "generated_workflows", "workflow_split",
+                                      "warmup_requests"}
 
 
 def test_sb3_agent_check_env_refuses_unknown_options():

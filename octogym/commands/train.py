@@ -263,6 +263,10 @@ def resolve(args: Args, given: set[str]) -> Run:
         raise ValueError(f"training seeds are seed .. seed + n_envs - 1 = {seed} .. "
                          f"{seed + n_envs - 1}; they must lie in [0, {EVAL_SEED}) (seeds from "
                          f"{EVAL_SEED} on are evaluation seeds, see octogym/evaluation/)")
+    if env_kwargs.get("workflow_split", "train") != "train":
+        raise ValueError("--env-kwargs workflow_split: training draws generated workflows from "
+                         "the 'train' split only ('held_out' is for evaluation, "
+                         "octogym/envs/distribution.py)")
     tb_available = importlib.util.find_spec("tensorboard") is not None
     if args.tensorboard and not tb_available:
         raise ValueError("--tensorboard: the tensorboard package is not installed (pip install "

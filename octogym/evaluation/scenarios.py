@@ -42,12 +42,21 @@ from octogym.kernel.build import model_int, profile_configs
 from octogym.schedulers import SCHEDULERS
 from octogym.simulator import Simulation, resolve_workflows
 from octogym.workflows.frequencies import expected_frequencies
+from octogym.workflows.splits import pool_workflows
 from octogym.workflows.suite import suite_names
 
 EVAL_SEED = 10_000  # base seed of every evaluation run (ours); training must not use it
 BASELINE = "static"  # speedups are over the paper's traditional baseline
 #: Every suite workflow, then the equally weighted mix: the workloads of the scenarios.
 WORKFLOWS = [*suite_names(), "mix"]
+#: Workloads of the envs' generated workflows (octogym/workflows/splits.py): a scenario whose
+#: ``workflows`` names one of these plays the generated mix those env options give (8
+#: workflows, the envs' default count), not a suite workload. ``held_out`` workflows are never
+#: drawn for training (train.py trains on the ``train`` split only).
+GENERATED_WORKLOADS: dict[str, dict[str, Any]] = {
+    f"generated-{split}": {"workflow_pool": "generated", "workflow_split": split,
+                           "generated_workflows": 8}
+    for split in ("train", "held_out")}
 #: Scenario-name suffixes of the load regimes of a workflow scenario, with their labels.
 VARIANTS = (("", "busy"), ("-light", "light"), ("-light-spread", "light, spread layout"))
 
@@ -135,7 +144,16 @@ class Scenario:
     note: str = ""
 
     def profile(self, n_requests: int | None = None) -> WorkloadProfile:
-        return workload_profile(self.workflows, n_requests or self.n_requests)
+        return workload_profile(self.workflow_spec(), n_requests or self.n_requests)
+
+    def workflow_spec(self) -> Any:
+        """The ``workflows`` argument of :class:`Simulation` (a generated workload's mix,
+        :data:`GENERATED_WORKLOADS`)."""
+        g = GENERATED_WORKLOADS.get(self.workflows)
+        if g is None:
+            return self.workflows
+        return pool_workflows(None, g["workflow_pool"], g["generated_workflows"],
+                              g["workflow_split"])
 
     def sim_load(self, n_requests: int | None = None) -> float:
         """The simulator's ``load`` (a fraction of initial-phase capacity) for this scenario."""
@@ -156,7 +174,7 @@ class Scenario:
                    trace_cap: int = 0) -> Simulation:
         """The batched simulation of this scenario: member ``i`` is evaluation seed ``i``."""
         n = n_requests or self.n_requests
-        return Simulation(self.workflows, self.hardware, load=self.sim_load(n), n_requests=n,
+        return Simulation(self.workflow_spec(), self.hardware, load=self.sim_load(n), n_requests=n,
                           batch=seeds, seed=EVAL_SEED, policy=scheduler, trace_cap=trace_cap,
                           slowdown=dict(self.slowdown) or None, tbu_init=self._tbu_init(n))
 
@@ -180,7 +198,9 @@ class Scenario:
         init = self._tbu_init(n)
         if init is not None:
             opts["tbu_init"] = init
-        return {"hardware": self.hardware, "workflows": self.workflows,
+        g = GENERATED_WORKLOADS.get(self.workflows)
+        workload = {"workflows": self.workflows} if g is None else {"workflows": None, **g}
+        return {"hardware": self.hardware, **workload,
                 "load": self.sim_load(n), "requests_per_episode": n,
                 "sim_options": opts or None}
 
@@ -259,6 +279,12 @@ def _build_scenarios() -> dict[str, Scenario]:
     for hw in ("chip", "wafer"):
         add(Scenario(f"env-{hw}", "mix", hw, 0.8, 200, basis="sim",
                      note=f"the envs' default task on {hw} (mix, sim load 0.8, 200 requests)"))
+    # The same task on the envs' generated workflows: the training split (what an agent trained
+    # with workflow_pool="generated"/"mixed" saw) and the held-out split (never seen)
+    for wl in GENERATED_WORKLOADS:
+        split = wl.split("-", 1)[1]
+        add(Scenario(f"env-gen-{split}-chip", wl, "chip", 0.8, 200, basis="sim",
+                     note=f"the envs' task on 8 generated workflows of the {split} split"))
     return out
 
 
@@ -272,6 +298,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "study": tuple(n for n in SCENARIOS if not n.startswith("env-")),
     # learned agents beside the heuristics (`python evaluate.py`: --agent-scenarios)
     "learn": ("env-chip", "mix-chip", "env-wafer"),
+    # learned agents on generated workflows, seen in training and held out
+    "learn-generated": ("env-chip", "env-gen-train-chip", "env-gen-held_out-chip"),
     # the learning section of docs/results.md (several minutes per agent)
     "learn-study": ("env-chip", *(f"{w}-chip" for w in WORKFLOWS), "mix-chip-light",
                     "env-wafer", "mix-wafer", "mix-wafer-light"),

@@ -200,8 +200,9 @@ def new_state(M: Model, mix: CompiledMix, B: int, seeds: Sequence[int],
 
 
 def reset_members(M: Model, S: State, rows: Sequence[int], seeds: Sequence[int],
-                  tbu_cfg: np.ndarray) -> None:
-    """Lay members ``rows`` out anew (member ``rows[i]`` seeded with ``seeds[i]``) and schedule
+                  tbu_cfg: np.ndarray, rate_scale: Sequence[float] | None = None) -> None:
+    """Lay members ``rows`` out anew (member ``rows[i]`` seeded with ``seeds[i]``; its
+    arrival rate multiplied by ``rate_scale[i]`` if given, ``SF_RATE_SCALE``) and schedule
     their first arrivals."""
     rows = np.asarray(rows, np.int64)
     for arr in S:
@@ -222,6 +223,8 @@ def reset_members(M: Model, S: State, rows: Sequence[int], seeds: Sequence[int],
     S.TB[rows, L.TB_CFG] = tbu_cfg
     S.SC[rows, L.SC_DEC_JOB] = -1
     S.SC[rows, L.SC_DEC_TBU] = -1
+    if rate_scale is not None:
+        S.SF[rows, L.SF_RATE_SCALE] = np.asarray(rate_scale, np.float64)
     init_members(M, S, rows)
 
 

@@ -133,7 +133,9 @@ SC_NFIELDS = 42
 # ---- State SF: float scalars of a member [f8; B, field]
 SF_ARR_CLOCK = 0  # arr_clock: Poisson arrival clock: the last arrival time, unrounded
 SF_BYTE_HOPS = 1  # byte_hops: bytes moved times mesh hops (network load)
-SF_NFIELDS = 2
+SF_RATE_SCALE = 2  # rate_scale: multiplier of the model's arrival rate for this member's episode
+#   (0: none, the model's rate; the envs' load_range)
+SF_NFIELDS = 3
 
 # ---- State HP: event heap, ordered by (time, key); SC_HP_LEN entries [i8; B, H, field]
 HP_TIME = 0  # hp_time: cycle of the event

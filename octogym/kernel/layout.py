@@ -234,6 +234,8 @@ STATE_TABLE: tuple[tuple[str, str, tuple[str, ...], str, tuple[tuple[str, str], 
     ("SF", "f8", ("X",), "float scalars of a member", (
         ("arr_clock", "Poisson arrival clock: the last arrival time, unrounded"),
         ("byte_hops", "bytes moved times mesh hops (network load)"),
+        ("rate_scale", "multiplier of the model's arrival rate for this member's episode "
+                       "(0: none, the model's rate; the envs' load_range)"),
     )),
     ("HP", "i8", ("H", "X"), "event heap, ordered by (time, key); SC_HP_LEN entries", (
         ("hp_time", "cycle of the event"),

@@ -482,7 +482,10 @@ def next_arrival_time(M, S, b, n):
     TRACE = M.TRACE
     if MI[L.MI_ARR_MODE] == ARR_POISSON:
         u = u01(SEED[b], n, 0, S_ARRIVAL)
-        SF[b, L.SF_ARR_CLOCK] += -math.log(1.0 - u) / MF[L.MF_RATE]
+        rate = MF[L.MF_RATE]
+        if SF[b, L.SF_RATE_SCALE] > 0.0:  # a per-episode load (the envs' load_range)
+            rate = rate * SF[b, L.SF_RATE_SCALE]
+        SF[b, L.SF_ARR_CLOCK] += -math.log(1.0 - u) / rate
         return int(math.floor(SF[b, L.SF_ARR_CLOCK]))
     if MI[L.MI_ARR_MODE] == ARR_CLOSED:
         return 0
