@@ -497,11 +497,12 @@ def reactive_choice(M, S, b, c):
     cluster holding it (none counts as one; at least one job; ties by a seeded draw) takes
     over the first idle, empty TBU of the cluster whose configuration is lightly pressed
     machine-wide (fewer waiting jobs than TBUs holding it; never the machine's last TBU of a
-    configuration). A configuration that no TBU holds is pressed as soon as one job waits for it
-    (threshold and switching cost aside: nothing else would ever run that job; ``reactive``
-    never removes a last holder itself, but an agent's or a planner's placements can). ``static`` serves a configuration from several clusters, so the
+    configuration). ``static`` serves a configuration from several clusters, so the
     machine-wide count says whether a configuration needs more TBUs and the home count says
-    where its demand comes from."""
+    where its demand comes from. A configuration that no TBU holds is pressed as soon as one
+    job waits for it (threshold and switching cost aside: nothing else would ever run that job;
+    ``reactive`` never removes a last holder itself, but an agent's or a planner's placements
+    can)."""
     K = M.MI[L.MI_K]
     ncfg = M.CFG.shape[1]
     thr = param(M, PARAM_REACTIVE_THRESHOLD)
