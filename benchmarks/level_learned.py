@@ -6,7 +6,10 @@ through ``HeuristicAgent`` (at Place and Provision its hook's answer is the acti
 and by each checkpoint with its own env options; the heuristics play with the runs' scenario
 options only (``hardware``, ``load``, ...: the observation options do not change what they
 do). Heuristics with identical latencies on every episode share a row. Paired differences
-learned - heuristic with 95 % t-intervals, seeds lower and sign-flip p.
+learned - heuristic with 95 % t-intervals, seeds lower and sign-flip p. ``--stochastic``
+also plays each checkpoint sampling its actions (its seeded torch generator) instead of the
+argmax: at Place a near-uniform policy's argmax can be one park row everywhere, which is no
+fair picture of what it learned.
 
     python benchmarks/level_learned.py runs/place-vr-s1 runs/place-entity-s1
 """
@@ -38,6 +41,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="ppo_native run folders or checkpoints (one env)")
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--stochastic", action="store_true",
+                   help="also play each checkpoint with sampled actions (row '<run> sampled')")
+    p.add_argument("--heuristics", nargs="+", default=list(SCHEDULERS))
     a = p.parse_args()
     agents = {run: make_agent(run) for run in a.runs}
     scen = {repr(scenario_of(ag)) for ag in agents.values()}
@@ -45,7 +51,7 @@ def main() -> None:
         raise SystemExit(f"the runs differ in env id or scenario options: {sorted(scen)}")
     env_id, kw = scenario_of(next(iter(agents.values())))
     heur: dict[str, np.ndarray] = {}
-    for name in SCHEDULERS:
+    for name in a.heuristics:
         lat = play_held_out(env_id, HeuristicAgent(name).act_batch, a.episodes, **kw)
         same = next((k for k, v in heur.items() if np.array_equal(v, lat)), None)
         if same is None:
@@ -54,6 +60,11 @@ def main() -> None:
             heur[f"{same}={name}"] = heur.pop(same)
     learned = {run: play_held_out(env_id, ag.act_batch, a.episodes, **ag.env_kwargs)
                for run, ag in agents.items()}
+    if a.stochastic:
+        for run in a.runs:
+            ag = make_agent(run, deterministic=False)
+            learned[f"{run} sampled"] = play_held_out(env_id, ag.act_batch, a.episodes,
+                                                      **ag.env_kwargs)
     print(f"{env_id} {kw}: {a.episodes} held-out episodes from seed {EVAL_SEED}")
     for name, lat in sorted({**heur, **learned}.items(), key=lambda x: x[1].mean()):
         print(f"{name}: {lat.mean():.1f} us")
