@@ -21,6 +21,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("ppo_native_wallclock.png"))
     p.add_argument("--references", default="least_loaded,adaptive",
                    help="reference lines drawn (from the first run's eval_references.json)")
+    p.add_argument("--title", default="ppo_native from scratch, TBUAssign-v0 (chip)")
+    p.add_argument("--logy", action="store_true",
+                   help="log latency axis, not cut at 2x the best reference (runs far above it)")
     a = p.parse_args()
     import matplotlib
     matplotlib.use("Agg")
@@ -46,8 +49,11 @@ def main() -> None:
         ax.axhline(refs[name], ls="--", lw=1, color=f"C{j + len(a.runs) + 1}",
                    label=f"{name} {refs[name]:.0f}")
     ax.set(xlabel="training wall-clock (min, 2 shared cores)", ylabel="held-out mean latency (us)",
-           title="ppo_native from scratch, TBUAssign-v0 (chip)")
-    ax.set_ylim(top=min(ax.get_ylim()[1], 2 * best))
+           title=a.title)
+    if a.logy:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(top=min(ax.get_ylim()[1], 2 * best))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

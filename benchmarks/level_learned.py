@@ -1,0 +1,82 @@
+"""Learned ``ppo_native`` policies at one decision level against every scheduler expressible
+at that level, on the same held-out episodes (docs/results.md §8, "Place and Provision"):
+20 members of the native vector env of the runs' env id reset with seeds ``EVAL_SEED + j``
+(the held-out episodes of ``train.py --eval-every``), played by every registered scheduler
+through ``HeuristicAgent`` (at Place and Provision its hook's answer is the action exactly)
+and by each checkpoint with its own env options; the heuristics play with the runs' scenario
+options only (``hardware``, ``load``, ...: the observation options do not change what they
+do). Heuristics with identical latencies on every episode share a row. Paired differences
+learned - heuristic with 95 % t-intervals, seeds lower and sign-flip p. ``--stochastic``
+also plays each checkpoint sampling its actions (its seeded torch generator) instead of the
+argmax: at Place a near-uniform policy's argmax can be one park row everywhere, which is no
+fair picture of what it learned.
+
+    python benchmarks/level_learned.py runs/place-vr-s1 runs/place-entity-s1
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+import octogym  # noqa: F401  (registers the ids)
+from octogym.agents import HeuristicAgent, make_agent
+from octogym.agents.heldout import play_held_out
+from octogym.envs.config import ROLES
+from octogym.evaluation import EVAL_SEED
+from octogym.evaluation.stats import mean_ci, sign_flip_p
+from octogym.schedulers import SCHEDULERS
+
+
+def scenario_of(agent: object) -> tuple[str, dict]:
+    """``(env id, scenario options)`` of a checkpoint agent (what the heuristics play)."""
+    kw = {k: v for k, v in agent.env_kwargs.items() if k in ROLES["scenario"]}
+    if "controller" in agent.env_kwargs:
+        kw["controller"] = agent.env_kwargs["controller"]
+    return agent.env_id, kw
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="ppo_native run folders or checkpoints (one env)")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--stochastic", action="store_true",
+                   help="also play each checkpoint with sampled actions (row '<run> sampled')")
+    p.add_argument("--heuristics", nargs="+", default=list(SCHEDULERS))
+    a = p.parse_args()
+    agents = {run: make_agent(run) for run in a.runs}
+    scen = {repr(scenario_of(ag)) for ag in agents.values()}
+    if len(scen) != 1:
+        raise SystemExit(f"the runs differ in env id or scenario options: {sorted(scen)}")
+    env_id, kw = scenario_of(next(iter(agents.values())))
+    heur: dict[str, np.ndarray] = {}
+    for name in a.heuristics:
+        lat = play_held_out(env_id, HeuristicAgent(name).act_batch, a.episodes, **kw)
+        same = next((k for k, v in heur.items() if np.array_equal(v, lat)), None)
+        if same is None:
+            heur[name] = lat
+        else:  # the same decisions on every episode: one row, both names
+            heur[f"{same}={name}"] = heur.pop(same)
+    learned = {run: play_held_out(env_id, ag.act_batch, a.episodes, **ag.env_kwargs)
+               for run, ag in agents.items()}
+    if a.stochastic:
+        for run in a.runs:
+            ag = make_agent(run, deterministic=False)
+            learned[f"{run} sampled"] = play_held_out(env_id, ag.act_batch, a.episodes,
+                                                      **ag.env_kwargs)
+    print(f"{env_id} {kw}: {a.episodes} held-out episodes from seed {EVAL_SEED}")
+    for name, lat in sorted({**heur, **learned}.items(), key=lambda x: x[1].mean()):
+        print(f"{name}: {lat.mean():.1f} us")
+    print("| run | heuristic | learned - heuristic (us) | change | lower on | p |")
+    print("|---|---|---:|---:|---:|---:|")
+    for run, x in learned.items():
+        for name, y in sorted(heur.items(), key=lambda h: h[1].mean()):
+            d = x - y
+            m, h = mean_ci(d)
+            print(f"| {run} | {name} | {m:+.1f} ± {h:.1f} | {m / y.mean():+.1%} | "
+                  f"{int((d < 0).sum())}/{len(d)} | {sign_flip_p(d):.2g} |")
+
+
+if __name__ == "__main__":
+    main()
