@@ -23,6 +23,7 @@ import numpy as np
 from octogym.agents.base import Agent, HeuristicAgent, _octo_env, _vector_sim
 from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_TBU
+from octogym.kernel.loop import POLICY_ACTION
 from octogym.planner import RolloutConfig, RolloutPlanner
 
 
@@ -33,6 +34,7 @@ class EnvPlanner(RolloutPlanner):
     def __init__(self, sim: Any, cfg: RolloutConfig) -> None:
         super().__init__(sim, cfg)
         self.base_agent = HeuristicAgent(cfg.base)
+        self._first: dict[int, int] = {}  # member -> the base's env answer (candidate 0)
 
     def candidates(self, b: int) -> list[int]:
         cands = super().candidates(b)
@@ -43,7 +45,16 @@ class EnvPlanner(RolloutPlanner):
         home = int(S.RQ[b, S.JB[b, S.SC[b, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME])
         mask = S.TB[b, L.TB_QL, home * K:(home + 1) * K] < Q
         first = home * K + self.base_agent._decide(self.sim, b, mask)
+        self._first[b] = first
         return [first, *(a for a in cands[1:] if a != first)]
+
+    def concrete(self, b: int, action: int) -> int:
+        """As :meth:`RolloutPlanner.concrete`, but ``POLICY_ACTION`` at a TBU decision (one
+        candidate: no rollout was needed) is the base's env answer already asked for."""
+        first = self._first.pop(b, None)
+        if action == POLICY_ACTION and first is not None:
+            return first
+        return super().concrete(b, action)
 
 
 class RolloutAgent(Agent):
