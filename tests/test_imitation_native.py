@@ -1,7 +1,7 @@
 """ppo_native's imitation warm start (octogym.agents.imitation_native): it raises the
 policy's agreement with the teacher (a heuristic or the rollout planner, MLP or entity
 policy), one seed gives one set of weights, bad options are clear errors, and train.py runs it
-before PPO and records its statistics."""
+before PPO and records its statistics; the planner teacher's TBU candidates are env actions."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import octogym  # noqa: F401  (registers the ids)
+from octogym.agents.base import HeuristicAgent, make_agent
 from octogym.agents.imitation_native import (
     Labels,
     imitate_native,
@@ -41,8 +42,6 @@ def agreement(policy: torch.nn.Module, teacher: str, env_kwargs: dict, seed: int
               ) -> float:
     """The student's share of the teacher's labels on states the teacher visits (seeds the
     warm start did not play)."""
-    from octogym.agents import make_agent
-
     venv = gym.make_vec(ENV, num_envs=4, vectorization_mode="vector_entry_point", **env_kwargs)
     labels = Labels()
     play(venv, make_agent(teacher), None, labels, 40, venv.reset(seed=[seed + i for i in
@@ -101,3 +100,26 @@ def test_train_py_warm_starts_ppo_native(tmp_path):
                  "--eval-every", "0", "--env-kwargs", json.dumps(KW)]) == 0
     stats = json.loads((out / "config.json").read_text())["pretrain_stats"]
     assert stats["teacher"] == "adaptive" and stats["samples"] == 64
+
+
+def test_agent_tbu_candidates_are_env_actions_led_by_the_heuristic_agent():
+    """Inside `proactive`, `adaptive`'s hook may name another cluster's TBU: the agent's
+    candidates are still home TBUs, the first being HeuristicAgent("adaptive")'s answer."""
+    from octogym.kernel import fields as L
+
+    env = gym.make("octogym/TBUAssign-v0", requests_per_episode=20, controller="proactive")
+    agent, heur = make_agent("rollout:adaptive:k=0,R=2,H=2"), HeuristicAgent("adaptive")
+    obs, info = env.reset(seed=4)
+    sim, K = env.unwrapped.sim, env.unwrapped.sim.hw.tbus_per_cluster
+    for _ in range(60):
+        planner = agent._planner_for(sim)
+        S = sim.state
+        home = int(S.RQ[0, S.JB[0, S.SC[0, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME])
+        cands = planner.candidates(0)
+        planner._first.clear()
+        assert all(home * K <= c < (home + 1) * K for c in cands)
+        assert cands[0] - home * K == heur.act(obs, info["action_mask"], env)
+        assert len(set(cands)) == len(cands) == int(info["action_mask"].sum())
+        obs, _, term, _, info = env.step(agent.act(obs, info["action_mask"], env))
+        if term:
+            break

@@ -200,26 +200,3 @@ def test_agent_plays_the_provision_env_with_valid_actions():
         if term or trunc:
             break
     assert term and len(seen) > 1  # it reconfigures, not only keeps
-
-
-def test_agent_tbu_candidates_are_env_actions_led_by_the_heuristic_agent():
-    """Inside `proactive`, `adaptive`'s hook may name another cluster's TBU: the agent's
-    candidates are still home TBUs, the first being HeuristicAgent("adaptive")'s answer."""
-    from octogym.kernel import fields as L
-
-    env = gym.make("octogym/TBUAssign-v0", requests_per_episode=20, controller="proactive")
-    agent, heur = make_agent("rollout:adaptive:k=0,R=2,H=2"), HeuristicAgent("adaptive")
-    obs, info = env.reset(seed=4)
-    sim, K = env.unwrapped.sim, env.unwrapped.sim.hw.tbus_per_cluster
-    for _ in range(60):
-        planner = agent._planner_for(sim)
-        S = sim.state
-        home = int(S.RQ[0, S.JB[0, S.SC[0, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME])
-        cands = planner.candidates(0)
-        planner._first.clear()
-        assert all(home * K <= c < (home + 1) * K for c in cands)
-        assert cands[0] - home * K == heur.act(obs, info["action_mask"], env)
-        assert len(set(cands)) == len(cands) == int(info["action_mask"].sum())
-        obs, _, term, _, info = env.step(agent.act(obs, info["action_mask"], env))
-        if term:
-            break
