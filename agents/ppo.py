@@ -85,7 +85,7 @@ class PPOConfig:
         its ``n_envs``. Keys the trainer does not use (``n_timesteps``, ``policy``,
         ``policy_kwargs``) are read elsewhere; others raise ``ValueError`` naming them."""
         names = {f.name for f in fields(cls)}
-        skip = {"n_envs", "n_timesteps", "policy", "policy_kwargs", "normalize"}
+        skip = {"n_envs", "n_timesteps", "policy", "policy_kwargs", "normalize", "pretrain"}
         unknown = sorted(set(hp) - names - skip)
         if unknown:
             raise ValueError(f"ppo_native does not take hyperparameters {unknown}")

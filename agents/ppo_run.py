@@ -5,8 +5,10 @@ reference lines, learning curve), with the layout of the SB3 runs (docs/agents.m
 Differences from the SB3 runs: ``final.zip`` / ``checkpoints/step_<N>.zip`` are torch
 checkpoints (``octogym.agents.ppo_policy``), there is no ``*_vecnormalize.pkl`` (rewards are
 scaled inside the trainer, observations not at all), ``eval.csv`` has a ``seconds`` column
-(wall-clock since the start, for learning curves against time), and ``--resume`` and the
-``pretrain`` warm start are not supported.
+(wall-clock since the start, for learning curves against time), ``--resume`` is not supported,
+and the ``pretrain`` warm start is :mod:`octogym.agents.imitation_native` (any ``make_agent``
+teacher, e.g. the rollout planner, labelling states in the native vector env; its statistics
+go to ``config.json``'s ``pretrain_stats``).
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ def train_native(run: Any, args: Any) -> int:
 
     if run.resume is not None:
         raise ValueError("--resume is not supported for ppo_native")
-    if run.hp.get("pretrain"):
-        raise ValueError("the pretrain warm start is not supported for ppo_native")
+    pretrain = run.hp.get("pretrain")
+    if pretrain:
+        from octogym.agents.imitation_native import imitate_native, pretrain_options
+        pretrain = pretrain_options(pretrain)  # a bad value fails before any work
     cfg = PPOConfig.from_hyperparams(run.hp, run.n_envs)
     torch.set_num_threads(cfg.torch_threads if "torch_threads" in run.hp
                           else args.torch_threads)
@@ -48,6 +52,12 @@ def train_native(run: Any, args: Any) -> int:
                                venv.single_action_space.n, venv.decision.name,
                                run.hp.get("policy_kwargs"))
     policy = policy_class(name)(**kwargs)
+    if pretrain:
+        run.pretrain_stats = imitate_native(policy, run.env, run.env_kwargs, run.seed,
+                                            **pretrain)
+        print(f"train.py: imitated {pretrain['teacher']!r}: {run.pretrain_stats['samples']:,} "
+              f"samples, agreement {run.pretrain_stats['agreement']:.3f}, "
+              f"{run.pretrain_stats['seconds']:.0f} s", flush=True)
     algo = NativePPO(venv, policy, cfg, run.seed)
     spec = {"name": name, "kwargs": kwargs}
     obs_shape = getattr(venv.single_observation_space, "shape", None)

@@ -5,6 +5,13 @@
 whichever the env asks (the spec's ``level`` is for whole runs): its rollouts clone the env's
 simulation member, apply each candidate and continue under the base scheduler on the env's
 model. The env's ``controller`` keeps deciding the level the agent does not control in the real run.
+
+At a TBU decision the candidates are concrete TBUs of the home cluster, the first being what
+``tbu:<base>`` plays in the env (``HeuristicAgent(base)``: the base's hook, or its fallback
+when the hook's TBU is not an action), then the other valid home TBUs (``k`` as for whole
+runs). The kernel's ``POLICY_ACTION`` is not a candidate there: at the TBU level the base's
+hook may answer a TBU of another cluster, which the env cannot play, so its rollouts would
+score an action other than the one played. Ties and the ``z`` guard keep the base's env answer.
 """
 
 from __future__ import annotations
@@ -13,10 +20,41 @@ from typing import Any
 
 import numpy as np
 
-from octogym.agents.base import Agent, _octo_env, _vector_sim
+from octogym.agents.base import Agent, HeuristicAgent, _octo_env, _vector_sim
 from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_TBU
+from octogym.kernel.loop import POLICY_ACTION
 from octogym.planner import RolloutConfig, RolloutPlanner
+
+
+class EnvPlanner(RolloutPlanner):
+    """A :class:`~octogym.planner.RolloutPlanner` whose TBU candidates are the env's actions
+    (module docstring)."""
+
+    def __init__(self, sim: Any, cfg: RolloutConfig) -> None:
+        super().__init__(sim, cfg)
+        self.base_agent = HeuristicAgent(cfg.base)
+        self._first: dict[int, int] = {}  # member -> the base's env answer (candidate 0)
+
+    def candidates(self, b: int) -> list[int]:
+        cands = super().candidates(b)
+        S = self.sim.state
+        if int(S.SC[b, L.SC_DEC_KIND]) != DEC_TBU:
+            return cands
+        K, Q = self.sim.hw.tbus_per_cluster, self.sim.hw.queue_capacity
+        home = int(S.RQ[b, S.JB[b, S.SC[b, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME])
+        mask = S.TB[b, L.TB_QL, home * K:(home + 1) * K] < Q
+        first = home * K + self.base_agent._decide(self.sim, b, mask)
+        self._first[b] = first
+        return [first, *(a for a in cands[1:] if a != first)]
+
+    def concrete(self, b: int, action: int) -> int:
+        """As :meth:`RolloutPlanner.concrete`, but ``POLICY_ACTION`` at a TBU decision (one
+        candidate: no rollout was needed) is the base's env answer already asked for."""
+        first = self._first.pop(b, None)
+        if action == POLICY_ACTION and first is not None:
+            return first
+        return super().concrete(b, action)
 
 
 class RolloutAgent(Agent):
@@ -30,7 +68,7 @@ class RolloutAgent(Agent):
 
     def _planner_for(self, sim: Any) -> RolloutPlanner:
         if self._planner is None or self._planner.sim is not sim:
-            self._planner = RolloutPlanner(sim, self.cfg)
+            self._planner = EnvPlanner(sim, self.cfg)
         return self._planner
 
     def _env_actions(self, sim: Any, rows: np.ndarray) -> np.ndarray:

@@ -10,6 +10,9 @@ cluster's, as in training); paired differences with 95 % t-intervals and sign-fl
 
     python benchmarks/tbu_hardware_transfer.py runs/main-entity16-s1 \\
         --hardware '{"preset": "chip", "tbus_per_cluster": 2}'
+    python benchmarks/tbu_hardware_transfer.py runs/main-entity16-s1 --hardware chip \\
+        --workflows octogym/data/bench/gen0.json octogym/data/bench/gen1.json \\
+        octogym/data/bench/gen2.json     # held-out generated workflows
 """
 
 from __future__ import annotations
@@ -35,20 +38,25 @@ def main() -> None:
     p.add_argument("--hardware", default='{"preset": "chip", "tbus_per_cluster": 2}')
     p.add_argument("--heuristics", nargs="+", default=["adaptive", "eft", "least_loaded"])
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--workflows", nargs="+", default=None,
+                   help="workflow files or suite names (default: the env's whole suite), e.g. "
+                        "the benchmark's generated octogym/data/bench/gen*.json")
     a = p.parse_args()
+    wf = {} if a.workflows is None else {"workflows": a.workflows}
     hw = json.loads(a.hardware) if a.hardware.lstrip().startswith("{") else a.hardware
     k = get_hardware(hw).tbus_per_cluster
     res: dict[str, np.ndarray] = {}
     for name in a.heuristics:
         agent = HeuristicAgent(name)
-        res[f"tbu:{name}"] = play_held_out(ENV, agent.act_batch, a.episodes, hardware=hw)
+        res[f"tbu:{name}"] = play_held_out(ENV, agent.act_batch, a.episodes, hardware=hw, **wf)
     for run in a.runs:
         agent = make_agent(run)
         if getattr(agent, "entity", None) is None:
             raise SystemExit(f"{run}: not an entity policy (it cannot act on other hardware)")
         res[run] = play_held_out(ENV, agent.act_batch, a.episodes, hardware=hw,
-                                 obs_mode="entities", max_tbus=k)
-    print(f"hardware {hw}: {a.episodes} held-out episodes from seed {EVAL_SEED}")
+                                 obs_mode="entities", max_tbus=k, **wf)
+    print(f"hardware {hw}, workflows {a.workflows or 'suite'}: {a.episodes} held-out episodes "
+          f"from seed {EVAL_SEED}")
     for name, lat in res.items():
         print(f"{name}: {lat.mean():.1f} us")
     for run in a.runs:

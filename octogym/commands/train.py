@@ -284,8 +284,8 @@ def resolve(args: Args, given: set[str]) -> Run:
 
 def check_entity_run(algo: str, env_kwargs: dict[str, Any], hp: dict[str, Any]) -> None:
     """``ValueError`` unless an ``entity`` policy run can work (the policy scores entity
-    observations and is a MaskablePPO or ppo_native policy; imitation warm starts are
-    flat-only)."""
+    observations and is a MaskablePPO or ppo_native policy; MaskablePPO's imitation warm
+    start is flat-only)."""
     from octogym.agents.entity_policy import POLICY_NAME
 
     if hp.get("policy") != POLICY_NAME:
@@ -295,10 +295,10 @@ def check_entity_run(algo: str, env_kwargs: dict[str, Any], hp: dict[str, Any]) 
                          f"got {algo!r}")
     if env_kwargs.get("obs_mode") != "entities":
         raise ValueError(f"--policy {POLICY_NAME} needs --env-kwargs obs_mode=entities")
-    if hp.get("pretrain"):
+    if hp.get("pretrain") and algo != "ppo_native":
         raise ValueError(f"--policy {POLICY_NAME}: the hyperparameters' 'pretrain' (imitation) "
-                         "takes flat observations only; use --hyperparams "
-                         "agents/hyperparams/maskable_ppo_entity.yml")
+                         "takes flat observations only with maskable_ppo (ppo_native's takes "
+                         "both); use --hyperparams agents/hyperparams/maskable_ppo_entity.yml")
     if normalises(hp, "obs"):
         raise ValueError(f"--policy {POLICY_NAME}: normalize must set norm_obs=False (entity "
                          "observations are in [0, 1])")

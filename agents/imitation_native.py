@@ -1,0 +1,173 @@
+"""Imitation warm start for ``ppo_native`` (hyperparameter ``pretrain``, docs/agents.md):
+behaviour cloning of any ``make_agent`` teacher with DAgger rounds, in the native vector env.
+
+``pretrain: "dict(teacher='rollout:adaptive:level=tbu,k=4,R=1,H=8', samples=40000, rounds=2)"``
+(or just a teacher spec). The teacher is anything :func:`octogym.agents.make_agent` builds
+that has ``act_batch`` over a native vector env: a scheduler name (``HeuristicAgent``), a
+planner spec (``RolloutAgent``: one compiled rollout call labels every member's pending
+decision at once), or a checkpoint.
+
+A native vector env of ``n_envs`` members (the run's env id and options; member ``i`` reset
+with ``seed + i``, the training run's first seeds, all below the evaluation seeds) is played
+for ``samples / rounds`` samples per round: round 0 by the teacher, each later round by the
+current student (argmax of its masked logits) with every visited state labelled by the
+teacher (DAgger). After each round the policy is fit to all labels so far: ``epochs`` passes
+of Adam (``lr``, minibatches of ``batch_size``) on the masked cross-entropy. The value head
+is left to PPO (its returns depend on the run's reward options: shaping, time discount,
+replica baseline). Randomness: the env seeds and ``torch.Generator(seed)`` (minibatch
+order); the policy's initial weights come from the caller's ``torch.manual_seed``, so one
+seed gives one set of weights.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+#: The keys of ``pretrain`` and their defaults (``teacher`` has none).
+DEFAULTS: dict[str, Any] = {"samples": 40_000, "rounds": 2, "epochs": 4, "lr": 1e-3,
+                            "batch_size": 1024, "n_envs": 64}
+
+
+def pretrain_options(value: Any) -> dict[str, Any]:
+    """The ``pretrain`` hyperparameter (a teacher spec, or a dict with ``teacher`` and any of
+    :data:`DEFAULTS`) as a complete dict; ``ValueError`` naming a bad key or value."""
+    opts = {"teacher": value} if isinstance(value, str) else value
+    if not isinstance(opts, dict) or not isinstance(opts.get("teacher"), str):
+        raise ValueError(f"pretrain must be a teacher spec or a dict with a 'teacher' spec, "
+                         f"got {value!r}")
+    unknown = sorted(set(opts) - set(DEFAULTS) - {"teacher"})
+    if unknown:
+        raise ValueError(f"pretrain: unknown keys {unknown}; known: teacher, "
+                         f"{', '.join(DEFAULTS)}")
+    out = {**DEFAULTS, **opts}
+    for k in ("samples", "rounds", "epochs", "batch_size", "n_envs"):
+        if not isinstance(out[k], int) or out[k] < 1:
+            raise ValueError(f"pretrain: {k} must be an integer >= 1, got {out[k]!r}")
+    if not float(out["lr"]) > 0:
+        raise ValueError(f"pretrain: lr must be > 0, got {out['lr']!r}")
+    return out
+
+
+class Labels:
+    """Visited states (observation dicts), their masks and the teacher's actions."""
+
+    def __init__(self) -> None:
+        self.obs: list[dict[str, np.ndarray]] = []
+        self.masks: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+
+    def add(self, obs: dict[str, np.ndarray], mask: np.ndarray, actions: np.ndarray) -> None:
+        self.obs.append({k: np.array(v, np.float32) for k, v in obs.items()})
+        self.masks.append(np.array(mask, bool))
+        self.actions.append(np.array(actions, np.int64))
+
+    def tensors(self) -> tuple[dict[str, Any], Any, Any]:
+        import torch
+
+        obs = {k: torch.from_numpy(np.concatenate([o[k] for o in self.obs]))
+               for k in self.obs[0]}
+        return (obs, torch.from_numpy(np.concatenate(self.masks)),
+                torch.from_numpy(np.concatenate(self.actions)))
+
+
+def student_actions(policy: Any, obs: dict[str, np.ndarray], mask: np.ndarray) -> np.ndarray:
+    """The argmax of ``policy``'s masked logits, one per member."""
+    import torch
+
+    m = torch.from_numpy(np.asarray(mask, bool))
+    x = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in obs.items()}
+    with torch.no_grad():
+        logits, _ = policy(x, m)
+    return logits.masked_fill(~m, -torch.inf).argmax(-1).numpy()
+
+
+def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int,
+         state: tuple[Any, Any]) -> tuple[tuple[Any, Any], int, int]:
+    """``steps`` vector steps of ``venv`` from ``state`` (``(obs, info)``), acting with the
+    teacher (``policy`` ``None``) or the student; every state labelled by the teacher. Returns
+    the last state, the student's matches with the labels and the samples played."""
+    from octogym.agents.ppo_policy import as_obs_dict
+
+    obs, info = state
+    same = 0
+    for _ in range(steps):
+        mask = info["action_mask"]
+        o = as_obs_dict(obs)
+        label = np.asarray(teacher.act_batch(obs, mask, venv), np.int64)
+        labels.add(o, mask, label)
+        action = label if policy is None else student_actions(policy, o, mask)
+        same += int((action == label).sum())
+        obs, _, _, _, info = venv.step(action)
+    return (obs, info), same, steps * venv.num_envs
+
+
+def fit(policy: Any, labels: Labels, gen: Any, epochs: int, lr: float, batch_size: int
+        ) -> float:
+    """``epochs`` passes of Adam over ``labels`` (minibatch order from ``gen``), masked
+    cross-entropy; returns the share of labels the argmax policy predicts afterwards."""
+    import torch
+
+    obs, masks, actions = labels.tensors()
+    n = len(actions)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    policy.train()
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=gen)
+        for s in range(0, n, batch_size):
+            j = perm[s:s + batch_size]
+            m = masks[j]
+            logits, _ = policy({k: v[j] for k, v in obs.items()}, m)
+            logp = torch.log_softmax(logits.masked_fill(~m, -torch.inf), -1)
+            loss = -logp.gather(1, actions[j, None]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    hits = 0
+    with torch.no_grad():
+        for s in range(0, n, 8192):
+            m = masks[s:s + 8192]
+            logits, _ = policy({k: v[s:s + 8192] for k, v in obs.items()}, m)
+            pred = logits.masked_fill(~m, -torch.inf).argmax(-1)
+            hits += int((pred == actions[s:s + 8192]).sum())
+    return hits / n
+
+
+def imitate_native(policy: Any, env_id: str, env_kwargs: dict[str, Any], seed: int,
+                   teacher: str, samples: int, rounds: int, epochs: int, lr: float,
+                   batch_size: int, n_envs: int) -> dict[str, Any]:
+    """Fit ``policy`` (``policy(obs_dict, mask) -> (logits, value)``) to ``teacher`` as the
+    module docstring says. Returns ``teacher``, ``samples`` (labels), ``rounds``,
+    ``train_agreement`` (on every label after the last fit), ``agreement`` (the student's
+    on-policy agreement in the last DAgger round; the training one with ``rounds = 1``) and
+    ``seconds``."""
+    import gymnasium as gym
+    import torch
+
+    from octogym.agents.base import make_agent
+
+    t0 = time.perf_counter()
+    agent = make_agent(teacher)
+    if not hasattr(agent, "act_batch"):
+        raise ValueError(f"pretrain teacher {teacher!r} has no act_batch")
+    venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point",
+                        **env_kwargs)
+    gen = torch.Generator().manual_seed(seed)
+    labels = Labels()
+    state = venv.reset(seed=[seed + i for i in range(n_envs)])
+    steps = max(1, -(-samples // (rounds * n_envs)))
+    on_policy = None
+    for rnd in range(rounds):
+        policy.eval()
+        state, same, played = play(venv, agent, policy if rnd else None, labels, steps, state)
+        if rnd:
+            on_policy = same / played
+        train_acc = fit(policy, labels, gen, epochs, float(lr), batch_size)
+    venv.close()
+    policy.train()
+    return {"teacher": teacher, "samples": sum(len(a) for a in labels.actions),
+            "rounds": rounds, "train_agreement": round(train_acc, 4),
+            "agreement": round(on_policy if on_policy is not None else train_acc, 4),
+            "seconds": round(time.perf_counter() - t0, 1)}

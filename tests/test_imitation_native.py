@@ -1,0 +1,125 @@
+"""ppo_native's imitation warm start (octogym.agents.imitation_native): it raises the
+policy's agreement with the teacher (a heuristic or the rollout planner, MLP or entity
+policy), one seed gives one set of weights, bad options are clear errors, and train.py runs it
+before PPO and records its statistics; the planner teacher's TBU candidates are env actions."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import octogym  # noqa: F401  (registers the ids)
+from octogym.agents.base import HeuristicAgent, make_agent
+from octogym.agents.imitation_native import (
+    Labels,
+    imitate_native,
+    play,
+    pretrain_options,
+    student_actions,
+)
+from octogym.agents.ppo_policy import policy_class, policy_kwargs_for
+
+ENV = "octogym/TBUAssign-v0"
+KW = {"requests_per_episode": 10}
+ENTITY_KW = {**KW, "obs_mode": "entities", "max_tbus": 4}
+OPTS = {"samples": 256, "rounds": 2, "epochs": 20, "lr": 3e-3, "batch_size": 64, "n_envs": 4}
+
+
+def new_policy(env_kwargs: dict, name: str, seed: int = 0) -> torch.nn.Module:
+    venv = gym.make_vec(ENV, num_envs=1, vectorization_mode="vector_entry_point", **env_kwargs)
+    kw = policy_kwargs_for(name, venv.single_observation_space, venv.single_action_space.n,
+                           venv.decision.name, {"hidden": 16} if name == "entity" else None)
+    venv.close()
+    torch.manual_seed(seed)
+    return policy_class(name)(**kw)
+
+
+def agreement(policy: torch.nn.Module, teacher: str, env_kwargs: dict, seed: int = 500
+              ) -> float:
+    """The student's share of the teacher's labels on states the teacher visits (seeds the
+    warm start did not play)."""
+    venv = gym.make_vec(ENV, num_envs=4, vectorization_mode="vector_entry_point", **env_kwargs)
+    labels = Labels()
+    play(venv, make_agent(teacher), None, labels, 40, venv.reset(seed=[seed + i for i in
+                                                                      range(4)]))
+    venv.close()
+    hits = sum(int((student_actions(policy, o, m) == a).sum())
+               for o, m, a in zip(labels.obs, labels.masks, labels.actions, strict=True))
+    return hits / sum(len(a) for a in labels.actions)
+
+
+@pytest.mark.parametrize("name,env_kwargs,teacher", [
+    ("MlpPolicy", KW, "least_loaded"),
+    ("entity", ENTITY_KW, "rollout:adaptive:level=tbu,k=0,R=1,H=2")])
+def test_warm_start_raises_agreement_with_the_teacher(name, env_kwargs, teacher):
+    policy = new_policy(env_kwargs, name)
+    before = agreement(policy, teacher, env_kwargs)
+    stats = imitate_native(policy, ENV, env_kwargs, seed=1, teacher=teacher, **OPTS)
+    after = agreement(policy, teacher, env_kwargs)
+    assert stats["teacher"] == teacher and stats["samples"] == 256 and stats["rounds"] == 2
+    assert 0 <= stats["agreement"] <= 1 and stats["train_agreement"] > 0.5
+    assert after > before + 0.1, (before, after)
+
+
+def test_one_seed_gives_one_set_of_weights():
+    def weights(seed: int) -> list[np.ndarray]:
+        policy = new_policy(KW, "MlpPolicy")
+        imitate_native(policy, ENV, KW, seed=seed, teacher="adaptive",
+                       **{**OPTS, "epochs": 2})
+        return [p.detach().numpy().copy() for p in policy.parameters()]
+
+    a, b, c = weights(1), weights(1), weights(2)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+@pytest.mark.parametrize("value,msg", [
+    ({"samples": 10}, "teacher"), ({"teacher": "adaptive", "sample": 10}, "unknown keys"),
+    ({"teacher": "adaptive", "rounds": 0}, "rounds"), ({"teacher": "adaptive", "lr": 0},
+                                                       "lr")])
+def test_bad_options_are_named(value, msg):
+    with pytest.raises(ValueError, match=msg):
+        pretrain_options(value)
+    assert pretrain_options("adaptive")["teacher"] == "adaptive"
+
+
+def test_train_py_warm_starts_ppo_native(tmp_path):
+    from octogym.commands.train import main
+
+    hp = {"n_envs": 4, "n_steps": 16, "batch_size": 32, "n_epochs": 1,
+          "pretrain": "dict(teacher='adaptive', samples=64, epochs=1, n_envs=4)"}
+    path = tmp_path / "hp.yml"
+    path.write_text(json.dumps({ENV: hp}))
+    out = tmp_path / "run"
+    assert main(["--algo", "ppo_native", "--hyperparams", str(path), "--timesteps", "64",
+                 "--seed", "3", "--out", str(out), "--no-progress", "--no-tensorboard",
+                 "--eval-every", "0", "--env-kwargs", json.dumps(KW)]) == 0
+    stats = json.loads((out / "config.json").read_text())["pretrain_stats"]
+    assert stats["teacher"] == "adaptive" and stats["samples"] == 64
+
+
+def test_agent_tbu_candidates_are_env_actions_led_by_the_heuristic_agent():
+    """Inside `proactive`, `adaptive`'s hook may name another cluster's TBU: the agent's
+    candidates are still home TBUs, the first being HeuristicAgent("adaptive")'s answer."""
+    from octogym.kernel import fields as L
+
+    env = gym.make("octogym/TBUAssign-v0", requests_per_episode=20, controller="proactive")
+    agent, heur = make_agent("rollout:adaptive:k=0,R=2,H=2"), HeuristicAgent("adaptive")
+    obs, info = env.reset(seed=4)
+    sim, K = env.unwrapped.sim, env.unwrapped.sim.hw.tbus_per_cluster
+    for _ in range(60):
+        planner = agent._planner_for(sim)
+        S = sim.state
+        home = int(S.RQ[0, S.JB[0, S.SC[0, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME])
+        cands = planner.candidates(0)
+        planner._first.clear()
+        assert all(home * K <= c < (home + 1) * K for c in cands)
+        assert cands[0] - home * K == heur.act(obs, info["action_mask"], env)
+        assert len(set(cands)) == len(cands) == int(info["action_mask"].sum())
+        obs, _, term, _, info = env.step(agent.act(obs, info["action_mask"], env))
+        if term:
+            break
