@@ -103,7 +103,8 @@ def env_arm(names: str | Sequence[str], level: str, controller: str) -> Arm:
 
 def check_training_seeds(agent: Any) -> None:
     """Raise ``ValueError`` unless every training env seed of ``agent`` (``seed + i``,
-    ``i < n_envs``, from its config.json) lies below :data:`EVAL_SEED`."""
+    ``i < n_envs``, from its config.json) lies below :data:`EVAL_SEED` and it did not train on
+    the held-out generated workflows (``workflow_split="held_out"``)."""
     cfg = agent.config
     seed, n_envs = cfg.get("seed"), cfg.get("n_envs")
     if not isinstance(seed, int) or not isinstance(n_envs, int):
@@ -112,6 +113,9 @@ def check_training_seeds(agent: Any) -> None:
     if seed < 0 or seed + n_envs > EVAL_SEED:
         raise ValueError(f"{agent.name}: trained on env seeds {seed}..{seed + n_envs - 1}, "
                          f"which reach the evaluation seeds (base {EVAL_SEED})")
+    if (getattr(agent, "env_kwargs", None) or {}).get("workflow_split", "train") != "train":
+        raise ValueError(f"{agent.name}: trained on the held-out generated workflows "
+                         "(workflow_split='held_out'), which evaluation must not have seen")
 
 
 def _spaces_fit(arm: Arm, hardware: str) -> str | None:

@@ -271,11 +271,11 @@ class KernelBatch:
         todo, skipped = rows, 0
         while True:
             seeds = [self.episode_seed(int(b)) for b in todo]
-            scale = None
-            if self.load_range is not None:
+            if self.load_range is None:
+                self.sim.reset_members(todo, seeds)
+            else:
                 self.episode_load[todo] = episode_loads(seeds, self.load_range)
-                scale = self.episode_load[todo] / self.load_range[0]
-            self.sim.reset_members(todo, seeds, scale)
+                self.sim.reset_members(todo, seeds, self.episode_load[todo] / self.load_range[0])
             self.rewards.clear(todo)
             self.steps[todo] = 0
             self.invalid[todo] = 0

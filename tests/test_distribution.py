@@ -245,3 +245,22 @@ def test_held_out_generated_scenario_pairs_kernel_and_env_runs():
     assert n >= 1
     np.testing.assert_array_equal(res[:, :n, L.RES_ARR], sim.state.RES[:, :n, L.RES_ARR])
     venv.close()
+
+
+def test_training_never_uses_the_held_out_workflows(tmp_path):
+    import types
+
+    from octogym.agents import arena as A
+    from octogym.commands import train as T
+
+    args, given = T.parse_args(["--env", TBU, "--algo", "ppo_native", "--env-kwargs",
+                                "workflow_pool=generated", "workflow_split=held_out",
+                                "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="workflow_split"):
+        T.resolve(args, given)
+    agent = types.SimpleNamespace(name="a", config={"seed": 0, "n_envs": 4},
+                                  env_kwargs={"workflow_split": "held_out"})
+    with pytest.raises(ValueError, match="held-out generated workflows"):
+        A.check_training_seeds(agent)
+    A.check_training_seeds(types.SimpleNamespace(name="a", config={"seed": 0, "n_envs": 4},
+                                                 env_kwargs={"workflow_pool": "mixed"}))
