@@ -27,7 +27,7 @@ from octogym.kernel.layout import (
 
 # ---- event heap: ordered by (time, kind, sequence) ----------------------------------------
 # The sifts move a hole instead of swapping entries: the same comparisons, and the same array
-# (every entry ends where a swapping sift puts it), with a third of the loads and stores.
+# (every entry ends where a swapping sift puts it), with half the loads and stores.
 
 
 @kernel_helper
