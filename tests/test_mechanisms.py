@@ -6,12 +6,15 @@ The first import compiles the kernel (~1 min, cached in __pycache__ afterwards).
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 import pytest
 from kernel_checks import check_final, check_paused, f, heap_events, hw1, trace_rows
 
+from octogym.kernel import fields as L
 from octogym.kernel.layout import EV_TBU_FREE, ST_TIME, TBU_IDLE, TBU_RECONF, TBU_RUN
-from octogym.kernel.mechanisms import migrate, reconfigure, steal
+from octogym.kernel.mechanisms import heap_pop, heap_push, migrate, reconfigure, ring, steal
 from octogym.simulator import Simulation
 from octogym.workflows import Workflow
 from octogym.workflows.generator import toy_chain
@@ -195,3 +198,41 @@ def test_steal_re_offers_the_source_cluster_backlog():
     # r2 runs on TBU 1 after a 7-cycle hop; r4 follows r0 on TBU 0
     assert res.latencies.tolist() == [1000, 10, 1027, 20, 2000]
     check_final(sim, res)
+
+
+def _heap_ordered(S, b=0):
+    """Every entry of member ``b``'s event heap comes no earlier than its parent."""
+    n = int(S.SC[b, L.SC_HP_LEN])
+    t, k = S.HP[b, :n, L.HP_TIME], S.HP[b, :n, L.HP_KEY]
+    return all((t[(i - 1) // 2], k[(i - 1) // 2]) <= (t[i], k[i]) for i in range(1, n))
+
+
+def test_event_heap_orders_by_time_then_kind_then_push_order():
+    """heap_push / heap_pop (sifts that move a hole) against heapq, pushes and pops mixed: each
+    pop is the earliest event, ties broken by kind, then by push order; the heap stays
+    ordered after every operation."""
+    sim = two_config_sim(5000)
+    S = sim.state
+    S.SC[0, L.SC_HP_LEN] = 0
+    rng = np.random.default_rng(7)
+    ref, seq = [], 0
+    for i in range(400):
+        if ref and rng.random() < 0.4:
+            t0, k0, _, d0 = heapq.heappop(ref)
+            assert tuple(int(x) for x in heap_pop(S, 0)) == (t0, k0, d0)
+            assert _heap_ordered(S)
+        t, kind = int(rng.integers(0, 30)), int(rng.integers(0, 4))
+        heap_push(S, 0, t, kind, i)
+        heapq.heappush(ref, (t, kind, seq, i))
+        seq += 1
+        assert _heap_ordered(S)
+    while ref:
+        t, kind, _, data = heapq.heappop(ref)
+        assert tuple(int(x) for x in heap_pop(S, 0)) == (t, kind, data)
+        assert _heap_ordered(S)
+    assert S.SC[0, L.SC_HP_LEN] == 0
+
+
+def test_ring_is_modulo_below_twice_the_capacity():
+    for q in (1, 3, 4, 7):
+        assert [ring(i, q) for i in range(2 * q)] == [i % q for i in range(2 * q)]

@@ -39,6 +39,7 @@ from octogym.kernel.mechanisms import (
     _idle_close_cluster,
     idle_close,
     input_received,
+    ring,
     send_input,
 )
 from octogym.kernel.policies import policy_defers
@@ -94,7 +95,7 @@ def dispatch_job(M, S, b, u, i, pol):
     TB = S.TB
     ql = TB[b, L.TB_QL, u]
     if i < ql:
-        return S.TBQ[b, u, (TB[b, L.TB_QH, u] + i) % M.MI[L.MI_QCAP]]
+        return S.TBQ[b, u, ring(TB[b, L.TB_QH, u] + i, M.MI[L.MI_QCAP])]
     j = next_backlog_candidate(M, S, b, u, -1, pol)
     for _ in range(i - ql):
         j = next_backlog_candidate(M, S, b, u, j, pol)
@@ -129,7 +130,7 @@ def dispatch_rule(M, S, b, u, rule, pol):
     j = -1
     for i in range(n):
         if i < ql:
-            j = S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + i) % M.MI[L.MI_QCAP]]
+            j = S.TBQ[b, u, ring(S.TB[b, L.TB_QH, u] + i, M.MI[L.MI_QCAP])]
         else:
             j = next_backlog_candidate(M, S, b, u, j if i > ql else -1, pol)
         k = dispatch_key(M, S, b, u, j, rule)
@@ -148,7 +149,7 @@ def _enqueue_front(M, S, b, j, u):
     if M.MI[L.MI_OBUF] > 0:
         idle_close(M, S, b, u, c)  # before its queue changes: the segment so far stands
     q = M.MI[L.MI_QCAP]
-    h = (TB[b, L.TB_QH, u] + q - 1) % q
+    h = ring(TB[b, L.TB_QH, u] + q - 1, q)
     TB[b, L.TB_QH, u] = h
     S.TBQ[b, u, h] = j
     TB[b, L.TB_QL, u] += 1

@@ -29,6 +29,7 @@ from octogym.kernel.mechanisms import (
     park_code,
     queued_movable,
     reconfigure,
+    ring,
     steal,
     transfer,
 )
@@ -204,7 +205,7 @@ def queued_cfg(M, S, b, u):
     n = S.TB[b, L.TB_QL, u]
     if n == 0:
         return S.TB[b, L.TB_CFG, u]
-    lj = S.TBQ[b, u, (S.TB[b, L.TB_QH, u] + n - 1) % M.MI[L.MI_QCAP]]
+    lj = S.TBQ[b, u, ring(S.TB[b, L.TB_QH, u] + n - 1, M.MI[L.MI_QCAP])]
     return M.MB[L.MB_BLK_CFG, S.JB[b, lj, L.JB_BLOCK]]
 
 
@@ -232,13 +233,22 @@ def eft_tbu(M, S, b, j, lo, hi):
 
 
 @kernel_helper
-def finish_at(M, S, b, j, u):
-    """Estimated finish of job ``j`` on TBU ``u``: its data's arrival (transfer from its origin)
-    overlapped with the queued expected work and any reconfiguration, plus its mean duration."""
-    blk = S.JB[b, j, L.JB_BLOCK]
-    tr = transfer(M, S.JB[b, j, L.JB_ORG], M.tbu_cluster[u], S.JB[b, j, L.JB_BYTES])
+def finish_after(M, S, b, u, blk, tr):
+    """Estimated finish of a job of block ``blk`` on TBU ``u`` whose data arrives ``tr``
+    cycles from now: the transfer overlapped with the queued expected work and any
+    reconfiguration, plus its mean duration. (A placement scanning several TBUs of a cluster
+    computes ``tr`` once for them: the data moves to the cluster.)"""
     q = est_finish(M, S, b, u, blk) - M.dur_mean[blk]
     return (tr if tr > q else q) + M.dur_mean[blk]
+
+
+@kernel_helper
+def finish_at(M, S, b, j, u):
+    """Estimated finish of job ``j`` on TBU ``u`` (:func:`finish_after`, its data moving from
+    its origin)."""
+    blk = S.JB[b, j, L.JB_BLOCK]
+    tr = transfer(M, S.JB[b, j, L.JB_ORG], M.tbu_cluster[u], S.JB[b, j, L.JB_BYTES])
+    return finish_after(M, S, b, u, blk, tr)
 
 
 @kernel_helper
@@ -267,7 +277,10 @@ def static_tbu(M, S, b, j):
     is re-offered when a slot frees there)."""
     MI = M.MI
     K = MI[L.MI_K]
-    cfg = M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]
+    blk = S.JB[b, j, L.JB_BLOCK]
+    org = S.JB[b, j, L.JB_ORG]
+    nbytes = S.JB[b, j, L.JB_BYTES]
+    cfg = M.MB[L.MB_BLK_CFG, blk]
     home = S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME]
     r = reach(M)
     seen = 0
@@ -277,11 +290,14 @@ def static_tbu(M, S, b, j):
     for i in range(MI[L.MI_C]):
         d = M.near[home, i]
         held = False
+        tr = -1  # the transfer to cluster d, once needed (>= 0)
         for u in range(d * K, (d + 1) * K):
             if S.TB[b, L.TB_CFG, u] == cfg:
                 held = True
                 if has_space(M, S, b, u):
-                    f = finish_at(M, S, b, j, u)
+                    if tr < 0:
+                        tr = transfer(M, org, d, nbytes)
+                    f = finish_after(M, S, b, u, blk, tr)
                     if f < bf:
                         bf = f
                         best = u
@@ -308,7 +324,10 @@ def aware_tbu(M, S, b, j, u0):
         return u0
     MI = M.MI
     K = MI[L.MI_K]
-    cfg = M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]
+    blk = S.JB[b, j, L.JB_BLOCK]
+    org = S.JB[b, j, L.JB_ORG]
+    nbytes = S.JB[b, j, L.JB_BYTES]
+    cfg = M.MB[L.MB_BLK_CFG, blk]
     home = M.tbu_cluster[u0]
     best = u0
     bf = finish_at(M, S, b, j, u0)
@@ -319,11 +338,14 @@ def aware_tbu(M, S, b, j, u0):
     for i in range(MI[L.MI_C]):
         d = M.near[home, i]
         held = False
+        tr = -1  # the transfer to cluster d, once needed (>= 0)
         for u in range(d * K, (d + 1) * K):
             if queued_cfg(M, S, b, u) == cfg:
                 held = True
                 if has_space(M, S, b, u):
-                    f = finish_at(M, S, b, j, u)
+                    if tr < 0:
+                        tr = transfer(M, org, d, nbytes)
+                    f = finish_after(M, S, b, u, blk, tr)
                     if f < bf:
                         bf = f
                         best = u
