@@ -119,3 +119,24 @@ def plot_curve(out: Path, title: str = "") -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def finish_run(out: Path, run: Any, eval_every: int, eval_episodes: int) -> None:
+    """What every ``train.py`` run writes once trained: the heuristics' held-out latency on
+    the same episodes as the learning curve (``eval_references.json``, when held-out
+    evaluation was on and ``run.references`` names any) and the learning curve
+    (``curve.png``). A plot that fails is reported, not raised: the run itself is done."""
+    import sys
+
+    from octogym.agents.heldout import reference_latency
+
+    if eval_every > 0 and run.references:
+        refs = reference_latency(run.env, run.env_kwargs, run.references, eval_episodes)
+        (out / "eval_references.json").write_text(json.dumps(refs, indent=2) + "\n")
+        print("train.py: held-out mean latency (us): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in refs.items()))
+    try:
+        plot_curve(out, title=f"{run.env} {run.algo} seed {run.seed}")
+        print(f"train.py: learning curve {out / 'curve.png'}")
+    except Exception as e:  # a missing plot must not fail a finished run
+        print(f"train.py: no learning curve ({type(e).__name__}: {e})", file=sys.stderr)

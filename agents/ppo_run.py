@@ -13,7 +13,6 @@ go to ``config.json``'s ``pretrain_stats``).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -30,8 +29,7 @@ def train_native(run: Any, args: Any) -> int:
 
     import octogym  # noqa: F401  (registers the ids; sets OMP_WAIT_POLICY before torch runs)
     from octogym.agents.checkpoint import remove_temporaries
-    from octogym.agents.heldout import reference_latency
-    from octogym.agents.logs import make_logger, plot_curve
+    from octogym.agents.logs import finish_run, make_logger
     from octogym.agents.ppo import NativePPO, PPOConfig, held_out_native
     from octogym.agents.ppo_policy import policy_class, policy_kwargs_for, save_native
 
@@ -140,15 +138,5 @@ def train_native(run: Any, args: Any) -> int:
     save(out / "final")
     print(f"train.py: saved {out / 'final.zip'}")
     venv.close()
-
-    if args.eval_every > 0 and run.references:
-        refs = reference_latency(run.env, run.env_kwargs, run.references, args.eval_episodes)
-        (out / "eval_references.json").write_text(json.dumps(refs, indent=2) + "\n")
-        print("train.py: held-out mean latency (us): "
-              + ", ".join(f"{k} {v:.1f}" for k, v in refs.items()))
-    try:
-        plot_curve(out, title=f"{run.env} {run.algo} seed {run.seed}")
-        print(f"train.py: learning curve {out / 'curve.png'}")
-    except Exception as e:  # a missing plot must not fail a finished run
-        print(f"train.py: no learning curve ({type(e).__name__}: {e})", file=sys.stderr)
+    finish_run(out, run, args.eval_every, args.eval_episodes)
     return 0

@@ -51,6 +51,7 @@ def test_trains_saves_and_make_agent_acts(tmp_path):
     assert rows[0].endswith(",seconds") and [r.split(",")[0] for r in rows[1:]] == [
         "0", "128", "192"]
     assert "time/steps_per_second" in (out / "progress.csv").read_text().splitlines()[0]
+    assert (out / "curve.png").stat().st_size > 0  # agents.logs.finish_run, as for SB3 runs
     agent = make_agent(out)
     assert isinstance(agent, NativePPOAgent) and isinstance(SB3Agent(out), NativePPOAgent)
     assert agent.entity is None  # evaluate.py's arena reads it (an MLP fits one size)

@@ -339,9 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         remove_temporaries,
         save_checkpoint,
     )
-    from octogym.agents.heldout import reference_latency
     from octogym.agents.imitation import imitate
-    from octogym.agents.logs import keep_rows_until, make_logger, plot_curve
+    from octogym.agents.logs import finish_run, keep_rows_until, make_logger
     from octogym.envs.sb3 import make_sb3_vec_env
     try:  # training env i is seeded seed + i
         venv = make_sb3_vec_env(run.env, n_envs=run.n_envs, seed=run.seed, **run.env_kwargs)
@@ -415,18 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint(model, norm, out / "final", config)
     print(f"train.py: saved {out / 'final.zip'}")
     venv.close()
-
-    # ---- reference lines and the learning curve ------------------------------------------
-    if args.eval_every > 0 and run.references:
-        refs = reference_latency(run.env, run.env_kwargs, run.references, args.eval_episodes)
-        (out / "eval_references.json").write_text(json.dumps(refs, indent=2) + "\n")
-        print("train.py: held-out mean latency (us): "
-              + ", ".join(f"{k} {v:.1f}" for k, v in refs.items()))
-    try:
-        plot_curve(out, title=f"{run.env} {run.algo} seed {run.seed}")
-        print(f"train.py: learning curve {out / 'curve.png'}")
-    except Exception as e:  # a missing plot must not fail a finished run
-        print(f"train.py: no learning curve ({type(e).__name__}: {e})", file=sys.stderr)
+    finish_run(out, run, args.eval_every, args.eval_episodes)
     return 0
 
 
