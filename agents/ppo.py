@@ -406,24 +406,16 @@ class NativePPO:
 def held_out_native(policy: torch.nn.Module, env_id: str, env_kwargs: dict[str, Any],
                     episodes: int) -> list[float]:
     """Mean latency (us) of the deterministic (argmax) policy in each of ``episodes`` held-out
-    episodes, member ``j`` of a native vector env reset with seed ``EVAL_SEED + j`` (what the
-    single env reset with that seed plays: the episodes of ``heldout.reference_latency``)."""
-    import gymnasium as gym
+    episodes (``heldout.play_held_out``: member ``j`` of a native vector env reset with seed
+    ``EVAL_SEED + j``, what the single env reset with that seed plays: the episodes of
+    ``heldout.reference_latency``)."""
+    from octogym.agents.heldout import play_held_out
 
-    from octogym.evaluation import EVAL_SEED
-    venv = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point",
-                        **env_kwargs)
-    obs, info = venv.reset(seed=[EVAL_SEED + j for j in range(episodes)])
-    lat: list[float | None] = [None] * episodes
-    while any(x is None for x in lat):
-        m = torch.from_numpy(info["action_mask"])
+    def act(obs: Any, masks: np.ndarray, venv: Any) -> np.ndarray:
+        m = torch.from_numpy(masks)
         x = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in as_obs_dict(obs).items()}
         with torch.no_grad():
             logits, _ = policy(x, m)
-        a = logits.masked_fill(~m, -torch.inf).argmax(-1).numpy()
-        obs, _, term, trunc, info = venv.step(a)
-        for j in np.flatnonzero(term | trunc):
-            if lat[j] is None:
-                lat[j] = float(info["final_info"]["metrics"]["latency_mean"][j]) / 1000.0
-    venv.close()
-    return [float(x) for x in lat]
+        return logits.masked_fill(~m, -torch.inf).argmax(-1).numpy()
+
+    return [float(x) for x in play_held_out(env_id, act, episodes, **env_kwargs)]
