@@ -73,23 +73,12 @@ class Labels:
                 torch.from_numpy(np.concatenate(self.actions)))
 
 
-def student_actions(policy: Any, obs: dict[str, np.ndarray], mask: np.ndarray) -> np.ndarray:
-    """The argmax of ``policy``'s masked logits, one per member."""
-    import torch
-
-    m = torch.from_numpy(np.asarray(mask, bool))
-    x = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in obs.items()}
-    with torch.no_grad():
-        logits, _ = policy(x, m)
-    return logits.masked_fill(~m, -torch.inf).argmax(-1).numpy()
-
-
 def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int,
          state: tuple[Any, Any]) -> tuple[tuple[Any, Any], int, int]:
     """``steps`` vector steps of ``venv`` from ``state`` (``(obs, info)``), acting with the
     teacher (``policy`` ``None``) or the student; every state labelled by the teacher. Returns
     the last state, the student's matches with the labels and the samples played."""
-    from octogym.agents.ppo_policy import as_obs_dict
+    from octogym.agents.ppo_policy import as_obs_dict, policy_actions
 
     obs, info = state
     same = 0
@@ -98,7 +87,7 @@ def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int
         o = as_obs_dict(obs)
         label = np.asarray(teacher.act_batch(obs, mask, venv), np.int64)
         labels.add(o, mask, label)
-        action = label if policy is None else student_actions(policy, o, mask)
+        action = label if policy is None else policy_actions(policy, o, mask)
         same += int((action == label).sum())
         obs, _, _, _, info = venv.step(action)
     return (obs, info), same, steps * venv.num_envs

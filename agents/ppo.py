@@ -410,12 +410,8 @@ def held_out_native(policy: torch.nn.Module, env_id: str, env_kwargs: dict[str, 
     ``EVAL_SEED + j``, what the single env reset with that seed plays: the episodes of
     ``heldout.reference_latency``)."""
     from octogym.agents.heldout import play_held_out
+    from octogym.agents.ppo_policy import policy_actions
 
-    def act(obs: Any, masks: np.ndarray, venv: Any) -> np.ndarray:
-        m = torch.from_numpy(masks)
-        x = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in as_obs_dict(obs).items()}
-        with torch.no_grad():
-            logits, _ = policy(x, m)
-        return logits.masked_fill(~m, -torch.inf).argmax(-1).numpy()
-
-    return [float(x) for x in play_held_out(env_id, act, episodes, **env_kwargs)]
+    lat = play_held_out(env_id, lambda obs, masks, venv: policy_actions(policy, obs, masks),
+                        episodes, **env_kwargs)
+    return [float(x) for x in lat]

@@ -108,6 +108,20 @@ def as_obs_dict(obs: Any) -> dict[str, np.ndarray]:
     return dict(obs) if isinstance(obs, dict) else {"obs": obs}
 
 
+def policy_actions(policy: nn.Module, obs: Any, masks: np.ndarray,
+                   gen: torch.Generator | None = None) -> np.ndarray:
+    """One action per member from ``policy(obs_dict, mask) -> (logits, value)``: the argmax of
+    the masked logits, or, given the torch generator ``gen``, a sample (Gumbel-max)."""
+    m = torch.as_tensor(np.asarray(masks, bool))
+    x = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in as_obs_dict(obs).items()}
+    with torch.no_grad():
+        logits = policy(x, m)[0].masked_fill(~m, -torch.inf)
+    if gen is not None:
+        u = torch.rand(logits.shape, generator=gen).clamp_min(1e-12)
+        logits = logits - torch.log(-torch.log(u))
+    return logits.argmax(-1).numpy().astype(np.int64)
+
+
 def save_native(stem: Path, payload: dict[str, Any], config: dict[str, Any]) -> Path:
     """Write ``<stem>.zip`` (``torch.save(payload)``) with ``config.json`` (``config`` plus
     ``timesteps_done`` and ``checkpoint``) beside it, each atomically, config first (the
@@ -168,13 +182,6 @@ class NativePPOAgent(SB3Agent):
     def act_batch(self, obs: Any, masks: np.ndarray, env_state: Any = None,
                   rows: np.ndarray | None = None) -> np.ndarray:
         """One forward pass over all members: the argmax of the masked logits (or a sample
-        with ``deterministic=False``)."""
-        masks = torch.as_tensor(np.asarray(masks, bool))
-        x = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in as_obs_dict(obs).items()}
-        with torch.no_grad():
-            logits, _ = self.policy(x, masks)
-            logits = logits.masked_fill(~masks, -torch.inf)
-            if self.deterministic:
-                return logits.argmax(-1).numpy().astype(np.int64)
-            u = torch.rand(logits.shape, generator=self._gen).clamp_min(1e-12)
-            return (logits - torch.log(-torch.log(u))).argmax(-1).numpy().astype(np.int64)
+        with ``deterministic=False``; :func:`policy_actions`)."""
+        return policy_actions(self.policy, obs, masks,
+                              None if self.deterministic else self._gen)

@@ -48,13 +48,24 @@ class EnvPlanner(RolloutPlanner):
         self._first[b] = first
         return [first, *(a for a in cands[1:] if a != first)]
 
-    def concrete(self, b: int, action: int) -> int:
-        """As :meth:`RolloutPlanner.concrete`, but ``POLICY_ACTION`` at a TBU decision (one
-        candidate: no rollout was needed) is the base's env answer already asked for."""
+    def env_action(self, b: int, action: int, mask: np.ndarray) -> int:
+        """Member ``b``'s env action for the kernel action ``action`` that :meth:`choose`
+        returned (``mask``: the env's valid actions). ``POLICY_ACTION`` (the base's move; also
+        a decision with one candidate, where no rollout was needed) is what
+        ``HeuristicAgent(base)`` plays there: at a TBU decision the answer :meth:`candidates`
+        already asked for (asking again would move the base's policy state twice), at the
+        other levels the base's hook now. A TBU id becomes its index in the home cluster."""
+        S = self.sim.state
+        tbu = int(S.SC[b, L.SC_DEC_KIND]) == DEC_TBU
         first = self._first.pop(b, None)
-        if action == POLICY_ACTION and first is not None:
-            return first
-        return super().concrete(b, action)
+        if action == POLICY_ACTION:
+            if not tbu:
+                return int(self.base_agent._decide(self.sim, b, mask))
+            action = first
+        if tbu:
+            action -= int(S.RQ[b, S.JB[b, S.SC[b, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME]) \
+                * self.sim.hw.tbus_per_cluster
+        return int(action)
 
 
 class RolloutAgent(Agent):
@@ -71,21 +82,18 @@ class RolloutAgent(Agent):
             self._planner = EnvPlanner(sim, self.cfg)
         return self._planner
 
-    def _env_actions(self, sim: Any, rows: np.ndarray) -> np.ndarray:
+    def _env_actions(self, sim: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """Env actions of members ``rows`` (``masks``: their valid actions, row by row)."""
         planner = self._planner_for(sim)
         kernel = planner.choose(rows)
-        S, K = sim.state, sim.hw.tbus_per_cluster
-        out = np.zeros(len(rows), np.int64)
-        for i, b in enumerate(rows.tolist()):
-            a = planner.concrete(b, int(kernel[i]))
-            if int(S.SC[b, L.SC_DEC_KIND]) == DEC_TBU:
-                a -= int(S.RQ[b, S.JB[b, S.SC[b, L.SC_DEC_JOB], L.JB_REQ], L.RQ_HOME]) * K
-            out[i] = a
-        return out
+        return np.array([planner.env_action(b, int(a), m)
+                         for b, a, m in zip(rows.tolist(), kernel, masks, strict=True)],
+                        np.int64)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
         env = _octo_env(env_state)
-        return int(self._env_actions(env.sim, np.zeros(1, np.int64))[0])
+        return int(self._env_actions(env.sim, np.zeros(1, np.int64),
+                                     np.asarray(mask, bool)[None])[0])
 
     def act_batch(self, obs: np.ndarray, masks: np.ndarray, env_state: Any = None,
                   rows: np.ndarray | None = None) -> np.ndarray:
@@ -94,5 +102,5 @@ class RolloutAgent(Agent):
         B = sim.state.SC.shape[0]
         rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
         out = np.zeros(B, np.int64)
-        out[rows] = self._env_actions(sim, rows)
+        out[rows] = self._env_actions(sim, rows, np.asarray(masks, bool)[rows])
         return out

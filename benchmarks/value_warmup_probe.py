@@ -15,30 +15,19 @@ import argparse
 import time
 
 import gymnasium as gym
-import numpy as np
 import torch
 import yaml
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.agents.heldout import play_held_out
 from octogym.agents.ppo import NativePPO, PPOConfig
-from octogym.agents.ppo_policy import as_obs_dict, policy_class, policy_kwargs_for
+from octogym.agents.ppo_policy import policy_actions, policy_class, policy_kwargs_for
 
 
 def acts(policy: torch.nn.Module, sample: bool):
     """``act(obs, masks, venv)`` of ``policy``: argmax, or a seeded sample."""
-    gen = torch.Generator().manual_seed(0)
-
-    def act(obs, masks, venv=None):
-        m = torch.as_tensor(np.asarray(masks, bool))
-        x = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in as_obs_dict(obs).items()}
-        with torch.no_grad():
-            logits = policy(x, m)[0].masked_fill(~m, -torch.inf)
-        if sample:
-            logits = logits - torch.log(-torch.log(
-                torch.rand(logits.shape, generator=gen).clamp_min(1e-12)))
-        return logits.argmax(-1).numpy()
-    return act
+    gen = torch.Generator().manual_seed(0) if sample else None
+    return lambda obs, masks, venv=None: policy_actions(policy, obs, masks, gen)
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from octogym.envs.actions import kernel_actions
 from octogym.envs.bundles import MemberBuffers, StepConstants
-from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig
+from octogym.envs.config import MAX_REWARD_SCALE, EnvConfig, _is_int
 from octogym.envs.decisions import Decision, observe_member
 from octogym.envs.distribution import episode_loads
 from octogym.envs.layout import layout, n_candidates, obs_size
@@ -71,10 +71,6 @@ def mix_scales(sim: Simulation) -> tuple[float, float, np.ndarray]:
     work = float(weights @ wf_work)
     tau = work / max(float(weights @ np.asarray(tbs)), 1e-12)
     return tau, work, wf_work
-
-
-def _is_count(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def root_seed(seed: int, member: int = 0) -> int:
@@ -350,7 +346,7 @@ class KernelBatch:
         episodes equal those of a batch built with ``n``, except under a controller whose
         initial layout looks at the run's length (``static``'s ``tbu_init="best"``)."""
         top = int(self.config.requests_per_episode)
-        if not _is_count(n) or not 1 <= n <= top:
+        if not _is_int(n) or not 1 <= n <= top:
             raise ValueError(f"requests_per_episode must be an integer in [1, {top}] (the "
                              f"env's requests_per_episode option), got {n!r}")
         self.N = int(n) + self.warmup

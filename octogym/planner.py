@@ -45,7 +45,6 @@ from octogym.kernel.layout import (
     EXT_PLACE,
     EXT_PROVISION,
     EXT_TBU,
-    PARK_HOME,
     ST_DECISION,
     ST_GROW,
     ST_STALLED,
@@ -53,9 +52,7 @@ from octogym.kernel.layout import (
     State,
 )
 from octogym.kernel.loop import NO_ACTION, POLICY_ACTION
-from octogym.kernel.mechanisms import parked_cluster
-from octogym.kernel.policies import decide_cluster, decide_tbu
-from octogym.kernel.provision import keep_action, provision_choice
+from octogym.kernel.provision import keep_action
 from octogym.schedulers import SCHEDULERS, parse_planner
 
 if TYPE_CHECKING:
@@ -265,32 +262,6 @@ class RolloutPlanner:
                 sc.grow(mask)
             acts = np.where(grow, NO_ACTION, POLICY_ACTION)[more].astype(np.int64)
             rows, until = rows[more], until[more]
-
-    def concrete(self, b: int, action: int) -> int:
-        """``action`` for member ``b`` as a TBU / cluster id (for an env, which cannot take
-        ``POLICY_ACTION``). The base's choice is asked from the base's decision hook on ``b``'s
-        own state, so its policy state (round-robin pointers, random draws) moves on exactly
-        as in the kernel (as :class:`~octogym.agents.base.HeuristicAgent` does); a TBU answer
-        outside the home cluster, or a deferral, becomes the least-loaded valid TBU there."""
-        if action != POLICY_ACTION:
-            return int(action)
-        S, M = self.sim.state, self.sim.model
-        if int(S.SC[b, L.SC_DEC_KIND]) == DEC_PROVISION:
-            return int(provision_choice(M, S, b, int(S.SC[b, L.SC_PROV_CLUSTER]) - 1, self.pol))
-        j = int(S.SC[b, L.SC_DEC_JOB])
-        if int(S.SC[b, L.SC_DEC_KIND]) == DEC_CLUSTER:
-            return int(decide_cluster(M, S, b, j, self.pol))
-        u = int(decide_tbu(M, S, b, j, self.pol))
-        if int(S.SC[b, L.SC_DEC_KIND]) == DEC_PLACE:  # every answer is a Place action
-            home = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME])
-            return u if u >= 0 else \
-                self.sim.hw.n_tbus + (home if u == PARK_HOME else int(parked_cluster(u)))
-        K, Q = self.sim.hw.tbus_per_cluster, self.sim.hw.queue_capacity
-        home = int(S.RQ[b, S.JB[b, j, L.JB_REQ], L.RQ_HOME])
-        ql = S.TB[b, L.TB_QL, home * K:(home + 1) * K]
-        if home * K <= u < (home + 1) * K and ql[u - home * K] < Q:
-            return u
-        return home * K + int(np.argmin(np.where(ql < Q, ql, np.iinfo(np.int64).max)))
 
 
 def run_planned(sim: Simulation, cfg: RolloutConfig,

@@ -19,9 +19,8 @@ from octogym.agents.imitation_native import (
     imitate_native,
     play,
     pretrain_options,
-    student_actions,
 )
-from octogym.agents.ppo_policy import policy_class, policy_kwargs_for
+from octogym.agents.ppo_policy import policy_actions, policy_class, policy_kwargs_for
 
 ENV = "octogym/TBUAssign-v0"
 KW = {"requests_per_episode": 10}
@@ -47,7 +46,7 @@ def agreement(policy: torch.nn.Module, teacher: str, env_kwargs: dict, seed: int
     play(venv, make_agent(teacher), None, labels, 40, venv.reset(seed=[seed + i for i in
                                                                       range(4)]))
     venv.close()
-    hits = sum(int((student_actions(policy, o, m) == a).sum())
+    hits = sum(int((policy_actions(policy, o, m) == a).sum())
                for o, m, a in zip(labels.obs, labels.masks, labels.actions, strict=True))
     return hits / sum(len(a) for a in labels.actions)
 
