@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import gymnasium as gym
-import torch
 import yaml
 
 import octogym  # noqa: F401  (registers the ids)
@@ -24,8 +24,10 @@ from octogym.agents.ppo import NativePPO, PPOConfig
 from octogym.agents.ppo_policy import policy_actions, policy_class, policy_kwargs_for
 
 
-def acts(policy: torch.nn.Module, sample: bool):
+def acts(policy: Any, sample: bool):
     """``act(obs, masks, venv)`` of ``policy``: argmax, or a seeded sample."""
+    import torch  # after octogym (it sets OMP_WAIT_POLICY before torch loads OpenMP)
+
     gen = torch.Generator().manual_seed(0) if sample else None
     return lambda obs, masks, venv=None: policy_actions(policy, obs, masks, gen)
 
@@ -49,6 +51,8 @@ def main() -> None:
         hp.pop("gamma", None)  # replaced by the discount in simulated time
     kw = {"hardware": {"preset": "chip", "reconfig_cycles": a.reconfig_cycles}}
     cfg = PPOConfig.from_hyperparams(hp, hp["n_envs"])
+    import torch
+
     torch.manual_seed(a.seed)
     torch.set_num_threads(1)
     venv = gym.make_vec(a.env, num_envs=cfg.n_envs, vectorization_mode="vector_entry_point",
