@@ -29,7 +29,10 @@ itself, so for the Dispatch ids its rows are ``nan``.
 default every id in ``ENV_IDS``), every id in turn for ``--rounds`` rounds (a change in the
 machine's load hits every id alike), and prints each one's median steps/s and median ratio to
 ``TBUAssign-v0``'s, beside its simulated work per second and per step (TB executions and
-kernel events, :class:`WorkCount`): a level whose decisions are rarer simulates more per step.
+kernel events, :class:`WorkCount`): a level whose decisions are rarer simulates more per step;
+and its *raw-kernel bound*: the raw kernel's events/s (members run to their ends in the caches,
+:func:`raw_events_per_second`) over the id's events per step, the most steps/s any env stepping
+that id could reach, also as a ratio to ``TBUAssign-v0``'s env.
 An id whose registration sets ``requests_per_episode`` (``ENV_OPTIONS``: Dispatch-Wafer-v0)
 keeps it unless ``--requests`` is given.
 
@@ -363,22 +366,72 @@ def side_by_side(ids: list[str], n: int, load: float, requests: int | None, seco
     envs = {i: gym.make_vec(i, num_envs=n, vectorization_mode="vector_entry_point", load=load,
                             requests_per_episode=per_id[i]) for i in ids}
     runs: dict[str, list[tuple[float, float, float]]] = {i: [] for i in ids}
+    raw: dict[str, list[float]] = {i: [] for i in ids}
     for r in range(rounds):
         for i, venv in envs.items():
             runs[i].append(bench_work(venv, i, seconds))
+            raw[i].append(raw_events_per_second(i, n, load, per_id[i], seconds))
         print(f"round {r}: " + ", ".join(f"{i.split('/')[1]} {runs[i][-1][0]:,.0f}"
                                          for i in ids), flush=True)
     base = np.array([x[0] for x in runs[base_id]])
     print("| id | steps/s | ratio to TBUAssign-v0 | TB executions/s | events/s "
-          "| TB executions/step | events/step |")
-    print("|---|---|---|---|---|---|---|")
+          "| TB executions/step | events/step | raw-kernel bound (steps/s) "
+          "| bound / TBUAssign-v0 |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for i in ids:
         sps, tb, ev = (np.array(x) for x in zip(*runs[i], strict=True))
+        bound = np.array(raw[i]) / (ev / sps)
         print(f"| `{i}` ({per_id[i]} requests) | {np.median(sps):,.0f} | "
               f"{np.median(sps / base):.2f} | "
               f"{np.median(tb):,.0f} | {np.median(ev):,.0f} | {np.median(tb / sps):.2f} | "
-              f"{np.median(ev / sps):.2f} |")
-    print("(medians over the rounds; the ratio is the median of the per-round ratios)")
+              f"{np.median(ev / sps):.2f} | {np.median(bound):,.0f} | "
+              f"{np.median(bound / base):.2f} |")
+    print("(medians over the rounds; the ratios are medians of the per-round ratios. The "
+          "bound is the raw kernel's events/s (raw_events_per_second: members run to their "
+          "ends in the caches, no pauses, no observations) over the id's events per step: no "
+          "env stepping the id can exceed it)")
+
+
+def raw_sim(env_id: str, n: int, load: float, requests: int, seed: int) -> Simulation:
+    """``n`` members of the id's hardware and controller, with the dispatch rule its benchmark
+    heuristic plays compiled in (``sed`` for the Dispatch ids, else FIFO). Run to their ends by
+    :func:`run_to_end`, for Dispatch ids they simulate exactly the env's episodes
+    (tests/test_envs_vector.py); for the others the controller also makes the agent's
+    choices, so the work is alike, not equal."""
+    decision = next(d for k, d in DECISIONS.items() if k in env_id)
+    return Simulation(None, gym.spec(env_id).kwargs["hardware"], load=load,
+                      n_requests=requests, batch=n, seed=seed,
+                      policy=decision.default_controller,
+                      dispatch="sed" if "Dispatch" in env_id else "fifo")
+
+
+def run_to_end(sim: Simulation) -> float:
+    """Run every member of ``sim`` to its end with :func:`run_parallel` (its state in the
+    caches, no pause, no observation, no Python); the seconds it took, pool growth excluded."""
+    busy = 0.0
+    active = np.ones(sim.state.SC.shape[0], np.bool_)
+    while active.any():
+        t0 = time.perf_counter()
+        run_parallel(sim.model, sim.state, sim.policy, active)
+        busy += time.perf_counter() - t0
+        active = sim.state.SC[:, L.SC_STATUS] == ST_GROW
+        if active.any():
+            sim.grow(active)
+    return busy
+
+
+def raw_events_per_second(env_id: str, n: int, load: float, requests: int,
+                          seconds: float) -> float:
+    """Kernel events per second of :func:`raw_sim` runs (:func:`run_to_end`). Divided by the
+    id's events per env step it is the most steps/s any env stepping that id could reach
+    (``--side-by-side``'s bound)."""
+    events, busy, seed = 0, 0.0, 0
+    while busy < seconds:
+        sim = raw_sim(env_id, n, load, requests, seed)
+        busy += run_to_end(sim)
+        events += int(sim.state.SC[:, L.SC_N_EVENTS].sum())
+        seed += 1
+    return events / busy
 
 
 def bench_obs_modes(env_id: str, sizes: list[int], kw: dict, seconds: float) -> None:

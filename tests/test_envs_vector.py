@@ -411,3 +411,27 @@ def test_stack_infos_equals_gymnasium_add_info():
             assert x.dtype == y.dtype and x.shape == y.shape
             np.testing.assert_array_equal(x, y)
     same(got, ref)
+
+
+def test_bench_raw_bound_simulates_the_dispatch_env(bench):
+    """benchmarks/bench_env.py's raw-kernel bound for Dispatch-v0 runs the env's own episodes:
+    the kernel with `sed` compiled in, run to its end, gives the metrics of the native env
+    whose agent answers every decision with the benchmark's `sed` heuristic."""
+    env_id, n = "octogym/Dispatch-v0", 3
+    N = small(env_id)["requests_per_episode"]
+    venv = native(env_id, n, requests_per_episode=N, load=0.9)
+    core = venv.unwrapped.core
+    act = bench.heuristic(env_id, core.slices, core.K, core.Q)
+    obs, _ = venv.reset(seed=42)
+    metrics: dict[int, dict] = {}
+    while len(metrics) < n:
+        obs, _, term, _, info = venv.step(act(obs))
+        for i in np.flatnonzero(term):
+            if int(i) not in metrics:
+                m = info["final_info"]["metrics"]
+                metrics[int(i)] = {k: m[k][i] for k in m if not k.startswith("_")}
+    sim = bench.raw_sim(env_id, n, 0.9, N, 42)
+    assert bench.run_to_end(sim) > 0
+    for b in range(n):
+        want = sim.result(b).to_dict()
+        assert {k: metrics[b][k] for k in want} == want
