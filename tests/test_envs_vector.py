@@ -307,14 +307,9 @@ def bench():
     return module
 
 
-@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0",
-                                    "octogym/Dispatch-v0", "octogym/Place-v0",
-                                    "octogym/Provision-v0"])
-def test_bench_ceiling_does_the_env_work(env_id, bench):
-    """benchmarks/bench_env.py's env ceiling (compiled round-robin, no env) makes the same
-    decisions as the native env playing the benchmark's heuristic: as many, with the same
-    episode metrics, so its rate bounds the env's."""
-    n, N = 3, small(env_id)["requests_per_episode"]
+def heuristic_episodes(bench, env_id: str, n: int, N: int) -> tuple[dict[int, dict], object]:
+    """The final metrics of the first episode of each of ``n`` native members (``N`` requests,
+    load 0.9, seed 42) played by benchmarks/bench_env.py's heuristic, and the env's core."""
     venv = native(env_id, n, requests_per_episode=N, load=0.9)
     core = venv.unwrapped.core
     act = bench.heuristic(env_id, core.slices, core.K, core.Q)
@@ -326,6 +321,18 @@ def test_bench_ceiling_does_the_env_work(env_id, bench):
             if int(i) not in metrics:
                 m = info["final_info"]["metrics"]
                 metrics[int(i)] = {k: m[k][i] for k in m if not k.startswith("_")}
+    return metrics, core
+
+
+@pytest.mark.parametrize("env_id", ["octogym/TBUAssign-v0", "octogym/ClusterAssign-v0",
+                                    "octogym/Dispatch-v0", "octogym/Place-v0",
+                                    "octogym/Provision-v0"])
+def test_bench_ceiling_does_the_env_work(env_id, bench):
+    """benchmarks/bench_env.py's env ceiling (compiled round-robin, no env) makes the same
+    decisions as the native env playing the benchmark's heuristic: as many, with the same
+    episode metrics, so its rate bounds the env's."""
+    n, N = 3, small(env_id)["requests_per_episode"]
+    metrics, core = heuristic_episodes(bench, env_id, n, N)
     sim = Simulation(None, "chip", load=0.9, n_requests=N, seed=42, batch=n,
                      policy=core.controller)
     acts, state = np.full(n, -1, np.int64), np.zeros(n, np.int64)
@@ -415,23 +422,15 @@ def test_stack_infos_equals_gymnasium_add_info():
 
 def test_bench_raw_bound_simulates_the_dispatch_env(bench):
     """benchmarks/bench_env.py's raw-kernel bound for Dispatch-v0 runs the env's own episodes:
-    the kernel with `sed` compiled in, run to its end, gives the metrics of the native env
-    whose agent answers every decision with the benchmark's `sed` heuristic."""
+    its simulation (`raw_sim`: the id's controller, `sed` compiled in), run to its end, gives
+    the metrics of the native env whose agent answers every decision with the benchmark's
+    `sed` heuristic."""
     env_id, n = "octogym/Dispatch-v0", 3
     N = small(env_id)["requests_per_episode"]
-    venv = native(env_id, n, requests_per_episode=N, load=0.9)
-    core = venv.unwrapped.core
-    act = bench.heuristic(env_id, core.slices, core.K, core.Q)
-    obs, _ = venv.reset(seed=42)
-    metrics: dict[int, dict] = {}
-    while len(metrics) < n:
-        obs, _, term, _, info = venv.step(act(obs))
-        for i in np.flatnonzero(term):
-            if int(i) not in metrics:
-                m = info["final_info"]["metrics"]
-                metrics[int(i)] = {k: m[k][i] for k in m if not k.startswith("_")}
-    sim = bench.raw_sim(env_id, n, 0.9, N, 42)
-    assert bench.run_to_end(sim) > 0
+    metrics, _ = heuristic_episodes(bench, env_id, n, N)
+    # (Simulation.run, not the benchmark's run_to_end: its parallel loop is cached from the
+    # script, which a module loaded by path cannot load; both run every member to its end)
+    results = bench.raw_sim(env_id, n, 0.9, N, 42).run()
     for b in range(n):
-        want = sim.result(b).to_dict()
+        want = results[b].to_dict()
         assert {k: metrics[b][k] for k in want} == want
