@@ -49,6 +49,7 @@ from octogym.kernel.policies import (
     P_ADAPTIVE,
     P_EFT,
     P_OCTOPUS,
+    aware_home_tbu,
     decide_cluster,
     decide_tbu,
     eft_tbu,
@@ -59,8 +60,11 @@ from octogym.schedulers import SCHEDULERS, is_planner
 #: Schedulers whose TBU rule is earliest finish (``adaptive``/``octopus``: in the home cluster,
 #: then a reconfiguration-aware search that may leave it; ``eft``: over the whole machine). At the
 #: TBU level, where only the home cluster's TBUs are actions, their fallback is that same rule
-#: restricted to the home cluster, not the least-loaded TBU (docs/agents.md).
+#: restricted to the home cluster, not the least-loaded TBU (docs/agents.md): for the
+#: reconfiguration-aware ones (``AWARE_AT_HOME``) with its reconfiguration awareness
+#: (``policies.aware_home_tbu``), for ``eft`` the plain earliest finish (``eft_tbu``).
 EFT_AT_HOME = frozenset((P_ADAPTIVE, P_OCTOPUS, P_EFT))
+AWARE_AT_HOME = frozenset((P_ADAPTIVE, P_OCTOPUS))
 
 
 class Agent:
@@ -122,8 +126,10 @@ class HeuristicAgent(Agent):
       chip; ``adaptive``, ``proactive`` and ``octopus`` may prefer a nearby cluster's TBU that
       holds the TB's configuration to reconfiguring one at home) is likewise replaced: for
       ``adaptive``, ``octopus`` and ``eft`` by their own earliest-finish rule restricted to the
-      home cluster (``EFT_AT_HOME``), else (and when that finds no TBU with space) by the
-      least-loaded valid TBU of the home cluster; both cases are counted in ``self.fallbacks``.
+      home cluster (``EFT_AT_HOME``; ``adaptive``'s and ``octopus``'s with its
+      reconfiguration awareness, ``policies.aware_home_tbu``), else (and when that finds no
+      TBU with space) by the least-loaded valid TBU of the home cluster; both cases are
+      counted in ``self.fallbacks``.
     * Cluster env: the hook's cluster id is the action.
     * Place env: the hook's answer is the action exactly: TBU ``u`` is ``u``, a park in
       cluster ``c``'s backlog (``PARK_HOME`` = the home cluster) is ``T + c``. Every
@@ -199,7 +205,9 @@ class HeuristicAgent(Agent):
             return k
         self._fallback(b)
         if self.code in EFT_AT_HOME:  # the scheduler's own earliest-finish rule, at home
-            k = int(eft_tbu(M, S, b, job, home * K, (home + 1) * K)) - home * K
+            u = (aware_home_tbu(M, S, b, job, home) if self.code in AWARE_AT_HOME else
+                 eft_tbu(M, S, b, job, home * K, (home + 1) * K))
+            k = int(u) - home * K
             if 0 <= k < K and mask[k]:
                 return k
         queue = S.TB[b, L.TB_QL, home * K:(home + 1) * K].astype(np.float64)

@@ -18,11 +18,14 @@ on ``--hardware``:
 
     python benchmarks/tbu_policy_anatomy.py agents/zoo/TBUAssign-v0-planner-entity
     python benchmarks/tbu_policy_anatomy.py agents/zoo/TBUAssign-v0-planner-entity --hardware wafer
+    python benchmarks/tbu_policy_anatomy.py agents/zoo/TBUAssign-v0-planner-entity \
+        --env-kwargs '{"workflow_pool": "generated", "workflow_split": "held_out"}'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -86,11 +89,11 @@ def episodes(act: Callable, n: int, hw, **kw) -> dict[str, np.ndarray]:
     return out
 
 
-def departures(policy, n: int, hw, K: int) -> None:
+def departures(policy, n: int, hw, K: int, **kw) -> None:
     """Part 1 of the module docstring, printed."""
     eft = HeuristicAgent("eft")
     venv = gym.make_vec(ENV, num_envs=n, vectorization_mode="vector_entry_point", hardware=hw,
-                        obs_mode="entities", max_tbus=K)
+                        obs_mode="entities", max_tbus=K, **kw)
     obs, info = venv.reset(seed=[EVAL_SEED + j for j in range(n)])
     done = np.zeros(n, bool)
     total, picked, by_eft = 0, [], []
@@ -124,19 +127,25 @@ def main() -> None:
     p.add_argument("--hardware", default="chip")
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--switch-costs", type=float, nargs="*", default=[2.0, 3.0])
+    p.add_argument("--env-kwargs", type=json.loads, default={},
+                   help="JSON dict of further env options for every arm, e.g. a workflow pool")
     a = p.parse_args()
+    kw = a.env_kwargs
     K = get_hardware(a.hardware).tbus_per_cluster
     policy = make_agent(a.run)
     if getattr(policy, "entity", None) is None:
         raise SystemExit(f"{a.run}: not an entity policy")
-    print(f"{a.run} on {a.hardware}, {a.episodes} held-out episodes from seed {EVAL_SEED}")
-    departures(policy, a.episodes, a.hardware, K)
+    print(f"{a.run} on {a.hardware} {kw or ''}, {a.episodes} held-out episodes from seed "
+          f"{EVAL_SEED}")
+    departures(policy, a.episodes, a.hardware, K, **kw)
     res = {"policy": episodes(policy.act_batch, a.episodes, a.hardware, obs_mode="entities",
-                              max_tbus=K)}
+                              max_tbus=K, **kw)}
     for name in ("eft", "adaptive"):
-        res[f"tbu:{name}"] = episodes(HeuristicAgent(name).act_batch, a.episodes, a.hardware)
+        res[f"tbu:{name}"] = episodes(HeuristicAgent(name).act_batch, a.episodes, a.hardware,
+                                      **kw)
     for x in a.switch_costs:
-        res[f"eft at home, switch x{x:g}"] = episodes(switch_averse(x), a.episodes, a.hardware)
+        res[f"eft at home, switch x{x:g}"] = episodes(switch_averse(x), a.episodes, a.hardware,
+                                                      **kw)
     print("| arm | latency (us) | reconfigurations / episode | TBU time reconfiguring |")
     print("|---|---|---|---|")
     for name, r in res.items():

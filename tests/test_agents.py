@@ -62,10 +62,11 @@ def test_heuristic_agent_falls_back_to_a_valid_action(name):
 
 @pytest.mark.parametrize("name", ["eft", "adaptive"])
 def test_earliest_finish_fallback_is_its_rule_at_home(name):
-    """Where ``adaptive``/``eft`` leave the home cluster, the action is the earliest-finish
-    TBU of the home cluster (``eft_tbu`` over it), not the least-loaded one."""
+    """Where ``adaptive``/``eft`` leave the home cluster, the action is their earliest-finish
+    rule over the home cluster (``eft``: ``eft_tbu`` over it; ``adaptive``: with its
+    reconfiguration awareness, ``aware_home_tbu``), not the least-loaded TBU."""
     from octogym.kernel import fields as L
-    from octogym.kernel.policies import decide_tbu, eft_tbu
+    from octogym.kernel.policies import aware_home_tbu, decide_tbu, eft_tbu
 
     env = gym.make("octogym/TBUAssign-v0", controller=name, **KW)
     agent = HeuristicAgent(name)
@@ -77,8 +78,12 @@ def test_earliest_finish_fallback_is_its_rule_at_home(name):
         M, S = sim.model, sim.state
         job = int(S.SC[0, L.SC_DEC_JOB])
         home = int(S.RQ[0, S.JB[0, job, L.JB_REQ], L.RQ_HOME])
-        leaves = not 0 <= int(decide_tbu(M, S, 0, job, agent.code)) - home * K < K
-        at_home = int(eft_tbu(M, S, 0, job, home * K, (home + 1) * K)) - home * K
+        own = int(decide_tbu(M, S, 0, job, agent.code)) - home * K
+        leaves = not 0 <= own < K
+        if name == "adaptive" and not leaves:  # the home-only rule is the rule, at home
+            assert int(aware_home_tbu(M, S, 0, job, home)) - home * K == own
+        at_home = int(aware_home_tbu(M, S, 0, job, home) if name == "adaptive" else
+                      eft_tbu(M, S, 0, job, home * K, (home + 1) * K)) - home * K
         queue = S.TB[0, L.TB_QL, home * K:(home + 1) * K]
         a = agent.act(obs, info["action_mask"], env)
         if leaves and at_home >= 0:

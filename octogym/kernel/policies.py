@@ -356,6 +356,33 @@ def aware_tbu(M, S, b, j, u0):
     return best
 
 
+@kernel_helper
+def aware_home_tbu(M, S, b, j, c):
+    """:func:`aware_tbu` over cluster ``c``'s TBUs only: ``c``'s earliest-finish TBU
+    (:func:`eft_tbu`), charged ``switch_cost`` if it must reconfigure for job ``j``, unless a
+    TBU of ``c`` whose queued configuration matches the job's is estimated to finish it sooner
+    (the first such on ties; the plain earliest finish without ``reconf_aware``). -1 if no TBU
+    of ``c`` has space. Never called by the kernel: it is ``adaptive``'s and ``octopus``'s
+    placement where only the home cluster's TBUs are actions (``agents/base.py``, the TBU
+    env)."""
+    K = M.MI[L.MI_K]
+    u0 = eft_tbu(M, S, b, j, c * K, (c + 1) * K)
+    if u0 < 0 or param(M, PARAM_RECONF_AWARE) <= 0:
+        return u0
+    cfg = M.MB[L.MB_BLK_CFG, S.JB[b, j, L.JB_BLOCK]]
+    best = u0
+    bf = finish_at(M, S, b, j, u0)
+    if queued_cfg(M, S, b, u0) != cfg:
+        bf += switch_cost(M) - M.MI[L.MI_RECONF]
+    for u in range(c * K, (c + 1) * K):
+        if queued_cfg(M, S, b, u) == cfg and has_space(M, S, b, u):
+            f = finish_at(M, S, b, j, u)
+            if f < bf:
+                bf = f
+                best = u
+    return best
+
+
 # ---- hooks ---------------------------------------------------------------------------------
 
 
