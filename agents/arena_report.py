@@ -83,8 +83,9 @@ def learned_md(agg: Sequence[dict[str, Any]], skipped: Sequence[dict[str, str]] 
     parts.append("† the heuristic's decision at this level is not always expressible as an "
                  "action (TBU level: `static`/`reactive` defer a TB when their fixed TBU is "
                  "full, `eft`, `adaptive`, `octopus` may pick a TBU of another cluster); the "
-                 "agent then takes, in the home cluster, the earliest-finish TBU (`eft`, "
-                 "`adaptive`, `octopus`) or the least-loaded valid TBU (the others), counted in "
+                 "agent then takes, in the home cluster, the earliest-finish TBU (`eft`; "
+                 "`adaptive`, `octopus` with their reconfiguration awareness) or the "
+                 "least-loaded valid TBU (the others), counted in "
                  "`fallbacks per run`, so the row is an approximation of that heuristic, not "
                  "the heuristic itself.")
     return "\n\n".join(parts)
