@@ -460,16 +460,20 @@ def _env_spec(env_id: str) -> tuple[str, str]:
 
 
 def make_agent(spec: str | Path, **kwargs: Any) -> Agent:
-    """A scheduler name (``HeuristicAgent``), a dispatch rule name (``DispatchAgent``), a
-    planner spec such as ``"rollout:adaptive"``
-    (``octogym.agents.rollout.RolloutAgent``) or a checkpoint path (``SB3Agent``: a run
-    directory with ``final.zip`` and ``config.json``, or a checkpoint ``.zip``; ``kwargs`` go to
-    it). Anything else is a ``ValueError`` saying what is wrong (a
-    :class:`~octogym.agents.checkpoint.CheckpointError` for a path)."""
+    """A scheduler name (``HeuristicAgent``), a dispatch rule name (``DispatchAgent``),
+    ``switch_averse:<x>`` (``octogym.agents.switch_averse.SwitchAverseAgent``), a planner
+    spec such as ``"rollout:adaptive"`` (``octogym.agents.rollout.RolloutAgent``) or a
+    checkpoint path (``SB3Agent``: a run directory with ``final.zip`` and ``config.json``, or
+    a checkpoint ``.zip``; ``kwargs`` go to it). Anything else is a ``ValueError`` saying what
+    is wrong (a :class:`~octogym.agents.checkpoint.CheckpointError` for a path)."""
     if isinstance(spec, str) and spec in SCHEDULERS:
         return HeuristicAgent(spec)
     if isinstance(spec, str) and spec in DISPATCH_RULES:
         return DispatchAgent(spec)
+    if isinstance(spec, str) and spec.split(":")[0] == "switch_averse":
+        from octogym.agents.switch_averse import SwitchAverseAgent
+
+        return SwitchAverseAgent(spec)
     if isinstance(spec, str) and is_planner(spec):
         from octogym.agents.rollout import RolloutAgent
 

@@ -13,6 +13,11 @@ cluster's, as in training); paired differences with 95 % t-intervals and sign-fl
     python benchmarks/tbu_hardware_transfer.py runs/main-entity16-s1 --hardware chip \\
         --workflows octogym/data/bench/gen0.json octogym/data/bench/gen1.json \\
         octogym/data/bench/gen2.json     # held-out generated workflows
+
+``--heuristics`` takes any ``make_agent`` spec that acts at the TBU level (a scheduler name,
+``switch_averse:<x>``); ``--env-kwargs`` (a JSON dict) goes to every arm's env, e.g. the
+``max_blocks`` a run was trained with, or ``{"workflow_pool": "generated", "workflow_split":
+"held_out"}``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import json
 import numpy as np
 
 import octogym  # noqa: F401  (registers the ids)
-from octogym.agents import HeuristicAgent, make_agent
+from octogym.agents import make_agent
 from octogym.agents.heldout import play_held_out
 from octogym.evaluation import EVAL_SEED
 from octogym.evaluation.stats import mean_ci, sign_flip_p
@@ -41,13 +46,15 @@ def main() -> None:
     p.add_argument("--workflows", nargs="+", default=None,
                    help="workflow files or suite names (default: the env's whole suite), e.g. "
                         "the benchmark's generated octogym/data/bench/gen*.json")
+    p.add_argument("--env-kwargs", type=json.loads, default={},
+                   help="JSON dict of further env options for every arm")
     a = p.parse_args()
-    wf = {} if a.workflows is None else {"workflows": a.workflows}
+    wf = {**a.env_kwargs, **({} if a.workflows is None else {"workflows": a.workflows})}
     hw = json.loads(a.hardware) if a.hardware.lstrip().startswith("{") else a.hardware
     k = get_hardware(hw).tbus_per_cluster
     res: dict[str, np.ndarray] = {}
     for name in a.heuristics:
-        agent = HeuristicAgent(name)
+        agent = make_agent(name)
         res[f"tbu:{name}"] = play_held_out(ENV, agent.act_batch, a.episodes, hardware=hw, **wf)
     for run in a.runs:
         agent = make_agent(run)

@@ -13,7 +13,8 @@ on ``--hardware``:
 3. reconfiguration-averse earliest-finish rules at home (``eft`` whose estimate of a TBU that
    must reconfigure is charged ``x - 1`` more reconfigurations, ``x`` in ``--switch-costs``;
    ``x = 2`` is the cost-aware placement of ``adaptive``/``octopus``, ``policies.aware_tbu``,
-   restricted to the home cluster): does such a rule explain the policy's gain? Paired
+   restricted to the home cluster; the registered ``switch_averse:<x>`` agent,
+   agents/switch_averse.py): does such a rule explain the policy's gain? Paired
    differences with 95 % t-intervals and sign-flip p.
 
     python benchmarks/tbu_policy_anatomy.py agents/zoo/TBUAssign-v0-planner-entity
@@ -33,44 +34,15 @@ import numpy as np
 
 import octogym  # noqa: F401  (registers the ids)
 from octogym.agents import HeuristicAgent, make_agent
-from octogym.agents.base import _vector_sim
+from octogym.agents.switch_averse import SwitchAverseAgent
 from octogym.envs.entities import ENTITY_FEATURES
 from octogym.evaluation import EVAL_SEED
 from octogym.evaluation.stats import mean_ci, sign_flip_p
 from octogym.hardware import get_hardware
-from octogym.kernel import fields as L
-from octogym.kernel.policies import finish_at, queued_cfg
 
 ENV = "octogym/TBUAssign-v0"
 TBU_COLS = [f.name for f in ENTITY_FEATURES["tbu"]]
 EPISODE_METRICS = ("latency_mean", "reconfigurations", "idle_reconfiguring")
-
-
-def switch_averse(x: float) -> Callable:
-    """``act_batch`` of the earliest-finish rule at home whose TBUs that must reconfigure for
-    the TB are charged ``x`` reconfigurations in all (lowest index on ties)."""
-
-    def act(obs, masks, venv):
-        sim = _vector_sim(venv, "switch_averse")
-        M, S, K = sim.model, sim.state, sim.hw.tbus_per_cluster
-        out = np.zeros(len(masks), np.int64)
-        for b in range(len(masks)):
-            job = int(S.SC[b, L.SC_DEC_JOB])
-            if job < 0:
-                continue
-            home = int(S.RQ[b, S.JB[b, job, L.JB_REQ], L.RQ_HOME])
-            cfg = M.MB[L.MB_BLK_CFG, S.JB[b, job, L.JB_BLOCK]]
-            best, bf = 0, np.inf
-            for k in np.flatnonzero(masks[b][:K]):
-                u = home * K + int(k)
-                f = finish_at(M, S, b, job, u)
-                if queued_cfg(M, S, b, u) != cfg:
-                    f += (x - 1.0) * M.MI[L.MI_RECONF]
-                if f < bf:
-                    bf, best = f, int(k)
-            out[b] = best
-        return out
-    return act
 
 
 def episodes(act: Callable, n: int, hw, **kw) -> dict[str, np.ndarray]:
@@ -144,7 +116,8 @@ def main() -> None:
         res[f"tbu:{name}"] = episodes(HeuristicAgent(name).act_batch, a.episodes, a.hardware,
                                       **kw)
     for x in a.switch_costs:
-        res[f"eft at home, switch x{x:g}"] = episodes(switch_averse(x), a.episodes, a.hardware,
+        agent = SwitchAverseAgent(f"switch_averse:{x:g}")
+        res[f"eft at home, switch x{x:g}"] = episodes(agent.act_batch, a.episodes, a.hardware,
                                                       **kw)
     print("| arm | latency (us) | reconfigurations / episode | TBU time reconfiguring |")
     print("|---|---|---|---|")
