@@ -4,11 +4,17 @@
 on evaluation scenarios (``octogym.evaluation.SCENARIOS``), paired by seed against ``fifo``
 (common random numbers: a per-seed latency ratio, mean with its 95% Student-t interval, as
 ``octogym.headroom`` pairs its arms), beside the room left: ``fifo``'s mean latency over the
-seed's lower bound (``octogym.bounds``) minus one. ``--load X`` plays every scenario at offered
-load ``X`` in its own basis (``octogym.headroom.with_load``; ``env-*``: the envs' ``load``).
+seed's lower bound (``octogym.bounds``) minus one. ``--settings`` adds the rollout planner at
+the dispatch level (``octogym.planner``, e.g. ``level=dispatch,k=0,R=1,H=8,resample=0``, the
+oracle) under each policy, its base move and its rollouts' dispatch being that policy's best
+rule (lowest mean latency), paired against that rule and against ``fifo``. ``--load X``
+plays every scenario at offered load ``X`` in its own basis (``octogym.headroom.with_load``;
+``env-*``: the envs' ``load``).
 
     python benchmarks/dispatch_headroom.py --scenarios mix-chip,env-chip --seeds 8
     python benchmarks/dispatch_headroom.py --scenarios env-chip --policy eft,adaptive --load 1.1
+    python benchmarks/dispatch_headroom.py --scenarios env-chip --policy proactive --load 1.5 \
+        --requests 400 --seeds 3 --settings level=dispatch,k=0,R=1,H=8,resample=0
 """
 
 from __future__ import annotations
@@ -18,8 +24,7 @@ import time
 
 import numpy as np
 
-from octogym.evaluation import EVAL_SEED, SCENARIOS
-from octogym.evaluation import Scenario
+from octogym.evaluation import EVAL_SEED, SCENARIOS, Scenario
 from octogym.headroom import bound_rows, mean_ci, with_load
 from octogym.kernel.dispatch import DISPATCH_RULES
 from octogym.simulator import Simulation
@@ -40,6 +45,8 @@ def main() -> None:
     ap.add_argument("--policy", default="adaptive")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--requests", type=int, default=None, help="default: the scenario's")
+    ap.add_argument("--settings", nargs="*", default=[],
+                    help="dispatch-level planner settings 'level=dispatch,k=..,R=..,H=..[,..]'")
     ap.add_argument("--load", type=float, default=None,
                     help="offered load in each scenario's basis (default: the scenario's)")
     a = ap.parse_args()
@@ -62,6 +69,20 @@ def main() -> None:
                 print(f"| {sc.name} | {policy} | {r} | {m:,.0f} +- {h:,.0f} | {d:+.2%} +- "
                       f"{dh:.2%} | {room:.1%} +- {rh:.1%} |", flush=True)
             print(f"<!-- {sc.name} {policy}: {time.perf_counter() - t0:.0f} s -->")
+            best = min(lat, key=lambda r: lat[r].mean())
+            for s in a.settings:
+                if "level=dispatch" not in s:
+                    raise SystemExit(f"--settings {s!r}: the planner here is dispatch-level "
+                                     "(level=dispatch)")
+                t0 = time.perf_counter()
+                x = latencies(sc, f"rollout:{policy}:{s}", best, a.seeds, a.requests)
+                m, h = mean_ci(x)
+                d, dh = mean_ci(x / lat["fifo"] - 1.0)
+                e, eh = mean_ci(x / lat[best] - 1.0)
+                print(f"| {sc.name} | {policy} | planner {s} over {best} | {m:,.0f} +- {h:,.0f} "
+                      f"| {d:+.2%} +- {dh:.2%} (vs {best}: {e:+.2%} +- {eh:.2%}) | "
+                      f"{room:.1%} +- {rh:.1%} |", flush=True)
+                print(f"<!-- {sc.name} {policy} planner: {time.perf_counter() - t0:.0f} s -->")
 
 
 if __name__ == "__main__":
