@@ -11,7 +11,15 @@ also plays each checkpoint sampling its actions (its seeded torch generator) ins
 argmax: at Place a near-uniform policy's argmax can be one park row everywhere, which is no
 fair picture of what it learned.
 
+Without runs, ``--env`` and ``--env-kwargs`` (as ``train.py``'s) name the level and scenario;
+``--agents`` adds any ``make_agent`` specs (a planner such as
+``rollout:reactive:level=tbu,k=4,R=4,H=8,z=2``, a checkpoint) played with those options: the
+room at that level under that controller, measured through the env.
+
     python benchmarks/level_learned.py runs/place-vr-s1 runs/place-entity-s1
+    python benchmarks/level_learned.py --env octogym/TBUAssign-v0 --episodes 10 --env-kwargs \
+        load=1.5 requests_per_episode=400 controller=reactive \
+        --agents rollout:reactive:level=tbu,k=4,R=4,H=8,z=2
 """
 
 from __future__ import annotations
@@ -39,7 +47,12 @@ def scenario_of(agent: object) -> tuple[str, dict]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", help="ppo_native run folders or checkpoints (one env)")
+    p.add_argument("runs", nargs="*", help="ppo_native run folders or checkpoints (one env)")
+    p.add_argument("--env", default=None, help="env id when no runs are given")
+    p.add_argument("--env-kwargs", nargs="*", default=[],
+                   help="env options (as train.py's) when no runs are given")
+    p.add_argument("--agents", nargs="*", default=[],
+                   help="more make_agent specs (planners, ...) played with the scenario's options")
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--stochastic", action="store_true",
                    help="also play each checkpoint with sampled actions (row '<run> sampled')")
@@ -47,9 +60,17 @@ def main() -> None:
     a = p.parse_args()
     agents = {run: make_agent(run) for run in a.runs}
     scen = {repr(scenario_of(ag)) for ag in agents.values()}
-    if len(scen) != 1:
+    if len(scen) > 1:
         raise SystemExit(f"the runs differ in env id or scenario options: {sorted(scen)}")
-    env_id, kw = scenario_of(next(iter(agents.values())))
+    if agents:
+        if a.env or a.env_kwargs:
+            raise SystemExit("--env / --env-kwargs are for runs-less calls (the runs carry theirs)")
+        env_id, kw = scenario_of(next(iter(agents.values())))
+    elif a.env:
+        from octogym.commands.train import parse_env_kwargs
+        env_id, kw = a.env, parse_env_kwargs(a.env_kwargs)
+    else:
+        raise SystemExit("give run folders, or --env (and --env-kwargs) for the scenario")
     heur: dict[str, np.ndarray] = {}
     for name in a.heuristics:
         lat = play_held_out(env_id, HeuristicAgent(name).act_batch, a.episodes, **kw)
@@ -60,6 +81,8 @@ def main() -> None:
             heur[f"{same}={name}"] = heur.pop(same)
     learned = {run: play_held_out(env_id, ag.act_batch, a.episodes, **ag.env_kwargs)
                for run, ag in agents.items()}
+    for spec in a.agents:
+        learned[spec] = play_held_out(env_id, make_agent(spec).act_batch, a.episodes, **kw)
     if a.stochastic:
         for run in a.runs:
             ag = make_agent(run, deterministic=False)

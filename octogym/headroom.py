@@ -22,7 +22,10 @@ mixes ``mix-{chip,wafer}[-light]`` of :mod:`octogym.evaluation`) and each evalua
   (:data:`PROVISION_SETTINGS`).
 
 ``--reconfig-cycles N`` plays every scenario on its hardware with ``reconfig_cycles = N`` (a
-slower reconfiguration; the scenario's name gets ``@reconfN``).
+slower reconfiguration; the scenario's name gets ``@reconfN``). ``--load X`` plays every
+scenario at offered load ``X`` in the scenario's own basis (:class:`Scenario`: ``env-*`` count
+it as the envs' ``load``, a fraction of the initial phase's capacity; the ``mix-*`` ones as a
+fraction of the peak phase's or of ``static``'s capacity); the name gets ``@loadX``.
 
 Rows pair by seed (common random numbers), so each arm's change against the best heuristic is
 a per-seed ratio with a 95% Student-t interval over the seeds; ``room`` is the best
@@ -32,6 +35,7 @@ gain), ``closed`` the share of that room an arm takes.
     python evaluate.py --scenarios headroom --seeds 10 --requests 100 --out results
     python -m octogym.headroom --scenarios mix-wafer --settings level=tbu,k=4,R=4,H=4,z=2
     python -m octogym.headroom --scenarios env-chip --levels provision --reconfig-cycles 200000
+    python -m octogym.headroom --scenarios env-chip --load 1.1 --settings level=place,k=8,R=1,H=8
 """
 
 from __future__ import annotations
@@ -79,6 +83,14 @@ def with_reconfig(scenario: Scenario, cycles: int) -> Scenario:
     """``scenario`` on its hardware with ``reconfig_cycles = cycles`` (name ``...@reconfN``)."""
     hw = dataclasses.replace(get_hardware(scenario.hardware), reconfig_cycles=int(cycles))
     return dataclasses.replace(scenario, name=f"{scenario.name}@reconf{cycles}", hardware=hw)
+
+
+def with_load(scenario: Scenario, load: float) -> Scenario:
+    """``scenario`` at offered load ``load`` in its own basis (name ``...@loadX``)."""
+    load = float(load)
+    if not np.isfinite(load) or load <= 0:
+        raise ValueError(f"load must be a positive number, got {load!r}")
+    return dataclasses.replace(scenario, name=f"{scenario.name}@load{load:g}", load=load)
 
 
 def simulation(scenario: Scenario, policy: str, seeds: int, n_requests: int | None,
@@ -142,11 +154,12 @@ def bound_rows(scenario: Scenario, seeds: int, n_requests: int | None) -> list[d
 
 def run_headroom(scenarios: Sequence[str], seeds: int, n_requests: int | None,
                  settings: Sequence[str] = PLANNER_SETTINGS, log: Any = print,
-                 levels: Sequence[str] = ("machine",), reconfig_cycles: int | None = None
-                 ) -> list[dict[str, Any]]:
+                 levels: Sequence[str] = ("machine",), reconfig_cycles: int | None = None,
+                 load: float | None = None) -> list[dict[str, Any]]:
     """Every arm of every scenario (module docstring): tidy rows, one per (scenario, arm,
     seed); the best heuristic's rows are repeated under arm ``best``. ``levels``: the whole
-    machine's planner ``settings`` (``machine``) and / or the Provision level's arms."""
+    machine's planner ``settings`` (``machine``) and / or the Provision level's arms;
+    ``reconfig_cycles`` / ``load``: every scenario with that reconfiguration time / load."""
     bad = sorted(set(levels) - set(LEVELS))
     if bad:
         raise ValueError(f"levels {bad} unknown: choose from {list(LEVELS)}")
@@ -155,7 +168,9 @@ def run_headroom(scenarios: Sequence[str], seeds: int, n_requests: int | None,
         sc = SCENARIOS[name]
         if reconfig_cycles is not None:
             sc = with_reconfig(sc, reconfig_cycles)
-            name = sc.name
+        if load is not None:
+            sc = with_load(sc, load)
+        name = sc.name
         heur: dict[str, list[dict[str, Any]]] = {}
         for h in SCHEDULERS:
             heur[h] = run_arm(sc, h, seeds, n_requests)
@@ -253,14 +268,14 @@ def write_report(rows: Sequence[dict[str, Any]], out: Path, seeds: int,
 def main(out: Path, seeds: int | None, n_requests: int | None,
          scenarios: Sequence[str] = HEADROOM_SCENARIOS,
          settings: Sequence[str] = PLANNER_SETTINGS, levels: Sequence[str] = ("machine",),
-         reconfig_cycles: int | None = None) -> int:
+         reconfig_cycles: int | None = None, load: float | None = None) -> int:
     """``evaluate.py --scenarios headroom`` (default 10 seeds)."""
     seeds = seeds or 10
     t0 = time.perf_counter()
     rows = run_headroom(scenarios, seeds, n_requests, settings,
                         log=lambda m: print(f"[{time.perf_counter() - t0:6.0f} s] {m}",
                                             flush=True),
-                        levels=levels, reconfig_cycles=reconfig_cycles)
+                        levels=levels, reconfig_cycles=reconfig_cycles, load=load)
     print(write_report(rows, out, seeds, n_requests))
     print(f"wrote {out}/headroom.md, headroom.csv, headroom_runs.csv")
     return 0
@@ -271,7 +286,7 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser(description="the headroom report (module docstring)")
     ap.add_argument("--scenarios", nargs="+", default=list(HEADROOM_SCENARIOS))
-    ap.add_argument("--settings", nargs="+", default=list(PLANNER_SETTINGS),
+    ap.add_argument("--settings", nargs="*", default=list(PLANNER_SETTINGS),
                     help="planner settings 'level=..,k=..,R=..,H=..[,z=..][,resample=..]'")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--requests", type=int, default=None)
@@ -281,6 +296,9 @@ if __name__ == "__main__":
                     "the Provision level's rules and planner (module docstring)")
     ap.add_argument("--reconfig-cycles", type=int, default=None,
                     help="play every scenario with this reconfiguration time (cycles)")
+    ap.add_argument("--load", type=float, default=None,
+                    help="play every scenario at this offered load, in its own basis "
+                    "(env-*: the envs' load; module docstring)")
     a = ap.parse_args()
     raise SystemExit(main(a.out, a.seeds, a.requests, a.scenarios, a.settings, a.levels,
-                          a.reconfig_cycles))
+                          a.reconfig_cycles, a.load))

@@ -1,10 +1,14 @@
 """The rollout planner: a scheduler stronger than its base heuristic, by simulation.
 
-At a decision of member ``b`` (a TB's TBU, or a request's home cluster) the planner
+At a decision of member ``b`` (a TB's TBU, a request's home cluster, a Place or Provision
+decision, or which waiting TB a freed TBU runs next) the planner
 
 1. lists candidate actions: the base scheduler's own choice (``POLICY_ACTION``: the kernel
-   resolves the decision exactly as the base would) and every valid action (``k = 0``), or the
-   ``k - 1`` least-loaded ones (fewest queued jobs; for clusters queued plus backlogged);
+   resolves the decision exactly as the base would; at the dispatch level the run's dispatch
+   rule, ``Simulation(dispatch=...)``) and every valid action (``k = 0``), or the ``k - 1``
+   least-loaded ones (fewest queued jobs; for clusters queued plus backlogged; at the dispatch
+   level the first candidates in the kernel's order: the TBU's queue from its head, then the
+   cluster's backlog, oldest first);
 2. clones ``b`` into ``R`` scratch rows per candidate (:mod:`octogym.kernel.fork`); with
    ``resample=1`` replica ``r`` of every candidate gets the same fresh seed, so the rollouts
    draw a future the run has not drawn yet (arrivals, durations of TBs not yet created, branch
@@ -35,13 +39,16 @@ import numpy as np
 
 from octogym.kernel import fields as L
 from octogym.kernel.build import cache_aligned_zeros
+from octogym.kernel.dispatch import dispatch_count
 from octogym.kernel.fork import clone_rows, match_pools, run_rows
 from octogym.kernel.layout import (
     DEC_CLUSTER,
+    DEC_DISPATCH,
     DEC_PLACE,
     DEC_PROVISION,
     DEC_TBU,
     EXT_CLUSTER,
+    EXT_DISPATCH,
     EXT_PLACE,
     EXT_PROVISION,
     EXT_TBU,
@@ -60,7 +67,7 @@ if TYPE_CHECKING:
     from octogym.simulator import Simulation
 
 LEVELS = {"tbu": EXT_TBU, "cluster": EXT_CLUSTER, "both": EXT_TBU | EXT_CLUSTER,
-          "place": EXT_PLACE, "provision": EXT_PROVISION}
+          "place": EXT_PLACE, "provision": EXT_PROVISION, "dispatch": EXT_DISPATCH}
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,10 @@ class RolloutPlanner:
             load = np.concatenate([ql[us], np.full(waits.size, Q)])  # waits rank last
         elif kind == DEC_PROVISION:
             acts, load = self._provision_candidates(b)
+        elif kind == DEC_DISPATCH:  # candidate i of the freed TBU (octogym/kernel/dispatch.py)
+            acts = np.arange(int(dispatch_count(self.sim.model, S, b,
+                                                int(S.SC[b, L.SC_DEC_TBU]), self.pol)))
+            load = acts
         else:
             raise RuntimeError(f"member {b}: no decision is pending")
         if self.cfg.k > 0:

@@ -149,7 +149,9 @@ PLANNERS: dict[str, Planner] = {p.name: p for p in (
             {"level": ("both", "decision levels the planner takes over: tbu, cluster or both; "
                                 "or place (any TBU or a wait, as octogym/Place-v0); or "
                                 "provision (an epoch's reconfigurations, as "
-                                "octogym/Provision-v0); the base decides the others"),
+                                "octogym/Provision-v0); or dispatch (which waiting TB a freed "
+                                "TBU runs next, as octogym/Dispatch-v0; the base's move is the "
+                                "run's dispatch rule); the base decides the others"),
              "k": (0, "candidates per decision: 0 = every valid action, else the base's choice "
                       "plus the k-1 least-loaded others (cost grows linearly in k)"),
              "R": (4, "forks per candidate, each with a resampled future (common across "

@@ -227,3 +227,48 @@ def test_reactive_serves_a_configuration_an_agent_left_unheld():
             j = int(S.JB[0, j, L.JB_NEXT])
     held = set(S.TB[0, L.TB_CFG].tolist())
     assert int(S.SC[0, L.SC_N_DONE]) > 5 and waiting_for <= held
+
+
+@pytest.mark.parametrize("rule", ["fifo", "srw"])
+def test_dispatch_level_k1_is_the_rule_and_candidates_are_the_kernels(rule):
+    """At the dispatch level the base's move is the run's dispatch rule (k = 1 replays it bit
+    for bit); the oracle's candidates are every dispatch candidate of the freed TBU."""
+    from octogym.kernel import fields as L
+    from octogym.kernel.dispatch import dispatch_count
+    from octogym.kernel.layout import EXT_DISPATCH, ST_DECISION
+    from octogym.planner import RolloutPlanner
+
+    kw = dict(hardware="chip", load=1.5, n_requests=60, seed=3, batch=2, dispatch=rule)
+    ref = [r.to_dict() for r in Simulation(policy="eft", **kw).run()]
+    one = Simulation(policy="rollout:eft:level=dispatch,k=1", **kw)
+    assert [r.to_dict() for r in one.run()] == ref
+    assert one.planner_stats["decisions"] > 0
+    sim = Simulation(policy="eft", **kw)
+    st = sim.advance(ext=EXT_DISPATCH)
+    b = int(np.flatnonzero(st == ST_DECISION)[0])
+    planner = RolloutPlanner(sim, RolloutConfig.parse("rollout:eft:level=dispatch,k=0"))
+    n = int(dispatch_count(sim.model, sim.state, b, int(sim.state.SC[b, L.SC_DEC_TBU]),
+                           sim.policy))
+    assert n >= 2 and planner.candidates(b) == [-2, *range(n)]
+    orc = Simulation(policy="rollout:eft:level=dispatch,k=0,R=1,H=4,resample=0", **kw)
+    assert all(r.n_requests == 60 for r in orc.run())
+    assert orc.planner_stats["rollouts"] > orc.planner_stats["decisions"]
+
+
+def test_headroom_load_option_plays_the_scenario_at_that_load():
+    from octogym.evaluation import SCENARIOS
+    from octogym.headroom import run_headroom, with_load
+
+    sc = with_load(SCENARIOS["env-chip"], 1.3)
+    assert (sc.name, sc.load, sc.sim_load(50)) == ("env-chip@load1.3", 1.3, 1.3)  # envs' basis
+    busy = with_load(SCENARIOS["mix-chip"], 0.9)
+    assert busy.sim_load(4000) == pytest.approx(SCENARIOS["mix-chip"].sim_load(4000) * 0.9 / 0.7)
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="load must be"):
+            with_load(sc, bad)
+    rows = run_headroom(["env-chip"], 2, 30, [], log=lambda m: None, load=1.3)
+    heavy = {r["seed"]: r["latency_mean"] for r in rows if r["arm"] == "eft"}
+    assert {r["scenario"] for r in rows} == {"env-chip@load1.3"}
+    base = run_headroom(["env-chip"], 2, 30, [], log=lambda m: None)
+    light = {r["seed"]: r["latency_mean"] for r in base if r["arm"] == "eft"}
+    assert heavy != light  # the load reached the runs
