@@ -120,10 +120,16 @@ def check_training_seeds(agent: Any) -> None:
 
 def _spaces_fit(arm: Arm, hardware: str) -> str | None:
     """Why a learned ``arm`` cannot act on ``hardware`` (observation or action size), or
-    ``None`` if it can (an entity policy can act on any hardware)."""
-    if arm.size_agnostic:
-        return None
+    ``None`` if it can (an entity policy can act on any hardware whose action count at its
+    level is the one it was trained with: the TBU level's ``max_tbus`` rows, not Place's one
+    row per TBU and cluster of the machine)."""
     dec = DECISIONS[arm.level]
+    if arm.size_agnostic:
+        n = [dec.n_actions(get_hardware(hardware_from_label(h))) for h in (arm.hardware, hardware)]
+        if n[0] != n[1]:
+            return (f"trained on {arm.hardware} ({n[0]} actions); {hardware} has {n[1]} "
+                    f"actions at this level")
+        return None
     shapes = []
     for h in (arm.hardware, hardware):
         hw = get_hardware(hardware_from_label(h))
