@@ -114,7 +114,38 @@ def _vector_sim(env_state: Any, who: str):
     return sim
 
 
-class HeuristicAgent(Agent):
+class StateAgent(Agent):
+    """An agent that decides from the env's simulation state, member by member: a subclass
+    gives ``_decide(sim, b, mask) -> action`` for member ``b``'s pending decision, and this
+    class plays it in a single env (``act``) or for every waiting member of a native vector env
+    (``act_batch``); ``_start_batch(B)`` may size per-member bookkeeping first."""
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
+        return self._decide(_octo_env(env_state).sim, 0, np.asarray(mask, bool))
+
+    def act_batch(self, obs: Any, masks: np.ndarray, env_state: Any = None,
+                  rows: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`act` for every member ``rows`` of a native vector env (``env_state``: the
+        vector env, or its ``.core``), each on its own member's state; entries outside
+        ``rows`` are 0."""
+        sim = _vector_sim(env_state, f"{type(self).__name__}.act_batch")
+        B = sim.state.SC.shape[0]
+        self._start_batch(B)
+        rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
+        masks = np.asarray(masks, bool)
+        out = np.zeros(B, np.int64)
+        for b in rows:
+            out[b] = self._decide(sim, int(b), masks[b])
+        return out
+
+    def _start_batch(self, B: int) -> None:
+        """Before a batch of ``B`` members (default: nothing)."""
+
+    def _decide(self, sim: Any, b: int, mask: np.ndarray) -> int:
+        raise NotImplementedError
+
+
+class HeuristicAgent(StateAgent):
     """Acts as registered scheduler ``name`` would: it calls the scheduler's compiled decision
     hook (``octogym.kernel.policies.decide_tbu`` / ``decide_cluster`` with the scheduler's
     kernel code) on the env's simulation state at the pending decision.
@@ -156,26 +187,12 @@ class HeuristicAgent(Agent):
         self.fallbacks = 0
         self.member_fallbacks = np.zeros(1, np.int64)
 
-    def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
-        env = _octo_env(env_state)
-        return self._decide(env.sim, 0, np.asarray(mask, bool))
-
-    def act_batch(self, obs: np.ndarray, masks: np.ndarray, env_state: Any = None,
-                  rows: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`act` for every member ``rows`` of a native vector env (``env_state``: the
-        vector env, or its ``.core``); member ``b``'s hook runs on member ``b``'s state, so
-        its policy state and random draws are that member's own. Fallbacks are counted in
-        ``self.fallbacks`` and per member in ``self.member_fallbacks``."""
-        sim = _vector_sim(env_state, "HeuristicAgent.act_batch")
-        B = sim.state.SC.shape[0]
+    def _start_batch(self, B: int) -> None:
+        """Member ``b``'s hook runs on member ``b``'s state, so its policy state and random
+        draws are that member's own; fallbacks are counted in ``self.fallbacks`` and per
+        member in ``self.member_fallbacks`` (sized here)."""
         if self.member_fallbacks.shape[0] != B:
             self.member_fallbacks = np.zeros(B, np.int64)
-        rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
-        masks = np.asarray(masks, bool)
-        out = np.zeros(B, np.int64)
-        for b in rows:
-            out[b] = self._decide(sim, int(b), masks[b])
-        return out
 
     def _decide(self, sim: Any, b: int, mask: np.ndarray) -> int:
         M, S = sim.model, sim.state
@@ -233,7 +250,7 @@ class HeuristicAgent(Agent):
             self.member_fallbacks[b] += 1
 
 
-class DispatchAgent(Agent):
+class DispatchAgent(StateAgent):
     """Dispatch rule ``name`` (``octogym.kernel.dispatch.DISPATCH_RULES``: ``fifo``, ``sed``,
     ``srw``, ``oldest``, ``config_match``) at the ``Dispatch`` envs' decisions: it calls the
     kernel's compiled ``dispatch_rule`` on the env's state, so through an env it does exactly
@@ -245,21 +262,7 @@ class DispatchAgent(Agent):
         self.name = name
         self.code = DISPATCH_RULES[name]
 
-    def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
-        return self._decide(_octo_env(env_state).sim, 0)
-
-    def act_batch(self, obs: np.ndarray, masks: np.ndarray, env_state: Any = None,
-                  rows: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`act` for every member ``rows`` of a native vector env (``env_state``)."""
-        sim = _vector_sim(env_state, "DispatchAgent.act_batch")
-        B = sim.state.SC.shape[0]
-        rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
-        out = np.zeros(B, np.int64)
-        for b in rows:
-            out[b] = self._decide(sim, int(b))
-        return out
-
-    def _decide(self, sim: Any, b: int) -> int:
+    def _decide(self, sim: Any, b: int, mask: np.ndarray) -> int:
         S = sim.state
         if int(S.SC[b, L.SC_DEC_KIND]) != DEC_DISPATCH:
             raise RuntimeError(f"member {b}: no dispatch decision is pending (call reset(), "

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from octogym.agents.base import Agent, _octo_env, _vector_sim
+from octogym.agents.base import StateAgent
 from octogym.kernel import fields as L
 from octogym.kernel.layout import DEC_TBU
 from octogym.kernel.policies import finish_at, queued_cfg
@@ -48,7 +48,7 @@ def parse_cost(spec: str) -> float:
     return cost
 
 
-class SwitchAverseAgent(Agent):
+class SwitchAverseAgent(StateAgent):
     """The rule of the module docstring, as an :class:`octogym.agents.base.Agent`."""
 
     def __init__(self, spec: str) -> None:
@@ -57,21 +57,6 @@ class SwitchAverseAgent(Agent):
         self.cost = parse_cost(spec)
         self.name = f"{PREFIX}:{self.cost:g}"
         self.fallbacks = 0
-
-    def act(self, obs: np.ndarray, mask: np.ndarray, env_state: Any = None) -> int:
-        return self._decide(_octo_env(env_state).sim, 0, np.asarray(mask, bool))
-
-    def act_batch(self, obs: Any, masks: np.ndarray, env_state: Any = None,
-                  rows: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`act` for every member ``rows`` of a native vector env (``env_state``)."""
-        sim = _vector_sim(env_state, "SwitchAverseAgent.act_batch")
-        B = sim.state.SC.shape[0]
-        rows = np.arange(B) if rows is None else np.asarray(rows, np.int64)
-        masks = np.asarray(masks, bool)
-        out = np.zeros(B, np.int64)
-        for b in rows:
-            out[b] = self._decide(sim, int(b), masks[b])
-        return out
 
     def _decide(self, sim: Any, b: int, mask: np.ndarray) -> int:
         M, S, K = sim.model, sim.state, sim.hw.tbus_per_cluster
