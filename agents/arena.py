@@ -120,16 +120,11 @@ def check_training_seeds(agent: Any) -> None:
 
 def _spaces_fit(arm: Arm, hardware: str) -> str | None:
     """Why a learned ``arm`` cannot act on ``hardware`` (observation or action size), or
-    ``None`` if it can (an entity policy can act on any hardware whose action count at its
-    level is the one it was trained with: the TBU level's ``max_tbus`` rows, not Place's one
-    row per TBU and cluster of the machine)."""
-    dec = DECISIONS[arm.level]
+    ``None`` if it can (an entity policy acts on any hardware: its weights score rows, however
+    many the machine has)."""
     if arm.size_agnostic:
-        n = [dec.n_actions(get_hardware(hardware_from_label(h))) for h in (arm.hardware, hardware)]
-        if n[0] != n[1]:
-            return (f"trained on {arm.hardware} ({n[0]} actions); {hardware} has {n[1]} "
-                    f"actions at this level")
         return None
+    dec = DECISIONS[arm.level]
     shapes = []
     for h in (arm.hardware, hardware):
         hw = get_hardware(hardware_from_label(h))

@@ -21,7 +21,6 @@ it, so it cannot corrupt the state.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +48,7 @@ from octogym.kernel.loop import NO_ACTION, run_member
 from octogym.limits import TimeHorizonError
 from octogym.rng import member_seed
 from octogym.simulator import Simulation
-from octogym.threads import threaded_steps
+from octogym.threads import serial_and_parallel, threaded_steps
 from octogym.workflows import expected_frequencies
 from octogym.workflows.model import TaskBlock
 from octogym.workflows.splits import pool_workflows
@@ -140,17 +139,7 @@ def _step_members(M, S, c, m, rows, resume, actions, reward, term, trunc):
         observe_member(b, M, S, c, obs, mask, home)
 
 
-def _named(fn, name: str):
-    """A copy of ``fn`` under another name: numba's on-disk cache is keyed by the function's
-    qualified name, so the serial and parallel compilations of one body need two names (with
-    one, whichever was compiled first is loaded for both)."""
-    f = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
-    f.__qualname__ = name
-    return f
-
-
-step_serial = njit(cache=True)(_named(_step_members, "step_serial"))
-step_parallel = njit(cache=True, parallel=True)(_named(_step_members, "step_parallel"))
+step_serial, step_parallel = serial_and_parallel(_step_members, "step")
 
 
 def _run_members(M, S, pol, ext, until, rows):
@@ -163,8 +152,7 @@ def _run_members(M, S, pol, ext, until, rows):
         SC[b, L.SC_STATUS] = run_member(M, S, b, pol, ext, until, NO_ACTION)
 
 
-run_serial = njit(cache=True)(_named(_run_members, "run_serial"))
-run_parallel = njit(cache=True, parallel=True)(_named(_run_members, "run_parallel"))
+run_serial, run_parallel = serial_and_parallel(_run_members, "run")
 
 
 class KernelBatch:

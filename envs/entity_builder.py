@@ -10,12 +10,12 @@ compile-time constants.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from octogym.envs.core import _named
 from octogym.envs.entities import ENTITY_FEATURES, HOP_SCALE
 from octogym.kernel import fields as L
 from octogym.kernel.layout import TBU_IDLE, TBU_RECONF, TBU_RUN
+from octogym.threads import serial_and_parallel
 from octogym.workflows.compiled import TASK
 
 
@@ -285,5 +285,4 @@ def _build_rows(rows, pending, job, home, start, focus_cfg, focus_tbu, cands, ca
             b_mask[b, r] = 1
 
 
-build_rows_serial = njit(cache=True)(_named(_build_rows, "build_rows_serial"))
-build_rows_parallel = njit(cache=True, parallel=True)(_named(_build_rows, "build_rows_parallel"))
+build_rows_serial, build_rows_parallel = serial_and_parallel(_build_rows, "build_rows")

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 WAIT_POLICY = "PASSIVE"
 
@@ -67,3 +70,21 @@ def threaded_steps() -> bool:
     if config.NUMBA_NUM_THREADS <= 1:
         return False
     return not OMP_SPINS or config.THREADING_LAYER in ("workqueue", "tbb")
+
+
+def serial_and_parallel(fn: Callable[..., Any], name: str) -> tuple[Any, Any]:
+    """``(serial, parallel)``: ``fn`` (a body whose loop over members is a ``prange``)
+    compiled by numba as ``<name>_serial`` and as ``<name>_parallel`` (``parallel=True``), both
+    cached on disk. numba's cache is keyed by the function's qualified name, so the two
+    compilations of one body need two names (with one, whichever was compiled first would be
+    loaded for both). Callers use the parallel one only when :func:`threaded_steps`."""
+    from numba import njit
+
+    def renamed(suffix: str) -> Any:
+        f = types.FunctionType(fn.__code__, fn.__globals__, f"{name}_{suffix}",
+                               fn.__defaults__, fn.__closure__)
+        f.__qualname__ = f"{name}_{suffix}"
+        f.__doc__ = fn.__doc__
+        return f
+
+    return njit(cache=True)(renamed("serial")), njit(cache=True, parallel=True)(renamed("parallel"))

@@ -228,7 +228,9 @@ ZOO = zoo_checkpoints()
 def test_bundled_agents_load_and_act(run):
     agent = make_agent(str(run))
     A.check_training_seeds(agent)
-    hardware = ["chip", "wafer"] if agent.decision == "TBUAssign" else [agent.hardware]
+    # TBUAssign's K actions are the same on both; an entity policy acts on any hardware
+    both = agent.decision == "TBUAssign" or agent.entity is not None
+    hardware = ["chip", "wafer"] if both else [agent.hardware]
     for hw in hardware:
         env = gym.make(agent.env_id, **{**agent.env_kwargs, "hardware": hw,
                                         "requests_per_episode": 10})
