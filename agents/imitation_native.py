@@ -10,13 +10,16 @@ decision at once), or a checkpoint.
 A native vector env of ``n_envs`` members (the run's env id and options; member ``i`` reset
 with ``seed + i``, the training run's first seeds, all below the evaluation seeds) is played
 for ``samples / rounds`` samples per round: round 0 by the teacher, each later round by the
-current student (argmax of its masked logits) with every visited state labelled by the
-teacher (DAgger). After each round the policy is fit to all labels so far: ``epochs`` passes
-of Adam (``lr``, minibatches of ``batch_size``) on the masked cross-entropy. The value head
-is left to PPO (its returns depend on the run's reward options: shaping, time discount,
-replica baseline). Randomness: the env seeds and ``torch.Generator(seed)`` (minibatch
-order); the policy's initial weights come from the caller's ``torch.manual_seed``, so one
-seed gives one set of weights.
+current student (argmax of its masked logits) with every visited state labelled by the teacher
+(DAgger). With ``behaviour`` (any ``make_agent`` spec with ``act_batch``, e.g. an earlier
+checkpoint) the odd members are played by it in every round instead (the even ones as above),
+their states labelled by the teacher too: the labels then cover the states a good student
+visits from the start. After each round the policy is fit to all labels so far: ``epochs``
+passes of Adam (``lr``, minibatches of ``batch_size``) on the masked cross-entropy. The value
+head is left to PPO (its returns depend on the run's reward options: shaping, time discount,
+replica baseline). Randomness: the env seeds and ``torch.Generator(seed)`` (minibatch order);
+the policy's initial weights come from the caller's ``torch.manual_seed``, so one seed gives
+one set of weights.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 
 #: The keys of ``pretrain`` and their defaults (``teacher`` has none).
 DEFAULTS: dict[str, Any] = {"samples": 40_000, "rounds": 2, "epochs": 4, "lr": 1e-3,
-                            "batch_size": 1024, "n_envs": 64}
+                            "batch_size": 1024, "n_envs": 64, "behaviour": None}
 
 
 def pretrain_options(value: Any) -> dict[str, Any]:
@@ -48,6 +51,9 @@ def pretrain_options(value: Any) -> dict[str, Any]:
             raise ValueError(f"pretrain: {k} must be an integer >= 1, got {out[k]!r}")
     if not float(out["lr"]) > 0:
         raise ValueError(f"pretrain: lr must be > 0, got {out['lr']!r}")
+    if out["behaviour"] is not None and not isinstance(out["behaviour"], str):
+        raise ValueError(f"pretrain: behaviour must be a make_agent spec, got "
+                         f"{out['behaviour']!r}")
     return out
 
 
@@ -74,23 +80,30 @@ class Labels:
 
 
 def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int,
-         state: tuple[Any, Any]) -> tuple[tuple[Any, Any], int, int]:
+         state: tuple[Any, Any], behaviour: Any = None) -> tuple[tuple[Any, Any], int, int]:
     """``steps`` vector steps of ``venv`` from ``state`` (``(obs, info)``), acting with the
-    teacher (``policy`` ``None``) or the student; every state labelled by the teacher. Returns
-    the last state, the student's matches with the labels and the samples played."""
+    teacher (``policy`` ``None``) or the student, and on the odd members with ``behaviour``
+    (an agent) if given; every state labelled by the teacher. Returns the last state, the
+    student's matches with the labels (on the members it plays) and the samples it played."""
     from octogym.agents.ppo_policy import as_obs_dict, policy_actions
 
     obs, info = state
     same = 0
+    own = np.ones(venv.num_envs, bool)  # the members the teacher or the student plays
+    if behaviour is not None:
+        own[1::2] = False
     for _ in range(steps):
         mask = info["action_mask"]
         o = as_obs_dict(obs)
         label = np.asarray(teacher.act_batch(obs, mask, venv), np.int64)
         labels.add(o, mask, label)
         action = label if policy is None else policy_actions(policy, o, mask)
-        same += int((action == label).sum())
+        same += int((action == label)[own].sum())
+        if behaviour is not None:
+            action = action.copy()
+            action[1::2] = np.asarray(behaviour.act_batch(obs, mask, venv), np.int64)[1::2]
         obs, _, _, _, info = venv.step(action)
-    return (obs, info), same, steps * venv.num_envs
+    return (obs, info), same, steps * int(own.sum())
 
 
 def fit(policy: Any, labels: Labels, gen: Any, epochs: int, lr: float, batch_size: int
@@ -126,7 +139,8 @@ def fit(policy: Any, labels: Labels, gen: Any, epochs: int, lr: float, batch_siz
 
 def imitate_native(policy: Any, env_id: str, env_kwargs: dict[str, Any], seed: int,
                    teacher: str, samples: int, rounds: int, epochs: int, lr: float,
-                   batch_size: int, n_envs: int) -> dict[str, Any]:
+                   batch_size: int, n_envs: int, behaviour: str | None = None
+                   ) -> dict[str, Any]:
     """Fit ``policy`` (``policy(obs_dict, mask) -> (logits, value)``) to ``teacher`` as the
     module docstring says. Returns ``teacher``, ``samples`` (labels), ``rounds``,
     ``train_agreement`` (on every label after the last fit), ``agreement`` (the student's
@@ -139,8 +153,10 @@ def imitate_native(policy: Any, env_id: str, env_kwargs: dict[str, Any], seed: i
 
     t0 = time.perf_counter()
     agent = make_agent(teacher)
-    if not hasattr(agent, "act_batch"):
-        raise ValueError(f"pretrain teacher {teacher!r} has no act_batch")
+    other = None if behaviour is None else make_agent(behaviour)
+    for spec, a in ((teacher, agent), (behaviour, other)):
+        if a is not None and not hasattr(a, "act_batch"):
+            raise ValueError(f"pretrain agent {spec!r} has no act_batch")
     venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point",
                         **env_kwargs)
     gen = torch.Generator().manual_seed(seed)
@@ -150,13 +166,15 @@ def imitate_native(policy: Any, env_id: str, env_kwargs: dict[str, Any], seed: i
     on_policy = None
     for rnd in range(rounds):
         policy.eval()
-        state, same, played = play(venv, agent, policy if rnd else None, labels, steps, state)
+        state, same, played = play(venv, agent, policy if rnd else None, labels, steps, state,
+                                   other)
         if rnd:
             on_policy = same / played
         train_acc = fit(policy, labels, gen, epochs, float(lr), batch_size)
     venv.close()
     policy.train()
-    return {"teacher": teacher, "samples": sum(len(a) for a in labels.actions),
+    return {"teacher": teacher, "behaviour": behaviour,
+            "samples": sum(len(a) for a in labels.actions),
             "rounds": rounds, "train_agreement": round(train_acc, 4),
             "agreement": round(on_policy if on_policy is not None else train_acc, 4),
             "seconds": round(time.perf_counter() - t0, 1)}

@@ -76,6 +76,34 @@ def test_one_seed_gives_one_set_of_weights():
     assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
 
 
+def test_behaviour_plays_the_odd_members_and_the_teacher_labels_them():
+    """With ``behaviour`` the odd members follow it (not the teacher) and every state,
+    theirs too, carries the teacher's label."""
+    venv = gym.make_vec(ENV, num_envs=4, vectorization_mode="vector_entry_point", **KW)
+    teacher, other = make_agent("least_loaded"), make_agent("round_robin")
+    labels = Labels()
+    state = venv.reset(seed=[7, 8, 9, 10])
+    _, same, played = play(venv, teacher, None, labels, 30, state, behaviour=other)
+    assert (same, played) == (60, 60)  # the teacher plays members 0 and 2 only
+    venv.close()
+    # replay: the odd members' actions were round_robin's, the labels least_loaded's
+    venv = gym.make_vec(ENV, num_envs=4, vectorization_mode="vector_entry_point", **KW)
+    replay_t, replay_o = make_agent("least_loaded"), make_agent("round_robin")
+    obs, info = venv.reset(seed=[7, 8, 9, 10])
+    differs = 0
+    for _o, m, label in zip(labels.obs, labels.masks, labels.actions, strict=True):
+        assert np.array_equal(m, info["action_mask"])
+        t = np.asarray(replay_t.act_batch(obs, m, venv))
+        b = np.asarray(replay_o.act_batch(obs, m, venv))
+        assert np.array_equal(label, t)
+        differs += int((t[1::2] != b[1::2]).sum())
+        obs, _, _, _, info = venv.step(np.where(np.arange(4) % 2, b, t))
+    venv.close()
+    assert differs > 0  # the two rules disagreed, so the odd members were round_robin's
+    with pytest.raises(ValueError, match="behaviour"):
+        pretrain_options({"teacher": "adaptive", "behaviour": 3})
+
+
 @pytest.mark.parametrize("value,msg", [
     ({"samples": 10}, "teacher"), ({"teacher": "adaptive", "sample": 10}, "unknown keys"),
     ({"teacher": "adaptive", "rounds": 0}, "rounds"), ({"teacher": "adaptive", "lr": 0},

@@ -250,8 +250,11 @@ def resolve(args: Args, given: set[str]) -> Run:
     if n_envs < 1:
         raise ValueError("--n-envs must be >= 1")
     timesteps = args.timesteps or int(target or hp.get("n_timesteps", 1_000_000))
-    if timesteps < 1 or args.checkpoint_every < 1:
-        raise ValueError("--timesteps and --checkpoint-every must be >= 1")
+    # n_timesteps: 0 with a ppo_native warm start: the imitated policy alone, no PPO
+    imitation_only = timesteps == 0 and algo == "ppo_native" and bool(hp.get("pretrain"))
+    if (timesteps < 1 and not imitation_only) or args.checkpoint_every < 1:
+        raise ValueError("--timesteps and --checkpoint-every must be >= 1 (n_timesteps: 0 "
+                         "only for ppo_native with a pretrain: the imitation alone)")
     if args.eval_every < 0 or args.eval_episodes < 1:
         raise ValueError("--eval-every must be >= 0 and --eval-episodes >= 1")
     references = [n for n in args.eval_references.split(",") if n]
