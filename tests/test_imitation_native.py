@@ -129,6 +129,31 @@ def test_train_py_warm_starts_ppo_native(tmp_path):
     assert stats["teacher"] == "adaptive" and stats["samples"] == 64
 
 
+def test_n_timesteps_zero_keeps_the_imitated_policy_alone(tmp_path):
+    """``n_timesteps: 0`` with a ``pretrain``: the checkpoint is the student (no PPO step);
+    without a ``pretrain`` it is refused with the reason."""
+    from octogym.agents.ppo_policy import load_native
+    from octogym.commands.train import main
+
+    hp = {"n_envs": 4, "n_steps": 16, "batch_size": 32, "n_epochs": 1, "n_timesteps": 0,
+          "pretrain": "dict(teacher='adaptive', samples=64, epochs=2, n_envs=4)"}
+    path = tmp_path / "hp.yml"
+    path.write_text(json.dumps({ENV: hp}))
+    args = ["--algo", "ppo_native", "--hyperparams", str(path), "--seed", "3", "--no-progress",
+            "--no-tensorboard", "--eval-every", "0", "--env-kwargs", json.dumps(KW)]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["timesteps_done"] == 0 and cfg["pretrain_stats"]["samples"] == 64
+    _, payload = load_native(tmp_path / "run" / "final.zip")
+    assert payload["timesteps"] == 0
+    del hp["pretrain"]
+    path.write_text(json.dumps({ENV: hp}))
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--out", str(tmp_path / "bad")])
+    assert e.value.code == 2
+    assert not (tmp_path / "bad" / "final.zip").exists()
+
+
 def test_agent_tbu_candidates_are_env_actions_led_by_the_heuristic_agent():
     """Inside `proactive`, `adaptive`'s hook may name another cluster's TBU: the agent's
     candidates are still home TBUs, the first being HeuristicAgent("adaptive")'s answer."""
