@@ -373,17 +373,10 @@ class SB3Agent(Agent):
         """Raise ``ValueError`` unless the model's observation and action spaces have the
         shapes of the given (single-env) spaces. An entity policy needs only the same
         entity features (its rows and actions may number anything)."""
-        mo, ma = self.model.observation_space, self.model.action_space
         if self.entity is not None:
-            from octogym.agents.entity_policy import feature_dims
-            try:
-                theirs = feature_dims(observation_space)
-            except ValueError as e:
-                raise ValueError(f"{self.name}: {e}") from None
-            if theirs != feature_dims(mo):
-                raise ValueError(f"{self.name}: entity features {feature_dims(mo)} do not fit "
-                                 f"this env's {theirs}")
+            self._check_entity_features(observation_space)
             return
+        mo, ma = self.model.observation_space, self.model.action_space
         if tuple(mo.shape) != tuple(observation_space.shape):
             raise ValueError(f"{self.name}: observation shape {tuple(mo.shape)} (trained on "
                              f"{self.hardware!r}) does not fit this env's "
@@ -391,6 +384,18 @@ class SB3Agent(Agent):
         if int(ma.n) != int(action_space.n):
             raise ValueError(f"{self.name}: {int(ma.n)} actions (trained on "
                              f"{self.hardware!r}) do not fit this env's {int(action_space.n)}")
+
+    def _check_entity_features(self, observation_space: Any) -> None:
+        """Raise ``ValueError`` unless ``observation_space`` has the entity features the
+        entity policy was built for (any number of rows)."""
+        from octogym.agents.entity_policy import feature_dims
+        try:
+            theirs = feature_dims(observation_space)
+        except ValueError as e:
+            raise ValueError(f"{self.name}: {e}") from None
+        if theirs != self.entity.feature_dims:
+            raise ValueError(f"{self.name}: entity features {self.entity.feature_dims} do not "
+                             f"fit this env's {theirs}")
 
     def make_env(self, **overrides: Any):
         """A single env exactly as trained (``overrides`` are allowed only for keys that do

@@ -90,8 +90,9 @@ def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int
     obs, info = state
     same = 0
     own = np.ones(venv.num_envs, bool)  # the members the teacher or the student plays
+    odd = np.arange(1, venv.num_envs, 2)
     if behaviour is not None:
-        own[1::2] = False
+        own[odd] = False
     for _ in range(steps):
         mask = info["action_mask"]
         o = as_obs_dict(obs)
@@ -101,7 +102,8 @@ def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int
         same += int((action == label)[own].sum())
         if behaviour is not None:
             action = action.copy()
-            action[1::2] = np.asarray(behaviour.act_batch(obs, mask, venv), np.int64)[1::2]
+            action[odd] = np.asarray(behaviour.act_batch(obs, mask, venv, rows=odd),
+                                     np.int64)[odd]
         obs, _, _, _, info = venv.step(action)
     return (obs, info), same, steps * int(own.sum())
 

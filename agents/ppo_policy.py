@@ -167,14 +167,7 @@ class NativePPOAgent(SB3Agent):
         """As :meth:`SB3Agent.check_spaces`: an entity policy needs only the same entity
         features (its rows and actions may number anything), a flat one the same shapes."""
         if self.entity is not None:
-            from octogym.agents.entity_policy import feature_dims
-            try:
-                theirs = feature_dims(observation_space)
-            except ValueError as e:
-                raise ValueError(f"{self.name}: {e}") from None
-            if theirs != self.entity.feature_dims:
-                raise ValueError(f"{self.name}: entity features {self.entity.feature_dims} do "
-                                 f"not fit this env's {theirs}")
+            self._check_entity_features(observation_space)
             return
         shape = self.spaces.get("obs_shape")
         if shape is not None and getattr(observation_space, "shape", None) is not None \
