@@ -80,11 +80,13 @@ class Labels:
 
 
 def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int,
-         state: tuple[Any, Any], behaviour: Any = None) -> tuple[tuple[Any, Any], int, int]:
+         state: tuple[Any, Any], behaviour: Any = None, bar: Any = None
+         ) -> tuple[tuple[Any, Any], int, int]:
     """``steps`` vector steps of ``venv`` from ``state`` (``(obs, info)``), acting with the
     teacher (``policy`` ``None``) or the student, and on the odd members with ``behaviour``
-    (an agent) if given; every state labelled by the teacher. Returns the last state, the
-    student's matches with the labels (on the members it plays) and the samples it played."""
+    (an agent) if given; every state labelled by the teacher (``bar``: a tqdm bar advanced by
+    the labels of each step). Returns the last state, the student's matches with the labels (on
+    the members it plays) and the samples it played."""
     from octogym.agents.ppo_policy import as_obs_dict, policy_actions
 
     obs, info = state
@@ -105,6 +107,8 @@ def play(venv: Any, teacher: Any, policy: Any | None, labels: Labels, steps: int
             action[odd] = np.asarray(behaviour.act_batch(obs, mask, venv, rows=odd),
                                      np.int64)[odd]
         obs, _, _, _, info = venv.step(action)
+        if bar is not None:
+            bar.update(len(label))
     return (obs, info), same, steps * int(own.sum())
 
 
@@ -141,15 +145,17 @@ def fit(policy: Any, labels: Labels, gen: Any, epochs: int, lr: float, batch_siz
 
 def imitate_native(policy: Any, env_id: str, env_kwargs: dict[str, Any], seed: int,
                    teacher: str, samples: int, rounds: int, epochs: int, lr: float,
-                   batch_size: int, n_envs: int, behaviour: str | None = None
-                   ) -> dict[str, Any]:
+                   batch_size: int, n_envs: int, behaviour: str | None = None,
+                   progress: bool = False) -> dict[str, Any]:
     """Fit ``policy`` (``policy(obs_dict, mask) -> (logits, value)``) to ``teacher`` as the
     module docstring says. Returns ``teacher``, ``samples`` (labels), ``rounds``,
     ``train_agreement`` (on every label after the last fit), ``agreement`` (the student's
     on-policy agreement in the last DAgger round; the training one with ``rounds = 1``) and
-    ``seconds``."""
+    ``seconds``. ``progress``: a progress bar over the labels (a planner teacher labels some
+    tens per second on one core, so a run's imitation can take many minutes)."""
     import gymnasium as gym
     import torch
+    from tqdm import tqdm
 
     from octogym.agents.base import make_agent
 
@@ -166,13 +172,18 @@ def imitate_native(policy: Any, env_id: str, env_kwargs: dict[str, Any], seed: i
     state = venv.reset(seed=[seed + i for i in range(n_envs)])
     steps = max(1, -(-samples // (rounds * n_envs)))
     on_policy = None
+    bar = tqdm(total=steps * rounds * n_envs, unit="label", desc="imitation",
+               disable=not progress, dynamic_ncols=True)
     for rnd in range(rounds):
         policy.eval()
         state, same, played = play(venv, agent, policy if rnd else None, labels, steps, state,
-                                   other)
+                                   other, bar)
         if rnd:
             on_policy = same / played
+        bar.set_postfix_str(f"fitting round {rnd}")
         train_acc = fit(policy, labels, gen, epochs, float(lr), batch_size)
+        bar.set_postfix_str(f"round {rnd} fit, agreement {train_acc:.3f}")
+    bar.close()
     venv.close()
     policy.train()
     return {"teacher": teacher, "behaviour": behaviour,

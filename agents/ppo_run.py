@@ -52,7 +52,7 @@ def train_native(run: Any, args: Any) -> int:
     policy = policy_class(name)(**kwargs)
     if pretrain:
         run.pretrain_stats = imitate_native(policy, run.env, run.env_kwargs, run.seed,
-                                            **pretrain)
+                                            progress=args.progress, **pretrain)
         print(f"train.py: imitated {pretrain['teacher']!r}: {run.pretrain_stats['samples']:,} "
               f"samples, agreement {run.pretrain_stats['agreement']:.3f}, "
               f"{run.pretrain_stats['seconds']:.0f} s", flush=True)

@@ -175,3 +175,20 @@ def test_agent_tbu_candidates_are_env_actions_led_by_the_heuristic_agent():
         obs, _, term, _, info = env.step(agent.act(obs, info["action_mask"], env))
         if term:
             break
+
+
+def test_progress_bar_counts_every_label(capsys):
+    """``progress=True`` shows a bar over the labels (the planner's labelling takes minutes)
+    and does not change what is learned."""
+    def run(progress: bool) -> list[np.ndarray]:
+        policy = new_policy(KW, "MlpPolicy")
+        imitate_native(policy, ENV, KW, seed=1, teacher="adaptive", progress=progress,
+                       **{**OPTS, "epochs": 2})
+        return [p.detach().numpy().copy() for p in policy.parameters()]
+
+    quiet = run(False)
+    assert "imitation" not in capsys.readouterr().err
+    shown = run(True)
+    err = capsys.readouterr().err
+    assert "imitation" in err and "256/256" in err and "agreement" in err, err
+    assert all(np.array_equal(x, y) for x, y in zip(quiet, shown, strict=True))
