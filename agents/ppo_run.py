@@ -92,7 +92,8 @@ def train_native(run: Any, args: Any) -> int:
                     f"{t - t_start - eval_time[0]:.1f}\n")
         eval_time[0] += time.perf_counter() - t
 
-    bar = tqdm(total=run.timesteps, unit="step", disable=not args.progress, dynamic_ncols=True)
+    bar = tqdm(total=run.timesteps, unit="step", disable=not args.progress or not run.timesteps,
+               dynamic_ncols=True)
     state = {"next_ckpt": args.checkpoint_every, "next_eval": args.eval_every}
     if args.eval_every > 0:
         evaluate()
