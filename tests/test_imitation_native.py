@@ -64,13 +64,16 @@ def test_warm_start_raises_agreement_with_the_teacher(name, env_kwargs, teacher)
     assert after > before + 0.1, (before, after)
 
 
-def test_one_seed_gives_one_set_of_weights():
-    def weights(seed: int) -> list[np.ndarray]:
-        policy = new_policy(KW, "MlpPolicy")
-        imitate_native(policy, ENV, KW, seed=seed, teacher="adaptive",
-                       **{**OPTS, "epochs": 2})
-        return [p.detach().numpy().copy() for p in policy.parameters()]
+def imitated_weights(seed: int, **kwargs) -> list[np.ndarray]:
+    """The weights of a fresh MLP after a short imitation of ``adaptive``."""
+    policy = new_policy(KW, "MlpPolicy")
+    imitate_native(policy, ENV, KW, seed=seed, teacher="adaptive", **{**OPTS, "epochs": 2},
+                   **kwargs)
+    return [p.detach().numpy().copy() for p in policy.parameters()]
 
+
+def test_one_seed_gives_one_set_of_weights():
+    weights = imitated_weights
     a, b, c = weights(1), weights(1), weights(2)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
@@ -180,15 +183,9 @@ def test_agent_tbu_candidates_are_env_actions_led_by_the_heuristic_agent():
 def test_progress_bar_counts_every_label(capsys):
     """``progress=True`` shows a bar over the labels (the planner's labelling takes minutes)
     and does not change what is learned."""
-    def run(progress: bool) -> list[np.ndarray]:
-        policy = new_policy(KW, "MlpPolicy")
-        imitate_native(policy, ENV, KW, seed=1, teacher="adaptive", progress=progress,
-                       **{**OPTS, "epochs": 2})
-        return [p.detach().numpy().copy() for p in policy.parameters()]
-
-    quiet = run(False)
+    quiet = imitated_weights(1, progress=False)
     assert "imitation" not in capsys.readouterr().err
-    shown = run(True)
+    shown = imitated_weights(1, progress=True)
     err = capsys.readouterr().err
     assert "imitation" in err and "256/256" in err and "agreement" in err, err
     assert all(np.array_equal(x, y) for x, y in zip(quiet, shown, strict=True))
