@@ -62,17 +62,19 @@ def reference_latency(env_id: str, env_kwargs: dict[str, Any], names: list[str],
     return refs
 
 
-def play_held_out(env_id: str, act: Any, episodes: int, **env_kwargs: Any) -> Any:
+def play_held_out(env_id: str, act: Any, episodes: int, seed: int | None = None,
+                  **env_kwargs: Any) -> Any:
     """Mean latency (us) of each of ``episodes`` held-out episodes (member ``j`` of a native
-    vector env reset with seed ``EVAL_SEED + j``), actions from ``act(obs, masks, venv)``
-    (an agent's ``act_batch``): a float array ``(episodes,)``."""
+    vector env reset with seed ``seed + j``, ``EVAL_SEED`` by default), actions from
+    ``act(obs, masks, venv)`` (an agent's ``act_batch``): a float array ``(episodes,)``."""
     import gymnasium as gym
     import numpy as np
 
     from octogym.evaluation import EVAL_SEED
     venv = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point",
                         **env_kwargs)
-    obs, info = venv.reset(seed=[EVAL_SEED + j for j in range(episodes)])
+    base = EVAL_SEED if seed is None else seed
+    obs, info = venv.reset(seed=[base + j for j in range(episodes)])
     lat = np.full(episodes, np.nan)
     while np.isnan(lat).any():
         obs, _, term, trunc, info = venv.step(act(obs, info["action_mask"], venv))

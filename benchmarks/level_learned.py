@@ -54,6 +54,9 @@ def main() -> None:
     p.add_argument("--agents", nargs="*", default=[],
                    help="more make_agent specs (planners, ...) played with the scenario's options")
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--seed", type=int, default=EVAL_SEED,
+                   help=f"seed of the first episode (default {EVAL_SEED}, the held-out ones; "
+                        "another base, e.g. 30000, gives validation episodes to choose on)")
     p.add_argument("--stochastic", action="store_true",
                    help="also play each checkpoint with sampled actions (row '<run> sampled')")
     p.add_argument("--heuristics", nargs="+", default=list(SCHEDULERS))
@@ -73,22 +76,24 @@ def main() -> None:
         raise SystemExit("give run folders, or --env (and --env-kwargs) for the scenario")
     heur: dict[str, np.ndarray] = {}
     for name in a.heuristics:
-        lat = play_held_out(env_id, HeuristicAgent(name).act_batch, a.episodes, **kw)
+        lat = play_held_out(env_id, HeuristicAgent(name).act_batch, a.episodes, a.seed, **kw)
         same = next((k for k, v in heur.items() if np.array_equal(v, lat)), None)
         if same is None:
             heur[name] = lat
         else:  # the same decisions on every episode: one row, both names
             heur[f"{same}={name}"] = heur.pop(same)
-    learned = {run: play_held_out(env_id, ag.act_batch, a.episodes, **ag.env_kwargs)
+    learned = {run: play_held_out(env_id, ag.act_batch, a.episodes, a.seed, **ag.env_kwargs)
                for run, ag in agents.items()}
     for spec in a.agents:
-        learned[spec] = play_held_out(env_id, make_agent(spec).act_batch, a.episodes, **kw)
+        learned[spec] = play_held_out(env_id, make_agent(spec).act_batch, a.episodes, a.seed,
+                                      **kw)
     if a.stochastic:
         for run in a.runs:
             ag = make_agent(run, deterministic=False)
             learned[f"{run} sampled"] = play_held_out(env_id, ag.act_batch, a.episodes,
-                                                      **ag.env_kwargs)
-    print(f"{env_id} {kw}: {a.episodes} held-out episodes from seed {EVAL_SEED}")
+                                                      a.seed, **ag.env_kwargs)
+    kind = "held-out" if a.seed >= EVAL_SEED else "NOT held-out (training seeds)"
+    print(f"{env_id} {kw}: {a.episodes} {kind} episodes from seed {a.seed}")
     for name, lat in sorted({**heur, **learned}.items(), key=lambda x: x[1].mean()):
         print(f"{name}: {lat.mean():.1f} us")
     print("| run | heuristic | learned - heuristic (us) | change | lower on | p |")
