@@ -1,7 +1,8 @@
 """Learned ``ppo_native`` policies at one decision level against every scheduler expressible
 at that level, on the same held-out episodes (docs/results.md §8, "Place and Provision"):
 20 members of the native vector env of the runs' env id reset with seeds ``EVAL_SEED + j``
-(the held-out episodes of ``train.py --eval-every``), played by every registered scheduler
+(the held-out episodes of ``train.py --eval-every``; ``--seed 30000``: validation episodes,
+to choose on before playing the held-out ones), played by every registered scheduler
 through ``HeuristicAgent`` (at Place and Provision its hook's answer is the action exactly)
 and by each checkpoint with its own env options; the heuristics play with the runs' scenario
 options only (``hardware``, ``load``, ...: the observation options do not change what they
