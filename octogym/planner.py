@@ -13,7 +13,9 @@ decision, or which waiting TB a freed TBU runs next) the planner
    ``resample=1`` replica ``r`` of every candidate gets the same fresh seed, so the rollouts
    draw a future the run has not drawn yet (arrivals, durations of TBs not yet created, branch
    outcomes, map counts) and candidates are compared on common random numbers; with
-   ``resample=0`` they keep the run's own draws (an oracle that knows the future);
+   ``resample=2`` the durations of TBs already created but not started are redrawn too (from
+   the replica's seed), so the planner knows of them only their means, as an observation
+   does; with ``resample=0`` they keep the run's own draws (an oracle that knows the future);
 3. applies each candidate and runs every scratch row under the base scheduler for ``H`` mean
    TB durations, all rows of all deciding members in one compiled call
    (:func:`octogym.kernel.fork.run_rows`);
@@ -21,9 +23,11 @@ decision, or which waiting TB a freed TBU runs next) the planner
    system up to the horizon (the envs' ``latency`` reward), the base's choice on ties; with
    ``R >= 2`` only when its paired saving over the base exceeds ``z`` standard errors.
 
-What a rollout knows that a real scheduler would not: the durations of TBs already created
-(drawn at creation and stored in the job) and the time of the next arrival (already in the
-event heap). Names: ``rollout:<base>[:level=..,k=..,R=..,H=..,resample=..]`` (registry:
+What a rollout knows that a real scheduler would not: with ``resample=1`` the durations of TBs
+already created (drawn at creation and stored in the job); with ``resample=1`` or ``2`` the
+time of the next arrival (already in the event heap) and the end of every running TB (which
+the observations show too: a TBU's ``remaining`` cycles). Names:
+``rollout:<base>[:level=..,k=..,R=..,H=..,resample=..]`` (registry:
 :data:`octogym.schedulers.PLANNERS`). ``Simulation(policy="rollout:adaptive").run()`` plays
 whole runs (:func:`run_planned`); ``octogym.agents.make_agent("rollout:adaptive")`` answers an
 env's decisions.
@@ -40,7 +44,7 @@ import numpy as np
 from octogym.kernel import fields as L
 from octogym.kernel.build import cache_aligned_zeros
 from octogym.kernel.dispatch import dispatch_count
-from octogym.kernel.fork import clone_rows, match_pools, run_rows
+from octogym.kernel.fork import clone_rows, match_pools, redraw_waiting_durations, run_rows
 from octogym.kernel.layout import (
     DEC_CLUSTER,
     DEC_DISPATCH,
@@ -94,8 +98,8 @@ class RolloutConfig:
                              f"base's choice alone, i.e. the base itself), got {cfg.k}")
         if cfg.R < 1 or not cfg.H > 0:
             raise ValueError(f"{spec!r}: R must be >= 1 and H > 0, got R={cfg.R}, H={cfg.H}")
-        if cfg.resample not in (0, 1) or (cfg.resample == 0 and cfg.R > 1):
-            raise ValueError(f"{spec!r}: resample must be 0 or 1, and R = 1 when it is 0 "
+        if cfg.resample not in (0, 1, 2) or (cfg.resample == 0 and cfg.R > 1):
+            raise ValueError(f"{spec!r}: resample must be 0, 1 or 2, and R = 1 when it is 0 "
                              "(forks that keep the run's draws are all alike)")
         return cfg
 
@@ -230,6 +234,8 @@ class RolloutPlanner:
         if cfg.resample:
             key = (S.SC[dst, L.SC_SEQ].astype(np.uint64) * _G) ^ (reps.astype(np.uint64) + 1)
             S.SEED[dst] = _mix(S.SEED[dst] ^ _mix(key))
+            if cfg.resample == 2:
+                redraw_waiting_durations(sc.model, S, dst)
         self._rollout(sc, dst, until, acts)
         SC = S.SC[dst]
         cost = (SC[:, L.SC_SUM_DONE] + (SC[:, L.SC_N_ARRIVED] - SC[:, L.SC_N_DONE]) * until

@@ -163,8 +163,11 @@ PLANNERS: dict[str, Planner] = {p.name: p for p in (
                         "z standard errors (0 = the lowest mean wins): without it the planner "
                         "picks candidates for their luck and loses to eft (docs/results.md §9)"),
              "resample": (1, "1 = forks draw a fresh future (the planner is not clairvoyant "
-                             "about arrivals, durations, branches not yet drawn); 0 = forks "
-                             "keep the run's own draws (an oracle, R must be 1)")}),
+                             "about arrivals, durations, branches not yet drawn); 2 = also "
+                             "redraw the durations of TBs created but not started (the "
+                             "planner knows of them only what an observation shows: their "
+                             "means); 0 = forks keep the run's own draws (an oracle, R must "
+                             "be 1)")}),
 )}
 
 

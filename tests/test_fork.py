@@ -13,10 +13,11 @@ import pytest
 
 import octogym  # noqa: F401  (registers the env ids)
 from octogym.kernel import fields as L
-from octogym.kernel.fork import clone_rows
-from octogym.kernel.layout import ST_DONE, ST_TIME, State
+from octogym.kernel.fork import clone_rows, redraw_waiting_durations
+from octogym.kernel.layout import ST_DONE, ST_TIME, TBU_RUN, State
 from octogym.schedulers import SCHEDULERS
 from octogym.simulator import Simulation
+from octogym.workflows.distributions import DUR_FIXED
 
 TRACE = 20_000
 
@@ -185,3 +186,34 @@ def test_clone_after_growth_keeps_results():
     sim.clone(0, 1)
     assert (sim.advance() == ST_DONE).all()
     assert sim.result(1).to_dict() == ref.result(0).to_dict()
+
+
+def queued_jobs(sim: Simulation, b: int) -> tuple[list[int], list[int]]:
+    """Job slots queued at member ``b``'s TBUs: (running ones, waiting ones)."""
+    S = sim.state
+    run, wait = [], []
+    for u in range(S.TB.shape[2]):
+        qh, ql = int(S.TB[b, L.TB_QH, u]), int(S.TB[b, L.TB_QL, u])
+        for q in range(ql):
+            j = int(S.TBQ[b, u, (qh + q) % S.TBQ.shape[2]])
+            (run if q == 0 and S.TB[b, L.TB_STATE, u] == TBU_RUN else wait).append(j)
+    return run, wait
+
+
+def test_redraw_waiting_durations_draws_as_the_kernel_and_keeps_running_ones():
+    sim = Simulation("recognition", "chip", load=1.5, n_requests=200, batch=3, seed=2)
+    sim.advance(until=1_000_000)
+    sim.clone(0, [1, 2])
+    run, wait = queued_jobs(sim, 0)
+    assert run and len(wait) >= 5, "the test needs queued TBs"
+    S = sim.state
+    redraw_waiting_durations(sim.model, S, np.array([1]))  # the same seed: the same draws
+    assert np.array_equal(S.JB[1, run + wait, L.JB_DUR], S.JB[0, run + wait, L.JB_DUR])
+    S.SEED[2] = S.SEED[0] ^ np.uint64(12345)
+    redraw_waiting_durations(sim.model, S, np.array([2]))
+    assert np.array_equal(S.JB[2, run, L.JB_DUR], S.JB[0, run, L.JB_DUR])
+    fixed = sim.model.MB[L.MB_DUR_CODE, S.JB[0, wait, L.JB_BLOCK]] == DUR_FIXED
+    assert 0 < fixed.sum() < len(wait)
+    changed = S.JB[2, wait, L.JB_DUR] != S.JB[0, wait, L.JB_DUR]
+    assert not changed[fixed].any() and changed[~fixed].all()
+    assert (S.JB[2, wait, L.JB_DUR] >= 1).all()

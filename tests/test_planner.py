@@ -19,6 +19,7 @@ from octogym.simulator import Simulation
     ("rollout:adaptive:x=1", "key one of"), ("rollout:adaptive:k=two", "is not a int"),
     ("rollout:adaptive:level=chip", "level must be"),
     ("rollout:adaptive:resample=0,R=2", "R = 1"), ("rollout:adaptive:H=0", "H > 0"),
+    ("rollout:adaptive:resample=3", "resample must be 0, 1 or 2"),
 ])
 def test_bad_specs_are_named(spec, msg):
     with pytest.raises(ValueError, match=msg):
