@@ -380,10 +380,9 @@ class NativePPO:
     def learn(self, total: int, on_iteration: Any = None) -> None:
         """Iterate until ``num_timesteps >= total``; ``on_iteration(self, stats)`` after each
         (logging, checkpoints, held-out evaluation; a true return stops early)."""
-        start = self.num_timesteps
         while self.num_timesteps < total:
             if self.lr_decays:  # "lin_<x>": x times the fraction of the run still ahead
-                frac = 1.0 - (self.num_timesteps - start) / max(total - start, 1)
+                frac = 1.0 - self.num_timesteps / max(total, 1)
                 for group in self.opt.param_groups:
                     group["lr"] = self.lr0 * frac
             self.apply_curriculum()
@@ -400,7 +399,23 @@ class NativePPO:
         rs = self.reward_std
         return {"state_dict": self.policy.state_dict(), "optimizer": self.opt.state_dict(),
                 "timesteps": int(self.num_timesteps),
-                "reward_rms": {"mean": rs.mean, "var": rs.var, "count": rs.count}}
+                "reward_rms": {"mean": rs.mean, "var": rs.var, "count": rs.count},
+                "generator": self.gen.get_state()}
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        """Continue from a checkpoint's :meth:`payload` (``train.py --resume``): weights,
+        optimiser state, step count, reward scale and the action-sampling generator (absent
+        from checkpoints written before it was saved: the run's seed then). The members
+        start new episodes from their seeds (the envs' states are not saved)."""
+        self.policy.load_state_dict(payload["state_dict"])
+        self.opt.load_state_dict(payload["optimizer"])
+        self.num_timesteps = int(payload["timesteps"])
+        rms = payload["reward_rms"]
+        rs = self.reward_std
+        rs.mean, rs.var, rs.count = float(rms["mean"]), float(rms["var"]), float(rms["count"])
+        if "generator" in payload:
+            self.gen.set_state(payload["generator"])
+        self.obs = None
 
 
 def held_out_native(policy: torch.nn.Module, env_id: str, env_kwargs: dict[str, Any],

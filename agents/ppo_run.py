@@ -5,10 +5,13 @@ reference lines, learning curve), with the layout of the SB3 runs (docs/agents.m
 Differences from the SB3 runs: ``final.zip`` / ``checkpoints/step_<N>.zip`` are torch
 checkpoints (``octogym.agents.ppo_policy``), there is no ``*_vecnormalize.pkl`` (rewards are
 scaled inside the trainer, observations not at all), ``eval.csv`` has a ``seconds`` column
-(wall-clock since the start, for learning curves against time), ``--resume`` is not supported,
-and the ``pretrain`` warm start is :mod:`octogym.agents.imitation_native` (any ``make_agent``
-teacher, e.g. the rollout planner, labelling states in the native vector env; its statistics
-go to ``config.json``'s ``pretrain_stats``).
+(wall-clock of training since the run's start, for learning curves against time), ``--resume``
+restores weights, optimiser, step count, reward scale and the sampling generator but not the
+envs (the members start new episodes from their seeds, so a resumed run is not the same run
+as an uninterrupted one), and the ``pretrain`` warm start is
+:mod:`octogym.agents.imitation_native` (any ``make_agent`` teacher, e.g. the rollout planner,
+labelling states in the native vector env; its statistics go to ``config.json``'s
+``pretrain_stats``).
 """
 
 from __future__ import annotations
@@ -29,13 +32,12 @@ def train_native(run: Any, args: Any) -> int:
 
     import octogym  # noqa: F401  (registers the ids; sets OMP_WAIT_POLICY before torch runs)
     from octogym.agents.checkpoint import remove_temporaries
-    from octogym.agents.logs import finish_run, make_logger
+    from octogym.agents.logs import finish_run, keep_rows_until, make_logger
     from octogym.agents.ppo import NativePPO, PPOConfig, held_out_native
-    from octogym.agents.ppo_policy import policy_class, policy_kwargs_for, save_native
+    from octogym.agents.ppo_policy import load_native, policy_class, policy_kwargs_for, save_native
 
-    if run.resume is not None:
-        raise ValueError("--resume is not supported for ppo_native")
-    pretrain = run.hp.get("pretrain")
+    resumed = load_native(run.resume)[1] if run.resume is not None else None
+    pretrain = run.hp.get("pretrain") if resumed is None else None
     if pretrain:
         from octogym.agents.imitation_native import imitate_native, pretrain_options
         pretrain = pretrain_options(pretrain)  # a bad value fails before any work
@@ -45,10 +47,13 @@ def train_native(run: Any, args: Any) -> int:
     torch.manual_seed(run.seed)
     venv = gym.make_vec(run.env, num_envs=run.n_envs, vectorization_mode="vector_entry_point",
                         **run.env_kwargs)
-    name = run.hp.get("policy", "MlpPolicy")
-    kwargs = policy_kwargs_for(name, venv.single_observation_space,
-                               venv.single_action_space.n, venv.decision.name,
-                               run.hp.get("policy_kwargs"))
+    if resumed is None:
+        name = run.hp.get("policy", "MlpPolicy")
+        kwargs = policy_kwargs_for(name, venv.single_observation_space,
+                                   venv.single_action_space.n, venv.decision.name,
+                                   run.hp.get("policy_kwargs"))
+    else:
+        name, kwargs = resumed["policy"]["name"], resumed["policy"]["kwargs"]
     policy = policy_class(name)(**kwargs)
     if pretrain:
         run.pretrain_stats = imitate_native(policy, run.env, run.env_kwargs, run.seed,
@@ -57,6 +62,10 @@ def train_native(run: Any, args: Any) -> int:
               f"samples, agreement {run.pretrain_stats['agreement']:.3f}, "
               f"{run.pretrain_stats['seconds']:.0f} s", flush=True)
     algo = NativePPO(venv, policy, cfg, run.seed)
+    start, seconds0 = 0, 0.0  # a resumed run's step count and training seconds so far
+    if resumed is not None:
+        algo.restore(resumed)
+        start, seconds0 = algo.num_timesteps, float(resumed.get("train_seconds", 0.0))
     spec = {"name": name, "kwargs": kwargs}
     obs_shape = getattr(venv.single_observation_space, "shape", None)
     spaces = {"obs_shape": list(obs_shape) if obs_shape else None,
@@ -66,17 +75,22 @@ def train_native(run: Any, args: Any) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for folder in (out, ckpt_dir):
         remove_temporaries(folder)
-    logger = make_logger(out, run.tensorboard)
-
-    def save(stem: Any) -> None:
-        save_native(stem, {"policy": spec, "spaces": spaces, **algo.payload()}, config)
-
-    eval_csv = out / "eval.csv"
-    if args.eval_every > 0:
-        eval_csv.write_text("timesteps,latency_mean_us,latency_std_us,episodes,seconds\n")
+    logger = make_logger(out, run.tensorboard, resume_step=start if resumed else None)
     t_start = time.perf_counter()
     eval_time = [0.0]  # wall-clock spent in held-out evaluation (not training)
-    evaluated_at = [-1]
+    evaluated_at = [start if resumed else -1]  # a resumed run's start was evaluated before
+
+    def train_seconds() -> float:
+        """Training wall-clock of the whole run (a resumed one's earlier part included)."""
+        return seconds0 + time.perf_counter() - t_start - eval_time[0]
+
+    def save(stem: Any) -> None:
+        save_native(stem, {"policy": spec, "spaces": spaces, **algo.payload(),
+                           "train_seconds": train_seconds()}, config)
+
+    eval_csv = out / "eval.csv"
+    if args.eval_every > 0 and not (resumed and keep_rows_until(eval_csv, start, "timesteps")):
+        eval_csv.write_text("timesteps,latency_mean_us,latency_std_us,episodes,seconds\n")
 
     def evaluate() -> None:
         if evaluated_at[0] == algo.num_timesteps:
@@ -89,19 +103,21 @@ def train_native(run: Any, args: Any) -> int:
         logger.record("eval/latency_mean_us", float(np.mean(lat)))
         with eval_csv.open("a") as f:
             f.write(f"{algo.num_timesteps},{np.mean(lat):.3f},{np.std(lat):.3f},{len(lat)},"
-                    f"{t - t_start - eval_time[0]:.1f}\n")
+                    f"{seconds0 + t - t_start - eval_time[0]:.1f}\n")
         eval_time[0] += time.perf_counter() - t
 
-    bar = tqdm(total=run.timesteps, unit="step", disable=not args.progress or not run.timesteps,
-               dynamic_ncols=True)
-    state = {"next_ckpt": args.checkpoint_every, "next_eval": args.eval_every}
+    bar = tqdm(total=run.timesteps, initial=start, unit="step",
+               disable=not args.progress or not run.timesteps, dynamic_ncols=True)
+    state = {"next_ckpt": (start // args.checkpoint_every + 1) * args.checkpoint_every,
+             "next_eval": (start // args.eval_every + 1) * args.eval_every
+             if args.eval_every > 0 else 0}
     if args.eval_every > 0:
         evaluate()
 
     def on_iteration(a: NativePPO, stats: dict[str, float]) -> bool:
         n = a.num_timesteps
-        train_s = time.perf_counter() - t_start - eval_time[0]
-        sps = n / max(train_s, 1e-9)
+        sps = (n - start) / max(train_seconds() - seconds0, 1e-9)  # this process's steps/s
+        train_s = train_seconds()
         bar.update(n - bar.n)
         bar.set_postfix(sps=f"{sps:,.0f}")
         if not args.progress:
@@ -131,9 +147,11 @@ def train_native(run: Any, args: Any) -> int:
               f"{ckpt_dir}", file=sys.stderr)
         return 130
     bar.close()
-    train_s = time.perf_counter() - t_start - eval_time[0]
-    print(f"train.py: {algo.num_timesteps:,} steps, {algo.num_timesteps / train_s:,.0f} "
-          f"steps/s (env + policy + updates, {train_s:.0f} s without held-out evaluation)")
+    train_s = train_seconds() - seconds0
+    done = algo.num_timesteps - start
+    print(f"train.py: {done:,} steps{f' after {start:,} resumed' if start else ''}, "
+          f"{done / max(train_s, 1e-9):,.0f} steps/s (env + policy + updates, {train_s:.0f} s "
+          "without held-out evaluation)")
     if args.eval_every > 0:
         evaluate()
     save(out / "final")

@@ -4,6 +4,7 @@ weights, and the options' pieces compute what their docstrings say."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import gymnasium as gym
@@ -184,12 +185,48 @@ def test_truncated_episodes_end_the_advantage_and_bootstrap():
     assert (r[cut] > 90).all() and (r[~cut] <= 0).all()
 
 
+def resume(ckpt, out, timesteps=256):
+    from octogym.commands.train import main
+    assert main(["--resume", str(ckpt), "--timesteps", str(timesteps), "--out", str(out),
+                 "--no-progress", "--no-tensorboard", "--eval-every", "128",
+                 "--eval-episodes", "1", "--eval-references", "",
+                 "--checkpoint-every", "64"]) == 0
+    return out
+
+
+def test_resume_continues_the_run_and_is_deterministic(tmp_path):
+    out = train(tmp_path)
+    ckpt = out / "checkpoints" / "step_00000128.zip"
+    before = torch.load(ckpt, weights_only=True)
+    assert before["timesteps"] == 128 and before["train_seconds"] > 0
+    a = resume(ckpt, out)  # into the run's own folder: its logs continue
+    cfg = json.loads((a / "config.json").read_text())
+    assert cfg["timesteps_done"] == 256 and cfg["seed"] == 3
+    assert [r.split(",")[0] for r in (a / "eval.csv").read_text().splitlines()[1:]] == [
+        "0", "128", "256"]  # the killed run's row at 192 is dropped, then logged again
+    seconds = [float(r.split(",")[-1]) for r in (a / "eval.csv").read_text().splitlines()[1:]]
+    assert seconds == sorted(seconds)
+    with (a / "progress.csv").open() as f:
+        steps = [int(float(r["time/total_timesteps"])) for r in csv.DictReader(f)]
+    assert steps == [64, 128, 192, 256]  # continued after the checkpoint's rows
+    after = torch.load(a / "final.zip", weights_only=True)
+    assert after["timesteps"] == 256
+    assert any(not torch.equal(after["state_dict"][k], before["state_dict"][k])
+               for k in before["state_dict"])
+    b = torch.load(resume(ckpt, tmp_path / "again") / "final.zip", weights_only=True)
+    assert all(torch.equal(after["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"])
+    # resuming at the target trains nothing more: the checkpoint's weights
+    c = torch.load(resume(ckpt, tmp_path / "done", 128) / "final.zip", weights_only=True)
+    assert all(torch.equal(c["state_dict"][k], before["state_dict"][k]) for k in c["state_dict"])
+
+
 def test_unsupported_requests_exit_with_a_clear_error(tmp_path, capsys):
     from octogym.commands.train import main
     out = train(tmp_path)
+    (out / "checkpoints" / "step_00000064.zip").write_bytes(b"damaged")
     with pytest.raises(SystemExit) as e:
-        main(["--resume", str(out / "final.zip")])
-    assert e.value.code == 2 and "not supported for ppo_native" in capsys.readouterr().err
+        main(["--resume", str(out / "checkpoints" / "step_00000064.zip")])
+    assert e.value.code == 2 and "step_00000064.zip" in capsys.readouterr().err
     path = tmp_path / "bad.yml"
     path.write_text(json.dumps({ENV: {"n_envs": 4, "use_sde": True}}))
     with pytest.raises(SystemExit) as e:

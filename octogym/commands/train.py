@@ -320,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         from octogym.agents.ppo_run import train_native
         try:
             return train_native(run, args)
+        except CheckpointError as e:
+            fail(f"--resume: {e}")
         except ValueError as e:
             fail(str(e))
 
