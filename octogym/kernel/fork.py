@@ -29,8 +29,7 @@ from octogym.kernel import fields as L
 from octogym.kernel.build import _POOL, cache_aligned_zeros, grow_state
 from octogym.kernel.fields import SC_STATUS
 from octogym.kernel.layout import TBU_RUN, State
-from octogym.kernel.loop import run_member
-from octogym.rng import S_DURATION, S_DURATION2, sample_duration, u01
+from octogym.kernel.loop import draw_duration, run_member
 from octogym.workflows.compiled import TASK
 
 
@@ -106,17 +105,17 @@ def run_rows(M, S, pol, rows, until, actions):
 @njit(cache=True, _nrt=False)
 def redraw_waiting_durations(M, S, rows):
     """Redraw, from each row's seed, the duration of every TB of members ``rows`` that was
-    created but has not started (queued, parked in a backlog or awaiting a decision), as
-    :func:`~octogym.kernel.loop.deliver` draws it (same law and keys). A running TB keeps
-    its duration (its end is already an event). Free job slots may be rewritten too: a slot
-    gets its duration when it is allocated again. The planner's ``resample=2``: after the
-    seed of a rollout row is replaced, the rollout knows of the waiting TBs only their laws."""
+    created but has not started (queued, parked in a backlog or awaiting a decision), with
+    :func:`~octogym.kernel.loop.draw_duration` (the law and keys of the kernel's own draw).
+    A running TB keeps its duration (its end is already an event). Free job slots may be
+    rewritten too: a slot gets its duration when it is allocated again. The planner's
+    ``resample=2``: after the seed of a rollout row is replaced, the rollout knows of the
+    waiting TBs only their laws."""
     MB = M.MB
     JB = S.JB
     TB = S.TB
     for i in range(rows.shape[0]):
         b = rows[i]
-        seed = S.SEED[b]
         for j in range(JB.shape[1]):
             x = JB[b, j, L.JB_BLOCK]
             if x < 0 or MB[L.MB_BLK_TYPE, x] != TASK:
@@ -124,12 +123,8 @@ def redraw_waiting_durations(M, S, rows):
             u = JB[b, j, L.JB_TBU]
             if u >= 0 and TB[b, L.TB_STATE, u] == TBU_RUN and S.TBQ[b, u, TB[b, L.TB_QH, u]] == j:
                 continue
-            uid = S.RQ[b, JB[b, j, L.JB_REQ], L.RQ_UID]
-            lin = S.JBU[b, j]
-            JB[b, j, L.JB_DUR] = sample_duration(
-                MB[L.MB_DUR_CODE, x], M.dur_p[x, 0], M.dur_p[x, 1], M.dur_p[x, 2], M.emp,
-                MB[L.MB_DUR_EMP_OFF, x], MB[L.MB_DUR_EMP_LEN, x],
-                u01(seed, uid, lin, S_DURATION), u01(seed, uid, lin, S_DURATION2))
+            JB[b, j, L.JB_DUR] = draw_duration(M, S, b, x, S.RQ[b, JB[b, j, L.JB_REQ], L.RQ_UID],
+                                               S.JBU[b, j])
 
 
 __all__ = ["run_rows", "clone_rows", "copy_state", "match_pools", "redraw_waiting_durations"]

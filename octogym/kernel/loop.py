@@ -238,15 +238,24 @@ def cb_job(M, S, b, f, x, org, nbytes, lin, src):
 
 
 @kernel_helper
+def draw_duration(M, S, b, x, uid, lin):
+    """Cycles of one execution of task block ``x`` by token ``lin`` of request ``uid`` in member
+    ``b``: the block's duration law, keyed by the member's seed, ``uid`` and ``lin``
+    (:mod:`octogym.rng`), so every replay of the token draws the same duration."""
+    MB = M.MB
+    seed = S.SEED[b]
+    return sample_duration(MB[L.MB_DUR_CODE, x], M.dur_p[x, 0], M.dur_p[x, 1], M.dur_p[x, 2],
+                           M.emp, MB[L.MB_DUR_EMP_OFF, x], MB[L.MB_DUR_EMP_LEN, x],
+                           u01(seed, uid, lin, S_DURATION), u01(seed, uid, lin, S_DURATION2))
+
+
+@kernel_helper
 def deliver(M, S, b, WL, f, x, org, nbytes, lin, src):
     MB = M.MB
     FR = S.FR
     JB = S.JB
     SC = S.SC
     RQ = S.RQ
-    SEED = S.SEED
-    m_dur_p = M.dur_p
-    m_emp = M.emp
     ST_DEM = S.ST_DEM
     FJC = S.FJC
     FJX = S.FJX
@@ -254,12 +263,7 @@ def deliver(M, S, b, WL, f, x, org, nbytes, lin, src):
     if t == TASK:
         r = FR[b, f, L.FR_REQ]
         j = new_job(M, S, b, f, x, org, nbytes, lin)
-        uid = RQ[b, r, L.RQ_UID]
-        u1 = u01(SEED[b], uid, lin, S_DURATION)
-        u2 = u01(SEED[b], uid, lin, S_DURATION2)
-        JB[b, j, L.JB_DUR] = sample_duration(MB[L.MB_DUR_CODE, x], m_dur_p[x, 0], m_dur_p[x, 1],
-                                         m_dur_p[x, 2], m_emp, MB[L.MB_DUR_EMP_OFF, x],
-                                         MB[L.MB_DUR_EMP_LEN, x], u1, u2)
+        JB[b, j, L.JB_DUR] = draw_duration(M, S, b, x, RQ[b, r, L.RQ_UID], lin)
         SC[b, L.SC_N_TB_CREATED] += 1
         ST_DEM[b, RQ[b, r, L.RQ_HOME], MB[L.MB_BLK_CFG, x]] += 1
         JB[b, j, L.JB_SRC] = src
