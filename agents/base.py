@@ -389,11 +389,17 @@ class SB3Agent(Agent):
         """Raise ``ValueError`` unless ``observation_space`` has the entity features the
         entity policy was built for (any number of rows)."""
         from octogym.agents.entity_policy import feature_dims
+        from octogym.envs.entities import ENTITY_FEATURES, TBU_DETAIL
+
+        def detailed(dims: dict[str, int]) -> dict[str, int]:
+            # a policy built without the tbu_detail columns reads the first ones
+            return {**dims, "tbu": dims["tbu"] + len(ENTITY_FEATURES[TBU_DETAIL])}
+
         try:
             theirs = feature_dims(observation_space)
         except ValueError as e:
             raise ValueError(f"{self.name}: {e}") from None
-        if theirs != self.entity.feature_dims:
+        if theirs != self.entity.feature_dims and theirs != detailed(self.entity.feature_dims):
             raise ValueError(f"{self.name}: entity features {self.entity.feature_dims} do not "
                              f"fit this env's {theirs}")
 

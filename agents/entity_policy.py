@@ -81,7 +81,9 @@ class EntityPolicy(nn.Module):
         pooled = [self.global_encoder(obs["global"].float())]
         emb: dict[str, tuple[th.Tensor, th.Tensor]] = {}
         for k in self.kinds:
-            e = self.encoders[k](obs[k].float())  # (B, R, H)
+            # its own columns: a policy built without the `tbu_detail` columns reads the
+            # TBU rows' first ones (the detail columns are appended)
+            e = self.encoders[k](obs[k][..., :self.feature_dims[k]].float())  # (B, R, H)
             m = obs[f"{k}_mask"].bool()  # (B, R)
             mf = m.unsqueeze(-1).float()
             mean = (e * mf).sum(1) / mf.sum(1).clamp(min=1.0)

@@ -100,6 +100,10 @@ class EnvConfig:
         "then the oldest first; >= the candidate slots for Dispatch)")
     max_blocks: int | None = _opt(
         None, "`None` = largest workflow", "`entities`: rows of the request's workflow blocks")
+    tbu_detail: bool = _opt(
+        False, "`False`", "`entities`: three more TBU columns on what each queue holds and "
+        "what reaching the TBU costs (`queued_reconfig`, `transfer`, `request_queued`; see "
+        "[Observation modes](#observation-modes))")
     arrival: str = _opt(
         "poisson", '`"poisson"`', "`poisson`, `closed` (all requests at t = 0) or `trace`")
     sim_options: dict[str, Any] | None = _opt(
@@ -158,6 +162,11 @@ class EnvConfig:
             if not (v is None and name != "max_waiting") and (not _is_int(v) or v < 1):
                 raise bad(name, "must be a positive integer" + (
                     "" if name == "max_waiting" else " or None"))
+        if not isinstance(self.tbu_detail, bool):
+            raise bad("tbu_detail", "must be True or False")
+        if self.tbu_detail and self.obs_mode != "entities":
+            raise bad("tbu_detail", f"adds entity columns: it needs obs_mode='entities', not "
+                      f"{self.obs_mode!r}")
         if not isinstance(self.arrival, str) or self.arrival not in ARRIVAL_MODES:
             raise bad("arrival", f"must be one of {sorted(ARRIVAL_MODES)}")
         if self.sim_options is not None:

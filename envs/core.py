@@ -222,7 +222,7 @@ class KernelBatch:
 
             self.entity_sizes = E.entity_sizes(config, self.sim, decision, self.n_actions)
             self.entity_tables = E.EntityTables(self.sim, self.entity_sizes["blocks"])
-            self.entity_space = E.entity_space(self.entity_sizes)
+            self.entity_space = E.entity_space(self.entity_sizes, config.tbu_detail)
             self.entities = E.entity_buffers(batch, self.entity_space)
         self.parallel = batch >= PARALLEL_MIN and threaded_steps()
         self._step = step_parallel if self.parallel else step_serial

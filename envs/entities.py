@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
+from octogym.envs.place import transfer_cycles
 from octogym.kernel import fields as L
 from octogym.kernel.layout import TBU_IDLE, TBU_RECONF, TBU_RUN
 from octogym.workflows.compiled import TASK
@@ -139,6 +140,17 @@ ENTITY_FEATURES: dict[str, tuple[EntityFeature, ...]] = {
         F("config_ready", "fraction of the home cluster's TBUs (all TBUs without a home) "
           "whose tail configuration is the block's (0 for control blocks)"),
     ),
+    # tbu_detail=True only: appended to the "tbu" rows (TBU_DETAIL)
+    "tbu_detail": (
+        F("queued_reconfig", "expected reconfiguration cycles `r` along its queue (one "
+          "reconfiguration wherever a TB's configuration differs from the one before it, "
+          "from the TBU's current configuration): squash(r, tau)"),
+        F("transfer", "cycles `t` to move the TB's input data to the TBU's cluster (the "
+          "fixed latency plus its bytes over the link bandwidth; within the cluster over the "
+          "local bandwidth; no contention): squash(t, tau) (0 without a TB)"),
+        F("request_queued", "TBs of the decision's request in its queue, running one "
+          "included / queue_capacity"),
+    ),
     # Provision only: row k * NCFG + g = "reconfigure TBU k of the asked cluster to g", the
     # last row "keep" (octogym.envs.entities_provision)
     "option": (
@@ -155,6 +167,20 @@ ENTITY_FEATURES: dict[str, tuple[EntityFeature, ...]] = {
     ),
 }
 del F
+
+TBU_DETAIL = "tbu_detail"
+"""The feature group appended to the ``"tbu"`` columns by the env option ``tbu_detail=True``
+(ours): what each TBU's queue holds beyond its expected work and tail configuration, and what
+moving the TB's data there costs. Off by default, so the bundled entity checkpoints keep their
+layout."""
+
+
+def columns(kind: str, tbu_detail: bool = False) -> tuple[EntityFeature, ...]:
+    """The columns of entity kind ``kind`` (the ``"tbu"`` ones with :data:`TBU_DETAIL`'s
+    appended when ``tbu_detail``)."""
+    extra = ENTITY_FEATURES[TBU_DETAIL] if tbu_detail and kind == "tbu" else ()
+    return ENTITY_FEATURES[kind] + extra
+
 
 ROW_KINDS: tuple[str, ...] = ("tbu", "cluster", "waiting", "blocks", "option")
 """Entity kinds with one row per entity (each has a ``<kind>_mask``); ``"option"`` only in
@@ -245,12 +271,14 @@ def entity_sizes(config: EnvConfig, sim: Simulation, decision: Decision, n_actio
     return sizes
 
 
-def entity_space(sizes: dict[str, int]) -> spaces.Dict:
-    """The single-env observation space of the entity mode (the row kinds in ``sizes``)."""
+def entity_space(sizes: dict[str, int], tbu_detail: bool = False) -> spaces.Dict:
+    """The single-env observation space of the entity mode (the row kinds in ``sizes``; the
+    TBU rows with the :data:`TBU_DETAIL` columns when ``tbu_detail``)."""
     d: dict[str, spaces.Space] = {
         "global": spaces.Box(0.0, 1.0, (len(ENTITY_FEATURES["global"]),), np.float32)}
     for kind in (k for k in ROW_KINDS if k in sizes):
-        d[kind] = spaces.Box(0.0, 1.0, (sizes[kind], len(ENTITY_FEATURES[kind])), np.float32)
+        d[kind] = spaces.Box(0.0, 1.0, (sizes[kind], len(columns(kind, tbu_detail))),
+                             np.float32)
         d[f"{kind}_mask"] = spaces.MultiBinary(sizes[kind])
     return spaces.Dict(d)
 
@@ -288,6 +316,9 @@ class EntityTables:
                     self.wf_cfg_share[row, cfg_id[c]] = x / max(fr.work, 1e-300)
         self.cfg_share = np.append(M.CFG[L.CFG_SHARE], 0.0)  # index -1: unconfigured
         self.hops = M.NOC[L.NOC_HOPS]
+        self.latency = M.NOC[L.NOC_LATENCY]
+        # reconfiguration cycles, link and local bandwidth (bytes per cycle)
+        self.costs = M.MI[[L.MI_RECONF, L.MI_LINK_BW, L.MI_LOCAL_BW]].copy()
         self.blk_type = M.MB[L.MB_BLK_TYPE]
         self.blk_cfg = M.MB[L.MB_BLK_CFG]
         self.blk_cost = M.MB[L.MB_BLK_COST].astype(np.float64)
@@ -309,12 +340,11 @@ def observe_entities(core: KernelBatch, rows: np.ndarray) -> None:
     f = core.decision.entity_focus(core, rows)
     build_rows(rows, f.pending, f.job, f.home, f.start, f.cfg, f.tbu, f.cands, f.cand_wait,
                S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL, tab.blk_type, tab.blk_cfg,
-               tab.blk_cost,
-               tab.dur_mean, tab.rem, tab.execs, tab.wf_cfg_share, tab.cfg_share, tab.hops,
-               tab.wf_blocks, M.wf_entry, core.K, core.C, core.T, core.Q, core.N, core.tau,
-               core.work, out["global"], out["tbu"], out["tbu_mask"], out["cluster"],
-               out["cluster_mask"], out["waiting"], out["waiting_mask"], out["blocks"],
-               out["blocks_mask"])
+               tab.blk_cost, tab.dur_mean, tab.rem, tab.execs, tab.wf_cfg_share, tab.cfg_share,
+               tab.hops, tab.latency, tab.costs, tab.wf_blocks, M.wf_entry, core.K, core.C,
+               core.T, core.Q, core.N, core.tau, core.work, out["global"], out["tbu"],
+               out["tbu_mask"], out["cluster"], out["cluster_mask"], out["waiting"],
+               out["waiting_mask"], out["blocks"], out["blocks_mask"])
     if "option" in out:
         from octogym.envs.entities_provision import option_rows
         option_rows(core, rows, out)
@@ -390,7 +420,7 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     # ---- TBUs: from the focus's start -------------------------------------------------------
     nt = min(out["tbu"].shape[1], T)
     order = (f.start[:, None] + np.arange(nt)) % T
-    x = np.zeros((n, out["tbu"].shape[1], len(ENTITY_FEATURES["tbu"])))
+    x = np.zeros((n, out["tbu"].shape[1], out["tbu"].shape[2]))
     c = _col("tbu")
     x[:, :nt, c["in_home_cluster"]] = (order // K == home[:, None]) & homed[:, None]
     x[:, :nt, c["free_slot"]] = free[i2, order]
@@ -402,6 +432,23 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
     x[:, :nt, c["config_share"]] = tab.cfg_share[tail[i2, order]]
     x[:, :nt, c["input_hops"]] = hops_u[i2, order]
     x[:, :nt, c["is_decision_tbu"]] = order == f.tbu[:, None]
+    if x.shape[2] > len(c):  # tbu_detail
+        d = {k: len(c) + i for i, k in enumerate(_col(TBU_DETAIL))}
+        prev = TB[:, L.TB_CFG]
+        switches = np.zeros((n, T))
+        mine = np.zeros((n, T))
+        for q in range(Q):
+            inq = q < ql
+            jq = TBQ[i2, aT, (qh + q) % Q]
+            qc = tab.blk_cfg[np.maximum(JB[i2, jq, L.JB_BLOCK], 0)]
+            switches += inq & (qc != prev)
+            mine += inq & has[:, None] & (JB[i2, jq, L.JB_REQ] == req[:, None])
+            prev = np.where(inq, qc, prev)
+        tr = transfer_cycles(core.sim.model, org[:, None], tbu_cl[None, :],
+                             fj[:, L.JB_BYTES][:, None])
+        x[:, :nt, d["queued_reconfig"]] = squash(switches * tab.costs[0], tau)[i2, order]
+        x[:, :nt, d["transfer"]] = np.where(is_tb[:, None], squash(tr, tau), 0.0)[i2, order]
+        x[:, :nt, d["request_queued"]] = mine[i2, order] / Q
     out["tbu"][rows] = x
     out["tbu_mask"][rows] = np.arange(out["tbu"].shape[1]) < nt
 
@@ -517,9 +564,12 @@ def markdown_tables() -> str:
     """The entity feature tables of docs/envs.md (a test checks the docs carry them)."""
     parts = []
     for kind, feats in ENTITY_FEATURES.items():
-        rows = "\n".join(f"| {i} | `{f.name}` | {f.description} |" for i, f in enumerate(feats))
+        first = len(ENTITY_FEATURES["tbu"]) if kind == TBU_DETAIL else 0
+        rows = "\n".join(f"| {first + i} | `{f.name}` | {f.description} |"
+                         for i, f in enumerate(feats))
         size = ("" if kind == "global" else f" (rows: `{SIZE_OPTIONS[kind]}`)"
-                if kind in SIZE_OPTIONS else " (rows: `K * NCFG + 1`, Provision only)")
+                if kind in SIZE_OPTIONS else " (more `tbu` columns, with `tbu_detail=True` only)"
+                if kind == TBU_DETAIL else " (rows: `K * NCFG + 1`, Provision only)")
         parts.append(f"`{kind}`{size}:\n\n| column | feature | meaning |\n|---|---|---|\n{rows}")
     return "\n\n".join(parts)
 

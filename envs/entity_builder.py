@@ -32,6 +32,8 @@ def _cols(kind: str, names: str) -> tuple[int, ...]:
  U_DEC) = _cols(
     "tbu", "in_home_cluster free_slot queue queued_work remaining reconfiguring config_match "
     "config_share input_hops is_decision_tbu")
+(U_RECONF_Q, U_TRANSFER, U_MINE) = (len(ENTITY_FEATURES["tbu"]) + i for i in _cols(
+    "tbu_detail", "queued_reconfig transfer request_queued"))
 (C_HOME, C_QUEUE, C_BACKLOG, C_QWORK, C_CBU, C_FREE, C_FIT, C_HOPS) = _cols(
     "cluster", "is_home queue backlog queued_work cbu_busy free_tbus config_fit input_hops")
 (W_DUR, W_WAIT, W_REM, W_PLACED, W_POS, W_HOME, W_MATCH, W_SHARE, W_REQ, W_CAND,
@@ -45,13 +47,17 @@ def _cols(kind: str, names: str) -> tuple[int, ...]:
 
 def _build_rows(rows, pending, job, home, start, focus_cfg, focus_tbu, cands, cand_wait, SC,
                JB, RQ, RES, TB, TBQ, TBF, CL, blk_type, blk_cfg,
-               blk_cost, dur_mean, rem, execs, wf_cfg_share, cfg_share, hops, wf_blocks,
+               blk_cost, dur_mean, rem, execs, wf_cfg_share, cfg_share, hops, latency, costs,
+               wf_blocks,
                wf_entry, K, C, T, Q, N, tau, work, g_out, u_out, u_mask, c_out, c_mask, w_out,
                w_mask, b_out, b_mask):
     """Entity observation of members ``rows`` (``pending`` .. ``cand_wait``: their decision
-    focus, an ``EntityFocus``) into the ``*_out`` / ``*_mask`` buffers."""
+    focus, an ``EntityFocus``) into the ``*_out`` / ``*_mask`` buffers (the TBU detail columns
+    when ``u_out`` has them)."""
     NCFG = cfg_share.shape[0] - 1  # the last entry is the unconfigured TBU's (0)
     J = JB.shape[1]
+    detail = u_out.shape[2] > U_DEC + 1
+    reconf, link_bw, local_bw = costs[0], costs[1], costs[2]
     for i in prange(rows.shape[0]):
         b = rows[i]
         tail = np.empty(T, np.int64)
@@ -138,6 +144,26 @@ def _build_rows(rows, pending, job, home, start, focus_cfg, focus_tbu, cands, ca
                 U[r, U_HOPS] = x / (x + HOP_SCALE)
             U[r, U_DEC] = 1.0 if u == focus_tbu[i] else 0.0
             u_mask[b, r] = 1
+            if detail:
+                prev = TB[b, L.TB_CFG, u]
+                switches = 0
+                mine = 0
+                for q in range(ql):
+                    jq = TBQ[b, u, (TB[b, L.TB_QH, u] + q) % Q]
+                    qc = blk_cfg[max(JB[b, jq, L.JB_BLOCK], 0)]
+                    switches += qc != prev
+                    mine += hs and JB[b, jq, L.JB_REQ] == req
+                    prev = qc
+                x = switches * reconf
+                U[r, U_RECONF_Q] = x / (x + tau)
+                if is_tb:
+                    nb = JB[b, j, L.JB_BYTES]
+                    if u // K == org:
+                        t = (nb + local_bw - 1) // local_bw if local_bw > 0 else 0
+                    else:
+                        t = latency[org, u // K] + (nb + link_bw - 1) // link_bw
+                    U[r, U_TRANSFER] = t / (t + tau)
+                U[r, U_MINE] = mine / Q
         # ---- clusters -----------------------------------------------------------------------
         nc = min(Cm.shape[0], C)
         for c in range(nc):

@@ -263,7 +263,10 @@ def test_new_levels_action_rows_match_the_flat_features():
 
 @pytest.mark.parametrize("env_id,kw", [
     ("octogym/Place-v0", {"load": 1.2}),
+    ("octogym/Place-v0", {"load": 1.5, "tbu_detail": True}),
     ("octogym/Place-v0", {"hardware": {"preset": "chip", "tbus_per_cluster": 2}}),
+    ("octogym/Place-Wafer-v0", {"load": 1.2, "tbu_detail": True}),
+    ("octogym/TBUAssign-v0", {"load": 1.2, "tbu_detail": True}),
     ("octogym/Dispatch-v0", {}),
     ("octogym/Dispatch-v0", {"controller": "adaptive", "max_waiting": 12}),
     ("octogym/Provision-v0", {"load": 1.2}),
@@ -332,6 +335,59 @@ def test_waiting_rows_count_every_ready_tb_not_running():
     assert seen > 3  # the check saw a real queue
 
 
+def test_tbu_detail_columns_count_the_queues_and_leave_the_rest_unchanged(one_torch_thread):
+    """``tbu_detail=True`` appends the TBU_DETAIL columns, computed here from the kernel's
+    queues by hand; the other columns are those of the plain layout, and a policy built for
+    the plain layout gives the same logits on either (it reads its own columns)."""
+    import torch
+
+    from octogym.agents.entity_policy import EntityPolicy, feature_dims
+    from octogym.envs.entities import TBU_DETAIL
+
+    kw = {"load": 1.5, "requests_per_episode": 60}
+    plain, rich = make("octogym/Place-v0", **kw), make("octogym/Place-v0", tbu_detail=True, **kw)
+    n0 = len(ENTITY_FEATURES["tbu"])
+    d = {f.name: n0 + i for i, f in enumerate(ENTITY_FEATURES[TBU_DETAIL])}
+    assert rich.observation_space["tbu"].shape[1] == n0 + len(d)
+    torch.manual_seed(0)
+    net = EntityPolicy(feature_dims(plain.observation_space), ("tbu", "cluster"), hidden=8)
+    (o1, i1), (o2, _) = plain.reset(seed=2), rich.reset(seed=2)
+    core = rich.unwrapped.core
+    tau, Q, K = core.tau, core.Q, core.K
+    seen = np.zeros(len(d))
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        np.testing.assert_array_equal(o2["tbu"][:, :n0], o1["tbu"])
+        with torch.no_grad():
+            l1 = net({k: torch.as_tensor(v[None]) for k, v in o1.items()})[0]
+            l2 = net({k: torch.as_tensor(v[None]) for k, v in o2.items()})[0]
+        np.testing.assert_array_equal(l1.numpy(), l2.numpy())
+        S, M = core.sim.state, core.sim.model
+        j = S.SC[0, L.SC_DEC_JOB]
+        req = S.JB[0, j, L.JB_REQ]
+        for u in range(core.T):
+            prev, switches, mine = S.TB[0, L.TB_CFG, u], 0, 0
+            for q in range(S.TB[0, L.TB_QL, u]):
+                jq = S.TBQ[0, u, (S.TB[0, L.TB_QH, u] + q) % Q]
+                c = M.MB[L.MB_BLK_CFG, S.JB[0, jq, L.JB_BLOCK]]
+                switches, prev = switches + (c != prev), c
+                mine += S.JB[0, jq, L.JB_REQ] == req
+            r = switches * M.MI[L.MI_RECONF]
+            assert o2["tbu"][u, d["queued_reconfig"]] == np.float32(r / (r + tau))
+            assert o2["tbu"][u, d["request_queued"]] == np.float32(mine / Q)
+            org, nb = S.JB[0, j, L.JB_ORG], S.JB[0, j, L.JB_BYTES]
+            t = (M.NOC[L.NOC_LATENCY, org, u // K]
+                 + -(-nb // M.MI[L.MI_LINK_BW]) if org != u // K else
+                 (-(-nb // M.MI[L.MI_LOCAL_BW]) if M.MI[L.MI_LOCAL_BW] > 0 else 0))
+            assert o2["tbu"][u, d["transfer"]] == np.float32(t / (t + tau))
+        seen += (o2["tbu"][:, n0:] > 0).any(axis=0)
+        act = int(rng.choice(np.flatnonzero(i1["action_mask"])))
+        (o1, _, te, tr, i1), (o2, *_) = plain.step(act), rich.step(act)
+        if te or tr:
+            break
+    assert (seen > 0).all(), seen  # every column was seen non-zero
+
+
 def test_remaining_work_is_exact_at_the_entry():
     for name, wf in load_all().items():
         for k in range(len(wf.phases) + 1):
@@ -355,6 +411,10 @@ def test_sizes_are_options_with_clear_errors():
         make("octogym/TBUAssign-v0", obs_mode="graph")
     with pytest.raises(ValueError, match="max_waiting"):
         make("octogym/TBUAssign-v0", max_waiting=0)
+    with pytest.raises(ValueError, match="tbu_detail must be True or False, got 'yes'"):
+        make("octogym/TBUAssign-v0", tbu_detail="yes")
+    with pytest.raises(ValueError, match="tbu_detail .*needs obs_mode='entities', not 'flat'"):
+        gym.make("octogym/TBUAssign-v0", tbu_detail=True)
     # Place: the T TBU rows, then the C cluster rows; exactly those
     with pytest.raises(ValueError, match="max_tbus=80 does not fit the Place env.* must be 64"):
         make("octogym/Place-v0", max_tbus=80)
