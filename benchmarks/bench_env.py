@@ -43,9 +43,10 @@ keeps it unless ``--requests`` is given.
     python benchmarks/bench_env.py --obs-modes --sizes 64,1024   # flat vs entities only
 
 ``--obs-modes`` compares the native vector env's observation modes side by side instead
-(``obs_mode="flat"`` against ``"entities"``, docs/envs.md): both play the same least-loaded
-heuristic from the flat observation the fused step builds in either mode, so they take the same
-decisions and the ratio is the cost of building the entity observations.
+(``obs_mode="flat"`` against ``"entities"``, without and with ``tbu_detail``, docs/envs.md):
+all play the same least-loaded heuristic from the flat observation the fused step builds in
+every mode, so they take the same decisions and the ratios are the cost of building the entity
+observations.
 """
 
 from __future__ import annotations
@@ -434,14 +435,21 @@ def raw_events_per_second(env_id: str, n: int, load: float, requests: int,
     return events / busy
 
 
+OBS_VARIANTS = {"flat": {"obs_mode": "flat"}, "entities": {"obs_mode": "entities"},
+                "+tbu_detail": {"obs_mode": "entities", "tbu_detail": True}}
+"""The ``--obs-modes`` columns: the env options of each observation variant."""
+
+
 def bench_obs_modes(env_id: str, sizes: list[int], kw: dict, seconds: float) -> None:
-    """Native vector env steps/s with flat and with entity observations, side by side."""
-    print(f"{'N':>6} {'flat steps/s':>14} {'entities steps/s':>18} {'entities / flat':>16}")
+    """Native vector env steps/s with flat observations, entity ones and entity ones with the
+    ``tbu_detail`` columns, side by side (ratios to flat)."""
+    print(f"{'N':>6} {'flat steps/s':>14} {'entities steps/s':>18} {'entities / flat':>16} "
+          f"{'+tbu_detail / flat':>19}")
     for n in sizes:
         sps = {}
-        for mode in ("flat", "entities"):
+        for mode, opts in OBS_VARIANTS.items():
             venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point",
-                                obs_mode=mode, **kw)
+                                **opts, **kw)
             core = venv.unwrapped.core
             act = heuristic(env_id, core.slices, core.K, core.Q)
             venv.reset(seed=0)
@@ -452,7 +460,8 @@ def bench_obs_modes(env_id: str, sizes: list[int], kw: dict, seconds: float) -> 
             sps[mode] = timed(step, seconds, warmup=5)
             venv.close()
         print(f"{n:>6} {sps['flat']:>14,.0f} {sps['entities']:>18,.0f} "
-              f"{sps['entities'] / sps['flat']:>16.3f}", flush=True)
+              f"{sps['entities'] / sps['flat']:>16.3f} "
+              f"{sps['+tbu_detail'] / sps['flat']:>19.3f}", flush=True)
 
 
 def main() -> None:
