@@ -316,9 +316,6 @@ class EntityTables:
                     self.wf_cfg_share[row, cfg_id[c]] = x / max(fr.work, 1e-300)
         self.cfg_share = np.append(M.CFG[L.CFG_SHARE], 0.0)  # index -1: unconfigured
         self.hops = M.NOC[L.NOC_HOPS]
-        self.latency = M.NOC[L.NOC_LATENCY]
-        # reconfiguration cycles, link and local bandwidth (bytes per cycle)
-        self.costs = M.MI[[L.MI_RECONF, L.MI_LINK_BW, L.MI_LOCAL_BW]].copy()
         self.blk_type = M.MB[L.MB_BLK_TYPE]
         self.blk_cfg = M.MB[L.MB_BLK_CFG]
         self.blk_cost = M.MB[L.MB_BLK_COST].astype(np.float64)
@@ -341,7 +338,7 @@ def observe_entities(core: KernelBatch, rows: np.ndarray) -> None:
     build_rows(rows, f.pending, f.job, f.home, f.start, f.cfg, f.tbu, f.cands, f.cand_wait,
                S.SC, S.JB, S.RQ, S.RES, S.TB, S.TBQ, S.TBF, S.CL, tab.blk_type, tab.blk_cfg,
                tab.blk_cost, tab.dur_mean, tab.rem, tab.execs, tab.wf_cfg_share, tab.cfg_share,
-               tab.hops, tab.latency, tab.costs, tab.wf_blocks, M.wf_entry, core.K, core.C,
+               tab.hops, M, tab.wf_blocks, M.wf_entry, core.K, core.C,
                core.T, core.Q, core.N, core.tau, core.work, out["global"], out["tbu"],
                out["tbu_mask"], out["cluster"], out["cluster_mask"], out["waiting"],
                out["waiting_mask"], out["blocks"], out["blocks_mask"])
@@ -446,7 +443,8 @@ def observe_entities_reference(core: KernelBatch, rows: np.ndarray,
             prev = np.where(inq, qc, prev)
         tr = transfer_cycles(core.sim.model, org[:, None], tbu_cl[None, :],
                              fj[:, L.JB_BYTES][:, None])
-        x[:, :nt, d["queued_reconfig"]] = squash(switches * tab.costs[0], tau)[i2, order]
+        reconf = core.sim.model.MI[L.MI_RECONF]
+        x[:, :nt, d["queued_reconfig"]] = squash(switches * reconf, tau)[i2, order]
         x[:, :nt, d["transfer"]] = np.where(is_tb[:, None], squash(tr, tau), 0.0)[i2, order]
         x[:, :nt, d["request_queued"]] = mine[i2, order] / Q
     out["tbu"][rows] = x

@@ -15,6 +15,7 @@ from numba import prange
 from octogym.envs.entities import ENTITY_FEATURES, HOP_SCALE
 from octogym.kernel import fields as L
 from octogym.kernel.layout import TBU_IDLE, TBU_RECONF, TBU_RUN
+from octogym.kernel.mechanisms import transfer
 from octogym.threads import serial_and_parallel
 from octogym.workflows.compiled import TASK
 
@@ -47,17 +48,15 @@ def _cols(kind: str, names: str) -> tuple[int, ...]:
 
 def _build_rows(rows, pending, job, home, start, focus_cfg, focus_tbu, cands, cand_wait, SC,
                JB, RQ, RES, TB, TBQ, TBF, CL, blk_type, blk_cfg,
-               blk_cost, dur_mean, rem, execs, wf_cfg_share, cfg_share, hops, latency, costs,
-               wf_blocks,
+               blk_cost, dur_mean, rem, execs, wf_cfg_share, cfg_share, hops, M, wf_blocks,
                wf_entry, K, C, T, Q, N, tau, work, g_out, u_out, u_mask, c_out, c_mask, w_out,
                w_mask, b_out, b_mask):
     """Entity observation of members ``rows`` (``pending`` .. ``cand_wait``: their decision
     focus, an ``EntityFocus``) into the ``*_out`` / ``*_mask`` buffers (the TBU detail columns
-    when ``u_out`` has them)."""
+    when ``u_out`` has them; ``M`` the kernel's model, for them)."""
     NCFG = cfg_share.shape[0] - 1  # the last entry is the unconfigured TBU's (0)
     J = JB.shape[1]
     detail = u_out.shape[2] > U_DEC + 1
-    reconf, link_bw, local_bw = costs[0], costs[1], costs[2]
     for i in prange(rows.shape[0]):
         b = rows[i]
         tail = np.empty(T, np.int64)
@@ -154,14 +153,10 @@ def _build_rows(rows, pending, job, home, start, focus_cfg, focus_tbu, cands, ca
                     switches += qc != prev
                     mine += hs and JB[b, jq, L.JB_REQ] == req
                     prev = qc
-                x = switches * reconf
+                x = switches * M.MI[L.MI_RECONF]
                 U[r, U_RECONF_Q] = x / (x + tau)
                 if is_tb:
-                    nb = JB[b, j, L.JB_BYTES]
-                    if u // K == org:
-                        t = (nb + local_bw - 1) // local_bw if local_bw > 0 else 0
-                    else:
-                        t = latency[org, u // K] + (nb + link_bw - 1) // link_bw
+                    t = transfer(M, org, u // K, JB[b, j, L.JB_BYTES])
                     U[r, U_TRANSFER] = t / (t + tau)
                 U[r, U_MINE] = mine / Q
         # ---- clusters -----------------------------------------------------------------------
